@@ -1,0 +1,264 @@
+"""Seed 002's system and metrics endpoints under /api/v1/."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from ninja import Query, Router, Schema
+from ninja.errors import HttpError
+from pydantic import AwareDatetime
+
+from metrics import rollups
+from metrics.catalog import InvalidMetric, series_key
+from metrics.ingest import Batch, IngestError, get_latest, ingest
+from metrics.models import Host, Metric, ProcessSample
+from metrics.schema import (
+    CollectOut,
+    HostOut,
+    IngestIn,
+    IngestOut,
+    LatestOut,
+    ProcessOut,
+    SeriesOut,
+)
+from metrics.vitals import summarize
+from opsconsole.auth import api_auth
+from opsconsole.models import Scope
+from opsconsole.roles import Role
+
+router = Router(tags=["metrics"])
+system_router = Router(tags=["system"])
+
+RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
+
+
+def get_host(hostname: str) -> Host:
+    host = Host.objects.filter(hostname=hostname).first()
+    if host is None:
+        known = ", ".join(Host.objects.values_list("hostname", flat=True)[:10]) or "none yet"
+        raise HttpError(404, f"unknown host {hostname!r} (known: {known})")
+    return host
+
+
+def time_range(start, end, range_: str | None) -> tuple[datetime, datetime]:
+    end = end or timezone.now()
+    if start is None:
+        if range_ is not None and range_ not in RANGES:
+            raise HttpError(400, f"range must be one of {', '.join(RANGES)}")
+        start = end - timedelta(seconds=RANGES[range_ or "1h"])
+    if start >= end:
+        raise HttpError(400, "start must be before end")
+    if end - start > timedelta(days=800):
+        raise HttpError(400, "the range may span at most 800 days")
+    return start, end
+
+
+class SeriesQuery(Schema):
+    host: str
+    metric: str
+    labels: str | None = None
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    range: str | None = None
+    step: int | None = None
+    aggregation: str = "avg"
+
+
+@router.get("/system", response=SeriesOut, url_name="metrics_system")
+def metrics_system(request, query: Query[SeriesQuery]):
+    """One series over a time range, e.g. ``?host=web-01&metric=cpu_usage_percent&range=24h``.
+
+    ``metric`` is a name (``disk_usage_percent``) with ``labels`` as ``mount=/``, or a full
+    series key (``disk_usage_percent{mount="/"}``). Ranges up to 3 h read raw samples,
+    up to 7 d 1-minute roll-ups, beyond that 1-hour roll-ups. ``step`` (seconds) and
+    ``aggregation`` (avg, min, max, last, count, sum) shape the points.
+    """
+    host = get_host(query.host)
+    start, end = time_range(query.start, query.end, query.range)
+    if query.step is not None and query.step < 1:
+        raise HttpError(400, "step must be at least 1 second")
+    try:
+        labels = dict(part.split("=", 1) for part in (query.labels or "").split(",") if "=" in part)
+        key = query.metric if "{" in query.metric else series_key(query.metric, labels)
+    except InvalidMetric as exc:
+        raise HttpError(400, str(exc)) from None
+    metric = Metric.objects.filter(key=key).first()
+    if metric is None:
+        similar = list(
+            Metric.objects.filter(name__icontains=query.metric.split("{")[0][:20]).values_list(
+                "key", flat=True
+            )[:8]
+        )
+        hint = f" (did you mean: {', '.join(similar)})" if similar else ""
+        raise HttpError(404, f"unknown metric {key!r}{hint}")
+    try:
+        source, step, points = rollups.series(
+            host.pk, metric.pk, start, end, step_seconds=query.step, aggregation=query.aggregation
+        )
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from None
+    return {
+        "host": host.hostname,
+        "metric": metric.key,
+        "unit": metric.unit,
+        "source": source,
+        "step_seconds": step,
+        "aggregation": query.aggregation,
+        "start": start,
+        "end": end,
+        "points": points,
+    }
+
+
+class ProcessQuery(Schema):
+    host: str
+    at: AwareDatetime | None = None
+    name: str | None = None
+    sort: str = "cpu"
+    limit: int = 20
+
+
+@router.get("/processes", response=list[ProcessOut], url_name="metrics_processes")
+def metrics_processes(request, query: Query[ProcessQuery]):
+    """The process inventory of a host at a time (default: the latest collection)."""
+    host = get_host(query.host)
+    if query.sort not in {"cpu", "memory"}:
+        raise HttpError(400, "sort must be cpu or memory")
+    if not 1 <= query.limit <= 500:
+        raise HttpError(400, "limit must be between 1 and 500")
+    samples = ProcessSample.objects.filter(host=host)
+    if query.at is not None:
+        samples = samples.filter(time__lte=query.at)
+    moment = samples.order_by("-time").values_list("time", flat=True).first()
+    if moment is None:
+        return []
+    rows = ProcessSample.objects.filter(host=host, time=moment)
+    if query.name:
+        rows = rows.filter(name__icontains=query.name)
+    order = "-cpu_percent" if query.sort == "cpu" else "-rss_bytes"
+    return rows.order_by(order)[: query.limit]
+
+
+@router.get("/latest/{hostname}", response=LatestOut, url_name="metrics_latest")
+def metrics_latest(request, hostname: str):
+    """Every series' newest value for one host, from the cache (no table scan)."""
+    from django.conf import settings
+
+    host = get_host(hostname)
+    latest = get_latest(host)
+    units = dict(Metric.objects.filter(key__in=list(latest["values"])).values_list("key", "unit"))
+    return {
+        "host": host.hostname,
+        "time": latest["time"],
+        "stale": host.is_stale(settings.METRICS_COLLECTION_INTERVAL),
+        "values": latest["values"],
+        "units": units,
+        "processes": latest.get("processes", []),
+    }
+
+
+@router.get("/hosts", response=list[HostOut], url_name="metrics_hosts")
+def metrics_hosts(request):
+    from django.conf import settings
+
+    return [
+        {
+            "hostname": h.hostname,
+            "is_local": h.is_local,
+            "platform": h.platform,
+            "cpu_count": h.cpu_count,
+            "memory_total_bytes": h.memory_total_bytes,
+            "last_seen": h.last_seen,
+            "stale": h.is_stale(settings.METRICS_COLLECTION_INTERVAL),
+        }
+        for h in Host.objects.all()
+    ]
+
+
+@router.post(
+    "/collect",
+    response=CollectOut,
+    auth=api_auth(Scope.WRITE, Role.RESPONDER),
+    url_name="metrics_collect",
+)
+def metrics_collect(request):
+    """Collect this console's host now (seed 002's manual collection)."""
+    from metrics.tasks import collect_local
+
+    result = collect_local()
+    return {
+        "host": result.host.hostname,
+        "samples": result.samples,
+        "processes": result.processes,
+        "time": result.newest,
+    }
+
+
+@router.post(
+    "",
+    response={201: IngestOut},
+    auth=api_auth(Scope.INGEST, Role.ADMIN),
+    url_name="metrics_ingest",
+)
+def metrics_ingest(request, payload: IngestIn):
+    """Batch ingest for agents and services (business and custom metrics too).
+
+    All batches of a request are stored or none is: a 4xx means nothing was kept,
+    so the sender can fix and resend the whole request.
+    """
+    received = time.perf_counter()
+    now = timezone.now()
+    batches = []
+    try:
+        for batch_in in payload.all_batches():
+            samples = [
+                (
+                    series_key(s.metric, s.labels) if s.labels else s.metric,
+                    s.value,
+                    s.time or now,
+                )
+                for s in batch_in.samples
+            ]
+            info = batch_in.host_info.dict(exclude_none=True) if batch_in.host_info else {}
+            batches.append(
+                Batch(
+                    hostname=batch_in.host,
+                    samples=samples,
+                    processes=[p.dict() for p in batch_in.processes],
+                    process_time=batch_in.process_time,
+                    host_info=info,
+                    units=batch_in.units,
+                )
+            )
+        results = []
+        with transaction.atomic():
+            for batch in batches:
+                results.append(ingest(batch, received_at=received))
+    except (IngestError, InvalidMetric) as exc:
+        raise HttpError(400, str(exc)) from None
+    return 201, {
+        "samples": sum(r.samples for r in results),
+        "processes": sum(r.processes for r in results),
+        "hosts": sorted({r.host.hostname for r in results}),
+        "ingest_latency_ms": round((time.perf_counter() - received) * 1000, 2),
+    }
+
+
+@system_router.get("/overview", url_name="system_overview")
+def system_overview(request):
+    """Every host's vitals at a glance, worst first (seed 002's system overview)."""
+    hosts = [summarize(host) for host in Host.objects.filter(enabled=True)]
+    order = {"CRITICAL_LOAD": 0, "NO_DATA": 1, "HEALTHY": 2}
+    hosts.sort(key=lambda h: (order.get(h["status"], 3), h["hostname"]))
+    for host in hosts:
+        host.pop("processes", None)
+    return {
+        "time": timezone.now().isoformat(),
+        "host_count": len(hosts),
+        "critical_hosts": sum(1 for h in hosts if h["status"] == "CRITICAL_LOAD"),
+        "stale_hosts": sum(1 for h in hosts if h["stale"]),
+        "hosts": hosts,
+    }

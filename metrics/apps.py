@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+
+
+class MetricsConfig(AppConfig):
+    name = "metrics"
+    verbose_name = "System vitals"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from opsconsole.ticker import register_job
+
+        if settings.COLLECT_LOCAL_HOST:
+            register_job(
+                "metrics.collect",
+                "metrics.tasks.collect_local",
+                lambda: settings.METRICS_COLLECTION_INTERVAL,
+            )
+        register_job("metrics.rollup", "metrics.tasks.rollup", lambda: 60)
+        register_job("metrics.cleanup", "metrics.tasks.cleanup", lambda: 3600)

@@ -1,0 +1,77 @@
+"""Server-rendered SVG line charts: no JavaScript library, readable axes, units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from metrics.templatetags.units import humanize_value
+
+WIDTH, HEIGHT = 640, 180
+LEFT, RIGHT, TOP, BOTTOM = 56, 10, 10, 24
+
+
+@dataclass
+class Chart:
+    title: str
+    unit: str
+    polyline: str
+    band: str
+    y_ticks: list[tuple[float, str]]
+    x_ticks: list[tuple[float, str]]
+    last: str
+    empty: bool
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    right_edge: int = WIDTH - RIGHT
+    bottom_edge: int = HEIGHT - BOTTOM
+    top: int = TOP
+
+
+def build(
+    title: str, unit: str, points, start: datetime, end: datetime, *, fixed_max=None
+) -> Chart:
+    plot_w = WIDTH - LEFT - RIGHT
+    plot_h = HEIGHT - TOP - BOTTOM
+    span = max((end - start).total_seconds(), 1)
+    values = [p.value for p in points]
+    highs = [p.max for p in points]
+    top_value = fixed_max if fixed_max is not None else max(highs or [1.0])
+    if top_value <= 0:
+        top_value = 1.0
+    if fixed_max is None:
+        top_value *= 1.1
+
+    def x(at: datetime) -> float:
+        return LEFT + (at - start).total_seconds() / span * plot_w
+
+    def y(value: float) -> float:
+        return TOP + plot_h - min(max(value, 0) / top_value, 1.0) * plot_h
+
+    line = " ".join(f"{x(p.time):.1f},{y(p.value):.1f}" for p in points)
+    # Min-max band behind the line when points aggregate several samples.
+    band = ""
+    if points and any(p.count > 1 for p in points):
+        upper = [f"{x(p.time):.1f},{y(p.max):.1f}" for p in points]
+        lower = [f"{x(p.time):.1f},{y(p.min):.1f}" for p in reversed(points)]
+        band = " ".join(upper + lower)
+    y_ticks = [(y(top_value * f), humanize_value(top_value * f, unit)) for f in (0, 0.5, 1)]
+    local = timezone.localtime
+    fmt = "%H:%M" if span <= 86400 * 2 else "%b %d"
+    x_ticks = []
+    for fraction in (0, 0.25, 0.5, 0.75, 1):
+        at = datetime.fromtimestamp(start.timestamp() + span * fraction, tz=start.tzinfo)
+        x_ticks.append((LEFT + fraction * plot_w, local(at).strftime(fmt)))
+    return Chart(
+        title=title,
+        unit=unit,
+        polyline=line,
+        band=band,
+        y_ticks=y_ticks,
+        x_ticks=x_ticks,
+        last=humanize_value(values[-1], unit) if values else "no data",
+        empty=not points,
+    )

@@ -1,0 +1,70 @@
+"""Live vitals: one group per host; each event re-renders the gauges once per process."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
+
+from metrics.models import Host
+from metrics.vitals import summarize
+from opsconsole.roles import Role, role_of
+
+# (host id, sample time) -> rendered HTML, shared by every consumer in this process, so
+# 100 open pages cost one render per collection, not 100.
+_rendered: OrderedDict[tuple[int, str | None], str] = OrderedDict()
+_RENDERED_MAX = 64
+
+
+def vitals_group(host_id: int) -> str:
+    return f"vitals.{host_id}"
+
+
+@database_sync_to_async
+def _render(host_id: int, at: str | None) -> str | None:
+    key = (host_id, at)
+    cached = _rendered.get(key)
+    if cached is not None:
+        return cached
+    host = Host.objects.filter(pk=host_id).first()
+    if host is None:
+        return None
+    html = render_to_string(
+        "metrics/partials/vitals.html", {"host": host, "vitals": summarize(host), "live": True}
+    )
+    _rendered[key] = html
+    while len(_rendered) > _RENDERED_MAX:
+        _rendered.popitem(last=False)
+    return html
+
+
+@database_sync_to_async
+def _role(user) -> Role:
+    return role_of(user)
+
+
+class VitalsConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or await _role(user) < Role.VIEWER:
+            await self.close(code=4403)
+            return
+        self.host_id = int(self.scope["url_route"]["kwargs"]["host_id"])
+        self.group = vitals_group(self.host_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        # The page sends nothing that needs an answer; ignore pings and stray frames.
+        return
+
+    async def vitals_update(self, event):
+        html = await _render(event["host_id"], event.get("time"))
+        if html:
+            await self.send(text_data=html)

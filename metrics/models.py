@@ -1,0 +1,166 @@
+"""Hosts and their samples.
+
+``MetricSample`` is deliberately narrow (time, value, host id, metric id: 24 bytes of
+data, 48 with the row header) with the composite primary key doubling as the chart
+index, so a raw sample costs under 100 bytes on PostgreSQL with its indexes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import models
+from django.utils import timezone
+
+
+class Host(models.Model):
+    hostname = models.CharField(max_length=255, unique=True)
+    is_local = models.BooleanField(
+        default=False, help_text="Sampled by this console's own workers rather than an agent."
+    )
+    labels = models.JSONField(default=dict, blank=True)
+    platform = models.CharField(max_length=255, blank=True)
+    cpu_count = models.PositiveIntegerField(null=True, blank=True)
+    memory_total_bytes = models.BigIntegerField(null=True, blank=True)
+    boot_time = models.DateTimeField(null=True, blank=True)
+    agent_version = models.CharField(max_length=64, blank=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    enabled = models.BooleanField(default=True, help_text="Disabled hosts' batches are refused.")
+
+    class Meta:
+        ordering = ["hostname"]
+
+    def __str__(self) -> str:
+        return self.hostname
+
+    def is_stale(self, interval_seconds: int) -> bool:
+        """No sample for three collection intervals: the host or its agent is silent."""
+        if self.last_seen is None:
+            return True
+        return timezone.now() - self.last_seen > timedelta(seconds=3 * interval_seconds)
+
+
+class Unit(models.TextChoices):
+    PERCENT = "percent", "%"
+    BYTES = "bytes", "bytes"
+    BYTES_PER_SECOND = "bytes_per_second", "bytes/s"
+    PER_SECOND = "per_second", "/s"
+    COUNT = "count", "count"
+    MILLISECONDS = "ms", "ms"
+    SECONDS = "seconds", "s"
+    LOAD = "load", "load"
+    NONE = "", "(none)"
+
+
+class Metric(models.Model):
+    """One series name with its labels, e.g. ``disk_usage_percent{mount="/"}``."""
+
+    key = models.CharField(max_length=255, unique=True)
+    name = models.CharField(max_length=128, db_index=True)
+    labels = models.JSONField(default=dict, blank=True)
+    unit = models.CharField(max_length=32, choices=Unit.choices, blank=True)
+    description = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class MetricSample(models.Model):
+    # Field order is the column order: two 8-byte columns first, then two 4-byte ids,
+    # so PostgreSQL packs the row without alignment padding.
+    time = models.DateTimeField()
+    value = models.FloatField()
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, db_index=False)
+    metric = models.ForeignKey(Metric, on_delete=models.PROTECT, db_index=False)
+    # The primary key index serves "series of host H, metric M between t0 and t1"
+    # (charts, latest value fallback, roll-ups of one series). The evaluator's and the
+    # retention job's "everything newer/older than T" uses a BRIN index on time on
+    # PostgreSQL (a few pages for any size) and a B-tree on SQLite; see migration 0002.
+    pk = models.CompositePrimaryKey("host", "metric", "time")
+
+    class Meta:
+        verbose_name = "metric sample"
+
+    def __str__(self) -> str:
+        return f"{self.host_id}/{self.metric_id}@{self.time:%Y-%m-%d %H:%M:%S}={self.value}"
+
+
+class Resolution(models.TextChoices):
+    MINUTE = "1m", "1 minute"
+    HOUR = "1h", "1 hour"
+
+
+class RollupBase(models.Model):
+    bucket = models.DateTimeField()
+    min = models.FloatField()
+    max = models.FloatField()
+    sum = models.FloatField()
+    count = models.IntegerField()
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, db_index=False)
+    metric = models.ForeignKey(Metric, on_delete=models.PROTECT, db_index=False)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.host_id}/{self.metric_id}@{self.bucket:%Y-%m-%d %H:%M}"
+
+    @property
+    def avg(self) -> float:
+        return self.sum / self.count if self.count else 0.0
+
+
+class MinuteRollup(RollupBase):
+    # Primary key index: "series of host H, metric M over a range" (charts of 1-24 h).
+    pk = models.CompositePrimaryKey("host", "metric", "bucket")
+
+    class Meta:
+        verbose_name = "1-minute roll-up"
+        indexes = [
+            # Retention: DELETE ... WHERE bucket < cutoff.
+            models.Index(fields=["bucket"], name="minuterollup_bucket"),
+        ]
+
+
+class HourRollup(RollupBase):
+    # Primary key index: "series of host H, metric M over a range" (charts of days).
+    pk = models.CompositePrimaryKey("host", "metric", "bucket")
+
+    class Meta:
+        verbose_name = "1-hour roll-up"
+        indexes = [
+            # Retention: DELETE ... WHERE bucket < cutoff.
+            models.Index(fields=["bucket"], name="hourrollup_bucket"),
+        ]
+
+
+class ProcessSample(models.Model):
+    time = models.DateTimeField()
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, db_index=False)
+    pid = models.IntegerField()
+    name = models.CharField(max_length=255)
+    username = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=32, blank=True)
+    cpu_percent = models.FloatField(help_text="% of one core")
+    memory_percent = models.FloatField()
+    rss_bytes = models.BigIntegerField()
+    num_threads = models.IntegerField(null=True, blank=True)
+    read_bytes_per_second = models.FloatField(null=True, blank=True)
+    write_bytes_per_second = models.FloatField(null=True, blank=True)
+    cmdline = models.CharField(max_length=512, blank=True)
+
+    class Meta:
+        verbose_name = "process sample"
+        indexes = [
+            # The process table and GET /metrics/processes: host H's inventory at/near T.
+            models.Index(fields=["host", "time"], name="processsample_host_time"),
+            # Retention: DELETE ... WHERE time < cutoff.
+            models.Index(fields=["time"], name="processsample_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.pid})"

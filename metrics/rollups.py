@@ -1,0 +1,240 @@
+"""1-minute and 1-hour roll-ups, chart series, and retention.
+
+Roll-ups are upserts over a closed window, so running a job twice or late is harmless.
+Charts read raw samples for short ranges and roll-ups beyond, so a 30-day chart reads
+720 hourly rows rather than 170,000 raw ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+
+from metrics.models import HourRollup, MetricSample, MinuteRollup, ProcessSample
+
+logger = logging.getLogger(__name__)
+
+RAW_MAX_RANGE = timedelta(hours=3)
+MINUTE_MAX_RANGE = timedelta(days=7)
+DELETE_BATCH = 5000
+
+
+def _trunc(column: str, unit: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"date_trunc('{unit}', {column})"
+    fmt = "%Y-%m-%d %H:%M:00" if unit == "minute" else "%Y-%m-%d %H:00:00"
+    return f"strftime('{fmt}', {column})"
+
+
+def _param(at: datetime):
+    if connection.vendor == "postgresql":
+        return at
+    # SQLite stores UTC text without an offset; compare like with like.
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _upsert(target: str, select_sql: str, params: list) -> int:
+    sql = (
+        f"INSERT INTO {target} (host_id, metric_id, bucket, min, max, sum, count) "
+        f"{select_sql} "
+        "ON CONFLICT (host_id, metric_id, bucket) DO UPDATE SET "
+        "min = excluded.min, max = excluded.max, sum = excluded.sum, count = excluded.count"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def rollup_minutes(start: datetime, end: datetime) -> int:
+    """Aggregate raw samples with start <= time < end into 1-minute buckets."""
+    bucket = _trunc("time", "minute")
+    select = (
+        f"SELECT host_id, metric_id, {bucket} AS b, MIN(value), MAX(value), SUM(value), COUNT(*) "
+        f"FROM {MetricSample._meta.db_table} WHERE time >= %s AND time < %s "
+        f"GROUP BY host_id, metric_id, {bucket}"
+    )
+    return _upsert(MinuteRollup._meta.db_table, select, [_param(start), _param(end)])
+
+
+def rollup_hours(start: datetime, end: datetime) -> int:
+    """Aggregate 1-minute buckets with start <= bucket < end into 1-hour buckets."""
+    bucket = _trunc("bucket", "hour")
+    select = (
+        f"SELECT host_id, metric_id, {bucket} AS b, MIN(min), MAX(max), SUM(sum), SUM(count) "
+        f"FROM {MinuteRollup._meta.db_table} WHERE bucket >= %s AND bucket < %s "
+        f"GROUP BY host_id, metric_id, {bucket}"
+    )
+    return _upsert(HourRollup._meta.db_table, select, [_param(start), _param(end)])
+
+
+def _floor(at: datetime, unit: timedelta) -> datetime:
+    epoch = at.timestamp()
+    return datetime.fromtimestamp(epoch - epoch % unit.total_seconds(), tz=at.tzinfo)
+
+
+def run_rollups(now: datetime | None = None) -> dict:
+    """Roll up everything closed since the last run (at most a day back), in 1 h chunks.
+
+    The watermark lags two minutes behind so samples that arrive late (an agent's
+    buffered batch) are folded into their minute on the next run.
+    """
+    now = now or timezone.now()
+    minute_end = _floor(now, timedelta(minutes=1))
+    start = cache.get("rollup:minute_watermark")
+    start = datetime.fromisoformat(start) if start else minute_end - timedelta(minutes=10)
+    start = max(start, minute_end - timedelta(days=1))
+    minutes = 0
+    chunk_start = start
+    while chunk_start < minute_end:
+        chunk_end = min(chunk_start + timedelta(hours=1), minute_end)
+        with transaction.atomic():
+            minutes += rollup_minutes(chunk_start, chunk_end)
+        chunk_start = chunk_end
+    cache.set("rollup:minute_watermark", (minute_end - timedelta(minutes=2)).isoformat(), None)
+    # Hours: re-fold the current and previous hour from the minute buckets.
+    hour_start = _floor(start, timedelta(hours=1))
+    with transaction.atomic():
+        hours = rollup_hours(hour_start, minute_end)
+    return {"minute_rows": minutes, "hour_rows": hours, "from": start, "to": minute_end}
+
+
+def _delete_older(table: str, column: str, cutoff: datetime) -> int:
+    """Delete rows older than cutoff in small batches, each its own short transaction."""
+    key = "ctid" if connection.vendor == "postgresql" else "rowid"
+    sql = (
+        f"DELETE FROM {table} WHERE {key} IN "
+        f"(SELECT {key} FROM {table} WHERE {column} < %s LIMIT {DELETE_BATCH})"
+    )
+    total = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [_param(cutoff)])
+            deleted = cursor.rowcount
+        total += deleted
+        if deleted < DELETE_BATCH:
+            return total
+        time.sleep(0.01)  # let writers in between batches
+
+
+def run_retention(now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    days = timedelta(days=1)
+    return {
+        "samples": _delete_older(
+            MetricSample._meta.db_table, "time", now - settings.METRICS_RETENTION_DAYS * days
+        ),
+        "processes": _delete_older(
+            ProcessSample._meta.db_table, "time", now - settings.PROCESS_RETENTION_DAYS * days
+        ),
+        "minute_rollups": _delete_older(
+            MinuteRollup._meta.db_table,
+            "bucket",
+            now - settings.ROLLUP_MINUTE_RETENTION_DAYS * days,
+        ),
+        "hour_rollups": _delete_older(
+            HourRollup._meta.db_table, "bucket", now - settings.ROLLUP_HOUR_RETENTION_DAYS * days
+        ),
+    }
+
+
+# -- chart series ------------------------------------------------------------------------
+AGGREGATIONS = ("avg", "min", "max", "last", "count", "sum")
+
+
+@dataclass
+class Point:
+    time: datetime
+    value: float
+    min: float
+    max: float
+    count: int
+
+
+def source_for(start: datetime, end: datetime) -> str:
+    span = end - start
+    if span <= RAW_MAX_RANGE:
+        return "raw"
+    if span <= MINUTE_MAX_RANGE:
+        return "1m"
+    return "1h"
+
+
+def series(
+    host_id: int,
+    metric_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    step_seconds: int | None = None,
+    aggregation: str = "avg",
+    max_points: int = 360,
+) -> tuple[str, int, list[Point]]:
+    """Points for one series over [start, end): (source, step, points)."""
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}")
+    source = source_for(start, end)
+    span = (end - start).total_seconds()
+    minimum_step = {"raw": 1, "1m": 60, "1h": 3600}[source]
+    step = max(step_seconds or 0, minimum_step, int(span // max_points) or 1)
+    if source == "raw":
+        rows = (
+            MetricSample.objects.filter(
+                host_id=host_id, metric_id=metric_id, time__gte=start, time__lt=end
+            )
+            .order_by("time")
+            .values_list("time", "value", "value", "value", "value")
+        )
+        rows = [(t, v, lo, hi, 1) for t, v, lo, hi, _ in rows]
+    else:
+        model = MinuteRollup if source == "1m" else HourRollup
+        rows = list(
+            model.objects.filter(
+                host_id=host_id, metric_id=metric_id, bucket__gte=start, bucket__lt=end
+            )
+            .order_by("bucket")
+            .values_list("bucket", "sum", "min", "max", "count")
+        )
+    points: list[Point] = []
+    origin = start.timestamp()
+    current_slot = None
+    acc: list = []
+    for at, value_or_sum, low, high, count in rows:
+        slot = int((at.timestamp() - origin) // step)
+        if slot != current_slot and acc:
+            points.append(_fold(acc, origin, current_slot, step, aggregation, source))
+            acc = []
+        current_slot = slot
+        acc.append((value_or_sum, low, high, count))
+    if acc:
+        points.append(_fold(acc, origin, current_slot, step, aggregation, source))
+    return source, step, points
+
+
+def _fold(acc, origin, slot, step, aggregation, source) -> Point:
+    counts = sum(c for *_, c in acc)
+    # raw rows carry the value itself, roll-up rows carry their sum
+    total = sum(v for v, *_ in acc)
+    low = min(lo for _, lo, _, _ in acc)
+    high = max(hi for _, _, hi, _ in acc)
+    if aggregation == "avg":
+        value = total / counts if counts else 0.0
+    elif aggregation == "min":
+        value = low
+    elif aggregation == "max":
+        value = high
+    elif aggregation == "count":
+        value = float(counts)
+    elif aggregation == "sum":
+        value = total
+    else:  # last
+        last_value, _, _, last_count = acc[-1]
+        value = last_value if source == "raw" else last_value / max(last_count, 1)
+    at = datetime.fromtimestamp(origin + slot * step, tz=UTC)
+    return Point(time=at, value=value, min=low, max=high, count=counts)

@@ -1,0 +1,8 @@
+from django.dispatch import Signal
+
+# Sent after a batch of samples is committed. Keyword arguments:
+#   host: metrics.models.Host
+#   time: datetime of the newest sample in the batch
+#   values: {series key: value} of the batch's newest values
+# The alert evaluator listens to this to evaluate right after ingest, with no queue hop.
+samples_ingested = Signal()

@@ -1,0 +1,70 @@
+"""Every number on a page carries its unit: 12.5 %, 3.2 GiB, 640 KiB/s, 4 ms."""
+
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+_BINARY = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+
+
+def _bytes(value: float) -> str:
+    index = 0
+    while abs(value) >= 1024 and index < len(_BINARY) - 1:
+        value /= 1024
+        index += 1
+    return f"{value:.0f} {_BINARY[index]}" if index == 0 else f"{value:.1f} {_BINARY[index]}"
+
+
+def humanize_value(value, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if unit == "percent":
+        return f"{number:.1f} %"
+    if unit == "bytes":
+        return _bytes(number)
+    if unit == "bytes_per_second":
+        return f"{_bytes(number)}/s"
+    if unit == "per_second":
+        return f"{number:.1f}/s"
+    if unit == "ms":
+        return f"{number:.1f} ms" if number < 1000 else f"{number / 1000:.2f} s"
+    if unit == "seconds":
+        return f"{number:.1f} s"
+    if unit == "load":
+        return f"{number:.2f}"
+    if unit == "count":
+        return f"{number:.0f}"
+    return f"{number:g}"
+
+
+@register.filter
+def unit(value, unit_name: str = "") -> str:
+    return humanize_value(value, unit_name)
+
+
+@register.filter
+def clamp_percent(value) -> float:
+    try:
+        return max(0.0, min(100.0, float(value)))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+@register.filter
+def level(value, threshold) -> str:
+    """ok / warn / crit for a gauge: warn within 10 points of the threshold."""
+    try:
+        number, limit = float(value), float(threshold)
+    except (TypeError, ValueError):
+        return "none"
+    if number > limit:
+        return "crit"
+    if number > limit - 10:
+        return "warn"
+    return "ok"

@@ -1,0 +1,150 @@
+"""The one NinjaAPI: mounts each app's router under /api/v1/ and serves OpenAPI docs."""
+
+from __future__ import annotations
+
+import platform
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import connection
+from django.utils import timezone
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from metrics.api import router as metrics_router
+from metrics.api import system_router
+from opsconsole.auth import api_auth
+
+api = NinjaAPI(
+    title="OpsConsole API",
+    version="1",
+    description=(
+        "System vitals, alerts and health for dashboards, agents and scripts. "
+        "Authenticate with the browser session (CSRF token on writes) or "
+        "`Authorization: Bearer <token>` (create one with `manage.py create_api_token`)."
+    ),
+    auth=api_auth(),
+    urls_namespace="api",
+    docs_url="/docs",
+)
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request, exc: ValidationError):
+    # One readable line per problem: "samples.3.value: Input should be a valid number".
+    problems = []
+    for error in exc.errors:
+        location = ".".join(
+            str(part) for part in error.get("loc", ()) if part not in ("body", "payload")
+        )
+        problems.append(f"{location}: {error.get('msg')}" if location else error.get("msg"))
+    return api.create_response(
+        request, {"detail": "; ".join(problems), "errors": exc.errors}, status=422
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def authentication_error(request, exc):
+    return api.create_response(
+        request,
+        {"detail": "authentication required: log in or send 'Authorization: Bearer <token>'"},
+        status=401,
+    )
+
+
+@api.exception_handler(RequestDataTooBig)
+def too_big(request, exc):
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return api.create_response(
+        request,
+        {"detail": f"request body is over {limit} bytes; send smaller batches"},
+        status=413,
+    )
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc: HttpError):
+    return api.create_response(request, {"detail": exc.message}, status=exc.status_code)
+
+
+api.add_router("/metrics", metrics_router)
+api.add_router("/system", system_router)
+
+
+class ServiceInfo(Schema):
+    name: str
+    version: str
+    description: str
+    features: list[str]
+    docs: str
+
+
+class HealthOut(Schema):
+    status: str
+    time: str
+    database: str
+
+
+@api.get("/", auth=None, response=ServiceInfo, tags=["service"])
+def service_info(request):
+    """What this service is (seed 002's ``GET /``)."""
+    return {
+        "name": "OpsConsole",
+        "version": "1",
+        "description": "Ops console: system vitals, alerts, routing and live pages.",
+        "features": [
+            "system metrics collection",
+            "process monitoring",
+            "agents pushing from other hosts",
+            "roll-ups and retention",
+            "live System Monitor over websockets",
+        ],
+        "docs": "/api/v1/docs",
+    }
+
+
+def _database_ok() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return "ok"
+    except Exception as exc:
+        return f"error: {exc.__class__.__name__}"
+
+
+@api.get("/health", auth=None, response={200: HealthOut, 503: HealthOut}, tags=["service"])
+def health(request):
+    """Basic liveness: the process answers and its database too (503 when it does not)."""
+    database = _database_ok()
+    body = {
+        "status": "ok" if database == "ok" else "unhealthy",
+        "time": timezone.now().isoformat(),
+        "database": database,
+    }
+    return (200 if database == "ok" else 503), body
+
+
+@api.get("/status", tags=["service"])
+def status(request):
+    """Extended status: versions, modes and the collector's freshness."""
+    from metrics.models import Host
+
+    hosts = list(Host.objects.order_by("hostname"))
+    interval = settings.METRICS_COLLECTION_INTERVAL
+    return {
+        "status": "ok",
+        "time": timezone.now().isoformat(),
+        "python": platform.python_version(),
+        "database": connection.vendor,
+        "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
+        "task_broker": settings.Q_BROKER,
+        "collection_interval_seconds": interval,
+        "hosts": [
+            {
+                "hostname": h.hostname,
+                "last_seen": h.last_seen.isoformat() if h.last_seen else None,
+                "stale": h.is_stale(interval),
+            }
+            for h in hosts
+        ],
+    }

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OpsConsoleConfig(AppConfig):
+    name = "opsconsole"
+    verbose_name = "Console"

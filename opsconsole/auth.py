@@ -1,0 +1,87 @@
+"""API authentication: the browser's session (CSRF checked) or a hashed bearer token.
+
+A token's scopes bound what it may do (read, write, ingest); the token's user's role
+bounds it too, so a token never does more than its owner could.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from ninja.errors import HttpError
+from ninja.security import APIKeyHeader, HttpBearer, SessionAuth
+
+from opsconsole.models import ApiToken, Scope, hash_token
+from opsconsole.roles import Role, role_of
+
+# Writing last_used on every request would turn reads into writes; once a minute is enough.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _check_token(request, raw: str, scope: str):
+    if not raw:
+        return None
+    token = (
+        ApiToken.objects.select_related("user").filter(token_hash=hash_token(raw.strip())).first()
+    )
+    if token is None or not token.is_usable:
+        return None
+    if scope not in token.scopes:
+        raise HttpError(
+            403, f"this token lacks the {scope!r} scope (it has: {', '.join(token.scopes)})"
+        )
+    now = timezone.now()
+    if token.last_used is None or now - token.last_used > _LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used=now)
+    request.user = token.user
+    request.api_token = token
+    return token.user
+
+
+class TokenAuth(HttpBearer):
+    def __init__(self, scope: str = Scope.READ):
+        super().__init__()
+        self.scope = scope
+
+    def authenticate(self, request, token):
+        return _check_token(request, token, self.scope)
+
+
+class TokenHeaderAuth(APIKeyHeader):
+    """``X-API-Token: <token>`` for clients that cannot set Authorization."""
+
+    param_name = "X-API-Token"
+
+    def __init__(self, scope: str = Scope.READ):
+        super().__init__()
+        self.scope = scope
+
+    def authenticate(self, request, key):
+        return _check_token(request, key, self.scope)
+
+
+class RoleSessionAuth(SessionAuth):
+    """A logged-in user with at least ``role``; CSRF is checked on unsafe methods."""
+
+    def __init__(self, role: Role = Role.VIEWER):
+        super().__init__()
+        self.role = role
+
+    def authenticate(self, request, key):
+        user = super().authenticate(request, key)
+        if user is None:
+            return None
+        if role_of(user) < self.role:
+            raise HttpError(403, f"this needs the {self.role.name.lower()} role")
+        return user
+
+
+def api_auth(scope: str = Scope.READ, role: Role = Role.VIEWER) -> list:
+    return [TokenAuth(scope), TokenHeaderAuth(scope), RoleSessionAuth(role)]
+
+
+def require_role(request, role: Role) -> None:
+    """For token requests: the token's owner must hold the role too."""
+    if role_of(request.user) < role:
+        raise HttpError(403, f"this needs the {role.name.lower()} role")

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Scope(models.TextChoices):
+    READ = "read", "read"
+    WRITE = "write", "write"
+    INGEST = "ingest", "ingest"
+
+
+TOKEN_PREFIX = "opc_"  # noqa: S105 (a marker, not a secret)
+
+
+def hash_token(raw: str) -> str:
+    # Tokens are 32 random bytes: a fast hash is enough, there is nothing to brute-force.
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A machine credential. Only its SHA-256 is stored; the token is shown once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, help_text="What uses it, e.g. 'agent on db-01'.")
+    prefix = models.CharField(max_length=12, editable=False, db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list, help_text="Any of read, write, ingest.")
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    last_used = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def issue(cls, *, user, name: str, scopes: list[str], expires_at=None) -> tuple[ApiToken, str]:
+        """Create a token and return it with its one-time plain text."""
+        valid = set(Scope.values)
+        unknown = [scope for scope in scopes if scope not in valid]
+        if unknown or not scopes:
+            raise ValueError(
+                f"unknown scope(s) {', '.join(unknown) or '(none given)'}; use read, write, ingest"
+            )
+        raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            user=user,
+            name=name,
+            prefix=raw[: len(TOKEN_PREFIX) + 6],
+            token_hash=hash_token(raw),
+            scopes=sorted(set(scopes)),
+            expires_at=expires_at,
+        )
+        return token, raw
+
+    @property
+    def is_usable(self) -> bool:
+        if self.revoked or not self.user.is_active:
+            return False
+        return self.expires_at is None or self.expires_at > timezone.now()
+
+
+class SchedulerLease(models.Model):
+    """Which ticker process may enqueue the periodic jobs (one across all machines)."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    holder = models.CharField(max_length=128)
+    expires_at = models.DateTimeField()
+    heartbeat = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder}"

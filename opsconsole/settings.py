@@ -1,0 +1,289 @@
+"""OpsConsole settings, driven by environment variables (see README, "Configuration").
+
+Embedded default: SQLite files under ``var/``, the django-q2 ORM broker and a SQLite
+channel layer, so one machine runs everything with no other server. Production:
+``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL`` (channel layer, cache, optional broker).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from opsconsole.env import (
+    database_from_url,
+    envbool,
+    envfloat,
+    envint,
+    envlist,
+    envsecret,
+    envstr,
+    load_dotenv,
+    sqlite_database,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv(Path(envstr("OPSCONSOLE_ENV_FILE", str(BASE_DIR / ".env"))))
+
+VAR_DIR = Path(envstr("OPSCONSOLE_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# Set by tests/conftest.py before settings load: tasks run inline, fast hashing.
+TESTING = envbool("OPSCONSOLE_TESTING", False)
+
+DEBUG = envbool("DEBUG", False)
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in var/."""
+    key = envsecret("SECRET_KEY")
+    if key:
+        return key
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+
+HOST = envstr("HOST", "127.0.0.1")
+PORT = envint("PORT", 8000, minimum=1)
+if PORT > 65535:
+    raise ImproperlyConfigured(f"PORT={PORT} is not a TCP port (1-65535)")
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", HOST])
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
+# Links in notifications point back here.
+PUBLIC_URL = envstr("PUBLIC_URL", f"http://{HOST}:{PORT}").rstrip("/")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "channels",
+    "channels_lite",
+    "django_q",
+    "django_htmx",
+    "ninja",
+    "opsconsole",
+    "metrics",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "opsconsole.urls"
+ASGI_APPLICATION = "opsconsole.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "opsconsole.context_processors.console",
+            ],
+        },
+    },
+]
+
+# --- Databases -------------------------------------------------------------------------
+DATABASE_URL = envstr("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": database_from_url(DATABASE_URL, base_dir=BASE_DIR)}
+else:
+    DATABASES = {"default": sqlite_database(VAR_DIR / "opsconsole.sqlite3")}
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Names each process in pg_stat_activity (web, worker, ticker, agent...).
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "application_name", f"opsconsole-{envstr('OPSCONSOLE_PROCESS', 'web')}"
+    )
+
+REDIS_URL = envstr("REDIS_URL")
+CHANNEL_LAYER_POLL_SECONDS = envfloat("CHANNEL_LAYER_POLL_SECONDS", 0.05, minimum=0.01)
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # redis-py 8's async pool stops at 100 connections by default and would
+                # refuse a reconnect storm; each consumer holds none, daphne holds a few.
+                "hosts": [{"address": REDIS_URL, "max_connections": 1000}],
+                "capacity": 1000,
+                "expiry": 30,
+            },
+        }
+    }
+elif TESTING:
+    # Unit tests run in one process; the cross-process embedded layer is exercised by
+    # the browser tests, which run the real console.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+else:
+    # A second SQLite file carries group_send between the workers and daphne; it is
+    # kept apart from the main database so its polling never waits on metric writes.
+    DATABASES["channels"] = sqlite_database(VAR_DIR / "channels.sqlite3")
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_lite.layers.core.SQLiteChannelLayer",
+            "CONFIG": {
+                "database": "channels",
+                "polling_interval": CHANNEL_LAYER_POLL_SECONDS,
+                "expiry": 30,
+                "capacity": 1000,
+            },
+        }
+    }
+    DATABASE_ROUTERS = ["opsconsole.routers.ChannelLayerRouter"]
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (the "latest" values per host) -------------------------------------------------
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "opsconsole",
+        }
+    }
+elif TESTING:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+# --- Task queue ------------------------------------------------------------------------
+Q_BROKER = envstr("Q_BROKER", "orm").lower()
+if Q_BROKER not in {"orm", "redis"}:
+    raise ImproperlyConfigured(f"Q_BROKER={Q_BROKER!r} must be orm or redis")
+if Q_BROKER == "redis" and not REDIS_URL:
+    raise ImproperlyConfigured("Q_BROKER=redis needs REDIS_URL")
+Q_CLUSTER = {
+    "name": "opsconsole",
+    "workers": envint("Q_WORKERS", 2, minimum=1),
+    "recycle": 500,
+    # A task that runs longer than `timeout` is killed; the ORM broker hands a task out
+    # again after `retry`, which must exceed `timeout` or a slow task runs twice.
+    "timeout": 120,
+    "retry": 180,
+    "max_attempts": 2,
+    "queue_limit": 20,
+    "bulk": 5,
+    "save_limit": 500,
+    "catch_up": False,
+    "ack_failures": True,
+    "label": "Tasks",
+    "sync": TESTING or envbool("Q_SYNC", False),
+}
+if Q_BROKER == "redis":
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+    # The ORM broker polls its table; 0.5 s keeps it cheap at rest and within the
+    # +-20 % the 5 s minimum collection interval allows.
+    Q_CLUSTER["poll"] = envfloat("Q_POLL_SECONDS", 0.5, minimum=0.05)
+
+# --- Auth ---------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "system_monitor"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- I18N / static ------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = envstr("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+# Serve static files from the finders in every mode: no collectstatic step to forget.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# Batches from agents: refuse bodies over this size with 413 before parsing them.
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("INGEST_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024)
+
+# --- Monitoring (seed 002's names) ---------------------------------------------------------
+METRICS_COLLECTION_INTERVAL = envint("METRICS_COLLECTION_INTERVAL", 15, minimum=5)
+HEALTH_CHECK_INTERVAL = envint("HEALTH_CHECK_INTERVAL", 60, minimum=5)
+CPU_ALERT_THRESHOLD = envfloat("CPU_ALERT_THRESHOLD", 80.0, minimum=0)
+MEMORY_ALERT_THRESHOLD = envfloat("MEMORY_ALERT_THRESHOLD", 85.0, minimum=0)
+DISK_ALERT_THRESHOLD = envfloat("DISK_ALERT_THRESHOLD", 90.0, minimum=0)
+RESPONSE_TIME_ALERT_THRESHOLD = envfloat("RESPONSE_TIME_ALERT_THRESHOLD", 5000.0, minimum=0)
+SERVICE_ENDPOINTS = envstr("SERVICE_ENDPOINTS")
+METRICS_RETENTION_DAYS = envint("METRICS_RETENTION_DAYS", 30, minimum=1)
+PROCESS_RETENTION_DAYS = envint("PROCESS_RETENTION_DAYS", 7, minimum=1)
+ROLLUP_MINUTE_RETENTION_DAYS = envint("ROLLUP_MINUTE_RETENTION_DAYS", 90, minimum=1)
+ROLLUP_HOUR_RETENTION_DAYS = envint("ROLLUP_HOUR_RETENTION_DAYS", 730, minimum=1)
+TOP_PROCESSES = envint("TOP_PROCESSES", 10, minimum=1)
+COLLECT_LOCAL_HOST = envbool("COLLECT_LOCAL_HOST", True)
+LOCAL_HOSTNAME = envstr("OPSCONSOLE_HOSTNAME", socket.gethostname())
+
+# --- Error tracking ------------------------------------------------------------------------
+SENTRY_DSN = envsecret("SENTRY_DSN")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        send_default_pii=False,
+        traces_sample_rate=envfloat("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0),
+        environment=envstr("SENTRY_ENVIRONMENT", "production"),
+    )
+
+# --- Logging -------------------------------------------------------------------------------
+LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+        # q2 logs every enqueue and pick-up at INFO; the tasks log their own outcome.
+        "django-q": {"level": envstr("Q_LOG_LEVEL", "WARNING").upper()},
+    },
+}
+
+os.environ.setdefault("OPSCONSOLE_PROCESS", "web")
