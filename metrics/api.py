@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import AwareDatetime
 
@@ -239,12 +239,15 @@ def metrics_ingest(request, payload: IngestIn):
                 results.append(ingest(batch, received_at=received))
     except (IngestError, InvalidMetric) as exc:
         raise HttpError(400, str(exc)) from None
-    return 201, {
-        "samples": sum(r.samples for r in results),
-        "processes": sum(r.processes for r in results),
-        "hosts": sorted({r.host.hostname for r in results}),
-        "ingest_latency_ms": round((time.perf_counter() - received) * 1000, 2),
-    }
+    return Status(
+        201,
+        {
+            "samples": sum(r.samples for r in results),
+            "processes": sum(r.processes for r in results),
+            "hosts": sorted({r.host.hostname for r in results}),
+            "ingest_latency_ms": round((time.perf_counter() - received) * 1000, 2),
+        },
+    )
 
 
 @system_router.get("/overview", url_name="system_overview")

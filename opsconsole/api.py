@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.utils import timezone
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from metrics.api import router as metrics_router
@@ -121,7 +121,7 @@ def health(request):
         "time": timezone.now().isoformat(),
         "database": database,
     }
-    return (200 if database == "ok" else 503), body
+    return Status(200 if database == "ok" else 503, body)
 
 
 @api.get("/status", tags=["service"])

@@ -29,7 +29,7 @@ def _check_token(request, raw: str, scope: str):
         return None
     if scope not in token.scopes:
         raise HttpError(
-            403, f"this token lacks the {scope!r} scope (it has: {', '.join(token.scopes)})"
+            403, f"this token lacks the {str(scope)!r} scope (it has: {', '.join(token.scopes)})"
         )
     now = timezone.now()
     if token.last_used is None or now - token.last_used > _LAST_USED_RESOLUTION:
