@@ -190,7 +190,8 @@ def _insert_samples(rows: list[tuple]) -> None:
                 for row in rows:
                     copy.write_row(row)
             return
-        except IntegrityError:
+        except (IntegrityError, connection.Database.IntegrityError):
+            # COPY goes straight to psycopg, so its error is psycopg's, not Django's.
             # A resent batch (the agent never saw our answer): keep what is stored.
             logger.info("batch repeats stored samples; inserting only the new ones")
         with connection.cursor() as cursor:
@@ -199,9 +200,10 @@ def _insert_samples(rows: list[tuple]) -> None:
                 rows,
             )
         return
-    # SQLite: datetimes as Django stores them (ISO text, UTC, no offset).
+    # SQLite: datetimes exactly as Django writes them (UTC text, no offset, microseconds
+    # only when non-zero), or text comparisons in ORM filters would go wrong.
     text_rows = [
-        (at.strftime("%Y-%m-%d %H:%M:%S.%f"), value, host_id, metric_id)
+        (str(at.replace(tzinfo=None)), value, host_id, metric_id)
         for at, value, host_id, metric_id in rows
     ]
     with connection.cursor() as cursor:

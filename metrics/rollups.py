@@ -36,8 +36,8 @@ def _trunc(column: str, unit: str) -> str:
 def _param(at: datetime):
     if connection.vendor == "postgresql":
         return at
-    # SQLite stores UTC text without an offset; compare like with like.
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # SQLite stores UTC text; compare with exactly the text Django would write.
+    return connection.ops.adapt_datetimefield_value(at)
 
 
 def _upsert(target: str, select_sql: str, params: list) -> int:

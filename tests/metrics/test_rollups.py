@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from metrics import rollups
+from metrics.models import HourRollup, Metric, MetricSample, MinuteRollup, ProcessSample
+from tests.metrics.helpers import store
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+def _minutes_of_samples(minutes: int, per_minute: int = 4):
+    step = 60 // per_minute
+    return [(T0 + timedelta(seconds=i * step), float(i % 10)) for i in range(minutes * per_minute)]
+
+
+def test_it_rolls_samples_into_minutes_and_hours():
+    store("web-01", {"cpu_usage_percent": _minutes_of_samples(90)})
+    rollups.rollup_minutes(T0, T0 + timedelta(hours=2))
+    rollups.rollup_hours(T0, T0 + timedelta(hours=2))
+    first = MinuteRollup.objects.order_by("bucket").first()
+    assert first.bucket == T0
+    # values 0,1,2,3 in the first minute
+    assert (first.min, first.max, first.sum, first.count) == (0.0, 3.0, 6.0, 4)
+    assert MinuteRollup.objects.count() == 90
+    hours = list(HourRollup.objects.order_by("bucket"))
+    assert [h.count for h in hours] == [240, 120]
+    assert hours[0].min == 0.0 and hours[0].max == 9.0
+
+
+def test_it_is_idempotent_and_folds_late_samples():
+    store("web-01", {"cpu_usage_percent": [(T0, 10.0)]})
+    rollups.rollup_minutes(T0, T0 + timedelta(minutes=1))
+    store("web-01", {"cpu_usage_percent": [(T0 + timedelta(seconds=30), 30.0)]})
+    rollups.rollup_minutes(T0, T0 + timedelta(minutes=1))
+    rollups.rollup_minutes(T0, T0 + timedelta(minutes=1))
+    bucket = MinuteRollup.objects.get()
+    assert (bucket.count, bucket.sum, bucket.max) == (2, 40.0, 30.0)
+
+
+def test_it_reads_charts_from_the_right_source():
+    store("web-01", {"cpu_usage_percent": _minutes_of_samples(120)})
+    rollups.rollup_minutes(T0, T0 + timedelta(hours=3))
+    metric = Metric.objects.get(key="cpu_usage_percent")
+    host_id = MetricSample.objects.first().host_id
+    source, step, points = rollups.series(
+        host_id, metric.pk, T0, T0 + timedelta(hours=1), step_seconds=30
+    )
+    assert source == "raw" and step == 30
+    assert points[0].value == pytest.approx(0.5)  # avg of 0 and 1 in the first 30 s
+    source, step, points = rollups.series(
+        host_id, metric.pk, T0, T0 + timedelta(hours=6), aggregation="max"
+    )
+    assert source == "1m" and step == 60
+    assert len(points) == 120 and points[0].value == 3.0
+    with pytest.raises(ValueError, match="aggregation must be one of"):
+        rollups.series(host_id, metric.pk, T0, T0 + timedelta(hours=1), aggregation="median")
+
+
+def test_it_deletes_old_samples_in_batches_and_keeps_recent(settings, monkeypatch):
+    monkeypatch.setattr(rollups, "DELETE_BATCH", 7)
+    settings.METRICS_RETENTION_DAYS = 30
+    settings.PROCESS_RETENTION_DAYS = 7
+    now = T0
+    old = [(now - timedelta(days=31, seconds=i), 1.0) for i in range(20)]
+    recent = [(now - timedelta(days=29, seconds=i), 2.0) for i in range(5)]
+    process = {
+        "pid": 1,
+        "name": "old",
+        "username": "",
+        "status": "sleeping",
+        "cpu_percent": 0.0,
+        "memory_percent": 0.1,
+        "rss_bytes": 1,
+        "num_threads": 1,
+        "read_bytes_per_second": None,
+        "write_bytes_per_second": None,
+        "cmdline": "",
+    }
+    store("web-01", {"load_1m": old + recent})
+    ProcessSample.objects.create(
+        time=now - timedelta(days=8), host_id=MetricSample.objects.first().host_id, **process
+    )
+    result = rollups.run_retention(now)
+    assert result["samples"] == 20 and result["processes"] == 1
+    assert MetricSample.objects.count() == 5
+    assert set(MetricSample.objects.values_list("value", flat=True)) == {2.0}

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from opsconsole import env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("true", True), ("0", False), ("Yes", True), ("", False)]
+)
+def test_it_reads_booleans(monkeypatch, raw, expected):
+    monkeypatch.setenv("X_FLAG", raw)
+    assert env.envbool("X_FLAG", not expected) is expected
+
+
+def test_it_refuses_a_malformed_boolean(monkeypatch):
+    monkeypatch.setenv("X_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="X_FLAG='maybe' is not a boolean"):
+        env.envbool("X_FLAG", False)
+
+
+def test_it_refuses_numbers_out_of_range(monkeypatch):
+    monkeypatch.setenv("X_INT", "3")
+    with pytest.raises(ImproperlyConfigured, match="at least 5"):
+        env.envint("X_INT", 15, minimum=5)
+    monkeypatch.setenv("X_FLOAT", "nan")
+    with pytest.raises(ImproperlyConfigured, match="finite"):
+        env.envfloat("X_FLOAT", 1.0)
+    monkeypatch.setenv("X_FLOAT", "eighty")
+    with pytest.raises(ImproperlyConfigured, match="not a number"):
+        env.envfloat("X_FLOAT", 1.0)
+
+
+def test_it_reads_secrets_from_files(monkeypatch, tmp_path):
+    secret = tmp_path / "dsn"
+    secret.write_text("https://key@sentry.example/1\n")
+    monkeypatch.setenv("X_DSN_FILE", str(secret))
+    assert env.envsecret("X_DSN") == "https://key@sentry.example/1"
+    monkeypatch.setenv("X_DSN_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ImproperlyConfigured, match="cannot be read"):
+        env.envsecret("X_DSN")
+
+
+def test_it_parses_database_urls(tmp_path):
+    pg = env.database_from_url(
+        "postgres://ops:s%40cret@db.internal:6432/console?sslmode=require", base_dir=tmp_path
+    )
+    assert pg["ENGINE"] == "django.db.backends.postgresql"
+    assert (pg["NAME"], pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"]) == (
+        "console",
+        "ops",
+        "s@cret",
+        "db.internal",
+        "6432",
+    )
+    assert pg["OPTIONS"] == {"sslmode": "require"}
+    lite = env.database_from_url("sqlite:///var/x.sqlite3", base_dir=tmp_path)
+    assert lite["NAME"] == str(tmp_path / "var" / "x.sqlite3")
+    assert lite["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in lite["OPTIONS"]["init_command"]
+    with pytest.raises(ImproperlyConfigured, match="not supported"):
+        env.database_from_url("mysql://root@localhost/x", base_dir=tmp_path)
+
+
+def test_it_reads_a_dotenv_file_without_overriding(monkeypatch, tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text('# comment\nexport X_A="one"\nX_B=two\n')
+    monkeypatch.setenv("X_B", "from-env")
+    monkeypatch.delenv("X_A", raising=False)
+    env.load_dotenv(dotenv)
+    assert os.environ["X_A"] == "one"
+    assert os.environ["X_B"] == "from-env"
+    dotenv.write_text("not a pair\n")
+    with pytest.raises(ImproperlyConfigured, match=r"\.env:1: expected KEY=VALUE"):
+        env.load_dotenv(dotenv)
+
+
+def test_it_reports_a_bad_setting_in_one_line(tmp_path):
+    child_env = {k: v for k, v in os.environ.items() if k != "OPSCONSOLE_TESTING"}
+    child_env.update(OPSCONSOLE_VAR_DIR=str(tmp_path), CPU_ALERT_THRESHOLD="eighty")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "opsconsole: configuration error: CPU_ALERT_THRESHOLD='eighty' is not a number"
+    )
