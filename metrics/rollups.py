@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 RAW_MAX_RANGE = timedelta(hours=3)
 MINUTE_MAX_RANGE = timedelta(days=7)
 DELETE_BATCH = 5000
+# How far back a minute-roll-up chart reads raw samples not rolled up yet.
+TAIL_MAX = timedelta(hours=1)
 
 
 def _trunc(column: str, unit: str) -> str:
@@ -183,15 +185,9 @@ def series(
     span = (end - start).total_seconds()
     minimum_step = {"raw": 1, "1m": 60, "1h": 3600}[source]
     step = max(step_seconds or 0, minimum_step, int(span // max_points) or 1)
+    # Every row is (time, sum, min, max, count); a raw sample is a bucket of one.
     if source == "raw":
-        rows = (
-            MetricSample.objects.filter(
-                host_id=host_id, metric_id=metric_id, time__gte=start, time__lt=end
-            )
-            .order_by("time")
-            .values_list("time", "value", "value", "value", "value")
-        )
-        rows = [(t, v, lo, hi, 1) for t, v, lo, hi, _ in rows]
+        rows = _raw_rows(host_id, metric_id, start, end)
     else:
         model = MinuteRollup if source == "1m" else HourRollup
         rows = list(
@@ -201,6 +197,11 @@ def series(
             .order_by("bucket")
             .values_list("bucket", "sum", "min", "max", "count")
         )
+        if source == "1m":
+            # The newest minutes are not rolled up yet (the job runs each minute and
+            # lags two): read them raw so the chart reaches the present.
+            rolled_to = rows[-1][0] + timedelta(minutes=1) if rows else start
+            rows += _raw_rows(host_id, metric_id, max(rolled_to, end - TAIL_MAX), end)
     points: list[Point] = []
     origin = start.timestamp()
     current_slot = None
@@ -208,16 +209,29 @@ def series(
     for at, value_or_sum, low, high, count in rows:
         slot = int((at.timestamp() - origin) // step)
         if slot != current_slot and acc:
-            points.append(_fold(acc, origin, current_slot, step, aggregation, source))
+            points.append(_fold(acc, origin, current_slot, step, aggregation))
             acc = []
         current_slot = slot
         acc.append((value_or_sum, low, high, count))
     if acc:
-        points.append(_fold(acc, origin, current_slot, step, aggregation, source))
+        points.append(_fold(acc, origin, current_slot, step, aggregation))
     return source, step, points
 
 
-def _fold(acc, origin, slot, step, aggregation, source) -> Point:
+def _raw_rows(host_id: int, metric_id: int, start: datetime, end: datetime) -> list[tuple]:
+    if start >= end:
+        return []
+    rows = (
+        MetricSample.objects.filter(
+            host_id=host_id, metric_id=metric_id, time__gte=start, time__lt=end
+        )
+        .order_by("time")
+        .values_list("time", "value")
+    )
+    return [(t, v, v, v, 1) for t, v in rows]
+
+
+def _fold(acc, origin, slot, step, aggregation) -> Point:
     counts = sum(c for *_, c in acc)
     # raw rows carry the value itself, roll-up rows carry their sum
     total = sum(v for v, *_ in acc)
@@ -234,7 +248,7 @@ def _fold(acc, origin, slot, step, aggregation, source) -> Point:
     elif aggregation == "sum":
         value = total
     else:  # last
-        last_value, _, _, last_count = acc[-1]
-        value = last_value if source == "raw" else last_value / max(last_count, 1)
+        last_sum, _, _, last_count = acc[-1]
+        value = last_sum / max(last_count, 1)
     at = datetime.fromtimestamp(origin + slot * step, tz=UTC)
     return Point(time=at, value=value, min=low, max=high, count=counts)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
@@ -11,6 +10,7 @@ from metrics import charts, rollups
 from metrics.api import RANGES
 from metrics.models import Host, Metric
 from metrics.vitals import local_host, summarize
+from opsconsole.roles import Role, role_required
 
 CHARTS = [
     ("CPU", "cpu_usage_percent", "percent", 100.0),
@@ -37,7 +37,7 @@ def _range(request) -> str:
     return chosen if chosen in RANGES else "1h"
 
 
-@login_required
+@role_required(Role.VIEWER)
 def system_monitor(request):
     host = _chosen_host(request)
     context = {
@@ -50,7 +50,7 @@ def system_monitor(request):
     return render(request, "metrics/system_monitor.html", context)
 
 
-@login_required
+@role_required(Role.VIEWER)
 def vitals_partial(request, host_id: int):
     host = Host.objects.filter(pk=host_id).first()
     if host is None:
@@ -60,7 +60,7 @@ def vitals_partial(request, host_id: int):
     )
 
 
-@login_required
+@role_required(Role.VIEWER)
 def charts_partial(request, host_id: int):
     host = Host.objects.filter(pk=host_id).first()
     if host is None:

@@ -39,3 +39,30 @@ def role_of(user) -> Role:
 
 def has_role(user, needed: Role) -> bool:
     return role_of(user) >= needed
+
+
+def role_required(needed: Role):
+    """View decorator: anonymous users go to the login page; a signed-in user without
+    the role gets a 403 page that says which role is missing."""
+    from functools import wraps
+
+    from django.contrib.auth.views import redirect_to_login
+    from django.shortcuts import render
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not has_role(request.user, needed):
+                return render(
+                    request,
+                    "403.html",
+                    {"needed": GROUP_NAMES[needed], "role": role_of(request.user)},
+                    status=403,
+                )
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

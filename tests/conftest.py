@@ -3,15 +3,6 @@ mallory, who is logged in but holds no role and must see nothing."""
 
 from __future__ import annotations
 
-import os
-
-# Before Django reads settings: tasks run inline, in-process channel layer unless
-# REDIS_URL is set, fast password hashing.
-os.environ["OPSCONSOLE_TESTING"] = "true"
-os.environ.setdefault(
-    "OPSCONSOLE_VAR_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test")
-)
-
 import pytest
 
 

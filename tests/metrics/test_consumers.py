@@ -1,0 +1,78 @@
+"""The vitals websocket: who may connect, and what a connected page receives."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from opsconsole.asgi import application
+from tests.metrics.helpers import store
+
+# The consumer reaches the database from its own thread and closes connections
+# between events, as in production, so each test commits for real.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _sample(cpu: float):
+    return store("web-01", {"cpu_usage_percent": [(datetime.now(UTC), cpu)]})
+
+
+def _headers(client=None, origin=b"http://127.0.0.1:8000"):
+    headers = [(b"host", b"127.0.0.1:8000")]
+    if origin:
+        headers.append((b"origin", origin))
+    if client is not None:
+        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+    return headers
+
+
+def _connect(host_id: int, headers) -> tuple[bool, int | None]:
+    async def attempt():
+        communicator = WebsocketCommunicator(application, f"/ws/vitals/{host_id}/", headers)
+        connected, code = await communicator.connect(timeout=5)
+        await communicator.disconnect()
+        return connected, code
+
+    return async_to_sync(attempt)()
+
+
+def test_anonymous_sockets_are_refused():
+    host = _sample(10.0).host
+    assert _connect(host.pk, _headers())[0] is False
+
+
+def test_a_foreign_origin_is_refused_even_with_a_session(client, carol):
+    host = _sample(10.0).host
+    client.force_login(carol)
+    assert _connect(host.pk, _headers(client, origin=b"http://evil.example"))[0] is False
+
+
+def test_an_account_without_a_role_is_refused(client, mallory):
+    host = _sample(10.0).host
+    client.force_login(mallory)
+    connected, code = _connect(host.pk, _headers(client))
+    assert connected is False and code == 4403
+
+
+def test_a_viewer_receives_fresh_gauges_when_a_batch_lands(client, carol):
+    host = _sample(10.0).host
+    client.force_login(carol)
+
+    async def scenario():
+        communicator = WebsocketCommunicator(
+            application, f"/ws/vitals/{host.pk}/", _headers(client)
+        )
+        connected, _ = await communicator.connect(timeout=5)
+        assert connected
+        await sync_to_async(_sample)(97.0)
+        frame = await communicator.receive_from(timeout=5)
+        await communicator.disconnect()
+        return frame
+
+    frame = async_to_sync(scenario)()
+    # An out-of-band swap of the whole vitals block, showing the new value as critical.
+    assert 'id="vitals"' in frame and 'hx-swap-oob="true"' in frame
+    assert "97" in frame and "Critical load" in frame

@@ -1,0 +1,127 @@
+"""Management commands: what an operator types, and the one-line errors they get."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from metrics.models import Host, MetricSample, ProcessSample
+from opsconsole.models import ApiToken, hash_token
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db
+
+
+def _run(*args, **kwargs) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err, **kwargs)
+    return out.getvalue(), err.getvalue()
+
+
+def test_collect_metrics_once_stores_this_hosts_vitals_and_processes(settings):
+    settings.LOCAL_HOSTNAME = "console-under-test"
+    out, _ = _run("collect_metrics", "--once")
+    assert "collected" in out and "console-under-test" in out
+    host = Host.objects.get(hostname="console-under-test")
+    assert host.is_local
+    keys = set(MetricSample.objects.filter(host=host).values_list("metric__key", flat=True))
+    assert {"cpu_usage_percent", "memory_usage_percent", "zombie_process_count"} <= keys
+    assert {"collector_cpu_ms", "database_connect_ms"} <= keys
+    assert ProcessSample.objects.filter(host=host).exists()
+
+
+def test_collect_metrics_without_once_says_where_collection_runs():
+    with pytest.raises(CommandError, match="--once"):
+        _run("collect_metrics")
+
+
+def test_create_api_token_prints_it_once_and_stores_only_its_hash(alice):
+    out, err = _run("create_api_token", "--user", "alice", "--scopes", "read,ingest")
+    raw = out.strip()
+    token = ApiToken.objects.get(user=alice)
+    assert token.token_hash == hash_token(raw)
+    assert sorted(token.scopes) == ["ingest", "read"]
+    assert "shown only this once" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--user", "nobody"], "no user named 'nobody'"),
+        (["--user", "alice", "--scopes", "read,root"], "root"),
+    ],
+)
+def test_create_api_token_refuses_bad_input_in_one_line(alice, args, message):
+    with pytest.raises(CommandError, match=message):
+        _run("create_api_token", *args)
+    assert not ApiToken.objects.exists()
+
+
+def test_setup_console_creates_roles_and_an_admin_with_a_printed_password(monkeypatch):
+    monkeypatch.delenv("OPSCONSOLE_ADMIN_PASSWORD", raising=False)
+    out, _ = _run("setup_console")
+    assert set(Group.objects.values_list("name", flat=True)) >= {
+        "Viewers",
+        "Responders",
+        "Admins",
+    }
+    admin = User.objects.get(username="admin")
+    password = out.split("admin / ", 1)[1].split()[0]
+    assert admin.is_superuser and admin.check_password(password)
+    # Run again: nothing new, and the password is not shown a second time.
+    again, _ = _run("setup_console")
+    assert "admin / " not in again
+
+
+def test_setup_console_takes_the_admin_password_from_the_environment(monkeypatch):
+    monkeypatch.setenv("OPSCONSOLE_ADMIN_PASSWORD", "chosen-by-the-operator")
+    out, _ = _run("setup_console")
+    assert "chosen-by-the-operator" not in out and "admin / " not in out
+    assert User.objects.get(username="admin").check_password("chosen-by-the-operator")
+
+
+def test_serve_refuses_a_busy_port_with_one_line():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(CommandError, match=f"cannot listen on 127.0.0.1:{port}"):
+            _run("serve", "--host", "127.0.0.1", "--port", str(port), "--skip-setup")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PORT", "eighty", "PORT"),
+        ("METRICS_COLLECTION_INTERVAL", "2", "METRICS_COLLECTION_INTERVAL"),
+        ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
+        ("Q_BROKER", "rabbit", "Q_BROKER"),
+    ],
+)
+def test_a_malformed_setting_stops_manage_py_with_one_readable_line(tmp_path, name, value, message):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"OPSCONSOLE_TESTING", "DJANGO_SETTINGS_MODULE", "DATABASE_URL"}
+    }
+    env.update({name: value, "OPSCONSOLE_VAR_DIR": str(tmp_path)})
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr

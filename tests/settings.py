@@ -1,0 +1,15 @@
+"""Settings for the test suite: opsconsole.settings read with OPSCONSOLE_TESTING set.
+
+pytest-django loads settings before any conftest runs, so the switch is made here:
+tasks run inline, the in-process channel layer and cache are used unless REDIS_URL
+is set, passwords hash fast, and files go to var/test/.
+"""
+
+import os
+
+os.environ["OPSCONSOLE_TESTING"] = "true"
+os.environ.setdefault(
+    "OPSCONSOLE_VAR_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test")
+)
+
+from opsconsole.settings import *  # noqa: F403
