@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from metrics.templatetags.units import humanize_value
 
-WIDTH, HEIGHT = 640, 180
-LEFT, RIGHT, TOP, BOTTOM = 56, 10, 10, 24
+# Drawn about 300-600 px wide: a small view box keeps the 11 px axis labels readable.
+WIDTH, HEIGHT = 360, 150
+LEFT, RIGHT, TOP, BOTTOM = 62, 20, 8, 22
 
 
 @dataclass
@@ -20,9 +21,10 @@ class Chart:
     polyline: str
     band: str
     y_ticks: list[tuple[float, str]]
-    x_ticks: list[tuple[float, str]]
+    x_ticks: list[tuple[float, str, str]]
     last: str
     empty: bool
+    last_point: tuple[float, float] | None = None
     width: int = WIDTH
     height: int = HEIGHT
     left: int = LEFT
@@ -64,7 +66,9 @@ def build(
     x_ticks = []
     for fraction in (0, 0.25, 0.5, 0.75, 1):
         at = datetime.fromtimestamp(start.timestamp() + span * fraction, tz=start.tzinfo)
-        x_ticks.append((LEFT + fraction * plot_w, local(at).strftime(fmt)))
+        # The end labels align inwards so they are never cut off at the edges.
+        anchor = {0: "start", 1: "end"}.get(fraction, "middle")
+        x_ticks.append((LEFT + fraction * plot_w, local(at).strftime(fmt), anchor))
     return Chart(
         title=title,
         unit=unit,
@@ -74,4 +78,8 @@ def build(
         x_ticks=x_ticks,
         last=humanize_value(values[-1], unit) if values else "no data",
         empty=not points,
+        # The newest point is marked, so a series that began moments ago still shows.
+        last_point=(round(x(points[-1].time), 1), round(y(points[-1].value), 1))
+        if points
+        else None,
     )

@@ -188,11 +188,13 @@ class Collector:
             ) = rates
 
     def _network(self, values: dict[str, float], elapsed: float | None) -> None:
-        counters = psutil.net_io_counters(pernic=False)
+        # Loopback traffic never leaves the host and would count every byte twice (once
+        # sent, once received), so it is left out.
+        nics = [c for name, c in psutil.net_io_counters(pernic=True).items() if name != "lo"]
         current = [
-            counters.bytes_sent,
-            counters.bytes_recv,
-            counters.errin + counters.errout + counters.dropin + counters.dropout,
+            sum(c.bytes_sent for c in nics),
+            sum(c.bytes_recv for c in nics),
+            sum(c.errin + c.errout + c.dropin + c.dropout for c in nics),
         ]
         rates = self._rates("net", current, elapsed)
         if rates:

@@ -68,3 +68,8 @@ class SchedulerLeaseAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+admin.site.site_header = "OpsConsole administration"
+admin.site.site_title = "OpsConsole admin"
+admin.site.index_title = "Configuration and data"
