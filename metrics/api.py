@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.utils import timezone
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
@@ -13,7 +12,7 @@ from pydantic import AwareDatetime
 
 from metrics import rollups
 from metrics.catalog import InvalidMetric, series_key
-from metrics.ingest import Batch, IngestError, get_latest, ingest
+from metrics.ingest import Batch, IngestError, get_latest, ingest_many
 from metrics.models import Host, Metric, ProcessSample
 from metrics.schema import (
     CollectOut,
@@ -233,10 +232,7 @@ def metrics_ingest(request, payload: IngestIn):
                     units=batch_in.units,
                 )
             )
-        results = []
-        with transaction.atomic():
-            for batch in batches:
-                results.append(ingest(batch, received_at=received))
+        results = ingest_many(batches, received_at=received)
     except (IngestError, InvalidMetric) as exc:
         raise HttpError(400, str(exc)) from None
     return Status(

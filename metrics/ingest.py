@@ -128,51 +128,91 @@ def resolve_host(hostname: str, *, is_local: bool = False, info: dict | None = N
 def _validate(batch: Batch) -> list[tuple[str, float, datetime]]:
     rows = []
     now = timezone.now()
+    # A batch repeats a few timestamps across many samples: check and convert each once.
+    utc_of: dict[datetime, datetime] = {}
     for key, value, at in batch.samples:
         try:
             number = float(value)
         except (TypeError, ValueError):
             raise IngestError(f"value {value!r} of {key!r} is not a number") from None
-        if math.isnan(number) or math.isinf(number):
+        if not math.isfinite(number):
             raise IngestError(f"value of {key!r} is not finite ({value!r})")
-        if at.tzinfo is None:
-            raise IngestError(f"time of {key!r} has no time zone; send UTC with an offset")
-        if (at - now).total_seconds() > 300:
-            raise IngestError(f"time {at.isoformat()} of {key!r} is more than 5 minutes ahead")
-        rows.append((key, number, at.astimezone(UTC)))
+        utc = utc_of.get(at)
+        if utc is None:
+            if at.tzinfo is None:
+                raise IngestError(f"time of {key!r} has no time zone; send UTC with an offset")
+            if (at - now).total_seconds() > 300:
+                raise IngestError(f"time {at.isoformat()} of {key!r} is more than 5 minutes ahead")
+            utc = utc_of[at] = at.astimezone(UTC)
+        rows.append((key, number, utc))
     return rows
 
 
 def ingest(batch: Batch, *, received_at: float | None = None) -> IngestResult:
     """Store one host's batch atomically; raise IngestError (storing nothing) if bad."""
+    return ingest_many([batch], received_at=received_at)[0]
+
+
+def ingest_many(batches: list[Batch], *, received_at: float | None = None) -> list[IngestResult]:
+    """Store several batches in one transaction: all of them, or (IngestError) none.
+
+    Their samples go to the database in one bulk write, and each host's latest values,
+    live event and evaluator signal happen once after commit however many of its
+    batches came (an agent catching up sends hundreds), so a large request costs about
+    what its rows cost.
+    """
     received_at = received_at or time.perf_counter()
-    rows = _validate(batch)
-    for key in {key for key, _, _ in rows}:
+    validated = [(batch, _validate(batch)) for batch in batches]
+    for key in {key for _, rows in validated for key, _, _ in rows}:
         catalog.parse_key(key)  # raises InvalidMetric, a ValueError, with the reason
+    results: list[IngestResult] = []
+    # host id -> [host, rows, processes, process_time, newest]
+    touched: dict[int, list] = {}
     with transaction.atomic():
-        host = resolve_host(batch.hostname, is_local=batch.is_local, info=batch.host_info)
-        ids = metric_ids({key for key, _, _ in rows}, batch.units)
-        sample_rows = [(at, value, host.pk, ids[key]) for key, value, at in rows]
+        sample_rows: list[tuple] = []
+        hosts: dict[tuple[str, bool], Host] = {}
+        for batch, rows in validated:
+            # One lookup per host per call, unless a batch brings new host details.
+            host = hosts.get((batch.hostname, batch.is_local))
+            if host is None or batch.host_info:
+                host = resolve_host(batch.hostname, is_local=batch.is_local, info=batch.host_info)
+                hosts[(batch.hostname, batch.is_local)] = host
+            ids = metric_ids({key for key, _, _ in rows}, batch.units)
+            sample_rows.extend((at, value, host.pk, ids[key]) for key, value, at in rows)
+            process_time = batch.process_time or (rows[-1][2] if rows else timezone.now())
+            if batch.processes:
+                ProcessSample.objects.bulk_create(
+                    [
+                        ProcessSample(time=process_time, host_id=host.pk, **p)
+                        for p in batch.processes
+                    ]
+                )
+            newest = max((at for _, _, at in rows), default=None)
+            entry = touched.setdefault(host.pk, [host, [], [], None, None])
+            entry[1].extend(rows)
+            if batch.processes and (entry[3] is None or process_time >= entry[3]):
+                entry[2], entry[3] = batch.processes, process_time
+            if newest is not None and (entry[4] is None or newest > entry[4]):
+                entry[4] = newest
+            results.append(IngestResult(host, len(rows), len(batch.processes), newest, 0.0))
         _insert_samples(sample_rows)
-        process_time = batch.process_time or (rows[-1][2] if rows else timezone.now())
-        if batch.processes:
-            ProcessSample.objects.bulk_create(
-                [ProcessSample(time=process_time, host_id=host.pk, **p) for p in batch.processes]
-            )
-        newest = max((at for _, _, at in rows), default=None)
-        if newest is not None and (host.last_seen is None or newest > host.last_seen):
-            Host.objects.filter(pk=host.pk).update(last_seen=newest)
-            host.last_seen = newest
+        for host, _rows, _processes, _process_time, newest in touched.values():
+            if newest is not None and (host.last_seen is None or newest > host.last_seen):
+                Host.objects.filter(pk=host.pk).update(last_seen=newest)
+                host.last_seen = newest
         latency_ms = (time.perf_counter() - received_at) * 1000
+        for result in results:
+            result.latency_ms = latency_ms
 
         def after_commit() -> None:
             # Only committed data reaches the cache, the browsers and the evaluator.
-            latest = _update_latest(host, rows, batch.processes, process_time, latency_ms)
-            if rows or batch.processes:
-                _announce(host, latest, newest)
+            for host, rows, processes, process_time, newest in touched.values():
+                latest = _update_latest(host, rows, processes, process_time, latency_ms)
+                if rows or processes:
+                    _announce(host, latest, newest)
 
         transaction.on_commit(after_commit)
-    return IngestResult(host, len(sample_rows), len(batch.processes), newest, latency_ms)
+    return results
 
 
 def _insert_samples(rows: list[tuple]) -> None:
@@ -202,10 +242,13 @@ def _insert_samples(rows: list[tuple]) -> None:
         return
     # SQLite: datetimes exactly as Django writes them (UTC text, no offset, microseconds
     # only when non-zero), or text comparisons in ORM filters would go wrong.
-    text_rows = [
-        (str(at.replace(tzinfo=None)), value, host_id, metric_id)
-        for at, value, host_id, metric_id in rows
-    ]
+    text_of: dict[datetime, str] = {}
+    text_rows = []
+    for at, value, host_id, metric_id in rows:
+        text = text_of.get(at)
+        if text is None:
+            text = text_of[at] = str(at.replace(tzinfo=None))
+        text_rows.append((text, value, host_id, metric_id))
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT OR IGNORE INTO {table} ({columns}) VALUES (%s, %s, %s, %s)", text_rows

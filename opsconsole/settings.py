@@ -251,7 +251,9 @@ RESPONSE_TIME_ALERT_THRESHOLD = envfloat("RESPONSE_TIME_ALERT_THRESHOLD", 5000.0
 SERVICE_ENDPOINTS = envstr("SERVICE_ENDPOINTS")
 METRICS_RETENTION_DAYS = envint("METRICS_RETENTION_DAYS", 30, minimum=1)
 PROCESS_RETENTION_DAYS = envint("PROCESS_RETENTION_DAYS", 7, minimum=1)
-ROLLUP_MINUTE_RETENTION_DAYS = envint("ROLLUP_MINUTE_RETENTION_DAYS", 90, minimum=1)
+# Minute roll-ups serve charts up to 7 days long (longer ones read hour roll-ups), so
+# keeping them longer only grows the database.
+ROLLUP_MINUTE_RETENTION_DAYS = envint("ROLLUP_MINUTE_RETENTION_DAYS", 8, minimum=1)
 ROLLUP_HOUR_RETENTION_DAYS = envint("ROLLUP_HOUR_RETENTION_DAYS", 730, minimum=1)
 TOP_PROCESSES = envint("TOP_PROCESSES", 10, minimum=1)
 COLLECT_LOCAL_HOST = envbool("COLLECT_LOCAL_HOST", True)

@@ -1,0 +1,164 @@
+"""Shared pieces of the benchmarks: throwaway databases, Django in a child process, the
+served console, and small statistics."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_BENCH_DB = "opsconsole_bench"
+CHILD_ENV_DROP = {"OPSCONSOLE_TESTING", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL"}
+
+
+def pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+def pg_recreate(name: str = PG_BENCH_DB) -> str:
+    """A fresh, empty PostgreSQL database; returns its URL."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def pg_drop(name: str = PG_BENCH_DB) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in CHILD_ENV_DROP}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+def run_worker(script: str, args: list[str], env: dict[str, str], timeout: float = 1200) -> dict:
+    """Run ``bench/<script> --worker ...`` in a child process; it prints one JSON line last."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), "--worker", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{script} {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def django_setup(
+    var_dir: str | None = None, database_url: str | None = None, *, migrate: bool = True
+) -> None:
+    """Configure Django for this (child) process and migrate its databases."""
+    os.environ.pop("OPSCONSOLE_TESTING", None)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "opsconsole.settings"
+    os.environ["OPSCONSOLE_VAR_DIR"] = var_dir or tempfile.mkdtemp(prefix="opsbench-")
+    os.environ["LOG_LEVEL"] = "WARNING"
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    if not migrate:
+        return
+    from django.conf import settings
+    from django.core.management import call_command
+
+    for alias in settings.DATABASES:
+        call_command("migrate", database=alias, interactive=False, verbosity=0)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServedConsole:
+    """``manage.py serve`` in a temporary directory (embedded mode unless env says)."""
+
+    def __init__(self, **env: str):
+        self.var = tempfile.mkdtemp(prefix="opsbench-serve-")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.password = "bench-admin-password"
+        self.env = child_env(
+            OPSCONSOLE_VAR_DIR=self.var,
+            PORT=str(self.port),
+            HOST="127.0.0.1",
+            OPSCONSOLE_ADMIN_PASSWORD=self.password,
+            **env,
+        )
+        self.log = open(Path(self.var) / "serve.log", "w")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "serve"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._wait()
+
+    def _wait(self) -> None:
+        import httpx
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError((Path(self.var) / "serve.log").read_text()[-3000:])
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.3)
+        raise RuntimeError("the console did not start within 120 s")
+
+    def tree(self):
+        import psutil
+
+        root = psutil.Process(self.process.pid)
+        return [root, *root.children(recursive=True)]
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(40)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.log.close()
+
+
+def median(values) -> float:
+    return statistics.median(values)
+
+
+def percentile(values, fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
