@@ -61,8 +61,9 @@ CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 # Links in notifications point back here.
 PUBLIC_URL = envstr("PUBLIC_URL", f"http://{HOST}:{PORT}").rstrip("/")
 
+# daphne is not an app here: as one it only replaces runserver, and it would load
+# twisted and OpenSSL into every worker process (about 20 MiB each).
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -187,7 +188,9 @@ if Q_BROKER == "redis" and not REDIS_URL:
     raise ImproperlyConfigured("Q_BROKER=redis needs REDIS_URL")
 Q_CLUSTER = {
     "name": "opsconsole",
-    "workers": envint("Q_WORKERS", 2, minimum=1),
+    # Embedded mode writes to one SQLite file, one writer at a time: a second worker
+    # would mostly wait for the first, and costs about 25 MiB.
+    "workers": envint("Q_WORKERS", 2 if DATABASE_URL else 1, minimum=1),
     "recycle": 500,
     # A task that runs longer than `timeout` is killed; the ORM broker hands a task out
     # again after `retry`, which must exceed `timeout` or a slow task runs twice.

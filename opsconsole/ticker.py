@@ -9,10 +9,13 @@ renewed every few seconds, and a standby takes over when the lease lapses.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -120,9 +123,10 @@ class Ticker:
             enqueued.append(job.name)
         return enqueued
 
-    def run(self) -> None:
-        signal.signal(signal.SIGTERM, self.stop)
-        signal.signal(signal.SIGINT, self.stop)
+    def run(self, *, handle_signals: bool = True) -> None:
+        if handle_signals:
+            signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGINT, self.stop)
         logger.info("ticker %s started with jobs: %s", self.holder, ", ".join(self.jobs))
         try:
             while not self.stopping:
@@ -148,6 +152,29 @@ class Ticker:
             except Exception:
                 logger.exception("could not release the ticker lease")
             logger.info("ticker %s stopped", self.holder)
+
+
+def start_in_thread(delay: float = 1.0) -> threading.Thread:
+    """Run a ticker as a daemon thread of this process (the web process under serve).
+
+    It starts after ``delay`` so every app has registered its jobs, and gives up its
+    lease at exit so a standby need not wait for it to lapse.
+    """
+    ticker = Ticker()
+
+    def body():
+        time.sleep(delay)
+        ticker.run(handle_signals=False)
+
+    def release():
+        ticker.stop()
+        with contextlib.suppress(Exception):
+            ticker.release_lease()
+
+    thread = threading.Thread(target=body, name="ticker", daemon=True)
+    thread.start()
+    atexit.register(release)
+    return thread
 
 
 def _queue_size() -> int:
