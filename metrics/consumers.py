@@ -10,6 +10,7 @@ from django.template.loader import render_to_string
 
 from metrics.models import Host
 from metrics.vitals import summarize
+from opsconsole.live import local_fanout
 from opsconsole.roles import Role, role_of
 
 # (host id, sample time) -> rendered HTML, shared by every consumer in this process, so
@@ -46,6 +47,11 @@ def _role(user) -> Role:
 
 
 class VitalsConsumer(AsyncWebsocketConsumer):
+    # No channel of its own: events arrive through the process's shared fan-out (see
+    # opsconsole.live.LocalFanout), so an open page costs the layer nothing. An alias
+    # that names no layer makes Channels skip the per-consumer channel.
+    channel_layer_alias = "fanout-only"
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or await _role(user) < Role.VIEWER:
@@ -53,12 +59,13 @@ class VitalsConsumer(AsyncWebsocketConsumer):
             return
         self.host_id = int(self.scope["url_route"]["kwargs"]["host_id"])
         self.group = vitals_group(self.host_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        # One layer subscription per process, shared by every page open on this host.
+        await local_fanout().join(self.group, self.vitals_update)
         await self.accept()
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await local_fanout().leave(self.group, self.vitals_update)
 
     async def receive(self, text_data=None, bytes_data=None):
         # The page sends nothing that needs an answer; ignore pings and stray frames.

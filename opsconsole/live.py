@@ -7,7 +7,11 @@ Publishing never breaks the caller: a failed send is logged, the data is stored.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
+import weakref
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -29,3 +33,93 @@ def publish_now(group: str, message: dict) -> None:
 def publish_on_commit(group: str, message: dict, *, using: str | None = None) -> None:
     """Publish once the surrounding transaction commits, never for rolled-back data."""
     transaction.on_commit(lambda: publish_now(group, message), using=using)
+
+
+class LocalFanout:
+    """One channel-layer subscription per group per process, shared by its consumers.
+
+    With 100 pages open on one host's vitals, the layer would otherwise carry 100 copies
+    of every event and, for the SQLite layer, poll 100 channels. Here one relay task per
+    group receives each event once and hands it to every local consumer in memory.
+    """
+
+    # Channel layers forget group members after a day; renew well before.
+    RENEW_SECONDS = 3600
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.members: dict[str, set] = {}
+        self.relays: dict[str, asyncio.Task] = {}
+        self._joined: dict[str, asyncio.Future] = {}
+
+    async def join(self, group: str, deliver) -> None:
+        members = self.members.setdefault(group, set())
+        members.add(deliver)
+        if group not in self.relays:
+            # Registered before any await, so pages joining at the same moment share it.
+            joined = asyncio.get_running_loop().create_future()
+            self._joined[group] = joined
+            self.relays[group] = asyncio.create_task(self._relay(group, joined))
+        # Accept the page only once its events are certain to reach it.
+        await asyncio.shield(self._joined[group])
+
+    async def leave(self, group: str, deliver) -> None:
+        members = self.members.get(group)
+        if members is None:
+            return
+        members.discard(deliver)
+        if not members:
+            del self.members[group]
+            relay = self.relays.pop(group, None)
+            self._joined.pop(group, None)
+            if relay is not None:
+                relay.cancel()
+
+    async def _relay(self, group: str, joined: asyncio.Future) -> None:
+        try:
+            channel = await self.layer.new_channel(prefix="fanout.")
+            await self.layer.group_add(group, channel)
+        except Exception as exc:
+            self.relays.pop(group, None)
+            self._joined.pop(group, None)
+            joined.set_exception(exc)
+            return
+        joined.set_result(channel)
+        renewed = time.monotonic()
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(self.layer.receive(channel), timeout=30)
+                except TimeoutError:
+                    message = None
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("receiving for %s failed; retrying", group)
+                    await asyncio.sleep(1)
+                    continue
+                if time.monotonic() - renewed > self.RENEW_SECONDS:
+                    await self.layer.group_add(group, channel)
+                    renewed = time.monotonic()
+                if message is None:
+                    continue
+                for deliver in list(self.members.get(group, ())):
+                    try:
+                        await deliver(message)
+                    except Exception:
+                        logger.exception("a %s consumer failed on an event", group)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.layer.group_discard(group, channel))
+
+
+_fanouts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def local_fanout() -> LocalFanout:
+    """The fan-out of the running event loop (daphne runs one per process)."""
+    loop = asyncio.get_running_loop()
+    fanout = _fanouts.get(loop)
+    if fanout is None:
+        fanout = _fanouts[loop] = LocalFanout(get_channel_layer())
+    return fanout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -76,3 +77,31 @@ def test_a_viewer_receives_fresh_gauges_when_a_batch_lands(client, carol):
     # An out-of-band swap of the whole vitals block, showing the new value as critical.
     assert 'id="vitals"' in frame and 'hx-swap-oob="true"' in frame
     assert "97" in frame and "Critical load" in frame
+
+
+def test_pages_opened_together_share_one_subscription_and_get_each_event_once(client, carol):
+    from opsconsole.live import local_fanout
+
+    host = _sample(10.0).host
+    client.force_login(carol)
+
+    async def scenario():
+        pages = [
+            WebsocketCommunicator(application, f"/ws/vitals/{host.pk}/", _headers(client))
+            for _ in range(3)
+        ]
+        connected = await asyncio.gather(*(page.connect(timeout=5) for page in pages))
+        assert all(ok for ok, _ in connected)
+        relays = len(local_fanout().relays)
+        await sync_to_async(_sample)(55.0)
+        frames = [await page.receive_from(timeout=5) for page in pages]
+        quiet = [await page.receive_nothing(timeout=0.3) for page in pages]
+        for page in pages:
+            await page.disconnect()
+        return relays, frames, quiet, len(local_fanout().relays)
+
+    relays, frames, quiet, relays_after = async_to_sync(scenario)()
+    assert relays == 1, "three pages on one host make one layer subscription"
+    assert all("55" in frame for frame in frames)
+    assert all(quiet), "each page gets each event once"
+    assert relays_after == 0, "the subscription ends with the last page"
