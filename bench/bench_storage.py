@@ -1,6 +1,7 @@
 """Bytes per raw sample on PostgreSQL, table plus indexes, against a naive layout of the
 same rows measured in the same run (id bigserial, time, host and metric names, value,
-with three B-tree indexes: time, (host, time), (metric, time)). Target: at most 100 B.
+with three B-tree indexes: time, (host, time), (metric, time), filled in time order
+like a live table). Target: at most 100 B.
 
 1,000,000 samples (20 hosts x 50 metrics x 1,000 times 15 s apart) go in through the
 ingest path in requests of 5,000, then both tables are vacuumed and analysed.
@@ -77,6 +78,10 @@ def _worker() -> dict:
                 value double precision NOT NULL)
             """
         )
+        # Indexes first, as on a live table that grows sample by sample.
+        cur.execute("CREATE INDEX ON naive_sample (time)")
+        cur.execute("CREATE INDEX ON naive_sample (host, time)")
+        cur.execute("CREATE INDEX ON naive_sample (metric, time)")
         cur.execute(
             """
             INSERT INTO naive_sample (time, host, metric, value)
@@ -86,9 +91,6 @@ def _worker() -> dict:
             ORDER BY s.time
             """
         )
-        cur.execute("CREATE INDEX ON naive_sample (time)")
-        cur.execute("CREATE INDEX ON naive_sample (host, time)")
-        cur.execute("CREATE INDEX ON naive_sample (metric, time)")
     connection.connection.autocommit = True
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE metrics_metricsample")
