@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import weakref
 
 from asgiref.sync import async_to_sync
@@ -59,7 +58,11 @@ class LocalFanout:
             # Registered before any await, so pages joining at the same moment share it.
             joined = asyncio.get_running_loop().create_future()
             self._joined[group] = joined
-            self.relays[group] = asyncio.create_task(self._relay(group, joined))
+            relay = asyncio.create_task(self._relay(group, joined))
+            self.relays[group] = relay
+            # A relay that ended (its last page left, or it failed) is forgotten, so
+            # the next page starts a fresh one instead of waiting on a dead one.
+            relay.add_done_callback(lambda done, g=group: self._forget(g, done))
         # Accept the page only once its events are certain to reach it.
         await asyncio.shield(self._joined[group])
 
@@ -75,6 +78,11 @@ class LocalFanout:
             if relay is not None:
                 relay.cancel()
 
+    def _forget(self, group: str, relay: asyncio.Task) -> None:
+        if self.relays.get(group) is relay:
+            del self.relays[group]
+            self._joined.pop(group, None)
+
     async def _relay(self, group: str, joined: asyncio.Future) -> None:
         try:
             channel = await self.layer.new_channel(prefix="fanout.")
@@ -85,23 +93,18 @@ class LocalFanout:
             joined.set_exception(exc)
             return
         joined.set_result(channel)
-        renewed = time.monotonic()
+        # Membership is renewed beside the receive loop: cancelling a pending receive
+        # to do it could drop an event that was arriving at that moment.
+        renewal = asyncio.create_task(self._renew(group, channel))
         try:
             while True:
                 try:
-                    message = await asyncio.wait_for(self.layer.receive(channel), timeout=30)
-                except TimeoutError:
-                    message = None
+                    message = await self.layer.receive(channel)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     logger.exception("receiving for %s failed; retrying", group)
                     await asyncio.sleep(1)
-                    continue
-                if time.monotonic() - renewed > self.RENEW_SECONDS:
-                    await self.layer.group_add(group, channel)
-                    renewed = time.monotonic()
-                if message is None:
                     continue
                 for deliver in list(self.members.get(group, ())):
                     try:
@@ -109,8 +112,17 @@ class LocalFanout:
                     except Exception:
                         logger.exception("a %s consumer failed on an event", group)
         finally:
+            renewal.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.layer.group_discard(group, channel))
+
+    async def _renew(self, group: str, channel: str) -> None:
+        while True:
+            await asyncio.sleep(self.RENEW_SECONDS)
+            try:
+                await self.layer.group_add(group, channel)
+            except Exception:
+                logger.exception("renewing %s failed", group)
 
 
 _fanouts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
