@@ -121,3 +121,17 @@ def test_the_api_answers_with_a_token(console):
     assert json.dumps(response.json())  # a JSON document
     assert httpx.get(f"{console.url}/api/v1/system/overview").status_code == 401
     assert ADMIN_PASSWORD not in response.text
+
+
+def test_an_account_without_a_role_is_told_what_it_needs(page, console):
+    console.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; "
+        "User.objects.filter(username='norole').exists() or "
+        "User.objects.create_user('norole', password='norole-password-1')",
+    )
+    log_in(page, console, username="norole", password="norole-password-1")
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("Viewers")
+    screenshot(page, "not-allowed")
