@@ -263,12 +263,17 @@ def _update_latest(host, rows, processes, process_time, latency_ms) -> dict:
         current = newest_per_key.get(series)
         if current is None or at >= current[1]:
             newest_per_key[series] = (value, at)
+    newest = max((at for _, at in newest_per_key.values()), default=None)
+    # An older batch (an agent's backlog arriving after fresher data) fills gaps only;
+    # it never replaces a newer latest value.
+    backfill = (
+        newest is not None and latest["time"] is not None and (newest.isoformat() < latest["time"])
+    )
     for series, (value, _) in newest_per_key.items():
-        latest["values"][series] = value
-    if newest_per_key:
-        newest = max(at for _, at in newest_per_key.values())
-        if latest["time"] is None or newest.isoformat() >= latest["time"]:
-            latest["time"] = newest.isoformat()
+        if not backfill or series not in latest["values"]:
+            latest["values"][series] = value
+    if newest is not None and not backfill:
+        latest["time"] = newest.isoformat()
     if processes:
         latest["processes"] = processes
         latest["process_time"] = process_time.isoformat()

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.test import TestCase
 
 from metrics.models import Host, MetricSample, ProcessSample
 
@@ -130,3 +131,20 @@ def test_it_refuses_disabled_hosts(alice, token_for, api_client):
     response = api_client(token_for(alice, "ingest")).post("/metrics", _batch())
     assert response.status_code == 400
     assert "disabled" in response.json()["detail"]
+
+
+def test_an_older_batch_does_not_replace_newer_latest_values(alice, token_for, api_client):
+    from metrics.ingest import get_latest
+
+    api = api_client(token_for(alice, "ingest"))
+    now = datetime.now(UTC)
+    for at, value in ((now, 90.0), (now - timedelta(minutes=10), 5.0)):
+        body = {
+            "host": "db-01",
+            "samples": [{"metric": "cpu_usage_percent", "value": value, "time": at.isoformat()}],
+        }
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            assert api.post("/metrics", body).status_code == 201
+    latest = get_latest(Host.objects.get(hostname="db-01"))
+    assert latest["values"]["cpu_usage_percent"] == 90.0
+    assert latest["time"] == now.isoformat()
