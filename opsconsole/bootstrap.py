@@ -12,7 +12,7 @@ from django.db import transaction
 from opsconsole.roles import GROUP_NAMES, Role
 
 # Which model permissions each role's group carries in the admin.
-_ADMIN_APPS = ("metrics", "opsconsole", "django_q")
+_ADMIN_APPS = ("metrics", "alerts", "opsconsole", "django_q")
 
 
 def load_defaults() -> list[str]:

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "ninja",
     "opsconsole",
     "metrics",
+    "alerts",
 ]
 
 MIDDLEWARE = [

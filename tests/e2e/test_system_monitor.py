@@ -135,3 +135,27 @@ def test_an_account_without_a_role_is_told_what_it_needs(page, console):
     expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
     expect(page.locator("main")).to_contain_text("Viewers")
     screenshot(page, "not-allowed")
+
+
+def test_the_admin_lists_alerts_with_their_timeline_and_validates_rules(page, console):
+    console.manage(
+        "shell",
+        "-c",
+        "from alerts.service import AlertService; s = AlertService(); "
+        "a = s.create_system_alert('cpu_percent', 92, 80, 'web-server-01'); "
+        "s.acknowledge_alert(a.pk, acknowledged_by='bob', notes='looking at gunicorn')",
+    )
+    log_in(page, console)
+    page.goto(f"{console.url}/admin/alerts/alert/")
+    expect(page.locator("#result_list")).to_contain_text("High CPU Usage - web-server-01")
+    screenshot(page, "admin-alerts")
+    page.locator("#result_list a", has_text="High CPU Usage").first.click()
+    expect(page.locator("body")).to_contain_text("looking at gunicorn")
+    screenshot(page, "admin-alert-timeline")
+    page.goto(f"{console.url}/admin/alerts/alertrule/add/")
+    page.fill("input[name=name]", "CPU high")
+    page.fill("input[name=metric]", "cpu_usge_percent")
+    page.fill("input[name=threshold]", "80")
+    page.click("input[name=_save]")
+    expect(page.locator(".errorlist")).to_contain_text("No metric named 'cpu_usge_percent'")
+    screenshot(page, "admin-rule-error")

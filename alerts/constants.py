@@ -1,0 +1,81 @@
+"""The alert vocabulary: one ordered severity scale, categories, lifecycle states."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Severity(models.TextChoices):
+    """PagerDuty's names, ordered: info < warning < error < critical."""
+
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    ERROR = "error", "Error"
+    CRITICAL = "critical", "Critical"
+
+
+SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2, Severity.CRITICAL: 3}
+
+# Names other systems use, accepted on input (seed 001's priorities among them).
+SEVERITY_ALIASES = {
+    "low": Severity.INFO,
+    "medium": Severity.WARNING,
+    "high": Severity.ERROR,
+    "emergency": Severity.CRITICAL,
+}
+
+
+def parse_severity(value: str) -> Severity:
+    """A Severity from its name or an alias, case-insensitively; ValueError otherwise."""
+    text = str(getattr(value, "value", value)).strip().lower()
+    if text in Severity.values:
+        return Severity(text)
+    if text in SEVERITY_ALIASES:
+        return SEVERITY_ALIASES[text]
+    known = ", ".join([*Severity.values, *SEVERITY_ALIASES])
+    raise ValueError(f"unknown severity {value!r} (one of: {known})")
+
+
+class Category(models.TextChoices):
+    SYSTEM = "system", "System"
+    DATABASE = "database", "Database"
+    APPLICATION = "application", "Application"
+    PERFORMANCE = "performance", "Performance"
+    SECURITY = "security", "Security"
+    BUSINESS = "business", "Business"
+    AVAILABILITY = "availability", "Availability"
+
+
+def parse_category(value: str) -> Category:
+    text = str(getattr(value, "value", value)).strip().lower()
+    if text in Category.values:
+        return Category(text)
+    raise ValueError(f"unknown category {value!r} (one of: {', '.join(Category.values)})")
+
+
+class Status(models.TextChoices):
+    ACTIVE = "active", "Active"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+    SUPPRESSED = "suppressed", "Suppressed"
+    EXPIRED = "expired", "Expired"
+
+
+# An alert in one of these states absorbs new occurrences of its fingerprint.
+OPEN_STATUSES = (Status.ACTIVE, Status.ACKNOWLEDGED, Status.SUPPRESSED)
+
+
+class EventKind(models.TextChoices):
+    FIRED = "fired", "Fired"
+    PENDING = "pending", "Pending"
+    DEDUPLICATED = "deduplicated", "Deduplicated"
+    ESCALATED = "escalated", "Escalated"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+    SUPPRESSED = "suppressed", "Suppressed"
+    UNSUPPRESSED = "unsuppressed", "Suppression ended"
+    SILENCED = "silenced", "Silenced"
+    COOLDOWN = "cooldown", "In cooldown"
+    FLAPPING = "flapping", "Flapping"
+    EXPIRED = "expired", "Expired"
+    NOTE = "note", "Note"

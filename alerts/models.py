@@ -1,0 +1,210 @@
+"""Alerts, their timeline, the rules that raise them and the silences that mute them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from alerts.constants import OPEN_STATUSES, SEVERITY_RANK, Category, EventKind, Severity, Status
+
+
+class AlertRule(models.Model):
+    class Kind(models.TextChoices):
+        SYSTEM_METRIC = "system_metric", "System metric"
+        PROCESS_METRIC = "process_metric", "Process metric"
+        SERVICE_HEALTH = "service_health", "Service health"
+        CUSTOM_METRIC = "custom_metric", "Custom metric (pushed over the API)"
+        ABSENCE = "absence", "No data"
+        LATENCY = "latency", "Latency"
+        TREND = "trend", "Trend (growth over the window)"
+
+    class Operator(models.TextChoices):
+        GT = "gt", ">"
+        GTE = "gte", ">="
+        LT = "lt", "<"
+        LTE = "lte", "<="
+        EQ = "eq", "=="
+        NE = "ne", "!="
+
+    class Aggregation(models.TextChoices):
+        AVG = "avg", "average"
+        MAX = "max", "maximum"
+        MIN = "min", "minimum"
+        LAST = "last", "last value"
+        COUNT = "count", "count of samples"
+        RATE = "rate", "rate per second"
+
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SYSTEM_METRIC)
+    metric = models.CharField(
+        max_length=255, blank=True, help_text="Metric name, e.g. cpu_usage_percent."
+    )
+    process = models.CharField(max_length=255, blank=True, help_text="Process name to watch.")
+    service = models.CharField(max_length=255, blank=True, help_text="Service endpoint name.")
+    host = models.CharField(
+        max_length=255, blank=True, help_text="Only this host (blank: every host)."
+    )
+    operator = models.CharField(max_length=3, choices=Operator.choices, default=Operator.GT)
+    threshold = models.FloatField(null=True, blank=True)
+    clear_threshold = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Resolve only past this value (hysteresis); blank: the threshold itself.",
+    )
+    window_seconds = models.PositiveIntegerField(default=300)
+    aggregation = models.CharField(
+        max_length=5, choices=Aggregation.choices, default=Aggregation.AVG
+    )
+    for_seconds = models.PositiveIntegerField(
+        default=0, help_text="How long the condition must hold before the alert fires."
+    )
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
+    category = models.CharField(max_length=20, choices=Category.choices, default=Category.SYSTEM)
+    labels = models.JSONField(default=dict, blank=True)
+    cooldown_seconds = models.PositiveIntegerField(default=300)
+    repeat_interval_seconds = models.PositiveIntegerField(default=3600)
+    enabled = models.BooleanField(default=True)
+    description = models.TextField(blank=True)
+    runbook_url = models.URLField(blank=True)
+    recommendations = models.JSONField(default=list, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Alert(models.Model):
+    fingerprint = models.CharField(max_length=64, db_index=True)
+    alert_type = models.CharField(max_length=120)
+    title = models.CharField(max_length=300)
+    message = models.TextField()
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    category = models.CharField(max_length=20, choices=Category.choices)
+    resource = models.CharField(max_length=255, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    recommendations = models.JSONField(default=list, blank=True)
+    stack_trace = models.TextField(blank=True)
+    related_logs = models.TextField(blank=True)
+    affected_users = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=1)
+    value = models.FloatField(null=True, blank=True)
+    threshold = models.FloatField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    notification_count = models.PositiveIntegerField(default=1)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    acknowledged_by = models.CharField(max_length=150, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledge_notes = models.TextField(blank=True)
+    resolved_by = models.CharField(max_length=150, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_notes = models.TextField(blank=True)
+    suppressed_by = models.CharField(max_length=150, blank=True)
+    suppressed_at = models.DateTimeField(null=True, blank=True)
+    suppressed_reason = models.TextField(blank=True)
+    suppressed_until = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    rule = models.ForeignKey(
+        AlertRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+
+    class Meta:
+        constraints = [
+            # Deduplication is the database's job, not only the service's: two workers
+            # firing the same fingerprint at once still make one open alert.
+            models.UniqueConstraint(
+                fields=["fingerprint"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="one_open_alert_per_fingerprint",
+            )
+        ]
+        indexes = [
+            # The console's list: open alerts, newest first.
+            models.Index(fields=["status", "-last_seen"], name="alert_status_recent"),
+            # Patterns and history: alerts first seen in a period.
+            models.Index(fields=["first_seen"], name="alert_first_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def severity_rank(self) -> int:
+        return SEVERITY_RANK[Severity(self.severity)]
+
+    @property
+    def priority(self):
+        """Seed 001's name for the severity (AlertPriority.HIGH is error)."""
+        from alerts.service import AlertPriority
+
+        return AlertPriority(self.severity)
+
+
+class AlertEvent(models.Model):
+    """The append-only timeline of an alert, and the audit log of every decision."""
+
+    alert = models.ForeignKey(
+        Alert, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    rule = models.ForeignKey(
+        AlertRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    kind = models.CharField(max_length=14, choices=EventKind.choices)
+    actor = models.CharField(max_length=150, blank=True, help_text="Who, or 'system'.")
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+        indexes = [
+            # An alert's timeline in order.
+            models.Index(fields=["alert", "created"], name="alertevent_timeline"),
+            # The audit stream, newest first.
+            models.Index(fields=["-created"], name="alertevent_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.actor or 'system'}"
+
+
+class Silence(models.Model):
+    """Mutes matching alerts between two times, or in a weekly maintenance window."""
+
+    matchers = models.JSONField(
+        default=list,
+        help_text='[{"field": "resource", "op": "eq"|"regex", "value": "db-01"}, ...]; '
+        "fields: alert_type, resource, severity, category, or label:<name>.",
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    recurrence = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Weekly window: {"weekdays": [5, 6], "start": "22:00", "end": "02:00", '
+        '"timezone": "Europe/Paris"}; blank: the whole period.',
+    )
+    comment = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # "Silences in force now": ends_at in the future.
+            models.Index(fields=["ends_at"], name="silence_ends_at"),
+        ]
+
+    def __str__(self) -> str:
+        return self.comment or f"silence #{self.pk}"

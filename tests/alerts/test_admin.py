@@ -1,0 +1,161 @@
+"""Rules, alerts and silences in the admin: clear form errors, bulk actions, timelines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from alerts.admin import check_pattern
+from alerts.constants import EventKind, Status
+from alerts.models import AlertRule, Silence
+from alerts.service import AlertService
+from opsconsole.bootstrap import load_defaults
+from tests.metrics.helpers import store
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, alice):
+    load_defaults()
+    store("web-01", {"cpu_usage_percent": [(datetime.now(UTC), 40.0)]})
+    client.force_login(alice)
+    return client
+
+
+def _rule(**overrides):
+    data = {
+        "name": "CPU high",
+        "kind": "system_metric",
+        "enabled": "on",
+        "metric": "cpu_usage_percent",
+        "labels": "{}",
+        "aggregation": "avg",
+        "window_seconds": 300,
+        "operator": "gt",
+        "threshold": "80",
+        "for_seconds": 60,
+        "severity": "warning",
+        "category": "system",
+        "cooldown_seconds": 300,
+        "repeat_interval_seconds": 3600,
+        "recommendations": "[]",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_a_valid_rule_is_saved(admin_client):
+    response = admin_client.post("/admin/alerts/alertrule/add/", _rule())
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert AlertRule.objects.get().threshold == 80
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"metric": "cpu_usge_percent"}, "metric", "No metric named 'cpu_usge_percent'"),
+        ({"metric": ""}, "metric", "needs a metric name"),
+        ({"threshold": "eighty"}, "threshold", "Enter a number"),
+        ({"threshold": ""}, "threshold", "needs a threshold"),
+        ({"clear_threshold": "90"}, "clear_threshold", "healthy side"),
+        ({"severity": "urgent"}, "severity", "Select a valid choice"),
+        ({"labels": '{"mount": 1}'}, "labels", "JSON object of strings"),
+    ],
+)
+def test_a_bad_rule_gets_a_clear_form_error(admin_client, overrides, field, message):
+    response = admin_client.post("/admin/alerts/alertrule/add/", _rule(**overrides))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert message in " ".join(errors[field])
+    assert not AlertRule.objects.exists()
+
+
+def test_rules_are_enabled_and_disabled_in_bulk(admin_client):
+    a = AlertRule.objects.create(name="a", metric="cpu_usage_percent", threshold=1)
+    b = AlertRule.objects.create(name="b", metric="cpu_usage_percent", threshold=2)
+    admin_client.post(
+        "/admin/alerts/alertrule/",
+        {"action": "disable", "_selected_action": [a.pk, b.pk]},
+    )
+    assert not AlertRule.objects.filter(enabled=True).exists()
+
+
+def test_alerts_are_acknowledged_in_bulk_with_the_admin_as_actor(admin_client):
+    service = AlertService()
+    one = service.create_system_alert("cpu_percent", 95, 80, "web-01")
+    two = service.create_system_alert("cpu_percent", 95, 80, "web-02")
+    service.resolve_alert(two.pk, resolved_by="bob")
+    response = admin_client.post(
+        "/admin/alerts/alert/",
+        {"action": "acknowledge", "_selected_action": [one.pk, two.pk]},
+        follow=True,
+    )
+    shown = [str(m) for m in response.context["messages"]]
+    assert "Acknowledged 1 alert(s)." in shown
+    assert "Skipped 1 alert(s) that were not open." in shown
+    one.refresh_from_db()
+    assert one.status == Status.ACKNOWLEDGED and one.acknowledged_by == "alice"
+    two.refresh_from_db()
+    assert two.status == Status.RESOLVED
+
+
+def test_the_alert_page_shows_its_timeline(admin_client):
+    alert = AlertService().create_system_alert("cpu_percent", 95, 80, "web-01")
+    AlertService().acknowledge_alert(alert.pk, acknowledged_by="bob", notes="on it")
+    page = admin_client.get(f"/admin/alerts/alert/{alert.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert EventKind.ACKNOWLEDGED.label in html and "on it" in html
+
+
+@pytest.mark.parametrize(
+    ("matchers", "message"),
+    [
+        ('[{"field": "resource", "op": "regex", "value": "(a+)+$"}]', "exponential"),
+        ('[{"field": "resource", "op": "regex", "value": "web-("}]', "not a valid regular"),
+        ('[{"field": "host", "value": "x"}]', "unknown field 'host'"),
+        ("[]", "This field is required"),
+    ],
+)
+def test_a_bad_silence_gets_a_clear_form_error(admin_client, matchers, message):
+    response = admin_client.post(
+        "/admin/alerts/silence/add/",
+        {
+            "matchers": matchers,
+            "starts_at_0": "2026-11-22",
+            "starts_at_1": "10:00:00",
+            "ends_at_0": "2026-11-22",
+            "ends_at_1": "12:00:00",
+            "recurrence": "{}",
+            "comment": "db maintenance",
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert message in " ".join(error for field in errors.values() for error in field)
+    assert not Silence.objects.exists()
+
+
+def test_a_silence_is_saved_with_its_creator(admin_client, alice):
+    response = admin_client.post(
+        "/admin/alerts/silence/add/",
+        {
+            "matchers": '[{"field": "resource", "op": "regex", "value": "^db-0[12]$"}]',
+            "starts_at_0": "2026-11-22",
+            "starts_at_1": "10:00:00",
+            "ends_at_0": "2026-11-22",
+            "ends_at_1": "12:00:00",
+            "recurrence": "{}",
+            "comment": "db maintenance",
+        },
+    )
+    assert response.status_code == 302
+    assert Silence.objects.get().created_by == alice
+
+
+def test_check_pattern_accepts_ordinary_patterns():
+    assert check_pattern(r"^web-\d+$") == r"^web-\d+$"
+    with pytest.raises(ValueError):
+        check_pattern(r"(\w*)*x")
