@@ -1,6 +1,28 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class AlertsConfig(AppConfig):
     name = "alerts"
     verbose_name = "Alerts"
+
+    def ready(self):
+        from metrics.signals import samples_ingested
+        from opsconsole.ticker import register_job
+
+        register_job(
+            "alerts.evaluate", "alerts.tasks.evaluate", lambda: settings.ALERT_EVALUATION_INTERVAL
+        )
+        samples_ingested.connect(_evaluate_soon, dispatch_uid="alerts.evaluate_after_ingest")
+
+
+def _evaluate_soon(sender, **kwargs):
+    """Evaluate right after fresh samples land, at most once a second whatever the
+    number of batches: the pass reads every rule's data anyway."""
+    from django.core.cache import cache
+    from django_q.tasks import async_task
+
+    if cache.add("alerts:evaluation-queued", 1, timeout=1):
+        async_task(
+            "alerts.tasks.evaluate", task_name="alerts.evaluate@ingest", group="alerts.evaluate"
+        )

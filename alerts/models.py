@@ -208,3 +208,34 @@ class Silence(models.Model):
 
     def __str__(self) -> str:
         return self.comment or f"silence #{self.pk}"
+
+
+class RuleState(models.Model):
+    """Where one rule stands for one target (a host's series): the evaluator's memory
+    between passes, for `for` durations, cooldowns, flapping and no-data."""
+
+    class State(models.TextChoices):
+        OK = "ok", "OK"
+        PENDING = "pending", "Pending"
+        FIRING = "firing", "Firing"
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="states")
+    target = models.CharField(max_length=600, help_text="hostname/series key")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.OK)
+    since = models.DateTimeField(help_text="When the current state began.")
+    last_value = models.FloatField(null=True, blank=True)
+    last_fired = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # Times of recent state changes, newest last: the flapping detector's window.
+    changes = models.JSONField(default=list, blank=True)
+    flapping = models.BooleanField(default=False)
+    no_data = models.BooleanField(default=False)
+    alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "target"], name="one_state_per_rule_target")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} @ {self.target}: {self.state}"

@@ -49,7 +49,7 @@ def _rule(**overrides):
 def test_a_valid_rule_is_saved(admin_client):
     response = admin_client.post("/admin/alerts/alertrule/add/", _rule())
     assert response.status_code == 302, response.context["adminform"].form.errors
-    assert AlertRule.objects.get().threshold == 80
+    assert AlertRule.objects.get(name="CPU high").threshold == 80
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_a_bad_rule_gets_a_clear_form_error(admin_client, overrides, field, mess
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert message in " ".join(errors[field])
-    assert not AlertRule.objects.exists()
+    assert not AlertRule.objects.filter(name="CPU high").exists()
 
 
 def test_rules_are_enabled_and_disabled_in_bulk(admin_client):
@@ -79,7 +79,8 @@ def test_rules_are_enabled_and_disabled_in_bulk(admin_client):
         "/admin/alerts/alertrule/",
         {"action": "disable", "_selected_action": [a.pk, b.pk]},
     )
-    assert not AlertRule.objects.filter(enabled=True).exists()
+    assert not AlertRule.objects.filter(pk__in=[a.pk, b.pk], enabled=True).exists()
+    assert AlertRule.objects.filter(enabled=True).count() == 4, "the defaults are untouched"
 
 
 def test_alerts_are_acknowledged_in_bulk_with_the_admin_as_actor(admin_client):

@@ -1,0 +1,551 @@
+"""The evaluator: enabled rules against recent samples, set-wise, turned into alerts.
+
+One pass reads every rule's data with one aggregate query per distinct window (not a
+query per rule per host), then steps each (rule, target) through its state: OK,
+pending (the condition holds, waiting out ``for_seconds``), firing. It honours
+cooldowns after a resolve, hysteresis (``clear_threshold``), the repeat interval,
+silences, and flapping (too many changes in a window: the alert is held open instead
+of firing and resolving in a stream). A firing rule whose data stops raises a "no data"
+alert rather than resolving falsely. Decisions that withhold something are written to
+the timeline (``AlertEvent``) with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+
+from alerts import recommendations, silences
+from alerts.constants import EventKind, Status
+from alerts.models import AlertEvent, AlertRule, RuleState
+from alerts.service import Alert, AlertService, AlertStateError
+from metrics.catalog import parse_key
+from metrics.ingest import get_latest
+from metrics.models import Host, Metric, MetricSample, MinuteRollup, ProcessSample
+
+logger = logging.getLogger(__name__)
+
+METRIC_KINDS = {
+    AlertRule.Kind.SYSTEM_METRIC,
+    AlertRule.Kind.CUSTOM_METRIC,
+    AlertRule.Kind.LATENCY,
+    AlertRule.Kind.TREND,
+    AlertRule.Kind.ABSENCE,
+}
+FLAP_WINDOW = timedelta(minutes=10)
+FLAP_LIMIT = 4  # more state changes than this within FLAP_WINDOW is flapping
+LOCK_KEY = "alerts:evaluating"
+
+_COMPARE = {
+    AlertRule.Operator.GT: lambda v, t: v > t,
+    AlertRule.Operator.GTE: lambda v, t: v >= t,
+    AlertRule.Operator.LT: lambda v, t: v < t,
+    AlertRule.Operator.LTE: lambda v, t: v <= t,
+    AlertRule.Operator.EQ: lambda v, t: v == t,
+    AlertRule.Operator.NE: lambda v, t: v != t,
+}
+
+
+@dataclass
+class Observation:
+    rule: AlertRule
+    host: Host
+    series: str  # the metric's series key, or the process name
+    value: float | None  # None: no data in the window
+
+    @property
+    def target(self) -> str:
+        return f"{self.host.hostname}/{self.series}"
+
+
+@dataclass
+class PassResult:
+    rules: int = 0
+    targets: int = 0
+    fired: int = 0
+    repeated: int = 0
+    resolved: int = 0
+    pending: int = 0
+    withheld: int = 0
+    no_data: int = 0
+    expired: int = 0
+    seconds: float = 0.0
+
+
+def evaluate(now: datetime | None = None) -> PassResult:
+    """One pass over every enabled rule. Skips if another pass is running."""
+    if not cache.add(LOCK_KEY, 1, timeout=120):
+        logger.info("an evaluation is already running; skipping this one")
+        return PassResult()
+    try:
+        return Evaluator(now or timezone.now()).run()
+    finally:
+        cache.delete(LOCK_KEY)
+
+
+class Evaluator:
+    def __init__(self, now: datetime):
+        self.now = now
+        self.service = AlertService()
+        self.result = PassResult()
+
+    def run(self) -> PassResult:
+        started = time.perf_counter()
+        rules = list(AlertRule.objects.filter(enabled=True))
+        self.result.rules = len(rules)
+        hosts = {h.pk: h for h in Host.objects.filter(enabled=True)}
+        observations = self._metric_observations(
+            [r for r in rules if r.kind in METRIC_KINDS], hosts
+        ) + self._process_observations(
+            [r for r in rules if r.kind == AlertRule.Kind.PROCESS_METRIC], hosts
+        )
+        states = {(s.rule_id, s.target): s for s in RuleState.objects.filter(rule__in=rules)}
+        # A target that had a state but sent nothing this time is a no-data observation.
+        seen = {(o.rule.pk, o.target) for o in observations}
+        by_id = {r.pk: r for r in rules}
+        by_name = {h.hostname: h for h in hosts.values()}
+        for rule_id, target in states:
+            if (rule_id, target) in seen:
+                continue
+            hostname, _, series = target.partition("/")
+            host = by_name.get(hostname)
+            if host is not None and rule_id in by_id:
+                observations.append(Observation(by_id[rule_id], host, series, None))
+        self.silences = silences.in_force(self.now)
+        self.result.targets = len(observations)
+        for observation in observations:
+            state = states.get((observation.rule.pk, observation.target))
+            if state is None and observation.value is not None and not self._breach(observation):
+                continue  # healthy and never anything else: nothing to record
+            try:
+                with transaction.atomic():
+                    self._step(observation, state)
+            except Exception:
+                logger.exception("evaluating %s failed", observation.target)
+        self.result.expired = self.service.expire_alerts(self.now)
+        self.result.seconds = time.perf_counter() - started
+        return self.result
+
+    # -- reading the data ------------------------------------------------------------------
+    def _metric_observations(self, rules: list[AlertRule], hosts: dict) -> list[Observation]:
+        if not rules:
+            return []
+        wanted: dict[str, list[AlertRule]] = defaultdict(list)
+        for rule in rules:
+            try:
+                name, labels = parse_key(rule.metric)
+            except ValueError:
+                logger.warning("rule %s has an invalid metric %r; skipped", rule, rule.metric)
+                continue
+            rule._name = name
+            rule._labels = {**labels, **(rule.labels or {})}
+            wanted[name].append(rule)
+        metrics = {m.pk: m for m in Metric.objects.filter(name__in=list(wanted))}
+        if not metrics:
+            return []
+        observations: list[Observation] = []
+        windows: dict[int, list[AlertRule]] = defaultdict(list)
+        for name_rules in wanted.values():
+            for rule in name_rules:
+                windows[rule.window_seconds or 60].append(rule)
+        absence_pairs = None
+        for window, window_rules in windows.items():
+            names = {parse_key(r.metric)[0] for r in window_rules}
+            ids = [pk for pk, m in metrics.items() if m.name in names]
+            rows = _aggregate(ids, self.now - timedelta(seconds=window), self.now)
+            present = set()
+            for (host_id, metric_id), aggregate in rows.items():
+                host, metric = hosts.get(host_id), metrics[metric_id]
+                if host is None:
+                    continue
+                present.add((host_id, metric_id))
+                for rule in window_rules:
+                    if _applies(rule, host, metric):
+                        value = self._value(rule, host, metric, aggregate, window)
+                        observations.append(Observation(rule, host, metric.key, value))
+            absence = [r for r in window_rules if r.kind == AlertRule.Kind.ABSENCE]
+            if absence:
+                if absence_pairs is None:
+                    absence_pairs = _recent_pairs(list(metrics), self.now)
+                for host_id, metric_id in absence_pairs - present:
+                    host, metric = hosts.get(host_id), metrics[metric_id]
+                    for rule in absence:
+                        if host is not None and _applies(rule, host, metric):
+                            observations.append(Observation(rule, host, metric.key, None))
+        return observations
+
+    def _value(self, rule, host, metric, aggregate, window) -> float:
+        count, avg, low, high, slope = aggregate
+        match rule.aggregation if rule.kind != AlertRule.Kind.TREND else "trend":
+            case "trend":
+                # Growth per hour over the window (least squares), e.g. a memory leak.
+                return slope * 3600
+            case AlertRule.Aggregation.MAX:
+                return high
+            case AlertRule.Aggregation.MIN:
+                return low
+            case AlertRule.Aggregation.COUNT:
+                return float(count)
+            case AlertRule.Aggregation.RATE:
+                return count / window
+            case AlertRule.Aggregation.LAST:
+                value = get_latest(host)["values"].get(metric.key)
+                return float(value) if value is not None else avg
+            case _:
+                return avg
+
+    def _process_observations(self, rules: list[AlertRule], hosts: dict) -> list[Observation]:
+        observations = []
+        for rule in rules:
+            # Process rules are few; one aggregate query each over the process samples.
+            since = self.now - timedelta(seconds=rule.window_seconds or 60)
+            field = "memory_percent" if "memory" in rule.metric else "cpu_percent"
+            rows = ProcessSample.objects.filter(name=rule.process, time__gte=since).order_by("time")
+            per_host: dict[int, list[float]] = defaultdict(list)
+            for host_id, value in rows.values_list("host_id", field):
+                per_host[host_id].append(value)
+            for host_id, values in per_host.items():
+                host = hosts.get(host_id)
+                if host is None or (rule.host and host.hostname != rule.host):
+                    continue
+                value = {
+                    AlertRule.Aggregation.MAX: max(values),
+                    AlertRule.Aggregation.MIN: min(values),
+                    AlertRule.Aggregation.COUNT: float(len(values)),
+                    AlertRule.Aggregation.LAST: values[-1],
+                }.get(rule.aggregation, sum(values) / len(values))
+                observations.append(Observation(rule, host, rule.process, value))
+        return observations
+
+    # -- stepping a target -------------------------------------------------------------------
+    def _step(self, obs: Observation, state: RuleState | None) -> None:
+        rule, now = obs.rule, self.now
+        if state is None:
+            state = RuleState(rule=rule, target=obs.target, since=now)
+        if obs.value is None and rule.kind != AlertRule.Kind.ABSENCE:
+            self._no_data(obs, state)
+            return
+        if state.no_data:
+            self._data_back(obs, state)
+        breach = self._breach(obs)
+        state.last_value = obs.value
+        if state.state == RuleState.State.FIRING:
+            if breach:
+                self._repeat(obs, state)
+            elif self._cleared(rule, obs.value):
+                self._resolve(obs, state)
+            else:
+                state.save()  # between threshold and clear threshold: still firing
+            return
+        if not breach:
+            if state.state == RuleState.State.PENDING:
+                state.state, state.since = RuleState.State.OK, now
+            if state.pk or state.state != RuleState.State.OK:
+                state.save()
+            return
+        if state.state == RuleState.State.OK:
+            state.state, state.since = RuleState.State.PENDING, now
+            if rule.for_seconds:
+                state.save()
+                self._note(
+                    rule,
+                    EventKind.PENDING,
+                    obs,
+                    f"condition holds; firing after {rule.for_seconds} s",
+                )
+                self.result.pending += 1
+                return
+        if (now - state.since).total_seconds() < rule.for_seconds:
+            state.save()
+            return
+        self._fire(obs, state)
+
+    def _fire(self, obs: Observation, state: RuleState) -> None:
+        rule, now = obs.rule, self.now
+        if state.resolved_at and (now - state.resolved_at).total_seconds() < rule.cooldown_seconds:
+            state.save()
+            key = f"alerts:cooldown-noted:{rule.pk}:{obs.target}"
+            if cache.add(key, 1, timeout=rule.cooldown_seconds):
+                self._note(
+                    rule,
+                    EventKind.COOLDOWN,
+                    obs,
+                    f"withheld: in cooldown for {rule.cooldown_seconds} s after the last resolve",
+                )
+            self.result.withheld += 1
+            return
+        self._record_change(state)
+        alert = self.service.create_alert(self._alert(obs), actor="evaluator")
+        state.state, state.since, state.last_fired, state.alert = (
+            RuleState.State.FIRING,
+            now,
+            now,
+            alert,
+        )
+        state.save()
+        self.result.fired += 1
+        self._silence_if_matching(alert)
+
+    def _repeat(self, obs: Observation, state: RuleState) -> None:
+        rule = obs.rule
+        due = state.last_fired is None or (
+            (self.now - state.last_fired).total_seconds() >= rule.repeat_interval_seconds
+        )
+        if due and state.alert_id:
+            self.service.create_alert(self._alert(obs), actor="evaluator")
+            state.last_fired = self.now
+            self.result.repeated += 1
+        state.save()
+
+    def _resolve(self, obs: Observation, state: RuleState) -> None:
+        if self._would_flap(state):
+            state.save()
+            return
+        self._record_change(state)
+        alert_id = state.alert_id
+        state.state, state.since, state.resolved_at = RuleState.State.OK, self.now, self.now
+        state.alert = None
+        state.flapping = False
+        state.save()
+        if alert_id:
+            try:
+                self.service.resolve_alert(
+                    alert_id,
+                    resolved_by="evaluator",
+                    resolution_notes=(
+                        f"condition cleared: {obs.rule.metric or obs.series} is {_fmt(obs.value)}"
+                    ),
+                    data={"value": obs.value},
+                )
+                self.result.resolved += 1
+            except AlertStateError:
+                pass  # someone resolved it by hand meanwhile
+
+    def _recent_changes(self, state: RuleState) -> list[str]:
+        horizon = (self.now - FLAP_WINDOW).isoformat()
+        return [t for t in state.changes if t >= horizon]
+
+    def _record_change(self, state: RuleState) -> None:
+        state.changes = [*self._recent_changes(state), self.now.isoformat()]
+
+    def _would_flap(self, state: RuleState) -> bool:
+        """Resolving now would make one change too many in the window: hold the alert
+        open instead (it resolves once the value has settled for the whole window)."""
+        if len(self._recent_changes(state)) + 1 <= FLAP_LIMIT:
+            return False
+        if not state.flapping and state.alert_id:
+            AlertEvent.objects.create(
+                alert_id=state.alert_id,
+                rule=state.rule,
+                kind=EventKind.FLAPPING,
+                actor="evaluator",
+                reason=(
+                    f"flapping: {FLAP_LIMIT} changes within "
+                    f"{int(FLAP_WINDOW.total_seconds() // 60)} min; held open until the "
+                    "value settles"
+                ),
+            )
+        state.flapping = True
+        self.result.withheld += 1
+        return True
+
+    def _no_data(self, obs: Observation, state: RuleState) -> None:
+        if state.state != RuleState.State.FIRING or state.no_data:
+            if state.state == RuleState.State.PENDING:
+                state.state, state.since = RuleState.State.OK, self.now
+                state.save()
+            return
+        # Firing, and the data stopped: say so instead of resolving on silence.
+        rule = obs.rule
+        self.service.create_alert(
+            Alert(
+                alert_type=f"no_data_rule_{rule.pk}",
+                title=f"No data: {rule.name} - {obs.host.hostname}",
+                message=(
+                    f"{obs.series} sent nothing for {rule.window_seconds} s while "
+                    f"'{rule.name}' was firing; its alert stays open until data returns"
+                ),
+                priority=rule.severity,
+                category=rule.category,
+                resource=obs.host.hostname,
+                labels={"series": obs.series},
+                rule=rule,
+                recommendations=[
+                    f"Check that the collector or agent on {obs.host.hostname} is running.",
+                    "Check the console's workers: Admin → Tasks → Failed tasks.",
+                ],
+            ),
+            actor="evaluator",
+        )
+        state.no_data = True
+        state.save()
+        self.result.no_data += 1
+
+    def _data_back(self, obs: Observation, state: RuleState) -> None:
+        from alerts.models import Alert as AlertRecord
+        from alerts.service import fingerprint_of
+
+        fingerprint = fingerprint_of(
+            f"no_data_rule_{obs.rule.pk}", obs.host.hostname, {"series": obs.series}
+        )
+        for alert_id in AlertRecord.objects.filter(
+            fingerprint=fingerprint, status__in=[Status.ACTIVE, Status.ACKNOWLEDGED]
+        ).values_list("pk", flat=True):
+            self.service.resolve_alert(
+                alert_id, resolved_by="evaluator", resolution_notes="data is arriving again"
+            )
+        state.no_data = False
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _breach(self, obs: Observation) -> bool:
+        if obs.rule.kind == AlertRule.Kind.ABSENCE:
+            return obs.value is None
+        return obs.value is not None and _COMPARE[obs.rule.operator](obs.value, obs.rule.threshold)
+
+    def _cleared(self, rule: AlertRule, value: float) -> bool:
+        if rule.kind == AlertRule.Kind.ABSENCE:
+            return value is not None
+        clear = rule.clear_threshold
+        if clear is None:
+            return not _COMPARE[rule.operator](value, rule.threshold)
+        if rule.operator in (AlertRule.Operator.GT, AlertRule.Operator.GTE):
+            return value <= clear
+        if rule.operator in (AlertRule.Operator.LT, AlertRule.Operator.LTE):
+            return value >= clear
+        return not _COMPARE[rule.operator](value, rule.threshold)
+
+    def _alert(self, obs: Observation) -> Alert:
+        rule = obs.rule
+        if rule.kind == AlertRule.Kind.ABSENCE:
+            message = f"No {obs.series} from {obs.host.hostname} for {rule.window_seconds} s"
+        else:
+            what = (
+                "growth per hour"
+                if rule.kind == AlertRule.Kind.TREND
+                else rule.get_aggregation_display()
+            )
+            message = (
+                f"{obs.series} {what} over {rule.window_seconds} s is {_fmt(obs.value)} "
+                f"({rule.get_operator_display()} {_fmt(rule.threshold)})"
+            )
+        name = parse_key(rule.metric)[0] if rule.metric else obs.series
+        return Alert(
+            alert_type=f"rule_{rule.pk}",
+            title=f"{rule.name} - {obs.host.hostname}",
+            message=message,
+            priority=rule.severity,
+            category=rule.category,
+            resource=obs.host.hostname,
+            labels={"series": obs.series},
+            rule=rule,
+            value=obs.value,
+            threshold=rule.threshold,
+            metadata={
+                "rule": rule.name,
+                "aggregation": rule.aggregation,
+                "window_seconds": rule.window_seconds,
+                "runbook_url": rule.runbook_url,
+            },
+            recommendations=[
+                *rule.recommendations,
+                *recommendations.for_metric(name, obs.host.hostname),
+            ],
+        )
+
+    def _silence_if_matching(self, alert) -> None:
+        fields = {
+            "alert_type": alert.alert_type,
+            "resource": alert.resource,
+            "severity": alert.severity,
+            "category": alert.category,
+            **{f"label:{k}": str(v) for k, v in (alert.labels or {}).items()},
+        }
+        silence = silences.matching(self.silences, fields, self.now)
+        if silence is None or alert.status != Status.ACTIVE:
+            return
+        hours = max((silence.ends_at - self.now).total_seconds() / 3600, 1 / 60)
+        self.service.suppress_alert(
+            alert.pk,
+            suppressed_by="evaluator",
+            reason=f"silenced by silence #{silence.pk}: {silence.comment or 'no comment'}",
+            duration_hours=hours,
+        )
+        AlertEvent.objects.create(
+            alert=alert,
+            rule=alert.rule,
+            kind=EventKind.SILENCED,
+            actor="evaluator",
+            reason=f"silenced by silence #{silence.pk}: {silence.comment}",
+        )
+        self.result.withheld += 1
+
+    def _note(self, rule, kind, obs: Observation, reason: str) -> None:
+        AlertEvent.objects.create(
+            rule=rule,
+            kind=kind,
+            actor="evaluator",
+            reason=reason,
+            data={"target": obs.target, "value": obs.value},
+        )
+
+
+def _applies(rule: AlertRule, host: Host, metric: Metric) -> bool:
+    if metric.name != rule._name or (rule.host and host.hostname != rule.host):
+        return False
+    labels = rule._labels
+    return all(metric.labels.get(k) == v for k, v in labels.items())
+
+
+def _aggregate(metric_ids: list[int], start: datetime, end: datetime) -> dict:
+    """(host, metric) -> (count, avg, min, max, slope per second), one query."""
+    if not metric_ids:
+        return {}
+    table = MetricSample._meta.db_table
+    if connection.vendor == "postgresql":
+        t = "EXTRACT(EPOCH FROM (time - %s))::double precision"
+        low, high = start, end
+    else:
+        t = "((julianday(time) - julianday(%s)) * 86400.0)"
+        low = connection.ops.adapt_datetimefield_value(start)
+        high = connection.ops.adapt_datetimefield_value(end)
+    placeholders = ", ".join(["%s"] * len(metric_ids))
+    sql = (
+        f"SELECT host_id, metric_id, COUNT(*), AVG(value), MIN(value), MAX(value), "
+        f"SUM({t}), SUM(value * {t}), SUM({t} * {t}), SUM(value) "
+        f"FROM {table} WHERE time >= %s AND time <= %s AND metric_id IN ({placeholders}) "
+        f"GROUP BY host_id, metric_id"
+    )
+    # Seconds since the window's start, for the least-squares slope: four uses of t.
+    params = [low, low, low, low, low, high, *metric_ids]
+    result = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for host_id, metric_id, n, avg, low, high, st, svt, stt, sv in cursor.fetchall():
+            denominator = n * stt - st * st
+            slope = (n * svt - st * sv) / denominator if n > 1 and denominator else 0.0
+            result[(host_id, metric_id)] = (n, avg, low, high, slope)
+    return result
+
+
+def _recent_pairs(metric_ids: list[int], now: datetime) -> set[tuple[int, int]]:
+    """(host, metric) pairs that reported in the last day: what 'no data' can refer to."""
+    return set(
+        MinuteRollup.objects.filter(metric_id__in=metric_ids, bucket__gte=now - timedelta(days=1))
+        .values_list("host_id", "metric_id")
+        .distinct()
+    ) | set(
+        MetricSample.objects.filter(metric_id__in=metric_ids, time__gte=now - timedelta(hours=1))
+        .values_list("host_id", "metric_id")
+        .distinct()
+    )
+
+
+def _fmt(value) -> str:
+    return "no data" if value is None else f"{value:.4g}"
