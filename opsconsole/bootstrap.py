@@ -46,46 +46,46 @@ def _default_rules() -> list[str]:
 
     if AlertRule.objects.exists() or Alert.objects.exists() or AlertEvent.objects.exists():
         return []
-    Kind, Op, Agg = AlertRule.Kind, AlertRule.Operator, AlertRule.Aggregation
+    # (name, metric, aggregation, threshold, how far below it clears, extra fields)
+    table = [
+        ("High CPU usage", "cpu_usage_percent", "avg", settings.CPU_ALERT_THRESHOLD, 10, {}),
+        (
+            "High memory usage",
+            "memory_usage_percent",
+            "avg",
+            settings.MEMORY_ALERT_THRESHOLD,
+            5,
+            {},
+        ),
+        (
+            "Disk almost full",
+            "disk_usage_percent",
+            "last",
+            settings.DISK_ALERT_THRESHOLD,
+            None,
+            {"severity": "error", "for_seconds": 0},
+        ),
+        (
+            "Slow responses",
+            "response_time_ms",
+            "avg",
+            settings.RESPONSE_TIME_ALERT_THRESHOLD,
+            None,
+            {"kind": AlertRule.Kind.LATENCY, "category": "performance"},
+        ),
+    ]
     rules = [
         AlertRule(
-            name="High CPU usage",
-            metric="cpu_usage_percent",
-            aggregation=Agg.AVG,
-            threshold=settings.CPU_ALERT_THRESHOLD,
-            clear_threshold=max(settings.CPU_ALERT_THRESHOLD - 10, 0),
-            for_seconds=60,
-            description="Average CPU over 5 minutes above CPU_ALERT_THRESHOLD.",
-        ),
-        AlertRule(
-            name="High memory usage",
-            metric="memory_usage_percent",
-            aggregation=Agg.AVG,
-            threshold=settings.MEMORY_ALERT_THRESHOLD,
-            clear_threshold=max(settings.MEMORY_ALERT_THRESHOLD - 5, 0),
-            for_seconds=60,
-            description="Average memory use over 5 minutes above MEMORY_ALERT_THRESHOLD.",
-        ),
-        AlertRule(
-            name="Disk almost full",
-            metric="disk_usage_percent",
-            aggregation=Agg.LAST,
-            threshold=settings.DISK_ALERT_THRESHOLD,
-            severity="error",
-            description="Any mounted filesystem above DISK_ALERT_THRESHOLD.",
-        ),
-        AlertRule(
-            name="Slow responses",
-            kind=Kind.LATENCY,
-            metric="response_time_ms",
-            aggregation=Agg.AVG,
-            operator=Op.GT,
-            threshold=settings.RESPONSE_TIME_ALERT_THRESHOLD,
-            category="performance",
-            for_seconds=60,
-            description="Average response time over 5 minutes above "
-            "RESPONSE_TIME_ALERT_THRESHOLD (ms).",
-        ),
+            name=name,
+            metric=metric,
+            aggregation=aggregation,
+            threshold=threshold,
+            clear_threshold=max(threshold - margin, 0) if margin else None,
+            description=f"{aggregation} of {metric} over 5 minutes above {threshold:g} "
+            "(from the environment's thresholds)",
+            **{"for_seconds": 60, **extra},
+        )
+        for name, metric, aggregation, threshold, margin, extra in table
     ]
     AlertRule.objects.bulk_create(rules)
     return [f"created alert rule {rule.name!r}" for rule in rules]

@@ -125,3 +125,31 @@ def test_a_malformed_setting_stops_manage_py_with_one_readable_line(tmp_path, na
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_fresh_console_gets_the_environments_thresholds_as_rules(settings, monkeypatch):
+    from alerts.models import AlertRule
+
+    settings.CPU_ALERT_THRESHOLD = 75.0
+    monkeypatch.setenv("OPSCONSOLE_ADMIN_PASSWORD", "x-long-enough-password")
+    _run("setup_console")
+    rules = {r.name: r for r in AlertRule.objects.all()}
+    assert set(rules) == {
+        "High CPU usage",
+        "High memory usage",
+        "Disk almost full",
+        "Slow responses",
+    }
+    assert (
+        rules["High CPU usage"].threshold == 75.0 and rules["High CPU usage"].clear_threshold == 65
+    )
+    assert (
+        rules["Disk almost full"].severity == "error" and rules["Disk almost full"].for_seconds == 0
+    )
+    # Deleted by an operator on a console with history: not recreated on the next start.
+    AlertRule.objects.all().delete()
+    from alerts.service import AlertService
+
+    AlertService().create_system_alert("cpu_percent", 95, 80, "web-01")
+    _run("setup_console")
+    assert not AlertRule.objects.exists()
