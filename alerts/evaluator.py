@@ -12,6 +12,7 @@ the timeline (``AlertEvent``) with the reason.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
 from collections import defaultdict
@@ -101,12 +102,12 @@ class Evaluator:
         rules = list(AlertRule.objects.filter(enabled=True))
         self.result.rules = len(rules)
         hosts = {h.pk: h for h in Host.objects.filter(enabled=True)}
+        states = {(s.rule_id, s.target): s for s in RuleState.objects.filter(rule__in=rules)}
         observations = self._metric_observations(
-            [r for r in rules if r.kind in METRIC_KINDS], hosts
+            [r for r in rules if r.kind in METRIC_KINDS], hosts, set(states)
         ) + self._process_observations(
             [r for r in rules if r.kind == AlertRule.Kind.PROCESS_METRIC], hosts
         )
-        states = {(s.rule_id, s.target): s for s in RuleState.objects.filter(rule__in=rules)}
         # A target that had a state but sent nothing this time is a no-data observation.
         seen = {(o.rule.pk, o.target) for o in observations}
         by_id = {r.pk: r for r in rules}
@@ -117,9 +118,9 @@ class Evaluator:
             hostname, _, series = target.partition("/")
             host = by_name.get(hostname)
             if host is not None and rule_id in by_id:
+                self.result.targets += 1
                 observations.append(Observation(by_id[rule_id], host, series, None))
         self.silences = silences.in_force(self.now)
-        self.result.targets = len(observations)
         for observation in observations:
             state = states.get((observation.rule.pk, observation.target))
             if state is None and observation.value is not None and not self._breach(observation):
@@ -134,7 +135,9 @@ class Evaluator:
         return self.result
 
     # -- reading the data ------------------------------------------------------------------
-    def _metric_observations(self, rules: list[AlertRule], hosts: dict) -> list[Observation]:
+    def _metric_observations(
+        self, rules: list[AlertRule], hosts: dict, state_keys: set
+    ) -> list[Observation]:
         if not rules:
             return []
         wanted: dict[str, list[AlertRule]] = defaultdict(list)
@@ -159,16 +162,40 @@ class Evaluator:
         for window, window_rules in windows.items():
             names = {parse_key(r.metric)[0] for r in window_rules}
             ids = [pk for pk, m in metrics.items() if m.name in names]
-            rows = _aggregate(ids, self.now - timedelta(seconds=window), self.now)
+            trend = any(r.kind == AlertRule.Kind.TREND for r in window_rules)
+            rows = _aggregate(ids, self.now - timedelta(seconds=window), self.now, slope=trend)
             present = set()
+            plan = _Plan(window_rules, state_keys)
             for (host_id, metric_id), aggregate in rows.items():
                 host, metric = hosts.get(host_id), metrics[metric_id]
                 if host is None:
                     continue
                 present.add((host_id, metric_id))
-                for rule in window_rules:
-                    if _applies(rule, host, metric):
-                        value = self._value(rule, host, metric, aggregate, window)
+                target = f"{host.hostname}/{metric.key}"
+                # Rules without a host or label filter, grouped by how they read the
+                # data: one value per group, and the breached thresholds found by
+                # bisection, not by testing a thousand rules one by one.
+                for group in plan.simple.get(metric.name, ()):
+                    self.result.targets += len(group.rules)
+                    value = self._value(group.rules[0], host, metric, aggregate, window)
+                    for rule in group.breached(value):
+                        observations.append(Observation(rule, host, metric.key, value))
+                    for rule in plan.stateful_simple.get((metric.name, target), ()):
+                        if not _breaches(rule, value):  # breached ones are already in
+                            observations.append(
+                                Observation(
+                                    rule,
+                                    host,
+                                    metric.key,
+                                    self._value(rule, host, metric, aggregate, window),
+                                )
+                            )
+                for rule in plan.filtered.get(metric.name, ()):
+                    if not _applies(rule, host, metric):
+                        continue
+                    self.result.targets += 1
+                    value = self._value(rule, host, metric, aggregate, window)
+                    if (rule.pk, target) in state_keys or _breaches(rule, value):
                         observations.append(Observation(rule, host, metric.key, value))
             absence = [r for r in window_rules if r.kind == AlertRule.Kind.ABSENCE]
             if absence:
@@ -178,6 +205,7 @@ class Evaluator:
                     host, metric = hosts.get(host_id), metrics[metric_id]
                     for rule in absence:
                         if host is not None and _applies(rule, host, metric):
+                            self.result.targets += 1
                             observations.append(Observation(rule, host, metric.key, None))
         return observations
 
@@ -221,6 +249,7 @@ class Evaluator:
                     AlertRule.Aggregation.COUNT: float(len(values)),
                     AlertRule.Aggregation.LAST: values[-1],
                 }.get(rule.aggregation, sum(values) / len(values))
+                self.result.targets += 1
                 observations.append(Observation(rule, host, rule.process, value))
         return observations
 
@@ -405,9 +434,7 @@ class Evaluator:
 
     # -- helpers -----------------------------------------------------------------------------
     def _breach(self, obs: Observation) -> bool:
-        if obs.rule.kind == AlertRule.Kind.ABSENCE:
-            return obs.value is None
-        return obs.value is not None and _COMPARE[obs.rule.operator](obs.value, obs.rule.threshold)
+        return _breaches(obs.rule, obs.value)
 
     def _cleared(self, rule: AlertRule, value: float) -> bool:
         if rule.kind == AlertRule.Kind.ABSENCE:
@@ -496,6 +523,67 @@ class Evaluator:
         )
 
 
+class _Group:
+    """Rules on one metric that read it the same way, sorted by threshold."""
+
+    def __init__(self, rules: list[AlertRule]):
+        self.operator = rules[0].operator
+        self.rules = sorted(rules, key=lambda r: r.threshold)
+        self.thresholds = [r.threshold for r in self.rules]
+
+    def breached(self, value: float | None) -> list[AlertRule]:
+        if value is None:
+            return []
+        op, t = self.operator, self.thresholds
+        if op == AlertRule.Operator.GT:
+            return self.rules[: bisect.bisect_left(t, value)]
+        if op == AlertRule.Operator.GTE:
+            return self.rules[: bisect.bisect_right(t, value)]
+        if op == AlertRule.Operator.LT:
+            return self.rules[bisect.bisect_right(t, value) :]
+        if op == AlertRule.Operator.LTE:
+            return self.rules[bisect.bisect_left(t, value) :]
+        return [r for r in self.rules if _breaches(r, value)]
+
+
+class _Plan:
+    """How one window's rules are matched against its rows."""
+
+    def __init__(self, rules: list[AlertRule], state_keys: set):
+        groups: dict[tuple, list[AlertRule]] = defaultdict(list)
+        self.filtered: dict[str, list[AlertRule]] = defaultdict(list)
+        for rule in rules:
+            if rule.kind == AlertRule.Kind.ABSENCE:
+                continue
+            if rule.host or rule._labels or rule.threshold is None:
+                self.filtered[rule._name].append(rule)
+            else:
+                reading = "trend" if rule.kind == AlertRule.Kind.TREND else rule.aggregation
+                groups[(rule._name, reading, rule.operator)].append(rule)
+        self.simple: dict[str, list[_Group]] = defaultdict(list)
+        for (name, _, _), members in groups.items():
+            self.simple[name].append(_Group(members))
+        by_id = {r.pk: r for r in rules}
+        # Simple rules with a stored state on a target: they must be stepped even when
+        # healthy (to resolve, or leave pending).
+        self.stateful_simple: dict[tuple[str, str], list[AlertRule]] = defaultdict(list)
+        for rule_id, target in state_keys:
+            rule = by_id.get(rule_id)
+            if (
+                rule is not None
+                and rule._name
+                and rule.pk not in {r.pk for r in self.filtered.get(rule._name, ())}
+                and rule.kind != AlertRule.Kind.ABSENCE
+            ):
+                self.stateful_simple[(rule._name, target)].append(rule)
+
+
+def _breaches(rule: AlertRule, value: float | None) -> bool:
+    if rule.kind == AlertRule.Kind.ABSENCE:
+        return value is None
+    return value is not None and _COMPARE[rule.operator](value, rule.threshold)
+
+
 def _applies(rule: AlertRule, host: Host, metric: Metric) -> bool:
     if metric.name != rule._name or (rule.host and host.hostname != rule.host):
         return False
@@ -503,7 +591,7 @@ def _applies(rule: AlertRule, host: Host, metric: Metric) -> bool:
     return all(metric.labels.get(k) == v for k, v in labels.items())
 
 
-def _aggregate(metric_ids: list[int], start: datetime, end: datetime) -> dict:
+def _aggregate(metric_ids: list[int], start: datetime, end: datetime, *, slope: bool) -> dict:
     """(host, metric) -> (count, avg, min, max, slope per second), one query."""
     if not metric_ids:
         return {}
@@ -516,14 +604,19 @@ def _aggregate(metric_ids: list[int], start: datetime, end: datetime) -> dict:
         low = connection.ops.adapt_datetimefield_value(start)
         high = connection.ops.adapt_datetimefield_value(end)
     placeholders = ", ".join(["%s"] * len(metric_ids))
+    if slope:
+        # Seconds since the window's start, for the least-squares slope: four uses of t.
+        sums = f"SUM({t}), SUM(value * {t}), SUM({t} * {t}), SUM(value)"
+        params = [low, low, low, low]
+    else:
+        sums = "0, 0, 0, 0"
+        params = []
     sql = (
-        f"SELECT host_id, metric_id, COUNT(*), AVG(value), MIN(value), MAX(value), "
-        f"SUM({t}), SUM(value * {t}), SUM({t} * {t}), SUM(value) "
+        f"SELECT host_id, metric_id, COUNT(*), AVG(value), MIN(value), MAX(value), {sums} "
         f"FROM {table} WHERE time >= %s AND time <= %s AND metric_id IN ({placeholders}) "
         f"GROUP BY host_id, metric_id"
     )
-    # Seconds since the window's start, for the least-squares slope: four uses of t.
-    params = [low, low, low, low, low, high, *metric_ids]
+    params += [low, high, *metric_ids]
     result = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -25,6 +25,7 @@ import enum
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -51,8 +52,8 @@ from alerts.signals import alert_changed, alert_fired
 from opsconsole.live import publish_now
 
 ALERTS_GROUP = "alerts"
-# Repeats of an open alert are counted on the alert; the timeline notes them at most
-# this often, so a storm of 10,000 firings is not 10,000 timeline rows.
+# Repeats of an open alert are counted on the alert; the timeline notes the first one
+# and any that comes after this long a quiet spell.
 DEDUP_EVENT_EVERY = timedelta(minutes=1)
 MAX_SUPPRESS_HOURS = 24 * 30
 
@@ -95,6 +96,9 @@ class Alert:
     threshold: float | None = None
     rule: AlertRule | None = None
     expires_in: timedelta | None = None
+    # Computed only when the alert is new: a repeat keeps the recommendations it has,
+    # and a storm of repeats should not query process tables 10,000 times.
+    recommend: Callable[[], list[str]] | None = None
 
     @property
     def severity(self) -> Severity:
@@ -179,7 +183,8 @@ class AlertService:
                         resource=alert.resource,
                         labels=alert.labels,
                         metadata=self._metadata(alert),
-                        recommendations=list(alert.recommendations),
+                        recommendations=list(alert.recommendations)
+                        or (alert.recommend() if alert.recommend else []),
                         stack_trace=alert.stack_trace,
                         related_logs=alert.related_logs,
                         affected_users=alert.affected_users,
@@ -239,7 +244,7 @@ class AlertService:
                     "overage_percent": round(overage, 1),
                     **(metadata or {}),
                 },
-                recommendations=recommendations.for_metric(metric_name, resource),
+                recommend=lambda: recommendations.for_metric(metric_name, resource),
                 value=current_value,
                 threshold=threshold_value,
                 rule=rule,
@@ -278,7 +283,7 @@ class AlertService:
                     "overage_percent": round(overage, 1),
                     **(metadata or {}),
                 },
-                recommendations=recommendations.for_metric("latency", resource),
+                recommend=lambda: recommendations.for_metric("latency", resource),
                 value=current_value,
                 threshold=threshold_value,
             )
@@ -317,7 +322,7 @@ class AlertService:
                     "affected_endpoint": affected_endpoint,
                     **(metadata or {}),
                 },
-                recommendations=recommendations.for_error(error_type, error_message),
+                recommend=lambda: recommendations.for_error(error_type, error_message),
                 stack_trace=stack_trace,
                 affected_users=affected_users,
                 error_count=error_count,
@@ -523,6 +528,7 @@ class AlertService:
         )
         if unsuppressed:
             updates["status"] = Status.ACTIVE
+        previous_seen = existing.last_seen
         AlertRecord.objects.filter(pk=existing.pk).update(**updates)
         existing.refresh_from_db()
         event = None
@@ -537,9 +543,9 @@ class AlertService:
             event = self._event(
                 existing, EventKind.UNSUPPRESSED, actor, "suppression ended; it fired again"
             )
-        elif not existing.events.filter(
-            kind=EventKind.DEDUPLICATED, created__gte=now - DEDUP_EVENT_EVERY
-        ).exists():
+        elif existing.notification_count == 2 or now - previous_seen >= DEDUP_EVENT_EVERY:
+            # Noted on the first repeat and after a quiet spell; in between the count on
+            # the alert says it, so a storm does not become thousands of timeline rows.
             event = self._event(
                 existing,
                 EventKind.DEDUPLICATED,

@@ -276,3 +276,17 @@ def test_rules_sharing_a_window_each_watch_only_their_own_metric():
     alert = Alert.objects.get()
     assert alert.title == "CPU high - web-01"
     assert alert.labels == {"series": "cpu_usage_percent"}
+
+
+@pytest.mark.parametrize("operator", ["gt", "gte", "lt", "lte", "eq", "ne"])
+def test_grouped_thresholds_breach_exactly_as_rule_by_rule(operator):
+    from alerts.evaluator import _breaches, _Group
+
+    rules = [
+        AlertRule(pk=n, name=f"r{n}", operator=operator, threshold=float(t))
+        for n, t in enumerate([50, 10, 30, 30, 90, 70])
+    ]
+    group = _Group(rules)
+    for value in (0, 10, 29.9, 30, 30.1, 70, 95):
+        expected = {r.pk for r in rules if _breaches(r, value)}
+        assert {r.pk for r in group.breached(value)} == expected, (operator, value)
