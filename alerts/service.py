@@ -52,6 +52,22 @@ from alerts.signals import alert_changed, alert_fired
 from opsconsole.live import publish_now
 
 ALERTS_GROUP = "alerts"
+_REPEAT_FIELDS = (
+    "id",
+    "fingerprint",
+    "title",
+    "message",
+    "severity",
+    "status",
+    "resource",
+    "notification_count",
+    "error_count",
+    "affected_users",
+    "value",
+    "last_seen",
+    "suppressed_until",
+    "rule",
+)
 # Repeats of an open alert are counted on the alert; the timeline notes the first one
 # and any that comes after this long a quiet spell.
 DEDUP_EVENT_EVERY = timedelta(minutes=1)
@@ -493,8 +509,11 @@ class AlertService:
 
     # -- internals -----------------------------------------------------------------------
     def _open(self, fingerprint: str) -> AlertRecord | None:
+        # Only what a repeat needs: in a storm this runs thousands of times a second,
+        # and the other columns (metadata, stack traces) load on first use.
         return (
             AlertRecord.objects.select_for_update()
+            .only(*_REPEAT_FIELDS)
             .filter(fingerprint=fingerprint, status__in=OPEN_STATUSES)
             .first()
         )
@@ -530,7 +549,7 @@ class AlertService:
             updates["status"] = Status.ACTIVE
         previous_seen = existing.last_seen
         AlertRecord.objects.filter(pk=existing.pk).update(**updates)
-        existing.refresh_from_db()
+        existing.refresh_from_db(fields=[f for f in _REPEAT_FIELDS if f != "id"])
         event = None
         if escalated:
             event = self._event(
