@@ -19,7 +19,7 @@ from opsconsole.roles import Role, role_of
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def _check_token(request, raw: str, scope: str):
+def _check_token(request, raw: str, scope: str, role: Role = Role.VIEWER):
     if not raw:
         return None
     token = (
@@ -31,6 +31,10 @@ def _check_token(request, raw: str, scope: str):
         raise HttpError(
             403, f"this token lacks the {str(scope)!r} scope (it has: {', '.join(token.scopes)})"
         )
+    if role_of(token.user) < role:
+        raise HttpError(
+            403, f"this needs the {role.name.lower()} role, which the token's owner lacks"
+        )
     now = timezone.now()
     if token.last_used is None or now - token.last_used > _LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used=now)
@@ -40,12 +44,13 @@ def _check_token(request, raw: str, scope: str):
 
 
 class TokenAuth(HttpBearer):
-    def __init__(self, scope: str = Scope.READ):
+    def __init__(self, scope: str = Scope.READ, role: Role = Role.VIEWER):
         super().__init__()
         self.scope = scope
+        self.role = role
 
     def authenticate(self, request, token):
-        return _check_token(request, token, self.scope)
+        return _check_token(request, token, self.scope, self.role)
 
 
 class TokenHeaderAuth(APIKeyHeader):
@@ -53,12 +58,13 @@ class TokenHeaderAuth(APIKeyHeader):
 
     param_name = "X-API-Token"
 
-    def __init__(self, scope: str = Scope.READ):
+    def __init__(self, scope: str = Scope.READ, role: Role = Role.VIEWER):
         super().__init__()
         self.scope = scope
+        self.role = role
 
     def authenticate(self, request, key):
-        return _check_token(request, key, self.scope)
+        return _check_token(request, key, self.scope, self.role)
 
 
 class RoleSessionAuth(SessionAuth):
@@ -78,10 +84,4 @@ class RoleSessionAuth(SessionAuth):
 
 
 def api_auth(scope: str = Scope.READ, role: Role = Role.VIEWER) -> list:
-    return [TokenAuth(scope), TokenHeaderAuth(scope), RoleSessionAuth(role)]
-
-
-def require_role(request, role: Role) -> None:
-    """For token requests: the token's owner must hold the role too."""
-    if role_of(request.user) < role:
-        raise HttpError(403, f"this needs the {role.name.lower()} role")
+    return [TokenAuth(scope, role), TokenHeaderAuth(scope, role), RoleSessionAuth(role)]

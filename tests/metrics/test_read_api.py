@@ -190,3 +190,15 @@ def test_it_serves_the_openapi_schema(client):
         "/api/v1/metrics/collect",
     ]:
         assert path in paths
+
+
+def test_a_token_never_does_more_than_its_owner_may(mallory, carol, token_for, api_client):
+    # Mallory holds no role: her token reads nothing, whatever its scopes.
+    nothing = api_client(token_for(mallory, "read,write,ingest"))
+    response = nothing.get("/metrics/hosts")
+    assert response.status_code == 403 and "viewer role" in response.json()["detail"]
+    # Carol may read, not act: a write token of hers cannot trigger a collection.
+    viewer = api_client(token_for(carol, "read,write"))
+    assert viewer.get("/metrics/hosts").status_code == 200
+    refused = viewer.post("/metrics/collect")
+    assert refused.status_code == 403 and "responder role" in refused.json()["detail"]
