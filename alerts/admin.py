@@ -9,7 +9,7 @@ from django.db import models
 from alerts.constants import OPEN_STATUSES, Status
 from alerts.models import Alert, AlertEvent, AlertRule, Silence
 from alerts.service import AlertService, AlertStateError
-from metrics.catalog import parse_key
+from metrics.catalog import KNOWN, parse_key
 from metrics.models import Metric
 
 METRIC_KINDS = {
@@ -89,6 +89,7 @@ class AlertRuleForm(forms.ModelForm):
                 else:
                     if (
                         kind != AlertRule.Kind.CUSTOM_METRIC
+                        and name not in KNOWN
                         and not Metric.objects.filter(name=name).exists()
                     ):
                         known = ", ".join(

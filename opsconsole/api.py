@@ -11,6 +11,8 @@ from django.utils import timezone
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from alerts.api import router as alerts_router
+from alerts.api import rules_router as alert_rules_router
 from metrics.api import router as metrics_router
 from metrics.api import system_router
 from opsconsole.auth import api_auth
@@ -68,6 +70,8 @@ def http_error(request, exc: HttpError):
 
 
 api.add_router("/metrics", metrics_router)
+api.add_router("/alerts", alerts_router)
+api.add_router("/alert-rules", alert_rules_router)
 api.add_router("/system", system_router)
 
 

@@ -83,4 +83,17 @@ def api_client(client):
                 **extra,
             )
 
+        def client_patch(self, path, body=None):
+            import json
+
+            return client.patch(
+                f"/api/v1{path}",
+                json.dumps(body if body is not None else {}),
+                content_type="application/json",
+                **self.headers,
+            )
+
+        def client_delete(self, path):
+            return client.delete(f"/api/v1{path}", **self.headers)
+
     return ApiClient

@@ -1,0 +1,427 @@
+"""Seed 002's alert and alert-rule endpoints under /api/v1/.
+
+Viewers read; responders raise, acknowledge, resolve and suppress alerts and trigger a
+check; admins edit rules. Rules are validated by the same form as the admin, and seed
+002's JSON rule shape (``rule_type``, ``condition``, ``cooldown_minutes``) is accepted
+as it is.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from django.db.models import Case, Count, IntegerField, Q, Value, When
+from ninja import Body, Field, Query, Router, Schema, Status
+from ninja.errors import HttpError
+
+from alerts.admin import AlertRuleForm
+from alerts.constants import OPEN_STATUSES, Category, Severity, parse_severity
+from alerts.constants import Status as AlertStatus
+from alerts.evaluator import evaluate
+from alerts.models import Alert, AlertRule
+from alerts.service import Alert as AlertSpec
+from alerts.service import AlertService, AlertStateError
+from opsconsole.auth import api_auth
+from opsconsole.models import Scope
+from opsconsole.roles import Role
+
+router = Router(tags=["alerts"])
+rules_router = Router(tags=["alert rules"])
+
+MAX_PAGE = 200
+
+
+class AlertOut(Schema):
+    id: int
+    alert_type: str
+    title: str
+    message: str
+    severity: str
+    category: str
+    status: str
+    resource: str
+    labels: dict
+    value: float | None
+    threshold: float | None
+    notification_count: int
+    first_seen: datetime
+    last_seen: datetime
+    acknowledged_by: str
+    acknowledged_at: datetime | None
+    resolved_by: str
+    resolved_at: datetime | None
+    suppressed_until: datetime | None
+    rule_id: int | None
+
+
+class EventOut(Schema):
+    id: int
+    kind: str
+    actor: str
+    reason: str
+    data: dict
+    created: datetime
+
+
+class AlertDetailOut(AlertOut):
+    metadata: dict
+    recommendations: list
+    stack_trace: str
+    related_logs: str
+    affected_users: int
+    error_count: int
+    acknowledge_notes: str
+    resolution_notes: str
+    suppressed_reason: str
+    events: list[EventOut]
+
+
+class AlertPage(Schema):
+    count: int = Field(..., description="alerts matching the filters")
+    limit: int
+    offset: int
+    items: list[AlertOut]
+
+
+class AlertFilters(Schema):
+    status: str | None = Field(
+        None, description="active, acknowledged, resolved, suppressed, expired, or open"
+    )
+    severity: str | None = Field(None, description="this severity or worse (aliases accepted)")
+    category: str | None = None
+    resource: str | None = None
+    q: str | None = Field(None, description="text in the title, message or resource")
+    since: datetime | None = Field(None, description="last seen at or after")
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
+    offset: int = Field(0, ge=0)
+
+
+class AlertIn(Schema):
+    alert_type: str = Field(..., min_length=1, max_length=120, examples=["database_slow_query"])
+    title: str = Field(..., min_length=1, max_length=300)
+    message: str = ""
+    severity: str = Field(
+        "warning", description="info, warning, error, critical (or low/medium/high/emergency)"
+    )
+    category: str = "system"
+    resource: str = Field("", max_length=255)
+    labels: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    recommendations: list[str] = Field(default_factory=list)
+    stack_trace: str = ""
+    related_logs: str = ""
+    affected_users: int = Field(0, ge=0)
+    error_count: int = Field(1, ge=1)
+
+
+class AlertActionIn(Schema):
+    action: Literal["acknowledge", "resolve", "suppress"]
+    notes: str = Field("", max_length=5000)
+    duration_hours: float | None = Field(None, description="suppress only: how long")
+
+
+SEVERITY_ORDER = list(Severity.values)
+
+
+@router.get("", response=AlertPage, auth=api_auth(), url_name="list_alerts")
+def list_alerts(request, filters: Query[AlertFilters]):
+    """Alerts, most severe and newest first, filtered and paginated."""
+    alerts = Alert.objects.all()
+    if filters.status:
+        if filters.status == "open":
+            alerts = alerts.filter(status__in=OPEN_STATUSES)
+        elif filters.status in AlertStatus.values:
+            alerts = alerts.filter(status=filters.status)
+        else:
+            raise HttpError(400, f"status must be open or one of: {', '.join(AlertStatus.values)}")
+    if filters.severity:
+        try:
+            floor = SEVERITY_ORDER.index(parse_severity(filters.severity))
+        except ValueError as exc:
+            raise HttpError(400, str(exc)) from None
+        alerts = alerts.filter(severity__in=SEVERITY_ORDER[floor:])
+    if filters.category:
+        if filters.category.lower() not in Category.values:
+            raise HttpError(400, f"category must be one of: {', '.join(Category.values)}")
+        alerts = alerts.filter(category=filters.category.lower())
+    if filters.resource:
+        alerts = alerts.filter(resource=filters.resource)
+    if filters.q:
+        alerts = alerts.filter(
+            Q(title__icontains=filters.q)
+            | Q(message__icontains=filters.q)
+            | Q(resource__icontains=filters.q)
+        )
+    if filters.since:
+        alerts = alerts.filter(last_seen__gte=filters.since)
+    rank = Case(
+        *[When(severity=name, then=Value(n)) for n, name in enumerate(SEVERITY_ORDER)],
+        output_field=IntegerField(),
+    )
+    ranked = alerts.annotate(rank=rank).order_by("-rank", "-last_seen", "-id")
+    return {
+        "count": alerts.count(),
+        "limit": filters.limit,
+        "offset": filters.offset,
+        "items": list(ranked[filters.offset : filters.offset + filters.limit]),
+    }
+
+
+@router.post(
+    "",
+    response={201: AlertDetailOut},
+    auth=api_auth(Scope.WRITE, Role.RESPONDER),
+    url_name="create_alert",
+)
+def create_alert(request, payload: AlertIn):
+    """Raise an alert (a repeat of an open one with the same type, resource and labels
+    counts on it)."""
+    fields = payload.dict()
+    fields["priority"] = fields.pop("severity")
+    try:
+        alert = AlertService().create_alert(AlertSpec(**fields), actor=request.user.get_username())
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from None
+    return Status(201, _detail(alert))
+
+
+@router.get("/stats", auth=api_auth(), url_name="alert_stats")
+def alert_stats(request):
+    """Open alerts by severity and status, and all alerts by status."""
+    open_alerts = Alert.objects.filter(status__in=OPEN_STATUSES)
+    return {
+        "open": open_alerts.count(),
+        "open_by_severity": {s: 0 for s in SEVERITY_ORDER}
+        | dict(open_alerts.values_list("severity").annotate(n=Count("id")).order_by()),
+        "by_status": dict(Alert.objects.values_list("status").annotate(n=Count("id")).order_by()),
+    }
+
+
+@router.get("/patterns", auth=api_auth(), url_name="alert_patterns")
+def alert_patterns(request, days: int = Query(7, ge=1, le=365)):
+    """Seed 001's pattern analysis over the last ``days`` days."""
+    return AlertService().get_alert_patterns(days=days)
+
+
+@router.post("/check", auth=api_auth(Scope.WRITE, Role.RESPONDER), url_name="check_alerts")
+def check_alerts(request):
+    """Evaluate every enabled rule now."""
+    result = evaluate()
+    return {
+        "rules": result.rules,
+        "targets": result.targets,
+        "fired": result.fired,
+        "resolved": result.resolved,
+        "withheld": result.withheld,
+        "milliseconds": round(result.seconds * 1000, 1),
+    }
+
+
+@router.get("/{alert_id}", response=AlertDetailOut, auth=api_auth(), url_name="get_alert")
+def get_alert(request, alert_id: int):
+    return _detail(_alert(alert_id))
+
+
+@router.patch(
+    "/{alert_id}",
+    response=AlertDetailOut,
+    auth=api_auth(Scope.WRITE, Role.RESPONDER),
+    url_name="update_alert",
+)
+def update_alert(request, alert_id: int, payload: AlertActionIn):
+    """Acknowledge, resolve or suppress (for ``duration_hours``), with notes."""
+    alert = _alert(alert_id)
+    who = request.user.get_username()
+    service = AlertService()
+    try:
+        if payload.action == "acknowledge":
+            service.acknowledge_alert(alert.pk, acknowledged_by=who, notes=payload.notes)
+        elif payload.action == "resolve":
+            service.resolve_alert(alert.pk, resolved_by=who, resolution_notes=payload.notes)
+        else:
+            if payload.duration_hours is None:
+                raise HttpError(400, "suppress needs duration_hours")
+            service.suppress_alert(
+                alert.pk,
+                suppressed_by=who,
+                reason=payload.notes,
+                duration_hours=payload.duration_hours,
+            )
+    except AlertStateError as exc:
+        raise HttpError(409, str(exc)) from None
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from None
+    return _detail(_alert(alert_id))
+
+
+def _alert(alert_id: int) -> Alert:
+    alert = Alert.objects.filter(pk=alert_id).first()
+    if alert is None:
+        raise HttpError(404, f"no alert #{alert_id}")
+    return alert
+
+
+def _detail(alert: Alert) -> dict:
+    data = {
+        field: getattr(alert, field) for field in AlertDetailOut.model_fields if field != "events"
+    }
+    data["events"] = list(alert.events.all())
+    return data
+
+
+# -- rules ----------------------------------------------------------------------------------
+class RuleOut(Schema):
+    id: int
+    name: str
+    kind: str
+    metric: str
+    process: str
+    service: str
+    host: str
+    operator: str
+    threshold: float | None
+    clear_threshold: float | None
+    window_seconds: int
+    aggregation: str
+    for_seconds: int
+    severity: str
+    category: str
+    labels: dict
+    cooldown_seconds: int
+    repeat_interval_seconds: int
+    enabled: bool
+    description: str
+    runbook_url: str
+    recommendations: list
+
+
+_SEED_OPERATORS = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte", "==": "eq", "!=": "ne"}
+
+
+def _from_seed_shape(body: dict) -> dict:
+    """Seed 002's ``{"rule_type", "condition": {...}, "cooldown_minutes"}`` as fields."""
+    if "rule_type" not in body and "condition" not in body:
+        return body
+    condition = body.get("condition") or {}
+    if not isinstance(condition, dict):
+        raise HttpError(422, "condition must be an object")
+    fields = {
+        k: v for k, v in body.items() if k not in {"rule_type", "condition", "cooldown_minutes"}
+    }
+    fields["kind"] = body.get("rule_type", "system_metric")
+    if "metric_type" in condition:
+        fields["metric"] = condition["metric_type"]
+    if "process_name" in condition:
+        fields["process"] = condition["process_name"]
+        fields["metric"] = condition.get("metric_field", "cpu_percent")
+    if "service_name" in condition:
+        fields["service"] = condition["service_name"]
+        if "max_response_time_ms" in condition:
+            fields["threshold"] = condition["max_response_time_ms"]
+            fields["operator"] = "gt"
+    if "operator" in condition:
+        fields["operator"] = _SEED_OPERATORS.get(condition["operator"], condition["operator"])
+    if "threshold" in condition:
+        fields["threshold"] = condition["threshold"]
+    if "time_window_minutes" in condition:
+        fields["window_seconds"] = int(float(condition["time_window_minutes"]) * 60)
+    if "cooldown_minutes" in body:
+        fields["cooldown_seconds"] = int(float(body["cooldown_minutes"]) * 60)
+    return fields
+
+
+def _save_rule(rule: AlertRule | None, body: dict) -> AlertRule:
+    body = _from_seed_shape(body)
+    if "severity" in body:
+        try:
+            body["severity"] = parse_severity(body["severity"]).value
+        except ValueError as exc:
+            raise HttpError(422, str(exc)) from None
+    unknown = set(body) - set(RuleOut.model_fields) - {"id"}
+    if unknown:
+        raise HttpError(422, f"unknown field(s): {', '.join(sorted(unknown))}")
+    current = {f: getattr(rule, f) for f in AlertRuleForm.Meta.fields} if rule else {}
+    if rule is None:
+        defaults = AlertRule()
+        current = {f: getattr(defaults, f) for f in AlertRuleForm.Meta.fields}
+    data = {**current, **body}
+    form = AlertRuleForm(data=_form_data(data), instance=rule)
+    if not form.is_valid():
+        problems = "; ".join(
+            f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()
+        )
+        raise HttpError(422, problems)
+    return form.save()
+
+
+def _form_data(data: dict) -> dict:
+    import json
+
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict | list):
+            out[key] = json.dumps(value)
+        elif isinstance(value, bool):
+            if value:
+                out[key] = "on"
+        elif value is None:
+            out[key] = ""
+        else:
+            out[key] = value
+    return out
+
+
+@rules_router.get("", response=list[RuleOut], auth=api_auth(), url_name="list_alert_rules")
+def list_alert_rules(request, enabled: bool | None = None, kind: str | None = None):
+    rules = AlertRule.objects.all()
+    if enabled is not None:
+        rules = rules.filter(enabled=enabled)
+    if kind:
+        rules = rules.filter(kind=kind)
+    return rules
+
+
+@rules_router.post(
+    "",
+    response={201: RuleOut},
+    auth=api_auth(Scope.WRITE, Role.ADMIN),
+    url_name="create_alert_rule",
+)
+def create_alert_rule(request, payload: Body[dict[str, Any]]):
+    """A rule, in this API's fields or seed 002's shape."""
+    return Status(201, _save_rule(None, payload))
+
+
+@rules_router.get("/{rule_id}", response=RuleOut, auth=api_auth(), url_name="get_alert_rule")
+def get_alert_rule(request, rule_id: int):
+    return _rule(rule_id)
+
+
+@rules_router.patch(
+    "/{rule_id}",
+    response=RuleOut,
+    auth=api_auth(Scope.WRITE, Role.ADMIN),
+    url_name="update_alert_rule",
+)
+def update_alert_rule(request, rule_id: int, payload: Body[dict[str, Any]]):
+    return _save_rule(_rule(rule_id), payload)
+
+
+@rules_router.delete(
+    "/{rule_id}",
+    response={204: None},
+    auth=api_auth(Scope.WRITE, Role.ADMIN),
+    url_name="delete_alert_rule",
+)
+def delete_alert_rule(request, rule_id: int):
+    """Delete a rule; its alerts stay, unlinked, with their history."""
+    _rule(rule_id).delete()
+    return Status(204, None)
+
+
+def _rule(rule_id: int) -> AlertRule:
+    rule = AlertRule.objects.filter(pk=rule_id).first()
+    if rule is None:
+        raise HttpError(404, f"no alert rule #{rule_id}")
+    return rule
