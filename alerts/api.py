@@ -12,14 +12,15 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.utils import timezone
 from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
-from alerts.admin import AlertRuleForm
+from alerts.admin import AlertRuleForm, SilenceForm
 from alerts.constants import OPEN_STATUSES, Category, Severity, parse_severity
 from alerts.constants import Status as AlertStatus
 from alerts.evaluator import evaluate
-from alerts.models import Alert, AlertRule
+from alerts.models import Alert, AlertRule, Silence
 from alerts.service import Alert as AlertSpec
 from alerts.service import AlertService, AlertStateError
 from opsconsole.auth import api_auth
@@ -425,3 +426,131 @@ def _rule(rule_id: int) -> AlertRule:
     if rule is None:
         raise HttpError(404, f"no alert rule #{rule_id}")
     return rule
+
+
+# -- silences -------------------------------------------------------------------------------
+silences_router = Router(tags=["silences"])
+
+
+class SilenceOut(Schema):
+    id: int
+    matchers: list
+    starts_at: datetime
+    ends_at: datetime
+    recurrence: dict
+    comment: str
+    created_by: str | None = None
+    state: str = Field(..., description="pending, active or expired")
+
+    @staticmethod
+    def resolve_created_by(obj) -> str | None:
+        return obj.created_by.get_username() if obj.created_by_id else None
+
+    @staticmethod
+    def resolve_state(obj) -> str:
+        now = timezone.now()
+        if obj.ends_at <= now:
+            return "expired"
+        return "active" if obj.starts_at <= now else "pending"
+
+
+class SilenceIn(Schema):
+    matchers: list[dict[str, Any]]
+    starts_at: datetime | None = Field(None, description="default: now")
+    ends_at: datetime
+    recurrence: dict[str, Any] = Field(default_factory=dict)
+    comment: str = ""
+
+
+def _save_silence(silence: Silence | None, data: dict, user) -> Silence:
+    import json
+
+    form = SilenceForm(
+        data={
+            "matchers": json.dumps(data["matchers"]),
+            "starts_at": data["starts_at"] or timezone.now(),
+            "ends_at": data["ends_at"],
+            "recurrence": json.dumps(data.get("recurrence") or {}),
+            "comment": data.get("comment", ""),
+        },
+        instance=silence,
+    )
+    if not form.is_valid():
+        problems = "; ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items())
+        raise HttpError(422, problems)
+    saved = form.save(commit=False)
+    if silence is None:
+        saved.created_by = user
+    saved.save()
+    return saved
+
+
+@silences_router.get("", response=list[SilenceOut], auth=api_auth(), url_name="list_silences")
+def list_silences(request, state: str | None = None):
+    """Silences, newest first; ``state`` = pending, active or expired."""
+    now = timezone.now()
+    silences = Silence.objects.select_related("created_by").order_by("-starts_at")
+    if state == "active":
+        silences = silences.filter(starts_at__lte=now, ends_at__gt=now)
+    elif state == "pending":
+        silences = silences.filter(starts_at__gt=now)
+    elif state == "expired":
+        silences = silences.filter(ends_at__lte=now)
+    elif state:
+        raise HttpError(400, "state must be pending, active or expired")
+    return silences[:500]
+
+
+@silences_router.post(
+    "",
+    response={201: SilenceOut},
+    auth=api_auth(Scope.WRITE, Role.RESPONDER),
+    url_name="create_silence",
+)
+def create_silence(request, payload: SilenceIn):
+    return Status(201, _save_silence(None, payload.dict(), request.user))
+
+
+@silences_router.get("/{silence_id}", response=SilenceOut, auth=api_auth(), url_name="get_silence")
+def get_silence(request, silence_id: int):
+    return _silence(silence_id)
+
+
+@silences_router.patch(
+    "/{silence_id}",
+    response=SilenceOut,
+    auth=api_auth(Scope.WRITE, Role.RESPONDER),
+    url_name="update_silence",
+)
+def update_silence(request, silence_id: int, payload: Body[dict[str, Any]]):
+    """Change a silence; ``{"ends_at": "<now>"}`` ends it early."""
+    silence = _silence(silence_id)
+    unknown = set(payload) - set(SilenceIn.model_fields)
+    if unknown:
+        raise HttpError(422, f"unknown field(s): {', '.join(sorted(unknown))}")
+    current = {
+        "matchers": silence.matchers,
+        "starts_at": silence.starts_at,
+        "ends_at": silence.ends_at,
+        "recurrence": silence.recurrence,
+        "comment": silence.comment,
+    }
+    return _save_silence(silence, {**current, **payload}, request.user)
+
+
+@silences_router.delete(
+    "/{silence_id}",
+    response={204: None},
+    auth=api_auth(Scope.WRITE, Role.RESPONDER),
+    url_name="delete_silence",
+)
+def delete_silence(request, silence_id: int):
+    _silence(silence_id).delete()
+    return Status(204, None)
+
+
+def _silence(silence_id: int) -> Silence:
+    silence = Silence.objects.select_related("created_by").filter(pk=silence_id).first()
+    if silence is None:
+        raise HttpError(404, f"no silence #{silence_id}")
+    return silence

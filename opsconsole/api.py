@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from alerts.api import router as alerts_router
 from alerts.api import rules_router as alert_rules_router
+from alerts.api import silences_router
 from metrics.api import router as metrics_router
 from metrics.api import system_router
 from opsconsole.auth import api_auth
@@ -72,6 +73,7 @@ def http_error(request, exc: HttpError):
 api.add_router("/metrics", metrics_router)
 api.add_router("/alerts", alerts_router)
 api.add_router("/alert-rules", alert_rules_router)
+api.add_router("/silences", silences_router)
 api.add_router("/system", system_router)
 
 

@@ -183,3 +183,62 @@ def test_deleting_a_rule_keeps_its_alerts(alice, token_for, api_client):
     api_client(token_for(alice, "read,write")).client_delete(f"/alert-rules/{rule.pk}")
     alert.refresh_from_db()
     assert Alert.objects.filter(pk=alert.pk).exists() and alert.rule is None
+
+
+def test_the_api_docs_describe_the_alert_endpoints(client):
+    schema = client.get("/api/v1/openapi.json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    assert {"/api/v1/alerts", "/api/v1/alerts/{alert_id}", "/api/v1/alert-rules/{rule_id}"} <= set(
+        paths
+    )
+    assert "patch" in paths["/api/v1/alerts/{alert_id}"]
+
+
+def test_silences_are_created_listed_ended_and_validated(bob, carol, token_for, api_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from alerts.models import Silence
+
+    responder = api_client(token_for(bob, "read,write"))
+    ends = (timezone.now() + timedelta(hours=2)).isoformat()
+    created = responder.post(
+        "/silences",
+        {
+            "matchers": [{"field": "resource", "op": "regex", "value": "db-0[12]"}],
+            "ends_at": ends,
+            "comment": "failover test",
+        },
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["state"] == "active" and body["created_by"] == "bob"
+    runaway = responder.post(
+        "/silences",
+        {"matchers": [{"field": "resource", "op": "regex", "value": "(a+)+"}], "ends_at": ends},
+    )
+    assert runaway.status_code == 422 and "exponential" in runaway.json()["detail"]
+    backwards = responder.post(
+        "/silences",
+        {
+            "matchers": [{"field": "resource", "value": "x"}],
+            "starts_at": ends,
+            "ends_at": timezone.now().isoformat(),
+        },
+    )
+    assert backwards.status_code == 422 and "end after it starts" in backwards.json()["detail"]
+    assert Silence.objects.count() == 1
+    viewer = api_client(token_for(carol, "read,write"))
+    assert [s["comment"] for s in viewer.get("/silences", {"state": "active"}).json()] == [
+        "failover test"
+    ]
+    assert viewer.post("/silences", {"matchers": [], "ends_at": ends}).status_code == 403
+    ended = responder.client_patch(
+        f"/silences/{body['id']}", {"ends_at": timezone.now().isoformat()}
+    )
+    assert ended.status_code == 200, ended.content
+    assert ended.json()["state"] == "expired"
+    assert viewer.get("/silences", {"state": "active"}).json() == []
+    assert responder.client_delete(f"/silences/{body['id']}").status_code == 204
