@@ -242,3 +242,10 @@ def test_silences_are_created_listed_ended_and_validated(bob, carol, token_for, 
     assert ended.json()["state"] == "expired"
     assert viewer.get("/silences", {"state": "active"}).json() == []
     assert responder.client_delete(f"/silences/{body['id']}").status_code == 204
+
+
+def test_the_api_docs_page_and_its_assets_are_served(client):
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200 and b"swagger-ui" in page.content
+    asset = client.get("/static/ninja/swagger-ui-bundle.js")
+    assert asset.status_code == 200
