@@ -8,6 +8,7 @@ as it is.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Literal
 
@@ -342,11 +343,9 @@ def _save_rule(rule: AlertRule | None, body: dict) -> AlertRule:
     unknown = set(body) - set(RuleOut.model_fields) - {"id"}
     if unknown:
         raise HttpError(422, f"unknown field(s): {', '.join(sorted(unknown))}")
-    current = {f: getattr(rule, f) for f in AlertRuleForm.Meta.fields} if rule else {}
-    if rule is None:
-        defaults = AlertRule()
-        current = {f: getattr(defaults, f) for f in AlertRuleForm.Meta.fields}
-    data = {**current, **body}
+    # A PATCH changes only what it names; a POST starts from the model's defaults.
+    base = rule if rule is not None else AlertRule()
+    data = {**{f: getattr(base, f) for f in AlertRuleForm.Meta.fields}, **body}
     form = AlertRuleForm(data=_form_data(data), instance=rule)
     if not form.is_valid():
         problems = "; ".join(
@@ -357,8 +356,7 @@ def _save_rule(rule: AlertRule | None, body: dict) -> AlertRule:
 
 
 def _form_data(data: dict) -> dict:
-    import json
-
+    """Values as a browser would post them to the admin form."""
     out = {}
     for key, value in data.items():
         if isinstance(value, dict | list):
@@ -463,8 +461,6 @@ class SilenceIn(Schema):
 
 
 def _save_silence(silence: Silence | None, data: dict, user) -> Silence:
-    import json
-
     form = SilenceForm(
         data={
             "matchers": json.dumps(data["matchers"]),
