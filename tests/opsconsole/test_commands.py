@@ -153,3 +153,35 @@ def test_a_fresh_console_gets_the_environments_thresholds_as_rules(settings, mon
     AlertService().create_system_alert("cpu_percent", 95, 80, "web-01")
     _run("setup_console")
     assert not AlertRule.objects.exists()
+
+
+def test_workers_stop_their_whole_pool_on_sigterm(tmp_path):
+    import signal
+    import time
+
+    import psutil
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"OPSCONSOLE_TESTING", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL"}
+    }
+    env["OPSCONSOLE_VAR_DIR"] = str(tmp_path)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, timeout=120)
+    workers = subprocess.Popen([*manage, "workers"], env=env)
+    try:
+        sentinel = psutil.Process(workers.pid)
+        deadline = time.monotonic() + 60
+        # A worker, the monitor and the pusher.
+        while len(sentinel.children()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        pool = sentinel.children()
+        assert len(pool) == 3
+        workers.send_signal(signal.SIGTERM)
+        # Stopped by the sentinel itself, not killed: exit code 0 and no child left.
+        assert workers.wait(timeout=60) == 0
+        assert not [p for p in pool if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    finally:
+        if workers.poll() is None:
+            workers.kill()

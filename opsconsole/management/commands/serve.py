@@ -51,8 +51,6 @@ class Command(BaseCommand):
             host,
             "--port",
             str(port),
-            "--manage",
-            str(Path(settings.BASE_DIR) / "manage.py"),
             "--log-dir",
             str(log_dir),
             "--banner",
@@ -66,6 +64,9 @@ class Command(BaseCommand):
         sys.stderr.flush()
         # Same process id, so whoever started serve (a terminal, systemd) still holds it.
         os.chdir(settings.BASE_DIR)
+        # glibc gives each thread its own malloc arena; daphne's thread pool would keep
+        # several mostly empty ones resident. Read once, at the interpreter's start.
+        os.environ.setdefault("MALLOC_ARENA_MAX", "2")
         os.execv(sys.executable, argv)  # noqa: S606 (fixed argv, no shell)
 
     def _check_port(self, host: str, port: int) -> None:

@@ -1,0 +1,45 @@
+"""The django-q2 cluster, one process lighter than ``qcluster``.
+
+``qcluster`` forks a sentinel and then only waits for it: a whole Django process
+(about 10 MiB of private memory) that does nothing. Here this process is the sentinel:
+it spawns the worker pool, the pusher and the monitor, guards them, and on SIGTERM or
+SIGINT stops them in q2's own order (pusher, workers after their current task, monitor)
+before exiting. ``serve`` runs this; ``qcluster`` still works for anyone who prefers it.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import uuid
+from multiprocessing import Event
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the django-q2 task workers (the cluster's sentinel in this process)."
+
+    def handle(self, *args, **options):
+        import gc
+
+        from django_q.cluster import Sentinel
+
+        # The sentinel forks the pool from this process: frozen objects are never
+        # scanned by the collector, so their pages stay shared instead of being copied.
+        gc.collect()
+        gc.freeze()
+        stop_event, start_event = Event(), Event()
+        sentinel = Sentinel(stop_event, start_event, uuid.uuid4(), start=False)
+
+        def request_stop(signum, frame):
+            # The guard loop waits on this event between rounds and then stops the pool.
+            # It is set from another thread: setting a multiprocessing Event waits for
+            # its waiters to wake, and the waiter is this very thread, inside the handler.
+            threading.Thread(target=stop_event.set, daemon=True).start()
+
+        # Sentinel.__init__ sets SIGTERM to its default (die at once) and ignores SIGINT,
+        # which suits a forked child, not a process that must stop its own children.
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        sentinel.start()
