@@ -81,6 +81,24 @@ def test_the_same_problem_again_counts_on_the_open_alert(service):
     assert third.notification_count == 3 and third.events.count() == 2
 
 
+def test_a_repeat_adds_errors_keeps_the_most_users_and_notes_a_quiet_spell(service):
+    first = service.create_application_error_alert(
+        "TimeoutError", "upstream timed out", source="api", affected_users=7, error_count=2
+    )
+    service.create_application_error_alert(
+        "TimeoutError", "upstream timed out", source="api", affected_users=3, error_count=4
+    )
+    AlertRecord.objects.filter(pk=first.pk).update(last_seen=timezone.now() - timedelta(minutes=5))
+    again = service.create_application_error_alert(
+        "TimeoutError", "timed out again", source="api", affected_users=2, error_count=1
+    )
+    assert again.pk == first.pk and again.notification_count == 3
+    assert again.error_count == 7 and again.affected_users == 7
+    assert again.message == "timed out again"
+    # The first repeat and the one after five quiet minutes are on the timeline.
+    assert again.events.filter(kind=EventKind.DEDUPLICATED).count() == 2
+
+
 def test_a_worse_repeat_escalates_the_severity(service):
     service.create_system_alert("disk_usage_percent", 91, 90, "db-01")
     worse = service.create_system_alert("disk_usage_percent", 140, 90, "db-01")
