@@ -5,7 +5,10 @@ import re
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
+from django.utils import timezone
+from django.utils.timesince import timesince
 
+from alerts import silences
 from alerts.constants import OPEN_STATUSES, Status
 from alerts.models import Alert, AlertEvent, AlertRule, Silence
 from alerts.service import AlertService, AlertStateError
@@ -184,11 +187,15 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
     @admin.action(description="Enable selected rules")
     def enable(self, request, queryset):
-        self.message_user(request, f"Enabled {queryset.update(enabled=True)} rule(s).")
+        self.message_user(
+            request, f"Enabled {queryset.update(enabled=True, updated=timezone.now())} rule(s)."
+        )
 
     @admin.action(description="Disable selected rules")
     def disable(self, request, queryset):
-        self.message_user(request, f"Disabled {queryset.update(enabled=False)} rule(s).")
+        self.message_user(
+            request, f"Disabled {queryset.update(enabled=False, updated=timezone.now())} rule(s)."
+        )
 
 
 class AlertEventInline(admin.TabularInline):
@@ -329,6 +336,12 @@ class SilenceForm(forms.ModelForm):
                     raise forms.ValidationError(f"Matcher {index}: {exc}") from None
         return matchers
 
+    def clean_recurrence(self):
+        try:
+            return silences.check_recurrence(self.cleaned_data["recurrence"])
+        except ValueError as exc:
+            raise forms.ValidationError(f"Weekly window: {exc}.") from None
+
     def clean(self):
         data = super().clean()
         if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
@@ -336,11 +349,41 @@ class SilenceForm(forms.ModelForm):
         return data
 
 
+class SilenceStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("pending", "Pending"), ("expired", "Expired")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        match self.value():
+            case "active":
+                return queryset.filter(starts_at__lte=now, ends_at__gt=now)
+            case "pending":
+                return queryset.filter(starts_at__gt=now)
+            case "expired":
+                return queryset.filter(ends_at__lte=now)
+        return queryset
+
+
 @admin.register(Silence)
 class SilenceAdmin(admin.ModelAdmin):
     form = SilenceForm
-    list_display = ["__str__", "starts_at", "ends_at", "created_by"]
+    list_display = ["__str__", "state_display", "starts_at", "ends_at", "created_by"]
+    list_filter = [SilenceStateFilter]
     search_fields = ["comment"]
+
+    @admin.display(description="state")
+    def state_display(self, silence: Silence) -> str:
+        now = timezone.now()
+        state = silence.state(now)
+        if state == "active":
+            return f"active, ends in {timesince(now, silence.ends_at)}"
+        if state == "pending":
+            return f"pending, starts in {timesince(now, silence.starts_at)}"
+        return f"expired {timesince(silence.ends_at, now)} ago"
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from alerts import recommendations, silences
@@ -80,6 +81,28 @@ class PassResult:
     seconds: float = 0.0
 
 
+_rules_cache: tuple[tuple, list[AlertRule]] | None = None
+
+
+def enabled_rules() -> list[AlertRule]:
+    """The enabled rules, kept between passes while none is added, edited or deleted.
+
+    A worker evaluates every few seconds and rules change a few times a day: one small
+    aggregate tells whether the list kept from the last pass is still the list. Every
+    edit path bumps ``updated`` (saves through the admin, the API, bulk enable/disable).
+    """
+    global _rules_cache
+    version = tuple(AlertRule.objects.aggregate(n=Count("id"), last=Max("updated")).values())
+    if _rules_cache is None or _rules_cache[0] != version:
+        # Only what evaluation reads: with a thousand rules, loading descriptions and
+        # parsing timestamps nobody looks at is a good share of a pass.
+        rules = list(
+            AlertRule.objects.filter(enabled=True).defer("description", "created", "updated")
+        )
+        _rules_cache = (version, rules)
+    return list(_rules_cache[1])
+
+
 def evaluate(now: datetime | None = None) -> PassResult:
     """One pass over every enabled rule. Skips if another pass is running."""
     if not cache.add(LOCK_KEY, 1, timeout=120):
@@ -99,10 +122,11 @@ class Evaluator:
 
     def run(self) -> PassResult:
         started = time.perf_counter()
-        rules = list(AlertRule.objects.filter(enabled=True))
+        rules = enabled_rules()
         self.result.rules = len(rules)
-        hosts = {h.pk: h for h in Host.objects.filter(enabled=True)}
-        states = {(s.rule_id, s.target): s for s in RuleState.objects.filter(rule__in=rules)}
+        hosts = {h.pk: h for h in Host.objects.filter(enabled=True).only("id", "hostname")}
+        # A join, not an IN list of every rule's id.
+        states = {(s.rule_id, s.target): s for s in RuleState.objects.filter(rule__enabled=True)}
         observations = self._metric_observations(
             [r for r in rules if r.kind in METRIC_KINDS], hosts, set(states)
         ) + self._process_observations(
@@ -167,29 +191,24 @@ class Evaluator:
             present = set()
             plan = _Plan(window_rules, state_keys)
             for (host_id, metric_id), aggregate in rows.items():
-                host, metric = hosts.get(host_id), metrics[metric_id]
+                host = hosts.get(host_id)
                 if host is None:
                     continue
                 present.add((host_id, metric_id))
-                target = f"{host.hostname}/{metric.key}"
+                metric = metrics[metric_id]
                 # Rules without a host or label filter, grouped by how they read the
                 # data: one value per group, and the breached thresholds found by
                 # bisection, not by testing a thousand rules one by one.
                 for group in plan.simple.get(metric.name, ()):
-                    self.result.targets += len(group.rules)
-                    value = self._value(group.rules[0], host, metric, aggregate, window)
+                    self.result.targets += group.size
+                    value = _read(group.reading, aggregate, window, host, metric)
                     for rule in group.breached(value):
                         observations.append(Observation(rule, host, metric.key, value))
-                    for rule in plan.stateful_simple.get((metric.name, target), ()):
-                        if not _breaches(rule, value):  # breached ones are already in
-                            observations.append(
-                                Observation(
-                                    rule,
-                                    host,
-                                    metric.key,
-                                    self._value(rule, host, metric, aggregate, window),
-                                )
-                            )
+                target = f"{host.hostname}/{metric.key}" if plan.needs_target else ""
+                for rule in plan.stateful_simple.get((metric.name, target), ()):
+                    value = self._value(rule, host, metric, aggregate, window)
+                    if not _breaches(rule, value):  # breached ones are already in
+                        observations.append(Observation(rule, host, metric.key, value))
                 for rule in plan.filtered.get(metric.name, ()):
                     if not _applies(rule, host, metric):
                         continue
@@ -210,24 +229,7 @@ class Evaluator:
         return observations
 
     def _value(self, rule, host, metric, aggregate, window) -> float:
-        count, avg, low, high, slope = aggregate
-        match rule.aggregation if rule.kind != AlertRule.Kind.TREND else "trend":
-            case "trend":
-                # Growth per hour over the window (least squares), e.g. a memory leak.
-                return slope * 3600
-            case AlertRule.Aggregation.MAX:
-                return high
-            case AlertRule.Aggregation.MIN:
-                return low
-            case AlertRule.Aggregation.COUNT:
-                return float(count)
-            case AlertRule.Aggregation.RATE:
-                return count / window
-            case AlertRule.Aggregation.LAST:
-                value = get_latest(host)["values"].get(metric.key)
-                return float(value) if value is not None else avg
-            case _:
-                return avg
+        return _read(_reading(rule), aggregate, window, host, metric)
 
     def _process_observations(self, rules: list[AlertRule], hosts: dict) -> list[Observation]:
         observations = []
@@ -526,9 +528,11 @@ class Evaluator:
 class _Group:
     """Rules on one metric that read it the same way, sorted by threshold."""
 
-    def __init__(self, rules: list[AlertRule]):
+    def __init__(self, reading: str, rules: list[AlertRule]):
+        self.reading = reading
         self.operator = rules[0].operator
         self.rules = sorted(rules, key=lambda r: r.threshold)
+        self.size = len(self.rules)
         self.thresholds = [r.threshold for r in self.rules]
 
     def breached(self, value: float | None) -> list[AlertRule]:
@@ -558,24 +562,46 @@ class _Plan:
             if rule.host or rule._labels or rule.threshold is None:
                 self.filtered[rule._name].append(rule)
             else:
-                reading = "trend" if rule.kind == AlertRule.Kind.TREND else rule.aggregation
-                groups[(rule._name, reading, rule.operator)].append(rule)
+                groups[(rule._name, _reading(rule), rule.operator)].append(rule)
         self.simple: dict[str, list[_Group]] = defaultdict(list)
-        for (name, _, _), members in groups.items():
-            self.simple[name].append(_Group(members))
-        by_id = {r.pk: r for r in rules}
+        for (name, reading, _), members in groups.items():
+            self.simple[name].append(_Group(reading, members))
+        simple_ids = {r.pk: r for members in groups.values() for r in members}
         # Simple rules with a stored state on a target: they must be stepped even when
         # healthy (to resolve, or leave pending).
         self.stateful_simple: dict[tuple[str, str], list[AlertRule]] = defaultdict(list)
         for rule_id, target in state_keys:
-            rule = by_id.get(rule_id)
-            if (
-                rule is not None
-                and rule._name
-                and rule.pk not in {r.pk for r in self.filtered.get(rule._name, ())}
-                and rule.kind != AlertRule.Kind.ABSENCE
-            ):
+            rule = simple_ids.get(rule_id)
+            if rule is not None:
                 self.stateful_simple[(rule._name, target)].append(rule)
+        # Building "host/series" for every row costs more than the rest of the loop:
+        # only done when some rule has a state or a filter to look it up by.
+        self.needs_target = bool(self.stateful_simple or self.filtered)
+
+
+def _reading(rule: AlertRule) -> str:
+    return "trend" if rule.kind == AlertRule.Kind.TREND else str(rule.aggregation)
+
+
+def _read(reading: str, aggregate, window: int, host, metric) -> float:
+    """One value of a (host, metric) aggregate row, as a rule reads it."""
+    count, avg, low, high, slope = aggregate
+    if reading == "avg":
+        return avg
+    if reading == "max":
+        return high
+    if reading == "min":
+        return low
+    if reading == "count":
+        return float(count)
+    if reading == "rate":
+        return count / window
+    if reading == "trend":
+        # Growth per hour over the window (least squares), e.g. a memory leak.
+        return slope * 3600
+    # "last"
+    value = get_latest(host)["values"].get(metric.key)
+    return float(value) if value is not None else avg
 
 
 def _breaches(rule: AlertRule, value: float | None) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from alerts.admin import check_pattern
 from alerts.constants import EventKind, Status
+from alerts.evaluator import evaluate
 from alerts.models import AlertRule, Silence
 from alerts.service import AlertService
 from opsconsole.bootstrap import load_defaults
@@ -75,12 +77,15 @@ def test_a_bad_rule_gets_a_clear_form_error(admin_client, overrides, field, mess
 def test_rules_are_enabled_and_disabled_in_bulk(admin_client):
     a = AlertRule.objects.create(name="a", metric="cpu_usage_percent", threshold=1)
     b = AlertRule.objects.create(name="b", metric="cpu_usage_percent", threshold=2)
+    assert evaluate().rules == 6
     admin_client.post(
         "/admin/alerts/alertrule/",
         {"action": "disable", "_selected_action": [a.pk, b.pk]},
     )
     assert not AlertRule.objects.filter(pk__in=[a.pk, b.pk], enabled=True).exists()
     assert AlertRule.objects.filter(enabled=True).count() == 4, "the defaults are untouched"
+    # The evaluator's next pass no longer reads them.
+    assert evaluate().rules == 4
 
 
 def test_alerts_are_acknowledged_in_bulk_with_the_admin_as_actor(admin_client):
@@ -137,6 +142,51 @@ def test_a_bad_silence_gets_a_clear_form_error(admin_client, matchers, message):
     errors = response.context["adminform"].form.errors
     assert message in " ".join(error for field in errors.values() for error in field)
     assert not Silence.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("recurrence", "message"),
+    [
+        ('{"weekdays": [7], "start": "22:00", "end": "02:00"}', "0 (Monday) to 6 (Sunday)"),
+        ('{"weekdays": [5], "start": "25:00", "end": "02:00"}', "start must be a time of day"),
+        ('{"start": "22:00", "end": "22:00"}', "the window would be empty"),
+        ('{"start": "22:00", "end": "23:00", "timezone": "Mars/Olympus"}', "unknown time zone"),
+        ('{"days": [1]}', "unknown key 'days'"),
+        ('["22:00"]', "give a JSON object"),
+    ],
+)
+def test_a_bad_weekly_window_gets_a_clear_form_error(admin_client, recurrence, message):
+    response = admin_client.post(
+        "/admin/alerts/silence/add/",
+        {
+            "matchers": '[{"field": "resource", "value": "db-01"}]',
+            "starts_at_0": "2026-11-22",
+            "starts_at_1": "10:00:00",
+            "ends_at_0": "2026-12-22",
+            "ends_at_1": "12:00:00",
+            "recurrence": recurrence,
+            "comment": "weekly backup",
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert message in " ".join(errors.get("recurrence", []))
+    assert not Silence.objects.exists()
+
+
+def test_the_silence_list_says_which_are_active_pending_or_expired(admin_client):
+    now = timezone.now()
+    matchers = [{"field": "resource", "value": "db-01"}]
+    Silence.objects.create(
+        matchers=matchers, starts_at=now - timedelta(hours=2), ends_at=now - timedelta(hours=1)
+    )
+    Silence.objects.create(
+        matchers=matchers, starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=3)
+    )
+    page = admin_client.get("/admin/alerts/silence/").content.decode()
+    assert "expired 1\xa0hour ago" in page and "active, ends in 2\xa0hours" in page
+    active = admin_client.get("/admin/alerts/silence/?state=active").content.decode()
+    assert "active, ends in" in active and "expired 1" not in active
 
 
 def test_a_silence_is_saved_with_its_creator(admin_client, alice):

@@ -286,7 +286,17 @@ def test_grouped_thresholds_breach_exactly_as_rule_by_rule(operator):
         AlertRule(pk=n, name=f"r{n}", operator=operator, threshold=float(t))
         for n, t in enumerate([50, 10, 30, 30, 90, 70])
     ]
-    group = _Group(rules)
+    group = _Group("avg", rules)
     for value in (0, 10, 29.9, 30, 30.1, 70, 95):
         expected = {r.pk for r in rules if _breaches(r, value)}
         assert {r.pk for r in group.breached(value)} == expected, (operator, value)
+
+
+def test_an_edited_rule_is_read_anew_by_the_next_pass():
+    rule = _rule(threshold=80)
+    _series("web-01", "cpu_usage_percent", [90] * 4, _at(0))
+    assert evaluate(_at(0)).fired == 1
+    rule.threshold = 95
+    rule.save()
+    _series("web-01", "cpu_usage_percent", [90] * 4, _at(1))
+    assert evaluate(_at(1)).resolved == 1
