@@ -446,10 +446,7 @@ class SilenceOut(Schema):
 
     @staticmethod
     def resolve_state(obj) -> str:
-        now = timezone.now()
-        if obj.ends_at <= now:
-            return "expired"
-        return "active" if obj.starts_at <= now else "pending"
+        return obj.state()
 
 
 class SilenceIn(Schema):

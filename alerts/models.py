@@ -209,6 +209,15 @@ class Silence(models.Model):
     def __str__(self) -> str:
         return self.comment or f"silence #{self.pk}"
 
+    def state(self, now=None) -> str:
+        """pending (not started), active, or expired."""
+        from django.utils import timezone
+
+        now = now or timezone.now()
+        if self.ends_at <= now:
+            return "expired"
+        return "active" if self.starts_at <= now else "pending"
+
 
 class RuleState(models.Model):
     """Where one rule stands for one target (a host's series): the evaluator's memory

@@ -56,6 +56,39 @@ def _in_window(silence: Silence, now: datetime) -> bool:
     return (local.weekday() - 1) % 7 in weekdays and moment < end
 
 
+RECURRENCE_KEYS = {"weekdays", "start", "end", "timezone"}
+
+
+def check_recurrence(recurrence) -> dict:
+    """A weekly window as stored, or ValueError saying what is wrong with it."""
+    if recurrence in (None, "", {}):
+        return {}
+    if not isinstance(recurrence, dict):
+        raise ValueError('give a JSON object, e.g. {"weekdays": [5, 6], "start": "22:00", ...}')
+    unknown = set(recurrence) - RECURRENCE_KEYS
+    if unknown:
+        raise ValueError(f"unknown key {sorted(unknown)[0]!r} (weekdays, start, end, timezone)")
+    weekdays = recurrence.get("weekdays", [])
+    if not isinstance(weekdays, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 6 for d in weekdays
+    ):
+        raise ValueError("weekdays must be a list of numbers 0 (Monday) to 6 (Sunday)")
+    for key in ("start", "end"):
+        if key in recurrence and not _CLOCK.fullmatch(str(recurrence[key])):
+            raise ValueError(f"{key} must be a time of day as HH:MM, not {recurrence[key]!r}")
+    if recurrence.get("start", "00:00") == recurrence.get("end", "23:59"):
+        raise ValueError("start and end are the same time: the window would be empty")
+    zone = recurrence.get("timezone", "UTC")
+    try:
+        ZoneInfo(str(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {zone!r} (e.g. Europe/Paris, UTC)") from None
+    return recurrence
+
+
+_CLOCK = re.compile(r"([01]?\d|2[0-3]):[0-5]\d")
+
+
 def _clock(text: str) -> time:
     hours, _, minutes = str(text).partition(":")
     return time(int(hours) % 24, int(minutes or 0) % 60)
