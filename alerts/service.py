@@ -22,6 +22,7 @@ threshold, error when more than 20 %, warning otherwise. So CPU at 92 % against 
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 from collections import Counter
@@ -545,29 +546,8 @@ class AlertService:
             return None
         import psycopg
 
-        table = AlertRecord._meta.db_table
-        # In the model's order, which is the order from_db() reads values in.
-        fields = [f for f in AlertRecord._meta.concrete_fields if f.name in _REPEAT_FIELDS]
-        columns = ", ".join(f"a.{f.column}" for f in fields)
+        sql, attnames = _plain_repeat_statement()
         not_worse = [s.value for s in Severity if SEVERITY_RANK[s] >= SEVERITY_RANK[severity]]
-        sql = f"""
-            WITH open_alert AS (
-                SELECT id, last_seen FROM {table}
-                WHERE fingerprint = %s AND status = ANY(%s) AND severity = ANY(%s)
-                  AND NOT (status = %s AND suppressed_until IS NOT NULL
-                           AND suppressed_until <= %s)
-                FOR UPDATE
-            )
-            UPDATE {table} AS a SET
-                notification_count = a.notification_count + 1,
-                error_count = a.error_count + %s,
-                last_seen = %s,
-                message = %s,
-                value = COALESCE(%s, a.value),
-                affected_users = GREATEST(a.affected_users, %s)
-            FROM open_alert WHERE a.id = open_alert.id
-            RETURNING {columns}, open_alert.last_seen
-        """
         params = [
             fingerprint,
             [str(status) for status in OPEN_STATUSES],
@@ -590,7 +570,7 @@ class AlertService:
         if row is None:
             return None
         *values, previous_seen = row
-        record = AlertRecord.from_db(connection.alias, [f.attname for f in fields], values)
+        record = AlertRecord.from_db(connection.alias, attnames, values)
         if record.notification_count == 2 or now - previous_seen >= DEDUP_EVENT_EVERY:
             self._note_repeat(record, actor)
         return record
@@ -697,3 +677,31 @@ def _overage(current: float, threshold: float) -> float:
 def _mean_minutes(pairs) -> float | None:
     spans = [(end - start).total_seconds() / 60 for start, end in pairs if end and start]
     return round(sum(spans) / len(spans), 1) if spans else None
+
+
+@functools.cache
+def _plain_repeat_statement() -> tuple[str, list[str]]:
+    """The UPDATE that counts a plain repeat, and the fields it returns (built once)."""
+    table = AlertRecord._meta.db_table
+    # In the model's order, which is the order from_db() reads values in.
+    fields = [f for f in AlertRecord._meta.concrete_fields if f.name in _REPEAT_FIELDS]
+    columns = ", ".join(f"a.{f.column}" for f in fields)
+    sql = f"""
+        WITH open_alert AS (
+            SELECT id, last_seen FROM {table}
+            WHERE fingerprint = %s AND status = ANY(%s) AND severity = ANY(%s)
+              AND NOT (status = %s AND suppressed_until IS NOT NULL
+                       AND suppressed_until <= %s)
+            FOR UPDATE
+        )
+        UPDATE {table} AS a SET
+            notification_count = a.notification_count + 1,
+            error_count = a.error_count + %s,
+            last_seen = %s,
+            message = %s,
+            value = COALESCE(%s, a.value),
+            affected_users = GREATEST(a.affected_users, %s)
+        FROM open_alert WHERE a.id = open_alert.id
+        RETURNING {columns}, open_alert.last_seen
+    """
+    return sql, [f.attname for f in fields]
