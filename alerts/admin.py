@@ -4,11 +4,16 @@ import re
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from alerts import silences
+from alerts import preview, silences
 from alerts.constants import OPEN_STATUSES, Status
 from alerts.models import Alert, AlertEvent, AlertRule, Silence
 from alerts.service import AlertService, AlertStateError
@@ -129,6 +134,9 @@ class AlertRuleForm(forms.ModelForm):
         return data
 
 
+PREVIEW_HOURS = [1, 6, 24, 72, 168]
+
+
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
     form = AlertRuleForm
@@ -142,6 +150,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
         "category",
         "for_seconds",
         "enabled",
+        "preview_link",
     ]
     list_filter = ["enabled", "kind", "severity", "category"]
     search_fields = ["name", "metric", "process", "service", "description"]
@@ -175,6 +184,49 @@ class AlertRuleAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:rule_id>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="alerts_alertrule_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="preview")
+    def preview_link(self, rule: AlertRule) -> str:
+        return format_html(
+            '<a href="{}">preview &amp; backtest</a>',
+            reverse("admin:alerts_alertrule_preview", args=[rule.pk]),
+        )
+
+    def preview_view(self, request, rule_id: int):
+        """What the rule matches now, and what it would have done over stored history."""
+        rule = get_object_or_404(AlertRule, pk=rule_id)
+        if not self.has_view_permission(request, rule):
+            raise PermissionDenied
+        try:
+            hours = int(request.GET.get("hours", "24"))
+        except ValueError:
+            hours = 24
+        hours = hours if hours in PREVIEW_HOURS else 24
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Preview: {rule.name}",
+            "rule": rule,
+            "condition": self.condition(rule),
+            "hours": hours,
+            "hour_choices": PREVIEW_HOURS,
+        }
+        try:
+            context["matches"] = preview.matches_now(rule)
+            context["backtest"] = preview.backtest(rule, hours)
+        except ValueError as exc:
+            context["problem"] = str(exc)
+        return TemplateResponse(request, "admin/alerts/alertrule/preview.html", context)
 
     @admin.display(description="condition")
     def condition(self, rule: AlertRule) -> str:

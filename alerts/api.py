@@ -17,6 +17,7 @@ from django.utils import timezone
 from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
+from alerts import preview
 from alerts.admin import AlertRuleForm, SilenceForm
 from alerts.constants import OPEN_STATUSES, Category, Severity, parse_severity
 from alerts.constants import Status as AlertStatus
@@ -395,6 +396,59 @@ def create_alert_rule(request, payload: Body[dict[str, Any]]):
 @rules_router.get("/{rule_id}", response=RuleOut, auth=api_auth(), url_name="get_alert_rule")
 def get_alert_rule(request, rule_id: int):
     return _rule(rule_id)
+
+
+class MatchOut(Schema):
+    host: str
+    series: str
+    value: float | None
+    unit: str
+    breached: bool
+
+
+class TargetHistoryOut(Schema):
+    target: str
+    unit: str
+    firings: int = Field(..., description="alerts the rule would have raised")
+    firing_minutes: int
+    peak: float | None = Field(None, description="the worst value seen")
+    first_fired: datetime | None
+    last_fired: datetime | None
+
+
+class BacktestOut(Schema):
+    hours: int
+    firings: int
+    firing_minutes: int
+    targets: list[TargetHistoryOut]
+
+
+class PreviewOut(Schema):
+    rule: int
+    now: list[MatchOut] = Field(..., description="every series the rule reads, breaches first")
+    backtest: BacktestOut
+
+
+@rules_router.get(
+    "/{rule_id}/preview",
+    response=PreviewOut,
+    auth=api_auth(),
+    url_name="preview_alert_rule",
+)
+def preview_alert_rule(
+    request, rule_id: int, hours: int = Query(24, ge=1, le=preview.MAX_BACKTEST_HOURS)
+):
+    """What the rule matches now, and how often it would have fired over the last
+    ``hours`` of stored 1-minute roll-ups (with its for, clear threshold and cooldown)."""
+    rule = _rule(rule_id)
+    try:
+        return {
+            "rule": rule.pk,
+            "now": preview.matches_now(rule),
+            "backtest": preview.backtest(rule, hours),
+        }
+    except ValueError as exc:
+        raise HttpError(422, str(exc)) from None
 
 
 @rules_router.patch(

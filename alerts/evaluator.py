@@ -270,7 +270,7 @@ class Evaluator:
         if state.state == RuleState.State.FIRING:
             if breach:
                 self._repeat(obs, state)
-            elif self._cleared(rule, obs.value):
+            elif _cleared(rule, obs.value):
                 self._resolve(obs, state)
             else:
                 state.save()  # between threshold and clear threshold: still firing
@@ -438,18 +438,6 @@ class Evaluator:
     def _breach(self, obs: Observation) -> bool:
         return _breaches(obs.rule, obs.value)
 
-    def _cleared(self, rule: AlertRule, value: float) -> bool:
-        if rule.kind == AlertRule.Kind.ABSENCE:
-            return value is not None
-        clear = rule.clear_threshold
-        if clear is None:
-            return not _COMPARE[rule.operator](value, rule.threshold)
-        if rule.operator in (AlertRule.Operator.GT, AlertRule.Operator.GTE):
-            return value <= clear
-        if rule.operator in (AlertRule.Operator.LT, AlertRule.Operator.LTE):
-            return value >= clear
-        return not _COMPARE[rule.operator](value, rule.threshold)
-
     def _alert(self, obs: Observation) -> Alert:
         rule = obs.rule
         if rule.kind == AlertRule.Kind.ABSENCE:
@@ -602,6 +590,20 @@ def _read(reading: str, aggregate, window: int, host, metric) -> float:
     # "last"
     value = get_latest(host)["values"].get(metric.key)
     return float(value) if value is not None else avg
+
+
+def _cleared(rule: AlertRule, value: float | None) -> bool:
+    """Whether a firing rule resolves at this value (past its clear threshold, if any)."""
+    if rule.kind == AlertRule.Kind.ABSENCE:
+        return value is not None
+    clear = rule.clear_threshold
+    if clear is None:
+        return not _COMPARE[rule.operator](value, rule.threshold)
+    if rule.operator in (AlertRule.Operator.GT, AlertRule.Operator.GTE):
+        return value <= clear
+    if rule.operator in (AlertRule.Operator.LT, AlertRule.Operator.LTE):
+        return value >= clear
+    return not _COMPARE[rule.operator](value, rule.threshold)
 
 
 def _breaches(rule: AlertRule, value: float | None) -> bool:

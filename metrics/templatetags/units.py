@@ -40,7 +40,11 @@ def humanize_value(value, unit: str = "") -> str:
         return f"{number:.2f}"
     if unit == "count":
         return f"{number:.0f}"
-    return f"{number:g}"
+    if unit.endswith("per hour"):
+        # A growth rate (trend rules): the base unit, per hour.
+        return f"{humanize_value(number, unit.removesuffix('per hour').strip())}/h"
+    # Units pushed with custom metrics ("orders/min", "samples") are written as given.
+    return f"{number:g} {unit}" if unit else f"{number:g}"
 
 
 @register.filter

@@ -1,0 +1,227 @@
+"""What a rule matches now, and how often it would have fired over the stored history.
+
+The preview reads the same window aggregate the evaluator reads. The backtest replays
+the rule minute by minute over the 1-minute roll-ups (so its window is rounded up to
+whole minutes), with its ``for`` duration, clear threshold and cooldown, and counts the
+alerts it would have raised: what an operator wants to know before turning a rule on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from alerts.evaluator import _aggregate, _applies, _breaches, _cleared, _read, _reading
+from alerts.models import AlertRule
+from metrics.catalog import parse_key
+from metrics.models import Host, Metric, MinuteRollup
+
+MAX_BACKTEST_HOURS = 24 * 7
+
+
+@dataclass
+class Match:
+    host: str
+    series: str
+    value: float | None
+    breached: bool
+    unit: str = ""
+
+
+@dataclass
+class TargetHistory:
+    target: str
+    unit: str = ""
+    firings: int = 0
+    firing_minutes: int = 0
+    peak: float | None = None
+    first_fired: datetime | None = None
+    last_fired: datetime | None = None
+
+
+@dataclass
+class Backtest:
+    hours: int
+    minutes_replayed: int = 0
+    firings: int = 0
+    firing_minutes: int = 0
+    targets: list[TargetHistory] = field(default_factory=list)
+
+
+def _prepare(rule: AlertRule) -> list[Metric]:
+    """The series the rule reads; sets the parsed name and labels the evaluator uses."""
+    if rule.kind not in {
+        AlertRule.Kind.SYSTEM_METRIC,
+        AlertRule.Kind.CUSTOM_METRIC,
+        AlertRule.Kind.LATENCY,
+        AlertRule.Kind.TREND,
+        AlertRule.Kind.ABSENCE,
+    }:
+        raise ValueError(f"a preview reads metrics; a {rule.get_kind_display()} rule has none")
+    name, labels = parse_key(rule.metric)
+    rule._name, rule._labels = name, {**labels, **(rule.labels or {})}
+    return list(Metric.objects.filter(name=name))
+
+
+def value_unit(rule: AlertRule, metric: Metric) -> str:
+    """The unit of what the rule compares: the metric's, or a count or rate of samples."""
+    reading = _reading(rule)
+    if reading == "count":
+        return "samples"
+    if reading == "rate":
+        return "per_second"
+    if reading == "trend":
+        return f"{metric.unit} per hour" if metric.unit else "per hour"
+    return metric.unit
+
+
+def _hosts(rule: AlertRule) -> dict[int, Host]:
+    hosts = Host.objects.filter(enabled=True).only("id", "hostname")
+    if rule.host:
+        hosts = hosts.filter(hostname=rule.host)
+    return {h.pk: h for h in hosts}
+
+
+def matches_now(rule: AlertRule, now: datetime | None = None) -> list[Match]:
+    """Every series the rule reads, with its value over the window now; breaches first."""
+    now = now or timezone.now()
+    metrics = _prepare(rule)
+    hosts = _hosts(rule)
+    window = rule.window_seconds or 60
+    rows = _aggregate(
+        [m.pk for m in metrics],
+        now - timedelta(seconds=window),
+        now,
+        slope=rule.kind == AlertRule.Kind.TREND,
+    )
+    by_id = {m.pk: m for m in metrics}
+    found = []
+    for (host_id, metric_id), aggregate in rows.items():
+        host, metric = hosts.get(host_id), by_id[metric_id]
+        if host is None or not _applies(rule, host, metric):
+            continue
+        value = (
+            None
+            if rule.kind == AlertRule.Kind.ABSENCE
+            else _read(_reading(rule), aggregate, window, host, metric)
+        )
+        breached = rule.kind != AlertRule.Kind.ABSENCE and _breaches(rule, value)
+        found.append(Match(host.hostname, metric.key, value, breached, value_unit(rule, metric)))
+    found.sort(key=lambda m: (not m.breached, m.host, m.series))
+    return found
+
+
+def backtest(rule: AlertRule, hours: int = 24, now: datetime | None = None) -> Backtest:
+    """Replay the rule over the last ``hours`` of 1-minute roll-ups."""
+    if not 1 <= hours <= MAX_BACKTEST_HOURS:
+        raise ValueError(f"hours must be between 1 and {MAX_BACKTEST_HOURS}")
+    now = (now or timezone.now()).replace(second=0, microsecond=0)
+    metrics = {m.pk: m for m in _prepare(rule)}
+    hosts = _hosts(rule)
+    start = now - timedelta(hours=hours)
+    series: dict[tuple[int, int], list] = defaultdict(list)
+    rows = (
+        MinuteRollup.objects.filter(metric_id__in=list(metrics), bucket__gte=start, bucket__lt=now)
+        .order_by("host_id", "metric_id", "bucket")
+        .values_list("host_id", "metric_id", "bucket", "min", "max", "sum", "count")
+    )
+    for host_id, metric_id, bucket, low, high, total, count in rows.iterator(chunk_size=5000):
+        host = hosts.get(host_id)
+        if host is not None and _applies(rule, host, metrics[metric_id]):
+            series[(host_id, metric_id)].append((bucket, low, high, total, count))
+    result = Backtest(hours=hours, minutes_replayed=hours * 60)
+    for (host_id, metric_id), buckets in series.items():
+        history = _replay(rule, buckets, start, now)
+        history.target = f"{hosts[host_id].hostname}/{metrics[metric_id].key}"
+        history.unit = value_unit(rule, metrics[metric_id])
+        result.firings += history.firings
+        result.firing_minutes += history.firing_minutes
+        result.targets.append(history)
+    result.targets.sort(key=lambda t: (-t.firings, -t.firing_minutes, t.target))
+    return result
+
+
+def _replay(rule: AlertRule, buckets: list, start: datetime, end: datetime) -> TargetHistory:
+    """Step one series through OK, pending and firing, one minute at a time."""
+    width = max(1, math.ceil((rule.window_seconds or 60) / 60))
+    by_minute = {b[0]: b for b in buckets}
+    history = TargetHistory(target="")
+    firing, pending_since, resolved_at = False, None, None
+    minute = start
+    window: list = []
+    while minute < end:
+        bucket = by_minute.get(minute)
+        window.append(bucket)
+        if len(window) > width:
+            window.pop(0)
+        minute += timedelta(minutes=1)
+        value = _window_value(rule, [b for b in window if b is not None], width)
+        if rule.kind == AlertRule.Kind.ABSENCE:
+            breach, cleared = value is None, value is not None
+        elif value is None:
+            continue  # no data: the evaluator neither fires nor resolves on silence
+        else:
+            breach = _breaches(rule, value)
+            cleared = _cleared(rule, value)
+            if history.peak is None or _worse(rule, value, history.peak):
+                history.peak = value
+        if firing:
+            if cleared:
+                firing, resolved_at, pending_since = False, minute, None
+            else:
+                history.firing_minutes += 1
+            continue
+        if not breach:
+            pending_since = None
+            continue
+        pending_since = pending_since or minute
+        if (minute - pending_since).total_seconds() < rule.for_seconds:
+            continue
+        if resolved_at and (minute - resolved_at).total_seconds() < rule.cooldown_seconds:
+            continue
+        firing = True
+        history.firings += 1
+        history.firing_minutes += 1
+        history.first_fired = history.first_fired or minute
+        history.last_fired = minute
+    return history
+
+
+def _window_value(rule: AlertRule, buckets: list, width: int) -> float | None:
+    if not buckets:
+        return None
+    count = sum(b[4] for b in buckets)
+    if not count:
+        return None
+    reading = _reading(rule)
+    if reading == "trend":
+        points = [(b[0].timestamp(), b[3] / b[4]) for b in buckets if b[4]]
+        if len(points) < 2:
+            return 0.0
+        n = len(points)
+        mean_t = sum(t for t, _ in points) / n
+        mean_v = sum(v for _, v in points) / n
+        spread = sum((t - mean_t) ** 2 for t, _ in points)
+        slope = sum((t - mean_t) * (v - mean_v) for t, v in points) / spread if spread else 0.0
+        return slope * 3600
+    aggregate = (
+        count,
+        sum(b[3] for b in buckets) / count,
+        min(b[1] for b in buckets),
+        max(b[2] for b in buckets),
+        0.0,
+    )
+    if reading == "last":
+        last = buckets[-1]
+        return last[3] / last[4]
+    return _read(reading, aggregate, width * 60, None, None)
+
+
+def _worse(rule: AlertRule, value: float, than: float) -> bool:
+    if rule.operator in (AlertRule.Operator.LT, AlertRule.Operator.LTE):
+        return value < than
+    return value > than
