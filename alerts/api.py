@@ -25,6 +25,7 @@ from alerts.evaluator import evaluate
 from alerts.models import Alert, AlertRule, Silence
 from alerts.service import Alert as AlertSpec
 from alerts.service import AlertService, AlertStateError
+from opsconsole.apitools import one_or_404, valid_or_422
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role
@@ -259,10 +260,7 @@ def update_alert(request, alert_id: int, payload: AlertActionIn):
 
 
 def _alert(alert_id: int) -> Alert:
-    alert = Alert.objects.filter(pk=alert_id).first()
-    if alert is None:
-        raise HttpError(404, f"no alert #{alert_id}")
-    return alert
+    return one_or_404(Alert, f"alert #{alert_id}", pk=alert_id)
 
 
 def _detail(alert: Alert) -> dict:
@@ -348,12 +346,7 @@ def _save_rule(rule: AlertRule | None, body: dict) -> AlertRule:
     base = rule if rule is not None else AlertRule()
     data = {**{f: getattr(base, f) for f in AlertRuleForm.Meta.fields}, **body}
     form = AlertRuleForm(data=_form_data(data), instance=rule)
-    if not form.is_valid():
-        problems = "; ".join(
-            f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()
-        )
-        raise HttpError(422, problems)
-    return form.save()
+    return valid_or_422(form).save()
 
 
 def _form_data(data: dict) -> dict:
@@ -474,10 +467,7 @@ def delete_alert_rule(request, rule_id: int):
 
 
 def _rule(rule_id: int) -> AlertRule:
-    rule = AlertRule.objects.filter(pk=rule_id).first()
-    if rule is None:
-        raise HttpError(404, f"no alert rule #{rule_id}")
-    return rule
+    return one_or_404(AlertRule, f"alert rule #{rule_id}", pk=rule_id)
 
 
 # -- silences -------------------------------------------------------------------------------
@@ -522,10 +512,7 @@ def _save_silence(silence: Silence | None, data: dict, user) -> Silence:
         },
         instance=silence,
     )
-    if not form.is_valid():
-        problems = "; ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items())
-        raise HttpError(422, problems)
-    saved = form.save(commit=False)
+    saved = valid_or_422(form).save(commit=False)
     if silence is None:
         saved.created_by = user
     saved.save()
@@ -597,7 +584,5 @@ def delete_silence(request, silence_id: int):
 
 
 def _silence(silence_id: int) -> Silence:
-    silence = Silence.objects.select_related("created_by").filter(pk=silence_id).first()
-    if silence is None:
-        raise HttpError(404, f"no silence #{silence_id}")
-    return silence
+    silences = Silence.objects.select_related("created_by")
+    return one_or_404(silences, f"silence #{silence_id}", pk=silence_id)

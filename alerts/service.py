@@ -353,8 +353,7 @@ class AlertService:
     def acknowledge_alert(
         self, alert_id: int, acknowledged_by: str, notes: str = ""
     ) -> AlertRecord:
-        with transaction.atomic():
-            alert = self._locked(alert_id)
+        def check(alert: AlertRecord) -> None:
             if alert.status == Status.ACKNOWLEDGED:
                 raise AlertStateError(
                     f"alert #{alert.pk} is already acknowledged by {alert.acknowledged_by}"
@@ -363,16 +362,20 @@ class AlertService:
                 raise AlertStateError(
                     f"alert #{alert.pk} is {alert.status}; only open alerts can be acknowledged"
                 )
-            alert.status = Status.ACKNOWLEDGED
-            alert.acknowledged_by = acknowledged_by
-            alert.acknowledged_at = timezone.now()
-            alert.acknowledge_notes = notes
-            alert.save(
-                update_fields=["status", "acknowledged_by", "acknowledged_at", "acknowledge_notes"]
-            )
-            event = self._event(alert, EventKind.ACKNOWLEDGED, acknowledged_by, notes)
-            transaction.on_commit(lambda: self._announce(alert, event))
-        return alert
+
+        return self._transition(
+            alert_id,
+            check,
+            {
+                "status": Status.ACKNOWLEDGED,
+                "acknowledged_by": acknowledged_by,
+                "acknowledged_at": timezone.now(),
+                "acknowledge_notes": notes,
+            },
+            EventKind.ACKNOWLEDGED,
+            acknowledged_by,
+            notes,
+        )
 
     def resolve_alert(
         self,
@@ -382,18 +385,20 @@ class AlertService:
         *,
         data: dict | None = None,
     ) -> AlertRecord:
-        with transaction.atomic():
-            alert = self._locked(alert_id)
-            if alert.status not in OPEN_STATUSES:
-                raise AlertStateError(f"alert #{alert.pk} is already {alert.status}")
-            alert.status = Status.RESOLVED
-            alert.resolved_by = resolved_by
-            alert.resolved_at = timezone.now()
-            alert.resolution_notes = resolution_notes
-            alert.save(update_fields=["status", "resolved_by", "resolved_at", "resolution_notes"])
-            event = self._event(alert, EventKind.RESOLVED, resolved_by, resolution_notes, data)
-            transaction.on_commit(lambda: self._announce(alert, event))
-        return alert
+        return self._transition(
+            alert_id,
+            self._still_open,
+            {
+                "status": Status.RESOLVED,
+                "resolved_by": resolved_by,
+                "resolved_at": timezone.now(),
+                "resolution_notes": resolution_notes,
+            },
+            EventKind.RESOLVED,
+            resolved_by,
+            resolution_notes,
+            data,
+        )
 
     def suppress_alert(
         self, alert_id: int, suppressed_by: str, reason: str = "", duration_hours: float = 1
@@ -404,36 +409,30 @@ class AlertService:
             raise ValueError(f"duration_hours must be a number, not {duration_hours!r}") from None
         if not 0 < hours <= MAX_SUPPRESS_HOURS:
             raise ValueError(f"duration_hours must be more than 0 and at most {MAX_SUPPRESS_HOURS}")
-        with transaction.atomic():
-            alert = self._locked(alert_id)
+
+        def check(alert: AlertRecord) -> None:
             if alert.status not in OPEN_STATUSES:
                 raise AlertStateError(
                     f"alert #{alert.pk} is {alert.status}; only open alerts can be suppressed"
                 )
-            now = timezone.now()
-            alert.status = Status.SUPPRESSED
-            alert.suppressed_by = suppressed_by
-            alert.suppressed_at = now
-            alert.suppressed_reason = reason
-            alert.suppressed_until = now + timedelta(hours=hours)
-            alert.save(
-                update_fields=[
-                    "status",
-                    "suppressed_by",
-                    "suppressed_at",
-                    "suppressed_reason",
-                    "suppressed_until",
-                ]
-            )
-            event = self._event(
-                alert,
-                EventKind.SUPPRESSED,
-                suppressed_by,
-                reason,
-                {"until": alert.suppressed_until.isoformat(), "hours": hours},
-            )
-            transaction.on_commit(lambda: self._announce(alert, event))
-        return alert
+
+        now = timezone.now()
+        until = now + timedelta(hours=hours)
+        return self._transition(
+            alert_id,
+            check,
+            {
+                "status": Status.SUPPRESSED,
+                "suppressed_by": suppressed_by,
+                "suppressed_at": now,
+                "suppressed_reason": reason,
+                "suppressed_until": until,
+            },
+            EventKind.SUPPRESSED,
+            suppressed_by,
+            reason,
+            {"until": until.isoformat(), "hours": hours},
+        )
 
     def expire_alerts(self, now=None) -> int:
         """Close open alerts past their expiry (their TTL): status expired."""
@@ -442,17 +441,46 @@ class AlertService:
         for alert_id in AlertRecord.objects.filter(
             status__in=OPEN_STATUSES, expires_at__lte=now
         ).values_list("pk", flat=True):
-            with transaction.atomic():
-                alert = self._locked(alert_id)
-                if alert.status not in OPEN_STATUSES:
-                    continue  # resolved meanwhile
-                alert.status = Status.EXPIRED
-                alert.resolved_at = now
-                alert.save(update_fields=["status", "resolved_at"])
-                event = self._event(alert, EventKind.EXPIRED, "system", "past its expiry time")
-                transaction.on_commit(lambda a=alert, e=event: self._announce(a, e))
-                expired += 1
+            try:
+                self._transition(
+                    alert_id,
+                    self._still_open,
+                    {"status": Status.EXPIRED, "resolved_at": now},
+                    EventKind.EXPIRED,
+                    "system",
+                    "past its expiry time",
+                )
+            except AlertStateError:
+                continue  # resolved meanwhile
+            expired += 1
         return expired
+
+    def _transition(
+        self,
+        alert_id: int,
+        check: Callable[[AlertRecord], None],
+        changes: dict[str, Any],
+        kind: EventKind,
+        actor: str,
+        reason: str = "",
+        data: dict | None = None,
+    ) -> AlertRecord:
+        """Lock the alert, let ``check`` refuse the change, apply it, and write it to the
+        timeline; the change is announced after commit."""
+        with transaction.atomic():
+            alert = self._locked(alert_id)
+            check(alert)
+            for name, value in changes.items():
+                setattr(alert, name, value)
+            alert.save(update_fields=list(changes))
+            event = self._event(alert, kind, actor, reason, data)
+            transaction.on_commit(lambda: self._announce(alert, event))
+        return alert
+
+    @staticmethod
+    def _still_open(alert: AlertRecord) -> None:
+        if alert.status not in OPEN_STATUSES:
+            raise AlertStateError(f"alert #{alert.pk} is already {alert.status}")
 
     # -- analysis ------------------------------------------------------------------------
     def get_alert_patterns(self, days: int = 7) -> dict[str, Any]:
