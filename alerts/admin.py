@@ -423,8 +423,19 @@ class SilenceStateFilter(admin.SimpleListFilter):
 @admin.register(Silence)
 class SilenceAdmin(admin.ModelAdmin):
     form = SilenceForm
-    list_display = ["__str__", "state_display", "starts_at", "ends_at", "created_by"]
+    # Start and end are in the state column ("pending, starts in 2 hours").
+    list_display = ["__str__", "state_display", "mutes", "window", "created_by"]
     list_filter = [SilenceStateFilter]
+    ordering = ["-ends_at"]
+
+    @admin.display(description="mutes")
+    def mutes(self, silence: Silence) -> str:
+        return silences.describe_matchers(silence.matchers)
+
+    @admin.display(description="when")
+    def window(self, silence: Silence) -> str:
+        return silences.describe_window(silence.recurrence)
+
     search_fields = ["comment"]
 
     @admin.display(description="state")

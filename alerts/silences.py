@@ -57,6 +57,28 @@ def _in_window(silence: Silence, now: datetime) -> bool:
 
 
 RECURRENCE_KEYS = {"weekdays", "start", "end", "timezone"}
+_DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def describe_matchers(matchers: list) -> str:
+    """'resource = db-01, severity ~ warn.*': what a silence mutes, for lists."""
+    return ", ".join(
+        f"{m.get('field')} {'~' if m.get('op') == 'regex' else '='} {m.get('value')}"
+        for m in matchers or []
+        if isinstance(m, dict)
+    )
+
+
+def describe_window(recurrence: dict) -> str:
+    """'Sat, Sun 22:00-02:00 Europe/Paris', or 'the whole period'."""
+    if not recurrence:
+        return "the whole period"
+    days = recurrence.get("weekdays") or list(range(7))
+    named = "every day" if len(days) == 7 else ", ".join(_DAY_NAMES[d] for d in sorted(days))
+    return (
+        f"{named} {recurrence.get('start', '00:00')}-{recurrence.get('end', '23:59')} "
+        f"{recurrence.get('timezone', 'UTC')}"
+    )
 
 
 def check_recurrence(recurrence) -> dict:

@@ -183,8 +183,16 @@ def test_the_silence_list_says_which_are_active_pending_or_expired(admin_client)
     Silence.objects.create(
         matchers=matchers, starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=3)
     )
+    Silence.objects.create(
+        matchers=[{"field": "resource", "op": "regex", "value": "web-0[12]"}],
+        starts_at=now + timedelta(days=1),
+        ends_at=now + timedelta(days=9),
+        recurrence={"weekdays": [5, 6], "start": "22:00", "end": "02:00", "timezone": "UTC"},
+    )
     page = admin_client.get("/admin/alerts/silence/").content.decode()
     assert "expired 1\xa0hour ago" in page and "active, ends in 2\xa0hours" in page
+    assert "resource = db-01" in page and "the whole period" in page
+    assert "resource ~ web-0[12]" in page and "Sat, Sun 22:00-02:00 UTC" in page
     active = admin_client.get("/admin/alerts/silence/?state=active").content.decode()
     assert "active, ends in" in active and "expired 1" not in active
 
