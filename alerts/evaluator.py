@@ -634,24 +634,26 @@ def _aggregate(metric_ids: list[int], start: datetime, end: datetime, *, slope: 
     placeholders = ", ".join(["%s"] * len(metric_ids))
     if slope:
         # Seconds since the window's start, for the least-squares slope: four uses of t.
-        sums = f"SUM({t}), SUM(value * {t}), SUM({t} * {t}), SUM(value)"
+        sums = f", SUM({t}), SUM(value * {t}), SUM({t} * {t}), SUM(value)"
         params = [low, low, low, low]
     else:
-        sums = "0, 0, 0, 0"
-        params = []
+        sums, params = "", []
     sql = (
-        f"SELECT host_id, metric_id, COUNT(*), AVG(value), MIN(value), MAX(value), {sums} "
+        f"SELECT host_id, metric_id, COUNT(*), AVG(value), MIN(value), MAX(value){sums} "
         f"FROM {table} WHERE time >= %s AND time <= %s AND metric_id IN ({placeholders}) "
         f"GROUP BY host_id, metric_id"
     )
     params += [low, high, *metric_ids]
-    result = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for host_id, metric_id, n, avg, low, high, st, svt, stt, sv in cursor.fetchall():
-            denominator = n * stt - st * st
-            slope = (n * svt - st * sv) / denominator if n > 1 and denominator else 0.0
-            result[(host_id, metric_id)] = (n, avg, low, high, slope)
+        rows = cursor.fetchall()
+    if not slope:
+        return {(row[0], row[1]): (*row[2:6], 0.0) for row in rows}
+    result = {}
+    for host_id, metric_id, n, avg, low, high, st, svt, stt, sv in rows:
+        denominator = n * stt - st * st
+        rate = (n * svt - st * sv) / denominator if n > 1 and denominator else 0.0
+        result[(host_id, metric_id)] = (n, avg, low, high, rate)
     return result
 
 
