@@ -9,9 +9,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from alerts import charts, console, panels
+from alerts import charts, console
 from alerts.models import Alert
 from alerts.service import AlertService
+from opsconsole.panels import panels_for
 from opsconsole.roles import Role, has_role, role_required
 
 PATTERN_DAYS = [1, 7, 30, 90]
@@ -53,7 +54,7 @@ def alert_detail(request, alert_id: int):
         "cursor": events[-1].pk if events else 0,
         "can_act": has_role(request.user, Role.RESPONDER),
         "suppress_hours": console.SUPPRESS_HOURS,
-        "panels": panels.detail_panels(alert, request),
+        "panels": panels_for("alert_detail", alert, request),
     }
     return render(request, "alerts/detail.html", context)
 

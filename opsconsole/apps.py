@@ -8,6 +8,9 @@ class OpsConsoleConfig(AppConfig):
     verbose_name = "Console"
 
     def ready(self):
+        from opsconsole import audit
+
+        audit.connect()
         if os.environ.get("OPSCONSOLE_PROCESS") == "worker":
             # The q2 cluster forks its workers from this process: objects the collector
             # never touches again stay shared instead of being copied by the collector.

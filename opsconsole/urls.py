@@ -5,7 +5,7 @@ from django.urls import path
 from alerts import views as alert_views
 from metrics import views as metrics_views
 from opsconsole.api import api
-from opsconsole.views import plain_health
+from opsconsole.views import plain_health, sentry_station
 
 urlpatterns = [
     path("", metrics_views.system_monitor, name="system_monitor"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("alerts/patterns/", alert_views.alert_patterns, name="alert_patterns"),
     path("alerts/actions/", alert_views.alert_action, name="alert_action"),
     path("alerts/<int:alert_id>/", alert_views.alert_detail, name="alert_detail"),
+    path("station/", sentry_station, name="sentry_station"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health", plain_health, name="plain_health"),

@@ -94,9 +94,11 @@
   });
 
   function updateEmpty() {
-    const rows = document.getElementById("alert-rows");
-    const empty = document.getElementById("alerts-empty");
-    if (rows && empty) empty.hidden = rows.children.length > 0;
+    [["alert-rows", "alerts-empty"], ["audit-rows", "audit-empty"]].forEach(function (ids) {
+      const rows = document.getElementById(ids[0]);
+      const empty = document.getElementById(ids[1]);
+      if (rows && empty) empty.hidden = rows.children.length > 0;
+    });
   }
 
   // -- bulk selection ---------------------------------------------------------------------

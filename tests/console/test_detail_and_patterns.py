@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from alerts.models import Alert
-from alerts.panels import Panel, _sources, register_detail_panel
 from alerts.service import AlertService
+from opsconsole.panels import Panel, register_panel, unregister_panel
 from tests.console.helpers import raise_alert
 
 pytestmark = pytest.mark.django_db
@@ -51,26 +51,26 @@ def test_another_app_can_add_a_panel_to_the_alert_page(client, carol):
     def deliveries(alert, request):
         return Panel("Deliveries", "alerts/partials/flash.html", {"n": 2})
 
-    register_detail_panel(deliveries)
+    register_panel("alert_detail", deliveries)
     try:
         alert = raise_alert()
         client.force_login(carol)
         assert "<h2>Deliveries</h2>" in client.get(f"/alerts/{alert.pk}/").content.decode()
     finally:
-        _sources.remove(deliveries)
+        unregister_panel("alert_detail", deliveries)
 
 
 def test_a_failing_panel_does_not_break_the_alert_page(client, carol):
     def broken(alert, request):
         raise RuntimeError("boom")
 
-    register_detail_panel(broken)
+    register_panel("alert_detail", broken)
     try:
         alert = raise_alert()
         client.force_login(carol)
         assert client.get(f"/alerts/{alert.pk}/").status_code == 200
     finally:
-        _sources.remove(broken)
+        unregister_panel("alert_detail", broken)
 
 
 def test_patterns_show_peak_hour_type_mtta_mttr_and_the_hourly_chart(client, carol):
