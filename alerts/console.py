@@ -124,7 +124,8 @@ def filter_alerts(filters: Filters, now: datetime | None = None) -> QuerySet[Ale
         alerts = alerts.filter(Q(resource=filters.host) | Q(labels__host=filters.host))
     if filters.metric:
         alerts = alerts.filter(
-            Q(labels__series__startswith=filters.metric) | Q(metadata__metric=filters.metric)
+            Q(labels__series__startswith=filters.metric)
+            | Q(metadata__metric__startswith=filters.metric)
         )
     if filters.q:
         alerts = alerts.filter(
@@ -158,7 +159,7 @@ def matches(alert: Alert, filters: Filters, now: datetime | None = None) -> bool
         return False
     if filters.metric and not (
         str(labels.get("series", "")).startswith(filters.metric)
-        or (alert.metadata or {}).get("metric") == filters.metric
+        or str((alert.metadata or {}).get("metric", "")).startswith(filters.metric)
     ):
         return False
     if filters.q:
@@ -167,6 +168,25 @@ def matches(alert: Alert, filters: Filters, now: datetime | None = None) -> bool
         if not any(needle in text.lower() for text in haystack):
             return False
     return not filters.range or alert.last_seen >= (now or timezone.now()) - RANGES[filters.range]
+
+
+# The System Monitor's gauges, by the start of the metric names their alerts watch.
+GAUGE_METRICS = ("cpu", "memory", "disk", "swap", "load")
+
+
+def gauge_alerts(hostname: str) -> dict[str, int]:
+    """Open alerts on a host per gauge ({"cpu": 2, ...}), so each gauge can link to the
+    alerts it raised."""
+    counts = dict.fromkeys(GAUGE_METRICS, 0)
+    for labels, metadata in Alert.objects.filter(
+        status__in=OPEN_STATUSES, resource=hostname
+    ).values_list("labels", "metadata"):
+        name = str((labels or {}).get("series") or (metadata or {}).get("metric") or "")
+        for gauge in GAUGE_METRICS:
+            if name.startswith(gauge):
+                counts[gauge] += 1
+                break
+    return counts
 
 
 def most_severe_first(alerts: QuerySet[Alert]) -> QuerySet[Alert]:

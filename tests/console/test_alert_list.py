@@ -117,3 +117,20 @@ def test_the_page_opens_its_socket_with_its_own_filters(client, carol):
     client.force_login(carol)
     content = client.get("/alerts/", {"severity": "error"}).content.decode()
     assert 'ws-connect="/ws/alerts/?status=open&amp;severity=error' in content
+
+
+def test_a_system_monitor_gauge_links_to_the_alerts_it_raised(client, carol):
+    from datetime import UTC, datetime
+
+    from tests.metrics.helpers import store
+
+    now = datetime.now(UTC)
+    store("web-01", {"cpu_usage_percent": [(now, 97.0)], "memory_usage_percent": [(now, 40.0)]})
+    AlertService().create_system_alert("cpu_usage_percent", 97, 80, "web-01")
+    raise_alert("Memory elsewhere", resource="web-02", metadata={"metric": "memory_percent"})
+    client.force_login(carol)
+    body = client.get("/", {"host": "web-01"}).content.decode()
+    assert 'href="/alerts/?host=web-01&amp;metric=cpu">1 open alert →' in body
+    assert "metric=memory" not in body  # that alert is on another host
+    linked = client.get("/alerts/", {"host": "web-01", "metric": "cpu"})
+    assert _titles(linked) == ["High CPU Usage - web-01"]
