@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 WIDTH = 720
-HEIGHT = 220
+HEIGHT = 200
 LEFT = 36
 BOTTOM = 28
 TOP = 12
