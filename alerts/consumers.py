@@ -27,9 +27,9 @@ from alerts.service import ALERTS_GROUP
 from opsconsole.live import local_fanout
 from opsconsole.roles import Role, role_of
 
-# Rendered rows shared by every page open in this process: (alert, event, can_act) ->
-# HTML, so 100 open consoles cost one render per change, not 100.
-_rows: OrderedDict[tuple, tuple[Alert, str]] = OrderedDict()
+# Rendered rows and counts shared by every page open in this process, by the change
+# that caused them, so 100 open consoles cost one render and query per change, not 100.
+_rows: OrderedDict[tuple, object] = OrderedDict()
 _ROWS_MAX = 256
 # Changes missed beyond this many are shown by re-rendering the list, not one by one.
 CATCH_UP_LIMIT = 500
@@ -67,8 +67,15 @@ def _row(alert_id: int, event_id: int | None, can_act: bool) -> tuple[Alert, str
 
 
 @database_sync_to_async
-def _counts_html() -> str:
-    return render_to_string("alerts/partials/counts.html", {"counts": console.open_counts()})
+def _counts_html(event_id: int | None = None) -> str:
+    key = ("counts", event_id)
+    cached = _rows.get(key) if event_id is not None else None
+    if cached is not None:
+        return cached
+    html = render_to_string("alerts/partials/counts.html", {"counts": console.open_counts()})
+    if event_id is not None:
+        _remember(key, html)
+    return html
 
 
 @database_sync_to_async
@@ -148,7 +155,7 @@ class AlertListConsumer(_LiveAlerts):
         if not console.matches(alert, self.filters):
             # Still swapped if the row is on the page; never inserted as a new one.
             html = html.replace('data-match="1"', 'data-match="0"', 1)
-        parts = [html, await _counts_html()]
+        parts = [html, await _counts_html(event.get("event_id"))]
         if event.get("event_id"):
             parts.append(_cursor_html(event["event_id"]))
         await self.send(text_data="".join(parts))
