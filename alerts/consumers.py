@@ -50,31 +50,35 @@ def _role(user) -> Role:
     return role_of(user)
 
 
+async def _row(alert_id: int, event_id: int | None, can_act: bool) -> tuple[Alert, str] | None:
+    # Looked up here, not in a worker thread: pages get each change one after another,
+    # and all but the first find it rendered already.
+    cached = _rows.get((alert_id, event_id, can_act)) if event_id is not None else None
+    return cached if cached is not None else await _load_row(alert_id, event_id, can_act)
+
+
 @database_sync_to_async
-def _row(alert_id: int, event_id: int | None, can_act: bool) -> tuple[Alert, str] | None:
-    key = (alert_id, event_id, can_act)
-    # A repeat without a timeline event changes counts in place: always read it fresh.
-    cached = _rows.get(key) if event_id is not None else None
-    if cached is not None:
-        return cached
+def _load_row(alert_id: int, event_id: int | None, can_act: bool) -> tuple[Alert, str] | None:
     alert = Alert.objects.select_related("rule").filter(pk=alert_id).first()
     if alert is None:
         return None
     html = render_to_string("alerts/partials/row.html", {"alert": alert, "can_act": can_act})
+    # A repeat without a timeline event changes counts in place: always read it fresh.
     if event_id is not None:
-        _remember(key, (alert, html))
+        _remember((alert_id, event_id, can_act), (alert, html))
     return alert, html
 
 
+async def _counts_html(event_id: int | None = None) -> str:
+    cached = _rows.get(("counts", event_id)) if event_id is not None else None
+    return cached if cached is not None else await _load_counts(event_id)
+
+
 @database_sync_to_async
-def _counts_html(event_id: int | None = None) -> str:
-    key = ("counts", event_id)
-    cached = _rows.get(key) if event_id is not None else None
-    if cached is not None:
-        return cached
+def _load_counts(event_id: int | None) -> str:
     html = render_to_string("alerts/partials/counts.html", {"counts": console.open_counts()})
     if event_id is not None:
-        _remember(key, html)
+        _remember(("counts", event_id), html)
     return html
 
 
