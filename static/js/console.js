@@ -66,7 +66,10 @@
   document.body.addEventListener("htmx:beforeSwap", keep);
   document.body.addEventListener("htmx:afterSettle", restore);
   document.body.addEventListener("htmx:afterRequest", function (evt) {
-    if (evt.detail.successful && evt.detail.elt.id === "bulk") {
+    // Notes belong to one action: clear them once it went through. (The notes field
+    // survives live swaps of the alert's summary, hx-preserve, while being typed in.)
+    const path = (evt.detail.pathInfo && evt.detail.pathInfo.requestPath) || "";
+    if (evt.detail.xhr && evt.detail.xhr.status < 300 && path.indexOf("/alerts/actions/") === 0) {
       const notes = document.getElementById("action-notes");
       if (notes) notes.value = "";
     }

@@ -235,3 +235,23 @@ def test_patterns_and_sentry_station_at_laptop_and_phone_widths(browser, console
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     finally:
         context.close()
+
+
+def test_notes_being_typed_survive_a_live_update_of_the_alert(browser, console, people):
+    alert_id = _raise(console, "e2e-typing", "warning")
+    context, page = _as(browser, console, "bob", people["bob"])
+    try:
+        page.goto(f"{console.url}/alerts/{alert_id}/")
+        _live(page)
+        page.fill("#action-notes", "half-written note")
+        # The same problem fires again, worse: the summary and timeline change live.
+        assert _raise(console, "e2e-typing", "critical") == alert_id
+        expect(page.locator("#timeline")).to_contain_text("Escalated", timeout=3_000)
+        expect(page.locator("#alert-summary .sev")).to_have_text("Critical")
+        expect(page.locator("#action-notes")).to_have_value("half-written note")
+        page.locator("[data-action=acknowledge]").click()
+        expect(page.locator("#alert-status")).to_have_text("Acknowledged")
+        expect(page.locator("#action-notes")).to_have_value("")
+        expect(page.locator("#timeline")).to_contain_text("half-written note")
+    finally:
+        context.close()
