@@ -127,3 +127,19 @@ def test_from_the_alert_page_the_summary_is_swapped(client, bob):
     response = _post(client, action="acknowledge", alert=alert.pk, view="detail")
     body = response.content.decode()
     assert 'id="alert-summary"' in body and f'id="alert-{alert.pk}"' not in body
+
+
+def test_a_bulk_action_with_nothing_selected_says_so(client, bob):
+    client.force_login(bob)
+    response = _post(client, action="resolve")
+    assert response.status_code == 400
+    assert "no alert was chosen" in response.content.decode()
+
+
+def test_an_unknown_action_is_refused_and_changes_nothing(client, bob):
+    alert = raise_alert()
+    client.force_login(bob)
+    response = _post(client, action="delete", alert=alert.pk)
+    assert response.status_code == 400 and "Unknown action" in response.content.decode()
+    alert.refresh_from_db()
+    assert alert.status == Status.ACTIVE

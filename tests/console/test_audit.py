@@ -171,3 +171,15 @@ def test_the_audit_socket_refuses_accounts_without_a_role(client, mallory):
         return result
 
     assert async_to_sync(attempt)() == (False, 4403)
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_the_audit_stream_read_only(client, alice):
+    from opsconsole.bootstrap import load_defaults
+
+    load_defaults()
+    AuditEntry.objects.create(kind="app_error", summary="RuntimeError on GET /x/")
+    client.force_login(alice)
+    listing = client.get("/admin/opsconsole/auditentry/")
+    assert listing.status_code == 200 and b"RuntimeError on GET /x/" in listing.content
+    assert client.get("/admin/opsconsole/auditentry/add/").status_code == 403
