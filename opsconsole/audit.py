@@ -157,9 +157,25 @@ def _request_failed(sender, request=None, **kwargs):
     )
 
 
+@_safely
+def _task_finished(sender, task, **kwargs):
+    if task.get("success"):
+        return
+    func = task.get("func")
+    name = func if isinstance(func, str) else getattr(func, "__qualname__", repr(func))
+    record(
+        AuditEntry.Kind.APP_ERROR,
+        f"background task {name} failed",
+        data={"error": str(task.get("result", ""))[:500], "task": task.get("name", "")},
+    )
+
+
 def connect() -> None:
+    from django_q.signals import post_execute
+
     from alerts.signals import alert_changed
 
+    post_execute.connect(_task_finished, dispatch_uid="audit.task_failed")
     user_logged_in.connect(_logged_in, dispatch_uid="audit.login")
     user_login_failed.connect(_login_failed, dispatch_uid="audit.login_failed")
     user_logged_out.connect(_logged_out, dispatch_uid="audit.logout")

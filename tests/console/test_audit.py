@@ -183,3 +183,24 @@ def test_the_admin_shows_the_audit_stream_read_only(client, alice):
     listing = client.get("/admin/opsconsole/auditentry/")
     assert listing.status_code == 200 and b"RuntimeError on GET /x/" in listing.content
     assert client.get("/admin/opsconsole/auditentry/add/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_failing_background_task_is_recorded_as_an_application_error():
+    from django_q.signals import post_execute
+
+    # What q2's monitor sends once a worker reports a task (inline tasks in the tests
+    # raise instead of reporting, so the monitor's signal is sent here as it would be).
+    post_execute.send(
+        sender="django_q",
+        task={
+            "name": "alpha-bravo",
+            "func": "math.sqrt",
+            "success": False,
+            "result": "ValueError: math domain error",
+        },
+    )
+    post_execute.send(sender="django_q", task={"name": "ok", "func": "math.sqrt", "success": True})
+    entry = AuditEntry.objects.get(kind="app_error")
+    assert entry.summary == "background task math.sqrt failed"
+    assert "math domain error" in entry.data["error"]
