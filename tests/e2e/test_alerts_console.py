@@ -256,3 +256,27 @@ def test_notes_being_typed_survive_a_live_update_of_the_alert(browser, console, 
         expect(page.locator("#timeline")).to_contain_text("half-written note")
     finally:
         context.close()
+
+
+def test_a_gauge_links_to_the_alerts_it_raised(browser, console, people):
+    import socket
+
+    hostname = socket.gethostname()  # the console collects its own host
+    console.manage(
+        "shell",
+        "-c",
+        "from alerts.service import AlertService; "
+        f"AlertService().create_system_alert('cpu_usage_percent', 97, 80, {hostname!r})",
+    )
+    context, page = _as(browser, console, "carol", people["carol"])
+    try:
+        page.goto(f"{console.url}/?host={hostname}")
+        link = page.locator("#gauge-cpu .gauge-alerts")
+        # The count is drawn with the gauges: at the latest on the next collection.
+        expect(link).to_be_visible(timeout=15_000)
+        screenshot(page, "system-monitor-alert-link")
+        link.click()
+        expect(page).to_have_url(re.compile(r"/alerts/\?host=.+&metric=cpu"))
+        expect(page.locator("#alert-rows")).to_contain_text(f"High CPU Usage - {hostname}")
+    finally:
+        context.close()
