@@ -299,11 +299,9 @@ def act(
     cannot make the change (already resolved, say) does not stop the others."""
     if action not in ACTIONS:
         raise ActionError(f"Unknown action {action!r} (one of {', '.join(ACTIONS)}).")
-    hours = (
-        parse_duration(str(duration_hours) if duration_hours is not None else None)
-        if (action == "suppress")
-        else None
-    )
+    hours = None
+    if action == "suppress":
+        hours = parse_duration(None if duration_hours is None else str(duration_hours))
     service = AlertService()
     outcome = Outcome()
     for alert_id in dict.fromkeys(alert_ids):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
+from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -22,17 +25,15 @@ PATTERN_DAYS = [1, 7, 30, 90]
 def alert_list(request):
     filters = console.parse_filters(request.GET)
     page = console.page_of(filters)
-    query = filters.as_query()
     context = {
         "filters": filters,
         "page": page,
         "counts": console.open_counts(),
         "cursor": console.last_event_id(),
         "can_act": has_role(request.user, Role.RESPONDER),
-        "ws_query": _urlencode(filters.as_query(page=page.number)),
-        "query": query,
-        "previous_query": _urlencode(filters.as_query(page=page.number - 1)),
-        "next_query": _urlencode(filters.as_query(page=page.number + 1)),
+        "ws_query": urlencode(filters.as_query(page=page.number)),
+        "previous_query": urlencode(filters.as_query(page=page.number - 1)),
+        "next_query": urlencode(filters.as_query(page=page.number + 1)),
         "statuses": console.STATUS_CHOICES,
         "severities": console.SEVERITY_ORDER,
         "categories": console.Category.values,
@@ -126,8 +127,6 @@ def alert_action(request):
 def _action_response(request, where, message, alert_ids, *, status, level):
     if not request.htmx:
         # Without JavaScript: back to where the form was, the message on the next page.
-        from django.contrib import messages
-
         (messages.success if level == "ok" else messages.error)(request, message)
         back = request.POST.get("next") or reverse("alert_list")
         if not url_has_allowed_host_and_scheme(back, {request.get_host()}):
@@ -148,9 +147,3 @@ def _action_response(request, where, message, alert_ids, *, status, level):
         request=request,
     )
     return HttpResponse(html, status=status)
-
-
-def _urlencode(params: dict) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(params)
