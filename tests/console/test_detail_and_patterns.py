@@ -110,3 +110,11 @@ def test_an_unknown_period_is_named_and_seven_days_shown(client, carol):
     client.force_login(carol)
     response = client.get("/alerts/patterns/", {"days": "abc"})
     assert response.status_code == 200 and b"Choose a period" in response.content
+
+
+def test_a_viewer_reads_an_alert_but_gets_no_action_form(client, carol, bob):
+    alert = raise_alert()
+    client.force_login(carol)
+    assert b'class="detail-actions"' not in client.get(f"/alerts/{alert.pk}/").content
+    client.force_login(bob)
+    assert b'class="detail-actions"' in client.get(f"/alerts/{alert.pk}/").content
