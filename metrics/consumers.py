@@ -8,6 +8,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
+from alerts.console import gauge_alerts
 from metrics.models import Host
 from metrics.vitals import summarize
 from opsconsole.live import local_fanout
@@ -33,7 +34,13 @@ def _render(host_id: int, at: str | None) -> str | None:
     if host is None:
         return None
     html = render_to_string(
-        "metrics/partials/vitals.html", {"host": host, "vitals": summarize(host), "live": True}
+        "metrics/partials/vitals.html",
+        {
+            "host": host,
+            "vitals": summarize(host),
+            "live": True,
+            "gauge_alerts": gauge_alerts(host.hostname),
+        },
     )
     _rendered[key] = html
     while len(_rendered) > _RENDERED_MAX:

@@ -6,6 +6,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 
+from alerts.console import gauge_alerts
 from metrics import charts, rollups
 from metrics.api import RANGES
 from metrics.models import Host, Metric
@@ -44,6 +45,7 @@ def system_monitor(request):
         "host": host,
         "hosts": Host.objects.filter(enabled=True),
         "vitals": summarize(host) if host else None,
+        "gauge_alerts": gauge_alerts(host.hostname) if host else {},
         "ranges": list(RANGES),
         "range": _range(request),
     }
@@ -56,7 +58,9 @@ def vitals_partial(request, host_id: int):
     if host is None:
         raise Http404("No such host.")
     return render(
-        request, "metrics/partials/vitals.html", {"host": host, "vitals": summarize(host)}
+        request,
+        "metrics/partials/vitals.html",
+        {"host": host, "vitals": summarize(host), "gauge_alerts": gauge_alerts(host.hostname)},
     )
 
 

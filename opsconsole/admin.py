@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 
-from opsconsole.models import ApiToken, SchedulerLease, Scope
+from opsconsole.models import ApiToken, AuditEntry, SchedulerLease, Scope
 
 
 class ApiTokenForm(forms.ModelForm):
@@ -73,3 +73,22 @@ class SchedulerLeaseAdmin(admin.ModelAdmin):
 admin.site.site_header = "OpsConsole administration"
 admin.site.site_title = "OpsConsole admin"
 admin.site.index_title = "Configuration and data"
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the audit stream is written by the console, never edited by hand."""
+
+    list_display = ["created", "kind", "actor", "summary"]
+    list_filter = ["kind"]
+    search_fields = ["actor", "summary"]
+    date_hierarchy = "created"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -17,6 +17,7 @@ from alerts.api import silences_router
 from metrics.api import router as metrics_router
 from metrics.api import system_router
 from opsconsole.auth import api_auth
+from opsconsole.widgets import audit_router, dashboard_router, widgets_router
 
 api = NinjaAPI(
     title="OpsConsole API",
@@ -75,6 +76,9 @@ api.add_router("/alerts", alerts_router)
 api.add_router("/alert-rules", alert_rules_router)
 api.add_router("/silences", silences_router)
 api.add_router("/system", system_router)
+api.add_router("/dashboard", dashboard_router)
+api.add_router("/widgets", widgets_router)
+api.add_router("/audit", audit_router)
 
 
 class ServiceInfo(Schema):

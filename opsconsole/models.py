@@ -81,3 +81,36 @@ class SchedulerLease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder}"
+
+
+class AuditEntry(models.Model):
+    """One thing worth knowing who did: a login, an alert action, a configuration edit,
+    an application error. Shown live on Sentry Station and served by the audit API."""
+
+    class Kind(models.TextChoices):
+        LOGIN = "login", "Login"
+        LOGIN_FAILED = "login_failed", "Failed login"
+        LOGOUT = "logout", "Logout"
+        ALERT_ACTION = "alert_action", "Alert action"
+        CONFIG_CHANGE = "config_change", "Configuration change"
+        APP_ERROR = "app_error", "Application error"
+
+    created = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    actor = models.CharField(max_length=150, blank=True, help_text="Who, or blank: the system.")
+    summary = models.CharField(max_length=300)
+    object_type = models.CharField(max_length=60, blank=True, help_text="e.g. alerts.alertrule")
+    object_id = models.CharField(max_length=64, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit entries"
+        indexes = [
+            # Sentry Station and the audit API filtered by kind, newest first, paged by id.
+            models.Index(fields=["kind", "-id"], name="audit_kind_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.summary}"

@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After authentication: records who edits rules and silences, for the audit stream.
+    "opsconsole.audit.AuditActorMiddleware",
 ]
 
 ROOT_URLCONF = "opsconsole.urls"

@@ -2,14 +2,20 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from alerts import views as alert_views
 from metrics import views as metrics_views
 from opsconsole.api import api
-from opsconsole.views import plain_health
+from opsconsole.views import plain_health, sentry_station
 
 urlpatterns = [
     path("", metrics_views.system_monitor, name="system_monitor"),
     path("system/<int:host_id>/vitals/", metrics_views.vitals_partial, name="vitals_partial"),
     path("system/<int:host_id>/charts/", metrics_views.charts_partial, name="charts_partial"),
+    path("alerts/", alert_views.alert_list, name="alert_list"),
+    path("alerts/patterns/", alert_views.alert_patterns, name="alert_patterns"),
+    path("alerts/actions/", alert_views.alert_action, name="alert_action"),
+    path("alerts/<int:alert_id>/", alert_views.alert_detail, name="alert_detail"),
+    path("station/", sentry_station, name="sentry_station"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health", plain_health, name="plain_health"),

@@ -1,0 +1,327 @@
+"""What the alerts console shows and does: its filters, its ordering, its counts, and
+the actions a responder takes from it. Views and websocket consumers stay thin on top.
+
+The filters live in the page's URL, so a filtered view can be bookmarked and shared;
+the same filters decide, for a live change, whether the changed alert belongs on a page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from alerts.constants import OPEN_STATUSES, Category, Severity, Status, parse_severity
+from alerts.models import Alert, AlertEvent
+from alerts.service import AlertService, AlertStateError
+
+PAGE_SIZE = 50
+SEVERITY_ORDER = list(Severity.values)
+# Time ranges offered for "last seen within".
+RANGES = {
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+STATUS_CHOICES = ["open", "all", *Status.values]
+# Durations offered for suppressing, in hours.
+SUPPRESS_HOURS = [0.5, 1, 2, 4, 8, 24, 72]
+ACTIONS = ("acknowledge", "resolve", "suppress")
+
+
+@dataclass(frozen=True)
+class Filters:
+    status: str = "open"
+    severity: str = ""
+    category: str = ""
+    resource: str = ""
+    host: str = ""
+    metric: str = ""
+    q: str = ""
+    range: str = ""
+    page: int = 1
+    errors: tuple[str, ...] = field(default=(), compare=False)
+
+    def as_query(self, **changes) -> dict[str, str]:
+        """The non-default filters as URL parameters (for links and the websocket)."""
+        chosen = replace(self, **changes)
+        params = {
+            name: str(getattr(chosen, name))
+            for name in ("status", "severity", "category", "resource", "host", "metric", "q")
+            if getattr(chosen, name)
+        }
+        if chosen.range:
+            params["range"] = chosen.range
+        if chosen.page > 1:
+            params["page"] = str(chosen.page)
+        return params
+
+    @property
+    def any(self) -> bool:
+        return bool(set(self.as_query()) - {"status", "page"}) or self.status != "open"
+
+
+def parse_filters(params) -> Filters:
+    """Filters from a query string. A bad value is dropped with a readable error, so the
+    page still shows something useful."""
+    errors: list[str] = []
+    values: dict = {}
+    status = (params.get("status") or "open").strip().lower()
+    if status in STATUS_CHOICES:
+        values["status"] = status
+    else:
+        errors.append(f"Unknown status {status!r}: showing open alerts.")
+    severity = (params.get("severity") or "").strip()
+    if severity:
+        try:
+            values["severity"] = parse_severity(severity).value
+        except ValueError as exc:
+            errors.append(f"Severity filter ignored: {exc}.")
+    category = (params.get("category") or "").strip().lower()
+    if category:
+        if category in Category.values:
+            values["category"] = category
+        else:
+            errors.append(f"Unknown category {category!r}: filter ignored.")
+    for name in ("resource", "host", "metric", "q"):
+        text = (params.get(name) or "").strip()
+        if text:
+            values[name] = text[:200]
+    chosen_range = (params.get("range") or "").strip()
+    if chosen_range:
+        if chosen_range in RANGES:
+            values["range"] = chosen_range
+        else:
+            errors.append(
+                f"Unknown time range {chosen_range!r} (one of {', '.join(RANGES)}): ignored."
+            )
+    page = params.get("page") or "1"
+    try:
+        values["page"] = max(1, int(page))
+    except ValueError:
+        errors.append(f"Page {page!r} is not a number: showing the first page.")
+    return Filters(**values, errors=tuple(errors))
+
+
+def filter_alerts(filters: Filters, now: datetime | None = None) -> QuerySet[Alert]:
+    alerts = Alert.objects.all()
+    if filters.status == "open":
+        alerts = alerts.filter(status__in=OPEN_STATUSES)
+    elif filters.status != "all":
+        alerts = alerts.filter(status=filters.status)
+    if filters.severity:
+        floor = SEVERITY_ORDER.index(filters.severity)
+        alerts = alerts.filter(severity__in=SEVERITY_ORDER[floor:])
+    if filters.category:
+        alerts = alerts.filter(category=filters.category)
+    if filters.resource:
+        alerts = alerts.filter(resource__icontains=filters.resource)
+    if filters.host:
+        alerts = alerts.filter(Q(resource=filters.host) | Q(labels__host=filters.host))
+    if filters.metric:
+        alerts = alerts.filter(
+            Q(labels__series__startswith=filters.metric)
+            | Q(metadata__metric__startswith=filters.metric)
+        )
+    if filters.q:
+        alerts = alerts.filter(
+            Q(title__icontains=filters.q)
+            | Q(message__icontains=filters.q)
+            | Q(resource__icontains=filters.q)
+            | Q(alert_type__icontains=filters.q)
+        )
+    if filters.range:
+        alerts = alerts.filter(last_seen__gte=(now or timezone.now()) - RANGES[filters.range])
+    return alerts
+
+
+def matches(alert: Alert, filters: Filters, now: datetime | None = None) -> bool:
+    """Whether a changed alert belongs on a page with these filters: the same test as
+    ``filter_alerts``, on one alert in memory (every open page asks, on every change)."""
+    if filters.status == "open" and alert.status not in OPEN_STATUSES:
+        return False
+    if filters.status not in ("open", "all") and alert.status != filters.status:
+        return False
+    if filters.severity and SEVERITY_ORDER.index(alert.severity) < SEVERITY_ORDER.index(
+        filters.severity
+    ):
+        return False
+    if filters.category and alert.category != filters.category:
+        return False
+    if filters.resource and filters.resource.lower() not in alert.resource.lower():
+        return False
+    labels = alert.labels or {}
+    if filters.host and filters.host not in (alert.resource, labels.get("host")):
+        return False
+    if filters.metric and not (
+        str(labels.get("series", "")).startswith(filters.metric)
+        or str((alert.metadata or {}).get("metric", "")).startswith(filters.metric)
+    ):
+        return False
+    if filters.q:
+        needle = filters.q.lower()
+        haystack = (alert.title, alert.message, alert.resource, alert.alert_type)
+        if not any(needle in text.lower() for text in haystack):
+            return False
+    return not filters.range or alert.last_seen >= (now or timezone.now()) - RANGES[filters.range]
+
+
+# The System Monitor's gauges, by the start of the metric names their alerts watch.
+GAUGE_METRICS = ("cpu", "memory", "disk", "swap", "load")
+
+
+def gauge_alerts(hostname: str) -> dict[str, int]:
+    """Open alerts on a host per gauge ({"cpu": 2, ...}), so each gauge can link to the
+    alerts it raised."""
+    counts = dict.fromkeys(GAUGE_METRICS, 0)
+    for labels, metadata in Alert.objects.filter(
+        status__in=OPEN_STATUSES, resource=hostname
+    ).values_list("labels", "metadata"):
+        name = str((labels or {}).get("series") or (metadata or {}).get("metric") or "")
+        for gauge in GAUGE_METRICS:
+            if name.startswith(gauge):
+                counts[gauge] += 1
+                break
+    return counts
+
+
+def most_severe_first(alerts: QuerySet[Alert]) -> QuerySet[Alert]:
+    rank = Case(
+        *[When(severity=name, then=Value(n)) for n, name in enumerate(SEVERITY_ORDER)],
+        output_field=IntegerField(),
+    )
+    return alerts.annotate(rank=rank).order_by("-rank", "-last_seen", "-id")
+
+
+@dataclass
+class Page:
+    alerts: list[Alert]
+    count: int
+    number: int
+    pages: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+    @property
+    def first_index(self) -> int:
+        return (self.number - 1) * PAGE_SIZE + 1 if self.count else 0
+
+    @property
+    def last_index(self) -> int:
+        return min(self.number * PAGE_SIZE, self.count)
+
+
+def page_of(filters: Filters) -> Page:
+    alerts = filter_alerts(filters)
+    count = alerts.count()
+    pages = max(1, -(-count // PAGE_SIZE))
+    number = min(filters.page, pages)
+    start = (number - 1) * PAGE_SIZE
+    rows = list(most_severe_first(alerts).select_related("rule")[start : start + PAGE_SIZE])
+    return Page(alerts=rows, count=count, number=number, pages=pages)
+
+
+def open_counts() -> dict[str, int]:
+    """Open alerts per severity, most severe first, every severity present."""
+    counted = dict(
+        Alert.objects.filter(status__in=OPEN_STATUSES)
+        .values_list("severity")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {name: counted.get(name, 0) for name in reversed(SEVERITY_ORDER)}
+
+
+def last_event_id() -> int:
+    """Where a page's live stream starts: changes after this are sent to it."""
+    return AlertEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def events_since(event_id: int, *, alert_id: int | None = None, limit: int = 500):
+    """Timeline events a reconnecting page missed, oldest first."""
+    events = AlertEvent.objects.filter(id__gt=event_id, alert__isnull=False)
+    if alert_id is not None:
+        events = events.filter(alert_id=alert_id)
+    return list(events.order_by("id")[:limit])
+
+
+# -- actions --------------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    done: list[Alert] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        parts = []
+        if self.done:
+            parts.append(f"{len(self.done)} alert{'s' if len(self.done) != 1 else ''} updated")
+        if self.failed:
+            parts.append("; ".join(message for _, message in self.failed))
+        return ". ".join(parts) or "Nothing to do: no alert was chosen."
+
+
+class ActionError(ValueError):
+    """The request itself is wrong (unknown action, bad duration): nothing was changed."""
+
+
+def parse_duration(value: str | None) -> float:
+    if value in (None, ""):
+        raise ActionError("Choose how long to suppress for.")
+    try:
+        hours = float(value)
+    except (TypeError, ValueError):
+        raise ActionError(f"Suppress duration {value!r} is not a number of hours.") from None
+    if not 0 < hours <= 24 * 30:
+        raise ActionError("Suppress for more than 0 and at most 720 hours.")
+    return hours
+
+
+def act(
+    actor: str,
+    action: str,
+    alert_ids: list[int],
+    *,
+    notes: str = "",
+    duration_hours: str | float | None = None,
+) -> Outcome:
+    """Acknowledge, resolve or suppress each alert through AlertService. One alert that
+    cannot make the change (already resolved, say) does not stop the others."""
+    if action not in ACTIONS:
+        raise ActionError(f"Unknown action {action!r} (one of {', '.join(ACTIONS)}).")
+    hours = None
+    if action == "suppress":
+        hours = parse_duration(None if duration_hours is None else str(duration_hours))
+    service = AlertService()
+    outcome = Outcome()
+    for alert_id in dict.fromkeys(alert_ids):
+        try:
+            if action == "acknowledge":
+                alert = service.acknowledge_alert(alert_id, acknowledged_by=actor, notes=notes)
+            elif action == "resolve":
+                alert = service.resolve_alert(alert_id, resolved_by=actor, resolution_notes=notes)
+            else:
+                alert = service.suppress_alert(
+                    alert_id, suppressed_by=actor, reason=notes, duration_hours=hours
+                )
+        except AlertStateError as exc:
+            outcome.failed.append((alert_id, _sentence(str(exc))))
+        except Alert.DoesNotExist:
+            outcome.failed.append((alert_id, f"Alert #{alert_id} does not exist"))
+        else:
+            outcome.done.append(alert)
+    return outcome
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]

@@ -1,0 +1,24 @@
+"""Durations as an operator reads them: 42 s, 12.5 min, 3.2 h, 2.1 d."""
+
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def minutes(value) -> str:
+    if value is None:
+        return "—"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if number < 1:
+        return f"{number * 60:.0f} s"
+    if number < 120:
+        return f"{number:.1f} min"
+    if number < 48 * 60:
+        return f"{number / 60:.1f} h"
+    return f"{number / 1440:.1f} d"

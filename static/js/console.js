@@ -1,0 +1,167 @@
+// The alerts console in the browser: resume after a reconnect, new rows in their
+// place, keyboard shortcuts, and bulk selection. htmx does the requests and swaps.
+(function () {
+  "use strict";
+
+  const live = document.querySelector("[data-live]");
+  const badge = document.getElementById("live-badge");
+  const CLOSED_FOR_GOOD = [4401, 4403]; // not logged in, or no role: retrying cannot help
+  const HTMX_RETRIES = [1006, 1011, 1012, 1013]; // the ws extension reconnects these itself
+
+  function setBadge(text, state) {
+    if (!badge) return;
+    badge.textContent = text;
+    badge.dataset.state = state;
+  }
+
+  function cursor() {
+    const el = document.getElementById("live-cursor");
+    return el ? parseInt(el.dataset.event || "0", 10) : 0;
+  }
+
+  if (live) {
+    live.addEventListener("htmx:wsOpen", function (evt) {
+      setBadge("live", "live");
+      // Ask for anything committed since this page's last known event: covers the gap
+      // between rendering the page and opening the socket, and any dropped connection.
+      evt.detail.socketWrapper.send(JSON.stringify({ resume: cursor() }));
+    });
+    live.addEventListener("htmx:wsClose", function (evt) {
+      const code = evt.detail.event.code;
+      if (CLOSED_FOR_GOOD.includes(code)) {
+        setBadge("not allowed: log in again", "off");
+        return;
+      }
+      setBadge("reconnecting…", "retry");
+      if (!HTMX_RETRIES.includes(code)) {
+        setTimeout(function () { evt.detail.socketWrapper.reconnect(); }, 1000);
+      }
+    });
+  }
+
+  // -- keeping selection and focus across swaps ----------------------------------------
+  let kept = null;
+  function keep() {
+    kept = {
+      checked: Array.from(document.querySelectorAll("input[name=alert]:checked")).map((i) => i.value),
+      focused: document.activeElement && document.activeElement.id,
+    };
+  }
+  function restore() {
+    if (!kept) return;
+    kept.checked.forEach(function (id) {
+      const box = document.querySelector('input[name=alert][value="' + id + '"]');
+      if (box && !box.disabled) box.checked = true;
+    });
+    if (kept.focused && (!document.activeElement || document.activeElement === document.body)) {
+      const el = document.getElementById(kept.focused);
+      if (el) el.focus();
+    }
+    kept = null;
+    updateSelected();
+    updateEmpty();
+  }
+  document.body.addEventListener("htmx:wsBeforeMessage", keep);
+  document.body.addEventListener("htmx:wsAfterMessage", restore);
+  document.body.addEventListener("htmx:beforeSwap", keep);
+  document.body.addEventListener("htmx:afterSettle", restore);
+  document.body.addEventListener("htmx:afterRequest", function (evt) {
+    // Notes belong to one action: clear them once it went through. (The notes field
+    // survives live swaps of the alert's summary, hx-preserve, while being typed in.)
+    const path = (evt.detail.pathInfo && evt.detail.pathInfo.requestPath) || "";
+    if (evt.detail.xhr && evt.detail.xhr.status < 300 && path.indexOf("/alerts/actions/") === 0) {
+      const notes = document.getElementById("action-notes");
+      if (notes) notes.value = "";
+    }
+    setTimeout(restore, 0);
+  });
+
+  // -- a new alert: insert its row where the ordering puts it ----------------------------
+  document.body.addEventListener("htmx:oobErrorNoTarget", function (evt) {
+    const row = evt.detail.content;
+    const rows = document.getElementById("alert-rows");
+    if (!rows || !row || !row.classList || !row.classList.contains("alert-row")) return;
+    if (row.dataset.match !== "1" || (live && live.dataset.page !== "1")) return;
+    if (document.getElementById(row.id)) return;
+    row.removeAttribute("hx-swap-oob");
+    row.classList.add("fresh");
+    const rank = parseInt(row.dataset.rank, 10);
+    const seen = row.dataset.lastSeen;
+    const before = Array.from(rows.children).find(function (other) {
+      const r = parseInt(other.dataset.rank, 10);
+      return r < rank || (r === rank && other.dataset.lastSeen < seen);
+    });
+    rows.insertBefore(row, before || null);
+    htmx.process(row);
+    updateEmpty();
+  });
+
+  function updateEmpty() {
+    [["alert-rows", "alerts-empty"], ["audit-rows", "audit-empty"]].forEach(function (ids) {
+      const rows = document.getElementById(ids[0]);
+      const empty = document.getElementById(ids[1]);
+      if (rows && empty) empty.hidden = rows.children.length > 0;
+    });
+  }
+
+  // -- bulk selection ---------------------------------------------------------------------
+  function updateSelected() {
+    const count = document.getElementById("selected-count");
+    if (count) {
+      count.textContent = document.querySelectorAll("input[name=alert]:checked").length + " selected";
+    }
+  }
+  document.body.addEventListener("change", function (evt) {
+    if (evt.target.id === "select-all") {
+      document.querySelectorAll("input[name=alert]:not(:disabled)").forEach(function (box) {
+        box.checked = evt.target.checked;
+      });
+    }
+    updateSelected();
+  });
+
+  // -- keyboard ---------------------------------------------------------------------------
+  function rowsList() {
+    return Array.from(document.querySelectorAll("#alert-rows tr.alert-row"));
+  }
+  function typing(el) {
+    return el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
+  }
+  function press(scope, action) {
+    const button = scope && scope.querySelector('[data-action="' + action + '"]');
+    if (button) button.click();
+  }
+  document.addEventListener("keydown", function (evt) {
+    if (evt.ctrlKey || evt.metaKey || evt.altKey) return;
+    if (typing(evt.target)) {
+      if (evt.key === "Escape") evt.target.blur();
+      return;
+    }
+    const rows = rowsList();
+    const current = document.activeElement && document.activeElement.closest
+      ? document.activeElement.closest("tr.alert-row")
+      : null;
+    const index = current ? rows.indexOf(current) : -1;
+    const actions = { a: "acknowledge", r: "resolve", s: "suppress" };
+    if (evt.key === "j" || evt.key === "ArrowDown") {
+      if (rows.length) { rows[Math.min(index + 1, rows.length - 1)].focus(); evt.preventDefault(); }
+    } else if (evt.key === "k" || evt.key === "ArrowUp") {
+      if (rows.length) { rows[Math.max(index - 1, 0)].focus(); evt.preventDefault(); }
+    } else if (evt.key === "Enter" && current) {
+      const link = current.querySelector("a.alert-link");
+      if (link) link.click();
+    } else if (evt.key === "x" && current) {
+      const box = current.querySelector("input[name=alert]");
+      if (box && !box.disabled) { box.checked = !box.checked; updateSelected(); }
+    } else if (evt.key in actions) {
+      // On the list: the focused row; on an alert's page: its action form.
+      press(current || document.querySelector(".detail-actions"), actions[evt.key]);
+    } else if (evt.key === "/") {
+      const search = document.getElementById("filter-q");
+      if (search) { search.focus(); evt.preventDefault(); }
+    } else if (evt.key === "n") {
+      const notes = document.getElementById("action-notes");
+      if (notes) { notes.focus(); evt.preventDefault(); }
+    }
+  });
+})();
