@@ -4,6 +4,7 @@ from django.urls import path
 
 from metrics import views as metrics_views
 from opsconsole.api import api
+from opsconsole.exposition import metrics_view
 from opsconsole.views import plain_health
 
 urlpatterns = [
@@ -13,6 +14,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health", plain_health, name="plain_health"),
+    path("metrics", metrics_view, name="prometheus_metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]
