@@ -1,7 +1,17 @@
+from __future__ import annotations
+
+import json
+
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
-from opsconsole.models import ApiToken, SchedulerLease, Scope
+from opsconsole import versions
+from opsconsole.models import ApiToken, ConfigVersion, SchedulerLease, Scope
 
 
 class ApiTokenForm(forms.ModelForm):
@@ -73,3 +83,107 @@ class SchedulerLeaseAdmin(admin.ModelAdmin):
 admin.site.site_header = "OpsConsole administration"
 admin.site.site_title = "OpsConsole admin"
 admin.site.index_title = "Configuration and data"
+
+
+@admin.register(ConfigVersion)
+class ConfigVersionAdmin(admin.ModelAdmin):
+    """Read-only history of configuration items, with a diff and a rollback."""
+
+    list_display = ["object_name", "section", "number", "summary", "actor", "source", "created"]
+    list_filter = ["section", "source"]
+    search_fields = ["object_name", "actor"]
+    fields = ["section", "object_name", "number", "actor", "source", "created", "diff", "rollback"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="what changed")
+    def summary(self, version: ConfigVersion) -> str:
+        if version.snapshot is None:
+            return "deleted"
+        if version.number == 1:
+            return "created"
+        return ", ".join(version.changes) or "no field changed"
+
+    @admin.display(description="changes from the version before")
+    def diff(self, version: ConfigVersion) -> str:
+        return _diff_table(version.changes, deleted=version.snapshot is None)
+
+    @admin.display(description="roll back")
+    def rollback(self, version: ConfigVersion) -> str:
+        return format_html(
+            '<a class="button" href="{}">Roll back to this version…</a>',
+            reverse("admin:opsconsole_configversion_rollback", args=[version.pk]),
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:version_id>/rollback/",
+                self.admin_site.admin_view(self.rollback_view),
+                name="opsconsole_configversion_rollback",
+            ),
+            *super().get_urls(),
+        ]
+
+    def rollback_view(self, request, version_id: int):
+        """GET: what a rollback would change; POST: do it."""
+        version = get_object_or_404(ConfigVersion, pk=version_id)
+        if not versions.can_roll_back(request.user, version):
+            raise PermissionDenied
+        current = versions.latest(version.section, version.object_key)
+        if request.method == "POST":
+            try:
+                made = versions.roll_back(version, actor=request.user.get_username())
+            except versions.RollbackError as exc:
+                messages.error(request, f"Cannot roll back: {exc}")
+            else:
+                if made is not None and made.pk != (current.pk if current else None):
+                    messages.success(
+                        request, f"{version.object_name} is back to version {version.number}."
+                    )
+                else:
+                    messages.info(request, "Nothing to roll back: it is already that version.")
+            return redirect(
+                reverse("admin:opsconsole_configversion_changelist")
+                + f"?section={version.section}&q={version.object_name}"
+            )
+        pending = versions.field_changes(current.snapshot if current else None, version.snapshot)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Roll back {version.object_name} to version {version.number}?",
+            "version": version,
+            "current": current,
+            "diff": _diff_table(pending, deleted=version.snapshot is None),
+            "unchanged": not pending and (current is None or current.snapshot is not None),
+        }
+        return TemplateResponse(request, "admin/opsconsole/configversion/rollback.html", context)
+
+
+def _show(value) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _diff_table(changes: dict, *, deleted: bool = False) -> str:
+    if deleted:
+        return format_html("<em>{}</em>", "the item was deleted")
+    if not changes:
+        return format_html("<em>{}</em>", "no field changed")
+    rows = format_html_join(
+        "",
+        "<tr><th>{}</th><td><del>{}</del></td><td><ins>{}</ins></td></tr>",
+        ((name, _show(before), _show(after)) for name, (before, after) in changes.items()),
+    )
+    return format_html(
+        "<table><thead><tr><th>field</th><th>before</th><th>after</th></tr></thead>"
+        "<tbody>{}</tbody></table>",
+        rows,
+    )

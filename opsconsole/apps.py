@@ -12,11 +12,14 @@ class OpsConsoleConfig(AppConfig):
         from django_q.signals import post_execute_in_worker, pre_execute
 
         from opsconsole import errors, joblog
+        from opsconsole.configcode import register_section
+        from opsconsole.thresholds import ThresholdsSection
 
         got_request_exception.connect(errors.on_request_exception, dispatch_uid="ops.errors")
         pre_execute.connect(joblog.on_pre_execute, dispatch_uid="ops.joblog.pre")
         post_execute_in_worker.connect(joblog.on_post_execute, dispatch_uid="ops.joblog.post")
         errors.install_task_reporter()
+        register_section(ThresholdsSection())
 
         # `manage.py serve` runs the ticker as a thread of the web process (it only
         # enqueues, a few queries a minute) instead of a separate Django process.
