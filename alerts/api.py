@@ -454,7 +454,9 @@ def preview_alert_rule(
     url_name="update_alert_rule",
 )
 def update_alert_rule(request, rule_id: int, payload: Body[dict[str, Any]]):
-    rule = _save_rule(_rule(rule_id), payload)
+    stored = _rule(rule_id)
+    RulesSection().baseline_of(stored)
+    rule = _save_rule(stored, payload)
     RulesSection().record(rule, actor=request.user.get_username(), source="api")
     return rule
 

@@ -68,7 +68,20 @@ class RulesSection:
     def snapshot(self, rule: AlertRule) -> dict:
         return {name: _plain(getattr(rule, name)) for name in RULE_FIELDS}
 
+    def baseline(self, rule_pk: int, name: str, snapshot: dict) -> None:
+        """Record the state a rule had before its first versioned edit (a rule made by
+        the defaults or before history existed), so that edit has a diff and a rollback
+        target. Does nothing once the rule has a version."""
+        if versions.latest(self.name, str(rule_pk)) is None:
+            versions.record(self.name, rule_pk, name, snapshot, actor="", source="baseline")
+
+    def baseline_of(self, rule: AlertRule) -> None:
+        """``rule`` as stored (not yet changed by a form)."""
+        self.baseline(rule.pk, rule.name, self.snapshot(rule))
+
     def record(self, rule: AlertRule, *, actor: str, source: str, deleted: bool = False):
+        if deleted:
+            self.baseline_of(rule)
         return versions.record(
             self.name,
             rule.pk,
@@ -160,7 +173,7 @@ class RulesSection:
             diff = {k: (before[k], after[k]) for k in RULE_FIELDS if before[k] != after[k]}
             if diff:
                 changes.append(
-                    Change(self.name, "update", repr(name), diff, apply=self._saver(form))
+                    Change(self.name, "update", repr(name), diff, apply=self._saver(form, before))
                 )
         if prune:
             for name, rule in sorted(existing.items()):
@@ -170,8 +183,10 @@ class RulesSection:
                     )
         return changes
 
-    def _saver(self, form):
+    def _saver(self, form, before: dict | None = None):
         def apply(actor: str) -> None:
+            if before is not None:
+                self.baseline(form.instance.pk, before["name"], before)
             rule = form.save()
             self.record(rule, actor=actor, source="import")
 

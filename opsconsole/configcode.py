@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import yaml
 from django.db import transaction
 
-from opsconsole.scrubbing import is_denied_key
+from opsconsole.scrubbing import is_secret_key
 
 FORMAT_VERSION = 1
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -151,7 +151,7 @@ def check_secrets(value: Any, errors: list[ConfigError], line: int = 0) -> None:
     if isinstance(value, LineDict):
         for key, item in value.items():
             where = value.line_of(key)
-            if isinstance(key, str) and is_denied_key(key) and isinstance(item, str) and item:
+            if isinstance(key, str) and is_secret_key(key) and isinstance(item, str) and item:
                 if not is_reference(item):
                     errors.append(
                         ConfigError(

@@ -143,14 +143,18 @@ def on_request_exception(sender, request=None, **kwargs) -> None:
     exc = sys.exc_info()[1]
     if exc is None or request is None:
         return
-    match = getattr(request, "resolver_match", None)
-    # The route, not the path: /system/7/ and /system/8/ are one place in the code.
-    route = f"/{match.route}" if match is not None and match.route else request.path
-    user = getattr(request, "user", None)
+    # Django sends this signal while building the 500 response: a receiver that raised
+    # would replace that response with a bare crash, so nothing here may raise.
+    try:
+        match = getattr(request, "resolver_match", None)
+        # The route, not the path: /system/7/ and /system/8/ are one place in the code.
+        route = f"/{match.route}" if match is not None and match.route else request.path
+        user = getattr(request, "user", None)
+        signed_in = user is not None and user.is_authenticated
+    except Exception:  # the session or user lookup is what failed
+        route, signed_in = request.path, False
     report_exception(
-        exc,
-        endpoint=f"{request.method} {route}",
-        affected_users=1 if user is not None and user.is_authenticated else 0,
+        exc, endpoint=f"{request.method} {route}", affected_users=1 if signed_in else 0
     )
 
 
@@ -164,7 +168,10 @@ class TaskErrorReporter:
     def report(self) -> None:
         exc = sys.exc_info()[1]
         if exc is not None:
-            _sentry_capture(exc)
+            try:
+                _sentry_capture(exc)
+            except Exception:  # Sentry failing must not mask the task's own error
+                logger.warning("could not send a task error to Sentry", exc_info=True)
             report_exception(exc, endpoint=f"task {_current_task_func()}")
         if self.previous is not None:
             self.previous.report()

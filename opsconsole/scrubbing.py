@@ -181,9 +181,17 @@ class Scrubber:
         return value
 
 
+_SECRET = {key.lower() for key in SECRET_KEYS}
+
+
 def is_denied_key(key: str) -> bool:
+    """A key whose value never leaves the process: a secret or financial data."""
+    return key.lower().replace("-", "_") in _DENIED or is_secret_key(key)
+
+
+def is_secret_key(key: str) -> bool:
     lowered = key.lower().replace("-", "_")
-    if lowered in _DENIED:
+    if lowered in _SECRET:
         return True
     # twilio_auth_token, slack_webhook_url, pagerduty_routing_key...
     return any(

@@ -104,3 +104,21 @@ def test_a_viewer_cannot_roll_back(client, carol, admin_client, rule):
     first = versions_of(rule)[0]
     assert client.get(f"/admin/opsconsole/configversion/{first.pk}/change/").status_code == 200
     assert client.post(f"/admin/opsconsole/configversion/{first.pk}/rollback/").status_code == 403
+
+
+def test_the_first_edit_of_a_rule_made_before_history_has_a_diff(admin_client):
+    rule = AlertRule.objects.create(
+        name="CPU high", metric="cpu_usage_percent", threshold=80, for_seconds=60
+    )
+    admin_client.post(f"/admin/alerts/alertrule/{rule.pk}/change/", _rule(threshold="85"))
+    baseline, edit = versions_of(rule)
+    assert (baseline.source, edit.source) == ("baseline", "admin")
+    assert edit.changes == {"threshold": [80, 85]}
+
+
+def test_a_rule_deleted_before_any_edit_can_still_come_back(admin_client):
+    rule = AlertRule.objects.create(name="Old rule", metric="load_1m", threshold=4)
+    admin_client.post(f"/admin/alerts/alertrule/{rule.pk}/delete/", {"post": "yes"})
+    baseline = versions_of(rule)[0]
+    admin_client.post(f"/admin/opsconsole/configversion/{baseline.pk}/rollback/")
+    assert AlertRule.objects.get(pk=rule.pk).threshold == 4
