@@ -4,14 +4,15 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from opsconsole import versions
-from opsconsole.models import ApiToken, ConfigVersion, SchedulerLease, Scope
+from opsconsole import thresholds, versions
+from opsconsole.models import ApiToken, ConfigVersion, SchedulerLease, Scope, ThresholdSetting
 
 
 class ApiTokenForm(forms.ModelForm):
@@ -187,3 +188,24 @@ def _diff_table(changes: dict, *, deleted: bool = False) -> str:
         "<tbody>{}</tbody></table>",
         rows,
     )
+
+
+@admin.register(ThresholdSetting)
+class ThresholdSettingAdmin(admin.ModelAdmin):
+    """Thresholds set by configuration files; deleting one returns to the environment's."""
+
+    list_display = ["name", "value", "updated_by", "updated"]
+    readonly_fields = ["updated_by", "updated"]
+
+    def save_model(self, request, obj, form, change):
+        obj.updated_by = request.user.get_username()
+        super().save_model(request, obj, form, change)
+        cache.delete(thresholds.CACHE_KEY)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        cache.delete(thresholds.CACHE_KEY)
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        cache.delete(thresholds.CACHE_KEY)

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 from django.urls import path
+from ninja import NinjaAPI
+
+boom_api = NinjaAPI(urls_namespace="boom", docs_url=None)
+
+
+@boom_api.get("/hosts/{host_id}/report")
+def failing_endpoint(request, host_id: int):
+    return {"share": 1 / (host_id - host_id)}
 
 
 def failing_view(request, order_id: int):
@@ -19,4 +27,7 @@ def quiet_task():
     return "ok"
 
 
-urlpatterns = [path("orders/<int:order_id>/pay", failing_view)]
+urlpatterns = [
+    path("orders/<int:order_id>/pay", failing_view),
+    path("boom-api/", boom_api.urls),
+]

@@ -224,3 +224,26 @@ def test_a_silence_ending_before_it_starts_is_refused_at_its_line(tmp_path):
 def test_an_unreadable_file_is_one_readable_error(tmp_path):
     with pytest.raises(CommandError, match="cannot read"):
         call_command("import_config", str(tmp_path / "missing.yaml"))
+
+
+def test_removing_a_threshold_in_the_admin_returns_to_the_environment(
+    tmp_path, settings, client, alice
+):
+    from opsconsole.bootstrap import load_defaults
+
+    settings.MEMORY_ALERT_THRESHOLD = 85.0
+    import_text(tmp_path, "thresholds:\n  memory: 60\n")
+    assert thresholds.current()["memory"] == 60
+    load_defaults()
+    client.force_login(alice)
+    client.post("/admin/opsconsole/thresholdsetting/memory/delete/", {"post": "yes"})
+    assert thresholds.current()["memory"] == 85
+
+
+def test_references_resolve_from_the_environment_where_they_are_used():
+    from opsconsole.configcode import resolve_references
+
+    environ = {"SLACK_WEBHOOK_URL": "https://hooks.example/abc"}
+    assert resolve_references("${SLACK_WEBHOOK_URL}", environ) == "https://hooks.example/abc"
+    with pytest.raises(KeyError, match="PAGERDUTY_KEY"):
+        resolve_references("${PAGERDUTY_KEY}", environ)

@@ -108,6 +108,15 @@ def test_repeats_of_a_view_error_count_on_one_alert(db):
     assert alert.error_count == 2
 
 
+@override_settings(ROOT_URLCONF="tests.opsconsole.boom_urls")
+def test_a_failing_api_endpoint_raises_an_alert_too(db):
+    response = Client(raise_request_exception=False).get("/boom-api/hosts/3/report")
+    assert response.status_code == 500
+    alert = Alert.objects.get(alert_type="application_error_ZeroDivisionError")
+    assert alert.metadata["affected_endpoint"] == "GET /boom-api/hosts/<host_id>/report"
+    assert "in failing_endpoint" in alert.resource
+
+
 def test_a_failing_task_raises_an_alert_naming_the_task(db):
     with pytest.raises(RuntimeError):
         async_task("tests.opsconsole.boom_urls.failing_task", 7)
