@@ -151,7 +151,6 @@ class AlertRuleAdmin(admin.ModelAdmin):
         "for_seconds",
         "enabled",
         "preview_link",
-        "history_link",
     ]
     list_filter = ["enabled", "kind", "severity", "category"]
     search_fields = ["name", "metric", "process", "service", "description"]
@@ -201,14 +200,6 @@ class AlertRuleAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}">preview &amp; backtest</a>',
             reverse("admin:alerts_alertrule_preview", args=[rule.pk]),
-        )
-
-    @admin.display(description="history")
-    def history_link(self, rule: AlertRule) -> str:
-        return format_html(
-            '<a href="{}?section=rules&amp;object_key={}">versions</a>',
-            reverse("admin:opsconsole_configversion_changelist"),
-            rule.pk,
         )
 
     def preview_view(self, request, rule_id: int):

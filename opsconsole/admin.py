@@ -154,7 +154,7 @@ class ConfigVersionAdmin(admin.ModelAdmin):
                     messages.info(request, "Nothing to roll back: it is already that version.")
             return redirect(
                 reverse("admin:opsconsole_configversion_changelist")
-                + f"?section={version.section}&q={version.object_name}"
+                + f"?section={version.section}&object_key={version.object_key}"
             )
         pending = versions.field_changes(current.snapshot if current else None, version.snapshot)
         context = {

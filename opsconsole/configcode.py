@@ -249,7 +249,12 @@ def plan(document: LineDict, *, prune: bool = False) -> list[Change]:
     changes: list[Change] = []
     for name, section in _sections.items():
         if name in document:
-            changes.extend(section.plan(document[name], prune=prune, errors=errors))
+            found: list[ConfigError] = []
+            changes.extend(section.plan(document[name], prune=prune, errors=found))
+            # A section given a scalar (or nothing) has no line of its own: use its key's.
+            errors.extend(
+                ConfigError(error.line or document.line_of(name), error.message) for error in found
+            )
     if errors:
         raise InvalidConfig(errors)
     return changes

@@ -247,3 +247,11 @@ def test_references_resolve_from_the_environment_where_they_are_used():
     assert resolve_references("${SLACK_WEBHOOK_URL}", environ) == "https://hooks.example/abc"
     with pytest.raises(KeyError, match="PAGERDUTY_KEY"):
         resolve_references("${PAGERDUTY_KEY}", environ)
+
+
+def test_a_section_of_the_wrong_shape_is_reported_at_its_key(tmp_path):
+    lines = failing_import(tmp_path, "version: 1\n\nrules:\nthresholds: 80\n")
+    assert lines == [
+        f"{tmp_path}/ops.yaml:3: rules must be a list",
+        f"{tmp_path}/ops.yaml:4: thresholds must be a mapping of numbers",
+    ]

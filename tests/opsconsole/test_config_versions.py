@@ -122,3 +122,11 @@ def test_a_rule_deleted_before_any_edit_can_still_come_back(admin_client):
     baseline = versions_of(rule)[0]
     admin_client.post(f"/admin/opsconsole/configversion/{baseline.pk}/rollback/")
     assert AlertRule.objects.get(pk=rule.pk).threshold == 4
+
+
+def test_a_rule_page_links_to_its_versions(admin_client, rule):
+    page = admin_client.get(f"/admin/alerts/alertrule/{rule.pk}/change/").content.decode()
+    link = f"/admin/opsconsole/configversion/?section=rules&amp;object_key={rule.pk}"
+    assert link in page
+    listing = admin_client.get(link.replace("&amp;", "&")).content.decode()
+    assert "1 configuration version" in listing
