@@ -19,6 +19,7 @@ from ninja.errors import HttpError
 
 from alerts import preview
 from alerts.admin import AlertRuleForm, SilenceForm
+from alerts.configcode import RulesSection
 from alerts.constants import OPEN_STATUSES, Category, Severity, parse_severity
 from alerts.constants import Status as AlertStatus
 from alerts.evaluator import evaluate
@@ -383,7 +384,9 @@ def list_alert_rules(request, enabled: bool | None = None, kind: str | None = No
 )
 def create_alert_rule(request, payload: Body[dict[str, Any]]):
     """A rule, in this API's fields or seed 002's shape."""
-    return Status(201, _save_rule(None, payload))
+    rule = _save_rule(None, payload)
+    RulesSection().record(rule, actor=request.user.get_username(), source="api")
+    return Status(201, rule)
 
 
 @rules_router.get("/{rule_id}", response=RuleOut, auth=api_auth(), url_name="get_alert_rule")
@@ -451,7 +454,11 @@ def preview_alert_rule(
     url_name="update_alert_rule",
 )
 def update_alert_rule(request, rule_id: int, payload: Body[dict[str, Any]]):
-    return _save_rule(_rule(rule_id), payload)
+    stored = _rule(rule_id)
+    RulesSection().baseline_of(stored)
+    rule = _save_rule(stored, payload)
+    RulesSection().record(rule, actor=request.user.get_username(), source="api")
+    return rule
 
 
 @rules_router.delete(
@@ -462,7 +469,9 @@ def update_alert_rule(request, rule_id: int, payload: Body[dict[str, Any]]):
 )
 def delete_alert_rule(request, rule_id: int):
     """Delete a rule; its alerts stay, unlinked, with their history."""
-    _rule(rule_id).delete()
+    rule = _rule(rule_id)
+    RulesSection().record(rule, actor=request.user.get_username(), source="api", deleted=True)
+    rule.delete()
     return Status(204, None)
 
 

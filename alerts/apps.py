@@ -7,8 +7,16 @@ class AlertsConfig(AppConfig):
     verbose_name = "Alerts"
 
     def ready(self):
+        from alerts import exposition
+        from alerts.configcode import RulesSection, SilencesSection
         from metrics.signals import samples_ingested
+        from opsconsole.configcode import register_section
+        from opsconsole.exposition import register_series
         from opsconsole.ticker import register_job
+
+        register_series("alerts", exposition.alert_series)
+        register_section(RulesSection())
+        register_section(SilencesSection())
 
         register_job(
             "alerts.evaluate", "alerts.tasks.evaluate", lambda: settings.ALERT_EVALUATION_INTERVAL

@@ -8,7 +8,12 @@ class MetricsConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from metrics import exposition
+        from opsconsole.exposition import register_series
         from opsconsole.ticker import register_job
+
+        register_series("hosts", exposition.host_series)
+        register_series("ingest", exposition.ingest_series)
 
         if settings.COLLECT_LOCAL_HOST:
             register_job(

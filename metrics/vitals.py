@@ -7,6 +7,7 @@ from django.conf import settings
 from metrics.catalog import parse_key
 from metrics.ingest import get_latest
 from metrics.models import Host
+from opsconsole import thresholds
 
 OK = "HEALTHY"
 CRITICAL_LOAD = "CRITICAL_LOAD"
@@ -14,6 +15,7 @@ NO_DATA = "NO_DATA"
 
 
 def summarize(host: Host) -> dict:
+    limits = thresholds.current()
     latest = get_latest(host)
     values: dict[str, float] = latest.get("values", {})
     disks = []
@@ -59,11 +61,7 @@ def summarize(host: Host) -> dict:
         "database_size_bytes": values.get("database_size_bytes"),
         "collector_duration_ms": values.get("collector_duration_ms"),
         "processes": latest.get("processes", []),
-        "thresholds": {
-            "cpu": settings.CPU_ALERT_THRESHOLD,
-            "memory": settings.MEMORY_ALERT_THRESHOLD,
-            "disk": settings.DISK_ALERT_THRESHOLD,
-        },
+        "thresholds": {name: limits[name] for name in ("cpu", "memory", "disk")},
     }
     summary["status"] = status_of(summary)
     return summary
@@ -72,10 +70,11 @@ def summarize(host: Host) -> dict:
 def status_of(summary: dict) -> str:
     if summary["cpu_percent"] is None:
         return NO_DATA
+    limits = thresholds.current()
     over = (
-        (summary["cpu_percent"] or 0) > settings.CPU_ALERT_THRESHOLD
-        or (summary["memory_percent"] or 0) > settings.MEMORY_ALERT_THRESHOLD
-        or (summary["disk_percent"] or 0) > settings.DISK_ALERT_THRESHOLD
+        (summary["cpu_percent"] or 0) > limits["cpu"]
+        or (summary["memory_percent"] or 0) > limits["memory"]
+        or (summary["disk_percent"] or 0) > limits["disk"]
     )
     return CRITICAL_LOAD if over else OK
 

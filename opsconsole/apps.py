@@ -8,9 +8,20 @@ class OpsConsoleConfig(AppConfig):
     verbose_name = "Console"
 
     def ready(self):
-        from opsconsole import audit
+        from django.core.signals import got_request_exception
+        from django_q.signals import post_execute_in_worker, pre_execute
 
+        from opsconsole import audit, errors, joblog
+        from opsconsole.configcode import register_section
+        from opsconsole.thresholds import ThresholdsSection
+
+        got_request_exception.connect(errors.on_request_exception, dispatch_uid="ops.errors")
+        pre_execute.connect(joblog.on_pre_execute, dispatch_uid="ops.joblog.pre")
+        post_execute_in_worker.connect(joblog.on_post_execute, dispatch_uid="ops.joblog.post")
+        errors.install_task_reporter()
+        register_section(ThresholdsSection())
         audit.connect()
+
         # `manage.py serve` runs the ticker as a thread of the web process (it only
         # enqueues, a few queries a minute) instead of a separate Django process.
         if os.environ.get("OPSCONSOLE_TICKER_THREAD") == "1":

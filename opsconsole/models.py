@@ -114,3 +114,46 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.summary}"
+
+
+class ConfigVersion(models.Model):
+    """One saved state of a versioned configuration item (an alert rule, a routing rule):
+    who changed it, when, from where, and what changed since the version before."""
+
+    section = models.CharField(max_length=40, help_text="Configuration section, e.g. rules.")
+    object_key = models.CharField(max_length=64, help_text="The item's id in its section.")
+    object_name = models.CharField(max_length=255)
+    number = models.PositiveIntegerField(help_text="1 for the first version of the item.")
+    # The item's fields as written in configuration files; null: the item was deleted.
+    snapshot = models.JSONField(null=True, blank=True)
+    changes = models.JSONField(default=dict, blank=True, help_text="{field: [before, after]}")
+    actor = models.CharField(max_length=150, blank=True)
+    source = models.CharField(max_length=20, help_text="admin, api, import or rollback.")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["section", "object_key", "number"], name="one_config_version_number"
+            )
+        ]
+        # The constraint's index also serves "latest version of item X" (ORDER BY number
+        # DESC within section and key) and the admin's history of one item.
+        verbose_name = "configuration version"
+
+    def __str__(self) -> str:
+        return f"{self.object_name} v{self.number}"
+
+
+class ThresholdSetting(models.Model):
+    """A default threshold changed from its environment value (CPU_ALERT_THRESHOLD...) by
+    configuration as code; absent rows fall back to the environment."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    value = models.FloatField()
+    updated = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=150, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.value:g}"

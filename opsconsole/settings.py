@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import sys
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -267,26 +268,43 @@ COLLECT_LOCAL_HOST = envbool("COLLECT_LOCAL_HOST", True)
 LOCAL_HOSTNAME = envstr("OPSCONSOLE_HOSTNAME", socket.gethostname())
 
 # --- Error tracking ------------------------------------------------------------------------
+# Unhandled errors always become application error alerts (opsconsole/errors.py); with
+# SENTRY_DSN they also go to Sentry, scrubbed of secrets and financial data.
 SENTRY_DSN = envsecret("SENTRY_DSN")
 if SENTRY_DSN:
-    import sentry_sdk
+    from opsconsole.errors import init_sentry
 
-    sentry_sdk.init(
-        dsn=SENTRY_DSN,
-        send_default_pii=False,
+    init_sentry(
+        SENTRY_DSN,
         traces_sample_rate=envfloat("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0),
         environment=envstr("SENTRY_ENVIRONMENT", "production"),
     )
 
+# --- Prometheus ------------------------------------------------------------------------------
+# GET /metrics asks for "Authorization: Bearer <METRICS_TOKEN>" when this is set.
+METRICS_TOKEN = envsecret("METRICS_TOKEN")
+# An existing Prometheus to read history from (opsconsole/promquery.py).
+PROMETHEUS_URL = envstr("PROMETHEUS_URL").rstrip("/")
+PROMETHEUS_TIMEOUT = envfloat("PROMETHEUS_TIMEOUT", 10.0, minimum=0.1)
+
 # --- Logging -------------------------------------------------------------------------------
 LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
+# json: one object per line for log shippers; text: readable lines. By default, text on
+# a terminal (a developer's `make run`) and json anywhere else (systemd, containers).
+LOG_FORMAT = envstr("LOG_FORMAT", "text" if sys.stderr.isatty() else "json").lower()
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "text": {
+            "()": "opsconsole.logs.TextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+        "json": {"()": "opsconsole.logs.JsonFormatter", "hostname": LOCAL_HOSTNAME},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},

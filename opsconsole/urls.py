@@ -5,6 +5,7 @@ from django.urls import path
 from alerts import views as alert_views
 from metrics import views as metrics_views
 from opsconsole.api import api
+from opsconsole.exposition import metrics_view
 from opsconsole.views import plain_health, sentry_station
 
 urlpatterns = [
@@ -19,6 +20,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health", plain_health, name="plain_health"),
+    path("metrics", metrics_view, name="prometheus_metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

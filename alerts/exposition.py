@@ -1,0 +1,34 @@
+"""The alerts app's series on ``/metrics``: alerts by status and severity, rules, silences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Count
+from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from alerts.constants import Severity, Status
+from alerts.models import Alert, AlertRule, Silence
+
+
+def alert_series() -> Iterable[Metric]:
+    counts = {
+        (row["status"], row["severity"]): row["n"]
+        for row in Alert.objects.values("status", "severity").annotate(n=Count("id"))
+    }
+    alerts = GaugeMetricFamily(
+        "opsconsole_alerts", "Alerts stored, by status and severity.", labels=["status", "severity"]
+    )
+    # Every combination, zeros included, so a panel's series never vanish.
+    for status in Status.values:
+        for severity in Severity.values:
+            alerts.add_metric([status, severity], counts.get((status, severity), 0))
+    rules = GaugeMetricFamily("opsconsole_alert_rules", "Alert rules, by state.", labels=["state"])
+    enabled = AlertRule.objects.filter(enabled=True).count()
+    rules.add_metric(["enabled"], enabled)
+    rules.add_metric(["disabled"], AlertRule.objects.count() - enabled)
+    silences = GaugeMetricFamily("opsconsole_silences_in_force", "Silences not yet expired.")
+    # Served by silence_ends_at.
+    silences.add_metric([], Silence.objects.filter(ends_at__gt=timezone.now()).count())
+    yield from (alerts, rules, silences)

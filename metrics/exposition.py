@@ -1,0 +1,75 @@
+"""The metrics app's series on ``/metrics``: every host's latest values, ingest rate."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.core.cache import cache
+from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from metrics import catalog
+from metrics.ingest import latest_cache_key
+from metrics.models import Host, MetricSample
+
+PREFIX = "opsconsole_host_"
+INGEST_WINDOW = timedelta(minutes=1)
+_INVALID = re.compile(r"[^a-zA-Z0-9_:]")
+
+
+def prometheus_name(name: str) -> str:
+    """A stored metric name as a Prometheus one: pushed names may hold dots."""
+    return PREFIX + _INVALID.sub("_", name)
+
+
+def host_series() -> Iterable[Metric]:
+    """One gauge family per metric name, one sample per host and label set, from the
+    "latest" cache (no sample table read)."""
+    hosts = list(Host.objects.filter(enabled=True).only("id", "hostname", "last_seen"))
+    latest = cache.get_many([latest_cache_key(host.pk) for host in hosts])
+    families: dict[str, Metric] = {}
+    seen = GaugeMetricFamily(
+        "opsconsole_host_last_seen_timestamp_seconds",
+        "When the host's newest sample was taken (Unix time).",
+        labels=["host"],
+    )
+    for host in hosts:
+        if host.last_seen is not None:
+            seen.add_metric([host.hostname], host.last_seen.timestamp())
+        values = (latest.get(latest_cache_key(host.pk)) or {}).get("values", {})
+        for key, value in values.items():
+            try:
+                name, labels = catalog.parse_key(key)
+            except catalog.InvalidMetric:
+                continue
+            family_name = prometheus_name(name)
+            family = families.get(family_name)
+            if family is None:
+                family = Metric(family_name, catalog.describe(name) or name, "gauge")
+                families[family_name] = family
+            # The series' own labels, renamed where they would hide the host label.
+            sample_labels = {
+                ("exported_" + label if label == "host" else _INVALID.sub("_", label)): text
+                for label, text in labels.items()
+            }
+            family.add_sample(family_name, {"host": host.hostname, **sample_labels}, value)
+    yield seen
+    yield from (families[name] for name in sorted(families))
+
+
+def ingest_series() -> Iterable[Metric]:
+    since = timezone.now() - INGEST_WINDOW
+    # Served by the time index of metrics_metricsample (BRIN on PostgreSQL, see 0002).
+    recent = MetricSample.objects.filter(time__gte=since).count()
+    rate = GaugeMetricFamily(
+        "opsconsole_ingest_samples_per_second",
+        "Samples stored per second over the last minute, by sample time.",
+    )
+    rate.add_metric([], recent / INGEST_WINDOW.total_seconds())
+    hosts = GaugeMetricFamily("opsconsole_hosts", "Hosts known, by state.", labels=["state"])
+    hosts.add_metric(["enabled"], Host.objects.filter(enabled=True).count())
+    hosts.add_metric(["disabled"], Host.objects.filter(enabled=False).count())
+    yield rate
+    yield hosts

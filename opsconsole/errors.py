@@ -1,0 +1,195 @@
+"""Unhandled exceptions: to Sentry (when configured) and to an application error alert.
+
+Sentry is optional; the alert is not. An exception that escapes a view (Django's
+``got_request_exception``) or a q2 task (the worker's error reporter hook) becomes an
+alert through ``AlertService.create_application_error_alert``, one per error type and
+code location, whose count grows with each occurrence. Both paths scrub what they send:
+see ``opsconsole.scrubbing``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from opsconsole.scrubbing import SECRET_KEYS, Scrubber, secret_values
+
+logger = logging.getLogger(__name__)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+MAX_TRACE_CHARS = 20_000
+
+
+# -- Sentry ------------------------------------------------------------------------------
+def make_before_send(
+    user_hook: Callable[[dict, dict], dict | None] | None = None,
+) -> Callable[[dict, dict], dict | None]:
+    """Sentry's ``before_send``: financial data and secret values out of every string of
+    the event (messages, exception values, frame variables, breadcrumbs, request), then
+    ``user_hook`` (seed 001's recipe) sees the scrubbed event."""
+
+    def before_send(event: dict, hint: dict) -> dict | None:
+        scrubbed = Scrubber(secret_values()).data(event)
+        if user_hook is not None:
+            return user_hook(scrubbed, hint)
+        return scrubbed
+
+    return before_send
+
+
+def sentry_options(
+    dsn: str,
+    *,
+    traces_sample_rate: float = 0.0,
+    environment: str = "production",
+    before_send: Callable[[dict, dict], dict | None] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The keyword arguments of ``sentry_sdk.init`` for this console."""
+    from sentry_sdk.scrubber import EventScrubber
+
+    scrub = make_before_send()
+    return {
+        "dsn": dsn,
+        "send_default_pii": False,
+        "traces_sample_rate": traces_sample_rate,
+        "environment": environment,
+        # Key-based scrubbing, recursive so a token nested in a channel's config dict
+        # inside a frame variable is caught too.
+        "event_scrubber": EventScrubber(denylist=list(SECRET_KEYS), recursive=True),
+        "before_send": make_before_send(before_send),
+        "before_send_transaction": scrub,
+        "max_breadcrumbs": 50,
+        **extra,
+    }
+
+
+def init_sentry(dsn: str, **options: Any) -> None:
+    import sentry_sdk
+
+    sentry_sdk.init(**sentry_options(dsn, **options))
+
+
+def _sentry_capture(exc: BaseException) -> None:
+    try:
+        import sentry_sdk
+    except ImportError:  # pragma: no cover - sentry-sdk is a dependency
+        return
+    if sentry_sdk.get_client().is_active():
+        sentry_sdk.capture_exception(exc)
+
+
+# -- application error alerts -------------------------------------------------------------
+def _location(tb: TracebackType | None) -> str:
+    """Where the error was raised: the innermost frame in the console's own code
+    (``alerts/evaluator.py:120 in evaluate``), else the innermost frame at all."""
+    frames = traceback.extract_tb(tb) if tb is not None else []
+    ours = [
+        frame
+        for frame in frames
+        if frame.filename.startswith(str(BASE_DIR)) and "/.venv/" not in frame.filename
+    ]
+    frame = (ours or frames or [None])[-1]
+    if frame is None:
+        return ""
+    path = Path(frame.filename)
+    try:
+        path = path.relative_to(BASE_DIR)
+    except ValueError:
+        path = Path(path.name)
+    return f"{path}:{frame.lineno} in {frame.name}"
+
+
+def report_exception(
+    exc: BaseException,
+    *,
+    endpoint: str,
+    affected_users: int = 0,
+    metadata: dict | None = None,
+):
+    """Raise (or count) the application error alert for ``exc``; never raises itself.
+
+    Returns the alert, or None when it could not be stored (the database being the
+    thing that failed, typically): the error is then only logged.
+    """
+    scrubber = Scrubber(secret_values())
+    error_type = type(exc).__name__
+    location = _location(exc.__traceback__)
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    try:
+        from alerts.service import AlertService
+
+        return AlertService().create_application_error_alert(
+            error_type=error_type,
+            error_message=scrubber.text(str(exc))[:2000] or error_type,
+            stack_trace=scrubber.text(trace)[-MAX_TRACE_CHARS:],
+            source=location,
+            affected_endpoint=endpoint,
+            affected_users=affected_users,
+            metadata=scrubber.data(metadata or {}),
+        )
+    except Exception:
+        logger.exception("could not record %s at %s as an alert", error_type, location)
+        return None
+
+
+def on_request_exception(sender, request=None, **kwargs) -> None:
+    """``got_request_exception`` receiver: the exception being handled becomes an alert."""
+    exc = sys.exc_info()[1]
+    if exc is None or request is None:
+        return
+    # Django sends this signal while building the 500 response: a receiver that raised
+    # would replace that response with a bare crash, so nothing here may raise.
+    try:
+        match = getattr(request, "resolver_match", None)
+        # The route, not the path: /system/7/ and /system/8/ are one place in the code.
+        route = f"/{match.route}" if match is not None and match.route else request.path
+        user = getattr(request, "user", None)
+        signed_in = user is not None and user.is_authenticated
+    except Exception:  # the session or user lookup is what failed
+        route, signed_in = request.path, False
+    report_exception(
+        exc, endpoint=f"{request.method} {route}", affected_users=1 if signed_in else 0
+    )
+
+
+class TaskErrorReporter:
+    """django-q2's error reporter interface: ``report()`` is called inside the worker's
+    ``except`` block, so ``sys.exc_info()`` is the task's exception."""
+
+    def __init__(self, previous: Any = None):
+        self.previous = previous
+
+    def report(self) -> None:
+        exc = sys.exc_info()[1]
+        if exc is not None:
+            try:
+                _sentry_capture(exc)
+            except Exception:  # Sentry failing must not mask the task's own error
+                logger.warning("could not send a task error to Sentry", exc_info=True)
+            report_exception(exc, endpoint=f"task {_current_task_func()}")
+        if self.previous is not None:
+            self.previous.report()
+
+
+def _current_task_func() -> str:
+    from opsconsole import joblog
+
+    return joblog.current_func() or "unknown"
+
+
+def install_task_reporter() -> None:
+    """Hook the q2 worker's error reporter (called once, from AppConfig.ready).
+
+    q2 only loads reporters from installed packages' entry points; the console is not
+    installed as a package, so it sets the worker module's reporter, keeping any other.
+    """
+    from django_q import worker
+
+    if not isinstance(worker.error_reporter, TaskErrorReporter):
+        worker.error_reporter = TaskErrorReporter(worker.error_reporter)

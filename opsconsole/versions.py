@@ -1,0 +1,99 @@
+"""Version history of configuration items, and rolling back to an earlier version.
+
+Whoever saves a versioned item (the admin, the API, ``import_config``, a rollback)
+calls ``record`` with the item's snapshot, the same fields a configuration file holds.
+A section that keeps history registers with ``opsconsole.configcode.register_section``
+and also provides ``snapshot(obj)``, ``restore(object_key, snapshot, actor)`` and a
+``permission`` (e.g. ``alerts.change_alertrule``) needed to roll back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from opsconsole.configcode import registered_sections
+from opsconsole.models import ConfigVersion
+
+
+class RollbackError(ValueError):
+    """The version cannot be restored; the message says why."""
+
+
+def field_changes(before: dict | None, after: dict | None) -> dict[str, list[Any]]:
+    before, after = before or {}, after or {}
+    return {
+        name: [before.get(name), after.get(name)]
+        for name in [*before, *[key for key in after if key not in before]]
+        if before.get(name) != after.get(name)
+    }
+
+
+def latest(section: str, object_key: str) -> ConfigVersion | None:
+    return (
+        ConfigVersion.objects.filter(section=section, object_key=str(object_key))
+        .order_by("-number")
+        .first()
+    )
+
+
+def record(
+    section: str,
+    object_key: Any,
+    object_name: str,
+    snapshot: dict | None,
+    *,
+    actor: str,
+    source: str,
+) -> ConfigVersion | None:
+    """Store a new version if the item changed since its last one; None if it did not."""
+    for _attempt in range(3):
+        previous = latest(section, str(object_key))
+        before = previous.snapshot if previous is not None else None
+        if previous is not None and before == snapshot:
+            return None
+        try:
+            # A savepoint: two saves of one item at once race for the next number, and
+            # the loser retries on top of the winner's version.
+            with transaction.atomic():
+                return ConfigVersion.objects.create(
+                    section=section,
+                    object_key=str(object_key),
+                    object_name=object_name[:255],
+                    number=(previous.number + 1) if previous is not None else 1,
+                    snapshot=snapshot,
+                    changes=field_changes(before, snapshot),
+                    actor=actor[:150],
+                    source=source,
+                )
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not number a new version of {section} {object_key}")
+
+
+def previous_of(version: ConfigVersion) -> ConfigVersion | None:
+    return (
+        ConfigVersion.objects.filter(
+            section=version.section, object_key=version.object_key, number__lt=version.number
+        )
+        .order_by("-number")
+        .first()
+    )
+
+
+def can_roll_back(user, version: ConfigVersion) -> bool:
+    section = registered_sections().get(version.section)
+    permission = getattr(section, "permission", None)
+    return bool(permission) and user.has_perm(permission)
+
+
+def roll_back(version: ConfigVersion, *, actor: str) -> ConfigVersion | None:
+    """Make the item as it was in ``version`` (recreating it if deleted, deleting it if
+    ``version`` records its deletion); the rollback is itself a new version."""
+    section = registered_sections().get(version.section)
+    if section is None or not hasattr(section, "restore"):
+        raise RollbackError(f"{version.section} items cannot be rolled back")
+    with transaction.atomic():
+        section.restore(version.object_key, version.snapshot, actor)
+    return latest(version.section, version.object_key)

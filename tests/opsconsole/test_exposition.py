@@ -1,0 +1,121 @@
+"""GET /metrics: Prometheus text format, parsed back with prometheus_client's parser."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from django_q.tasks import async_task
+from prometheus_client.parser import text_string_to_metric_families
+
+from alerts.service import AlertService
+from opsconsole import exposition
+from opsconsole.exposition import register_series
+from tests.metrics.helpers import store
+
+
+def scrape(client: Client | None = None, **headers) -> dict[str, list]:
+    response = (client or Client()).get("/metrics", headers=headers)
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("text/plain; version=")
+    families = text_string_to_metric_families(response.content.decode())
+    return {family.name: family.samples for family in families}
+
+
+def value(samples, **labels) -> float:
+    (match,) = [s.value for s in samples if all(s.labels.get(k) == v for k, v in labels.items())]
+    return match
+
+
+@pytest.fixture
+def sections():
+    """Sections registered by a test are gone after it."""
+    before = exposition.registered_series()
+    yield
+    exposition._sections.clear()
+    exposition._sections.update(before)
+
+
+def test_it_serves_each_hosts_latest_vitals(db):
+    now = timezone.now()
+    store(
+        "web-01",
+        {"cpu_usage_percent": [(now, 42.5)], 'disk_usage_percent{mount="/"}': [(now, 71.0)]},
+    )
+    store("db-01", {"cpu_usage_percent": [(now, 7.0)]})
+    metrics = scrape()
+    assert value(metrics["opsconsole_host_cpu_usage_percent"], host="web-01") == 42.5
+    assert value(metrics["opsconsole_host_cpu_usage_percent"], host="db-01") == 7.0
+    assert value(metrics["opsconsole_host_disk_usage_percent"], host="web-01", mount="/") == 71.0
+
+
+def test_it_counts_alerts_by_status_and_severity(db):
+    service = AlertService()
+    service.create_system_alert("cpu_usage_percent", 99, 50, "web-01")  # critical
+    resolved = service.create_system_alert("memory_usage_percent", 99, 50, "web-01")
+    service.resolve_alert(resolved.pk, "alice")
+    alerts = scrape()["opsconsole_alerts"]
+    assert value(alerts, status="active", severity="critical") == 1
+    assert value(alerts, status="resolved", severity="critical") == 1
+    assert value(alerts, status="active", severity="info") == 0
+
+
+def test_it_reports_the_ingest_rate_over_the_last_minute(db):
+    now = timezone.now()
+    store("web-01", {"cpu_usage_percent": [(now, 1.0)], "load_1m": [(now, 0.5)]})
+    assert scrape()["opsconsole_ingest_samples_per_second"][0].value == 2 / 60
+
+
+def test_it_reports_job_durations_and_failures(db):
+    async_task("tests.opsconsole.boom_urls.quiet_task")
+    async_task("tests.opsconsole.boom_urls.quiet_task")
+    metrics = scrape()
+    job = "tests.opsconsole.boom_urls.quiet_task"
+    assert value(metrics["opsconsole_job_runs"], job=job) == 2
+    assert value(metrics["opsconsole_job_failures"], job=job) == 0
+    assert value(metrics["opsconsole_job_last_duration_seconds"], job=job) >= 0
+
+
+def test_it_reports_the_queue_length(db):
+    assert value(scrape()["opsconsole_queue_length"], broker="orm") == 0
+
+
+def test_another_app_adds_its_series_through_the_registry(db, sections):
+    from prometheus_client.core import GaugeMetricFamily
+
+    def endpoint_series():
+        family = GaugeMetricFamily("opsconsole_endpoint_up", "Endpoint answering.", labels=["name"])
+        family.add_metric(["api"], 1)
+        yield family
+
+    register_series("endpoints", endpoint_series)
+    assert value(scrape()["opsconsole_endpoint_up"], name="api") == 1
+
+
+def test_a_failing_section_is_left_out_and_the_rest_served(db, sections):
+    def broken():
+        raise RuntimeError("boom")
+        yield
+
+    register_series("broken", broken)
+    metrics = scrape()
+    assert value(metrics["opsconsole_scrape_errors"], section="broken") == 1
+    assert "opsconsole_alerts" in metrics
+
+
+def test_it_refuses_a_scrape_without_the_token_when_one_is_set(db, settings):
+    settings.METRICS_TOKEN = "scrape-secret"
+    response = Client().get("/metrics")
+    assert response.status_code == 401
+    assert response.content.decode().count("\n") == 1
+
+
+def test_it_refuses_a_wrong_token(db, settings):
+    settings.METRICS_TOKEN = "scrape-secret"
+    response = Client().get("/metrics", headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401
+
+
+def test_it_serves_a_scrape_with_the_token(db, settings):
+    settings.METRICS_TOKEN = "scrape-secret"
+    assert "opsconsole_alerts" in scrape(Authorization="Bearer scrape-secret")

@@ -1,0 +1,84 @@
+"""A real Prometheus (Debian's package) scrapes GET /metrics of a running console."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from alerts.service import AlertService
+from opsconsole.promquery import PrometheusError, query
+
+PROMETHEUS = shutil.which("prometheus")
+pytestmark = pytest.mark.skipif(
+    PROMETHEUS is None,
+    reason="the prometheus binary is not installed (apt-get install prometheus)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def prometheus_server(tmp_path, live_server, settings):
+    settings.METRICS_TOKEN = "scrape-token-123"
+    target = live_server.url.split("://", 1)[1]
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        "  - job_name: opsconsole\n"
+        "    metrics_path: /metrics\n"
+        "    authorization: {credentials: scrape-token-123}\n"
+        f"    static_configs: [{{targets: ['{target}']}}]\n"
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wait_for(check, seconds: float = 60):
+    """Poll until check() returns something truthy; Prometheus scrapes every second."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            found = check()
+        except (httpx.HTTPError, PrometheusError):  # not listening yet
+            found = None
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def test_a_real_prometheus_scrapes_the_console(transactional_db, prometheus_server):
+    AlertService().create_system_alert("cpu_usage_percent", 99, 50, "web-01")
+
+    def critical_active():
+        series = query(
+            'opsconsole_alerts{status="active",severity="critical"}', base_url=prometheus_server
+        )
+        return series[0].points[0][1] if series else None
+
+    assert wait_for(critical_active) == 1.0
+    up = query('up{job="opsconsole"}', base_url=prometheus_server)
+    assert up[0].points[0][1] == 1.0
