@@ -31,6 +31,7 @@ from alerts.service import Alert, AlertService, AlertStateError
 from metrics.catalog import parse_key
 from metrics.ingest import get_latest
 from metrics.models import Host, Metric, MetricSample, MinuteRollup, ProcessSample
+from metrics.templatetags.units import humanize_value
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Observation:
     host: Host
     series: str  # the metric's series key, or the process name
     value: float | None  # None: no data in the window
+    unit: str = ""  # the metric's unit, for messages ("percent", "ms", ...)
 
     @property
     def target(self) -> str:
@@ -203,19 +205,19 @@ class Evaluator:
                     self.result.targets += group.size
                     value = _read(group.reading, aggregate, window, host, metric)
                     for rule in group.breached(value):
-                        observations.append(Observation(rule, host, metric.key, value))
+                        observations.append(Observation(rule, host, metric.key, value, metric.unit))
                 target = f"{host.hostname}/{metric.key}" if plan.needs_target else ""
                 for rule in plan.stateful_simple.get((metric.name, target), ()):
                     value = self._value(rule, host, metric, aggregate, window)
                     if not _breaches(rule, value):  # breached ones are already in
-                        observations.append(Observation(rule, host, metric.key, value))
+                        observations.append(Observation(rule, host, metric.key, value, metric.unit))
                 for rule in plan.filtered.get(metric.name, ()):
                     if not _applies(rule, host, metric):
                         continue
                     self.result.targets += 1
                     value = self._value(rule, host, metric, aggregate, window)
                     if (rule.pk, target) in state_keys or _breaches(rule, value):
-                        observations.append(Observation(rule, host, metric.key, value))
+                        observations.append(Observation(rule, host, metric.key, value, metric.unit))
             absence = [r for r in window_rules if r.kind == AlertRule.Kind.ABSENCE]
             if absence:
                 if absence_pairs is None:
@@ -225,7 +227,9 @@ class Evaluator:
                     for rule in absence:
                         if host is not None and _applies(rule, host, metric):
                             self.result.targets += 1
-                            observations.append(Observation(rule, host, metric.key, None))
+                            observations.append(
+                                Observation(rule, host, metric.key, None, metric.unit)
+                            )
         return observations
 
     def _value(self, rule, host, metric, aggregate, window) -> float:
@@ -252,7 +256,7 @@ class Evaluator:
                     AlertRule.Aggregation.LAST: values[-1],
                 }.get(rule.aggregation, sum(values) / len(values))
                 self.result.targets += 1
-                observations.append(Observation(rule, host, rule.process, value))
+                observations.append(Observation(rule, host, rule.process, value, "percent"))
         return observations
 
     # -- stepping a target -------------------------------------------------------------------
@@ -448,9 +452,11 @@ class Evaluator:
                 if rule.kind == AlertRule.Kind.TREND
                 else rule.get_aggregation_display()
             )
+            unit = obs.unit if rule.kind != AlertRule.Kind.TREND else f"{obs.unit} per hour"
             message = (
-                f"{obs.series} {what} over {rule.window_seconds} s is {_fmt(obs.value)} "
-                f"({rule.get_operator_display()} {_fmt(rule.threshold)})"
+                f"{obs.series} {what} over {rule.window_seconds} s is "
+                f"{humanize_value(obs.value, unit)} "
+                f"({rule.get_operator_display()} {humanize_value(rule.threshold, unit)})"
             )
         name = parse_key(rule.metric)[0] if rule.metric else obs.series
         return Alert(
@@ -469,6 +475,7 @@ class Evaluator:
                 "aggregation": rule.aggregation,
                 "window_seconds": rule.window_seconds,
                 "runbook_url": rule.runbook_url,
+                "unit": obs.unit,
             },
             recommendations=[
                 *rule.recommendations,

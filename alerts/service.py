@@ -163,6 +163,10 @@ def _describe_metric(metric_name: str) -> tuple[str, str]:
     return metric_name.replace("_", " ").capitalize(), unit
 
 
+# The unit written after a number in a message, as the pages' unit filter names it.
+_UNIT_NAMES = {"%": "percent", " ms": "ms"}
+
+
 def _number(value: float) -> str:
     return f"{value:g}" if abs(value) < 1e6 else f"{value:,.0f}"
 
@@ -262,6 +266,7 @@ class AlertService:
                     "current_value": current_value,
                     "threshold_value": threshold_value,
                     "overage_percent": round(overage, 1),
+                    "unit": _UNIT_NAMES.get(unit, ""),
                     **(metadata or {}),
                 },
                 recommend=lambda: recommendations.for_metric(metric_name, resource),
@@ -301,6 +306,7 @@ class AlertService:
                     "current_value": current_value,
                     "threshold_value": threshold_value,
                     "overage_percent": round(overage, 1),
+                    "unit": _UNIT_NAMES.get(unit, ""),
                     **(metadata or {}),
                 },
                 recommend=lambda: recommendations.for_metric("latency", resource),

@@ -65,7 +65,7 @@ def test_a_breach_fires_an_alert_that_says_what_where_and_why():
     alert = Alert.objects.get()
     assert alert.rule == rule and alert.resource == "web-01" and alert.status == Status.ACTIVE
     assert alert.title == "CPU high - web-01"
-    assert alert.message == "cpu_usage_percent average over 60 s is 93 (> 80)"
+    assert alert.message == "cpu_usage_percent average over 60 s is 93.0 % (> 80.0 %)"
     assert alert.value == pytest.approx(93)
 
 

@@ -118,3 +118,10 @@ def test_a_viewer_reads_an_alert_but_gets_no_action_form(client, carol, bob):
     assert b'class="detail-actions"' not in client.get(f"/alerts/{alert.pk}/").content
     client.force_login(bob)
     assert b'class="detail-actions"' in client.get(f"/alerts/{alert.pk}/").content
+
+
+def test_values_on_the_alert_page_carry_their_unit(client, carol):
+    alert = AlertService().create_system_alert("cpu_usage_percent", 97, 80, "web-01")
+    client.force_login(carol)
+    body = client.get(f"/alerts/{alert.pk}/").content.decode()
+    assert "97.0 % (threshold 80.0 %)" in body
