@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,8 +19,10 @@ LEFT, RIGHT, TOP, BOTTOM = 62, 20, 8, 22
 class Chart:
     title: str
     unit: str
-    polyline: str
-    band: str
+    # One polyline (and band) per run of points: a gap in the data is a gap in the line,
+    # not a straight stroke across the hours nothing was collected.
+    lines: list[str]
+    bands: list[str]
     y_ticks: list[tuple[float, str]]
     x_ticks: list[tuple[float, str, str]]
     last: str
@@ -53,13 +56,14 @@ def build(
     def y(value: float) -> float:
         return TOP + plot_h - min(max(value, 0) / top_value, 1.0) * plot_h
 
-    line = " ".join(f"{x(p.time):.1f},{y(p.value):.1f}" for p in points)
-    # Min-max band behind the line when points aggregate several samples.
-    band = ""
-    if points and any(p.count > 1 for p in points):
-        upper = [f"{x(p.time):.1f},{y(p.max):.1f}" for p in points]
-        lower = [f"{x(p.time):.1f},{y(p.min):.1f}" for p in reversed(points)]
-        band = " ".join(upper + lower)
+    lines, bands = [], []
+    for run in _runs(points):
+        lines.append(" ".join(f"{x(p.time):.1f},{y(p.value):.1f}" for p in run))
+        # Min-max band behind the line when points aggregate several samples.
+        if any(p.count > 1 for p in run):
+            upper = [f"{x(p.time):.1f},{y(p.max):.1f}" for p in run]
+            lower = [f"{x(p.time):.1f},{y(p.min):.1f}" for p in reversed(run)]
+            bands.append(" ".join(upper + lower))
     y_ticks = [(y(top_value * f), humanize_value(top_value * f, unit)) for f in (0, 0.5, 1)]
     local = timezone.localtime
     fmt = "%H:%M" if span <= 86400 * 2 else "%b %d"
@@ -72,8 +76,8 @@ def build(
     return Chart(
         title=title,
         unit=unit,
-        polyline=line,
-        band=band,
+        lines=lines,
+        bands=bands,
         y_ticks=y_ticks,
         x_ticks=x_ticks,
         last=humanize_value(values[-1], unit) if values else "no data",
@@ -83,3 +87,19 @@ def build(
         if points
         else None,
     )
+
+
+def _runs(points) -> list[list]:
+    """The points split wherever the gap to the next is over three usual steps."""
+    if len(points) < 3:
+        return [list(points)] if points else []
+    gaps = sorted((b.time - a.time).total_seconds() for a, b in itertools.pairwise(points))
+    limit = 3 * gaps[len(gaps) // 2]
+    runs, current = [], [points[0]]
+    for previous, point in itertools.pairwise(points):
+        if (point.time - previous.time).total_seconds() > limit:
+            runs.append(current)
+            current = []
+        current.append(point)
+    runs.append(current)
+    return runs

@@ -111,3 +111,18 @@ def test_the_admin_shows_a_new_token_once(client, alice):
     raw = next(m for m in shown if token.prefix in m).split(": ", 1)[1].split(" ")[0]
     # What was shown is the token itself; only its hash is stored.
     assert token.token_hash == hash_token(raw) and raw != token.token_hash
+
+
+def test_a_gap_in_the_data_is_a_gap_in_the_chart():
+    from datetime import UTC, datetime, timedelta
+
+    from metrics.charts import build
+    from metrics.rollups import Point
+
+    start = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+    times = [start + timedelta(minutes=m) for m in [*range(0, 20), *range(50, 60)]]
+    points = [Point(time=t, value=10.0, min=10.0, max=10.0, count=1) for t in times]
+    chart = build("CPU", "percent", points, start, start + timedelta(hours=1))
+    # Half an hour without samples: two lines, not one stroke across the gap.
+    assert len(chart.lines) == 2
+    assert len(chart.lines[0].split()) == 20 and len(chart.lines[1].split()) == 10
