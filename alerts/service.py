@@ -25,6 +25,7 @@ import enum
 import functools
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -524,6 +525,7 @@ class AlertService:
         )
         most_common = types.most_common(1)
         return {
+            "type_names": _type_names(types),
             "days": days,
             "total_alerts": total,
             "type_distribution": dict(types),
@@ -706,6 +708,22 @@ def _overage(current: float, threshold: float) -> float:
     if threshold == 0:
         return 100.0 if current > 0 else 0.0
     return (current - threshold) / abs(threshold) * 100
+
+
+_RULE_TYPE = re.compile(r"(no_data_)?rule_(\d+)")
+
+
+def _type_names(types) -> dict[str, str]:
+    """What an operator calls each alert type a rule raised: the rule's name."""
+    wanted = {t: _RULE_TYPE.fullmatch(t) for t in types}
+    ids = {int(m.group(2)) for m in wanted.values() if m}
+    names = dict(AlertRule.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+    found = {}
+    for alert_type, match in wanted.items():
+        if match and int(match.group(2)) in names:
+            name = names[int(match.group(2))]
+            found[alert_type] = f"No data: {name}" if match.group(1) else name
+    return found
 
 
 def _mean_minutes(pairs) -> float | None:

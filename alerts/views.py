@@ -77,7 +77,15 @@ def alert_patterns(request):
         "periods": PATTERN_DAYS,
         "error": error,
         "hourly_chart": charts.hourly_chart(patterns["hourly_distribution"]),
-        "types": charts.shares(patterns["type_distribution"]),
+        "types": charts.shares(
+            {
+                patterns["type_names"].get(alert_type, alert_type): count
+                for alert_type, count in patterns["type_distribution"].items()
+            }
+        ),
+        "most_common_name": patterns["type_names"].get(
+            patterns["most_common_type"], patterns["most_common_type"]
+        ),
         "severities": charts.shares(
             {
                 name: patterns["severity_distribution"].get(name, 0)

@@ -302,3 +302,16 @@ def test_patterns_over_a_period(service):
     assert patterns["noisiest_rules"] == [{"rule": "CPU high", "alerts": 1, "firings": 2}]
     with pytest.raises(ValueError):
         service.get_alert_patterns(days=0)
+
+
+def test_patterns_name_the_rules_behind_their_alert_types(service):
+    from alerts.service import Alert as Spec
+
+    rule = AlertRule.objects.create(name="Disk almost full", metric="disk_usage_percent")
+    for alert_type in (f"rule_{rule.pk}", f"no_data_rule_{rule.pk}", "rule_999999"):
+        service.create_alert(Spec(alert_type=alert_type, title=alert_type, message="m"))
+    names = service.get_alert_patterns(days=1)["type_names"]
+    assert names == {
+        f"rule_{rule.pk}": "Disk almost full",
+        f"no_data_rule_{rule.pk}": "No data: Disk almost full",
+    }
