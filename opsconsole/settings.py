@@ -321,6 +321,12 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
         # q2 logs every enqueue and pick-up at INFO; the tasks log their own outcome.
         "django-q": {"level": envstr("Q_LOG_LEVEL", "WARNING").upper()},
+        # HTTP clients log each request's URL at INFO, and a Slack, Discord or Telegram
+        # URL is itself the secret; Twilio's logs its request parameters.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "twilio": {"level": "WARNING"},
+        "apprise": {"level": "WARNING"},
     },
 }
 
