@@ -14,7 +14,6 @@ from django.db import IntegrityError, transaction
 from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
-from alerts.constants import Category, Severity
 from alerts.delivery import resend, send_test
 from alerts.models import (
     DeliveryStatus,
@@ -23,7 +22,12 @@ from alerts.models import (
     RoutingRule,
     Transition,
 )
-from alerts.notification_channels import ChannelError, save_channel, secret_names
+from alerts.notification_channels import (
+    ChannelError,
+    routing_rule_problems,
+    save_channel,
+    secret_names,
+)
 from alerts.notifiers import available_kinds
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
@@ -184,24 +188,8 @@ class RoutingRuleIn(Schema):
     channels: list[int] = Field(default_factory=list, description="channel ids")
 
 
-def rule_problems(fields: dict) -> list[str]:
-    problems = []
-    if unknown := set(fields.get("severities", [])) - set(Severity.values):
-        problems.append(f"severities: unknown {sorted(unknown)} (one of: {Severity.values})")
-    if unknown := set(fields.get("categories", [])) - set(Category.values):
-        problems.append(f"categories: unknown {sorted(unknown)} (one of: {Category.values})")
-    if unknown := set(fields.get("channel_kinds", [])) - set(available_kinds()):
-        problems.append(f"channel_kinds: unknown {sorted(unknown)}")
-    ids = set(fields.get("channels", []))
-    if missing := ids - set(
-        NotificationChannel.objects.filter(pk__in=ids).values_list("pk", flat=True)
-    ):
-        problems.append(f"channels: no channel {sorted(missing)}")
-    return problems
-
-
 def _save_rule(rule: RoutingRule | None, fields: dict) -> RoutingRule:
-    if problems := rule_problems(fields):
+    if problems := routing_rule_problems(fields):
         raise HttpError(422, "; ".join(problems))
     channels = fields.pop("channels", None)
     rule = rule or RoutingRule()

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from alerts.constants import parse_severity
+from alerts.constants import Category, Severity, parse_severity
 from alerts.notification_models import NotificationChannel
 from alerts.notifiers import available_kinds, notifier, validate
 
@@ -82,3 +82,22 @@ def save_channel(
 def secret_names(channel: NotificationChannel) -> list[str]:
     """Which secrets are set, never their values."""
     return sorted(key for key, value in (channel.secrets or {}).items() if value)
+
+
+def routing_rule_problems(fields: dict) -> list[str]:
+    """What is wrong with a routing rule's matchers and targets, one line each."""
+    problems = []
+    if unknown := set(fields.get("severities") or []) - set(Severity.values):
+        problems.append(f"severities: unknown {sorted(unknown)} (one of: {Severity.values})")
+    if unknown := set(fields.get("categories") or []) - set(Category.values):
+        problems.append(f"categories: unknown {sorted(unknown)} (one of: {Category.values})")
+    if unknown := set(fields.get("channel_kinds") or []) - set(available_kinds()):
+        problems.append(f"channel_kinds: unknown {sorted(unknown)}")
+    matchers = fields.get("label_matchers") or {}
+    if not isinstance(matchers, dict):
+        problems.append('label_matchers must be an object: {"team": "db"}')
+    ids = {getattr(c, "pk", c) for c in fields.get("channels") or []}
+    known = set(NotificationChannel.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    if missing := ids - known:
+        problems.append(f"channels: no channel {sorted(missing)}")
+    return problems
