@@ -18,9 +18,11 @@ from __future__ import annotations
 import logging
 import random
 import time
+import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -60,12 +62,16 @@ def backoff(attempt: int) -> float:
     return ceiling * random.uniform(0.5, 1.0)
 
 
-def claim(notification_id: int, now: datetime | None = None) -> datetime | None:
-    """Take the row for one attempt; return the lease (the claim's token) or None."""
+def claim(ids: list[int], now: datetime | None = None) -> uuid.UUID | None:
+    """Take the rows among ``ids`` that are due, for one attempt each, in one UPDATE;
+    return the claim's token, or None when another worker got there first or none is
+    due (or already done)."""
     now = now or timezone.now()
-    lease = now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
+    token = uuid.uuid4()
+    # Long enough for every row of the batch to time out once.
+    seconds = settings.NOTIFY_LEASE_SECONDS + len(ids) * settings.NOTIFY_HTTP_TIMEOUT
     claimed = (
-        Notification.objects.filter(pk=notification_id)
+        Notification.objects.filter(pk__in=ids)
         .filter(
             Q(status__in=WAITING_STATUSES, next_attempt_at__lte=now)
             # A claim whose worker vanished: its lease ran out without an outcome.
@@ -73,62 +79,70 @@ def claim(notification_id: int, now: datetime | None = None) -> datetime | None:
         )
         .update(
             status=DeliveryStatus.SENDING,
-            lease_until=lease,
+            lease_until=now + timedelta(seconds=seconds),
+            claim_token=token,
             attempts=F("attempts") + 1,
             updated=now,
         )
     )
-    # 0: another worker got there first, or the row is not due (or already done).
-    return lease if claimed == 1 else None
+    return token if claimed else None
 
 
 def deliver(notification_id: int, now: datetime | None = None) -> str:
     """One delivery attempt of one row; returns the resulting status."""
+    return deliver_batch([notification_id], now).get(notification_id, "not claimed")
+
+
+def deliver_batch(ids: list[int], now: datetime | None = None) -> dict[int, str]:
+    """One delivery attempt of each due row among ``ids``: one claim and one read for
+    the batch, then each row is sent and its outcome recorded on its own."""
     now = now or timezone.now()
-    lease = claim(notification_id, now)
-    if lease is None:
-        return "not claimed"
-    notification = Notification.objects.select_related("channel", "alert").get(pk=notification_id)
-    return _attempt(notification, lease, now)
+    token = claim(ids, now)
+    if token is None:
+        return {}
+    rows = Notification.objects.select_related("channel", "alert").filter(
+        pk__in=ids, claim_token=token
+    )
+    return {n.pk: _attempt(n, token, now) for n in rows.order_by("pk")}
 
 
-def _attempt(n: Notification, lease: datetime, now: datetime) -> str:
+def _attempt(n: Notification, token: uuid.UUID, now: datetime) -> str:
     channel, alert = n.channel, n.alert
     if n.attempts > settings.NOTIFY_MAX_ATTEMPTS:
         # Only reachable through expired leases: workers keep dying on this row.
-        return _give_up(n, lease, now, DeliveryError("workers died during every attempt"))
+        return _give_up(n, token, now, DeliveryError("workers died during every attempt"))
     if not channel.enabled:
-        return _finish(n, lease, DeliveryStatus.CANCELLED, now, error="channel disabled")
+        return _finish(n, token, DeliveryStatus.CANCELLED, now, error="channel disabled")
     if (
         alert is not None
         and n.transition in (Transition.FIRING, Transition.ESCALATED)
         and alert.status not in (Status.ACTIVE, Status.ACKNOWLEDGED)
     ):
-        return _finish(n, lease, DeliveryStatus.CANCELLED, now, error=f"alert {alert.status}")
+        return _finish(n, token, DeliveryStatus.CANCELLED, now, error=f"alert {alert.status}")
     if alert is not None and n.transition == Transition.REPEAT and alert.status != Status.ACTIVE:
-        return _finish(n, lease, DeliveryStatus.CANCELLED, now, error=f"alert {alert.status}")
+        return _finish(n, token, DeliveryStatus.CANCELLED, now, error=f"alert {alert.status}")
     if n.transition == Transition.RESOLVED and _firing_in_flight(n):
-        return _release(n, lease, now + ORDER_WAIT, "waiting for the firing message")
+        return _release(n, token, now + ORDER_WAIT, "waiting for the firing message")
     if channel.circuit_open_until and channel.circuit_open_until > now:
-        return _release(n, lease, channel.circuit_open_until, "circuit open: channel failing")
+        return _release(n, token, channel.circuit_open_until, "circuit open: channel failing")
     wait = _rate_slot(channel, now)
     if wait > MAX_INLINE_WAIT:
-        return _release(n, lease, now + timedelta(seconds=wait), "rate limited")
+        return _release(n, token, now + timedelta(seconds=wait), "rate limited")
     if wait > 0:
         time.sleep(wait)
     try:
         code = notifier(channel.kind).send(channel, for_notification(n))
     except DeliveryError as exc:
-        return _failed(n, lease, now, exc)
+        return _failed(n, token, now, exc)
     except Exception as exc:
         # A notifier bug or an SDK's own error: retried, and never a raw traceback in
         # the log, which could carry the channel's secrets.
-        return _failed(n, lease, now, DeliveryError(f"{type(exc).__name__}: {exc}"))
+        return _failed(n, token, now, DeliveryError(f"{type(exc).__name__}: {exc}"))
     if channel.consecutive_failures or channel.circuit_open_until:
         NotificationChannel.objects.filter(pk=channel.pk).update(
             consecutive_failures=0, circuit_open_until=None
         )
-    return _finish(n, lease, DeliveryStatus.SENT, now, code=code, sent=True)
+    return _finish(n, token, DeliveryStatus.SENT, now, code=code, sent=True)
 
 
 def _firing_in_flight(n: Notification) -> bool:
@@ -167,7 +181,7 @@ def _rate_slot(channel: NotificationChannel, now: datetime) -> float:
     return spacing.total_seconds() + MAX_INLINE_WAIT
 
 
-def _failed(n: Notification, lease: datetime, now: datetime, exc: DeliveryError) -> str:
+def _failed(n: Notification, token: uuid.UUID, now: datetime, exc: DeliveryError) -> str:
     channel = n.channel
     NotificationChannel.objects.filter(pk=channel.pk).update(
         consecutive_failures=F("consecutive_failures") + 1
@@ -194,11 +208,11 @@ def _failed(n: Notification, lease: datetime, now: datetime, exc: DeliveryError)
             )
     error = redact(str(exc), channel.secrets)
     if exc.permanent:
-        status = _finish(n, lease, DeliveryStatus.FAILED, now, error=error, code=exc.code)
+        status = _finish(n, token, DeliveryStatus.FAILED, now, error=error, code=exc.code)
         _raise_channel_alert(n, error)
         return status
     if n.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
-        return _give_up(n, lease, now, exc)
+        return _give_up(n, token, now, exc)
     if exc.retry_after is not None:
         delay = min(exc.retry_after, MAX_RETRY_AFTER)
     else:
@@ -213,7 +227,7 @@ def _failed(n: Notification, lease: datetime, now: datetime, exc: DeliveryError)
     )
     return _finish(
         n,
-        lease,
+        token,
         DeliveryStatus.RETRYING,
         now,
         error=error,
@@ -222,9 +236,9 @@ def _failed(n: Notification, lease: datetime, now: datetime, exc: DeliveryError)
     )
 
 
-def _give_up(n: Notification, lease: datetime, now: datetime, exc: DeliveryError) -> str:
+def _give_up(n: Notification, token: uuid.UUID, now: datetime, exc: DeliveryError) -> str:
     error = redact(str(exc), n.channel.secrets)
-    status = _finish(n, lease, DeliveryStatus.DEAD, now, error=error, code=exc.code)
+    status = _finish(n, token, DeliveryStatus.DEAD, now, error=error, code=exc.code)
     logger.warning(
         "notification %s to %s is a dead letter after %s attempts: %s",
         n.pk,
@@ -270,10 +284,10 @@ def _raise_channel_alert(n: Notification, error: str) -> None:
         logger.exception("could not raise the alert about channel %s", channel.name)
 
 
-def _release(n: Notification, lease: datetime, when: datetime, reason: str) -> str:
+def _release(n: Notification, token: uuid.UUID, when: datetime, reason: str) -> str:
     """Give the row back without counting an attempt: it did not try to send."""
     updated = Notification.objects.filter(
-        pk=n.pk, status=DeliveryStatus.SENDING, lease_until=lease
+        pk=n.pk, status=DeliveryStatus.SENDING, claim_token=token
     ).update(
         status=DeliveryStatus.PENDING if n.attempts <= 1 else DeliveryStatus.RETRYING,
         attempts=F("attempts") - 1,
@@ -281,6 +295,7 @@ def _release(n: Notification, lease: datetime, when: datetime, reason: str) -> s
         enqueued_at=None,
         lease_until=None,
         last_error=reason,
+        claim_token=None,
         updated=timezone.now(),
     )
     return "deferred" if updated else "lease lost"
@@ -288,7 +303,7 @@ def _release(n: Notification, lease: datetime, when: datetime, reason: str) -> s
 
 def _finish(
     n: Notification,
-    lease: datetime,
+    token: uuid.UUID,
     status: str,
     now: datetime,
     *,
@@ -302,6 +317,7 @@ def _finish(
         "last_error": error[:2000],
         "response_code": code,
         "lease_until": None,
+        "claim_token": None,
         "updated": timezone.now(),
     }
     if sent:
@@ -309,10 +325,10 @@ def _finish(
     if next_attempt is not None:
         fields["next_attempt_at"] = next_attempt
         fields["enqueued_at"] = None
-    # Only while our lease holds: if it ran out and another worker took the row, that
-    # worker's outcome is the one recorded.
+    # Only while our claim holds: if its lease ran out and another worker took the row,
+    # that worker's outcome is the one recorded.
     updated = Notification.objects.filter(
-        pk=n.pk, status=DeliveryStatus.SENDING, lease_until=lease
+        pk=n.pk, status=DeliveryStatus.SENDING, claim_token=token
     ).update(**fields)
     if not updated:
         logger.warning("notification %s: lease lost before recording %s", n.pk, status)
@@ -338,16 +354,15 @@ def sweep(now: datetime | None = None) -> dict:
         .values_list("pk", flat=True)[:SWEEP_BATCH]
     )
     if ids:
-        Notification.objects.filter(pk__in=ids).update(enqueued_at=now)
-        routing.enqueue(ids)
+        with transaction.atomic():
+            Notification.objects.filter(pk__in=ids).update(enqueued_at=now)
+            routing.schedule_delivery(ids)
     repeats = routing.route_repeats(now)
     return {"enqueued": len(ids), "repeats": len(repeats)}
 
 
 def resend(notification_ids: list[int]) -> int:
     """Send again (an operator's decision): a fresh set of attempts, now."""
-    from django.db import transaction
-
     from alerts import routing
 
     now = timezone.now()
@@ -364,7 +379,7 @@ def resend(notification_ids: list[int]) -> int:
         response_code=None,
         updated=now,
     )
-    transaction.on_commit(lambda: routing.enqueue(ids))
+    routing.schedule_delivery(ids)
     return len(ids)
 
 

@@ -137,6 +137,8 @@ class Notification(models.Model):
     # Set by the sweeper when it enqueues: a lost task is enqueued again after a grace.
     enqueued_at = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Which claim holds the row: an outcome is recorded only by the claim that sent it.
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
     last_error = models.TextField(blank=True)
     response_code = models.PositiveIntegerField(null=True, blank=True)
     context = models.JSONField(default=dict, blank=True)

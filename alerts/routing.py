@@ -81,18 +81,37 @@ def on_alert_event(alert, event) -> list[int]:
     else:
         return []
     if ids:
-        transaction.on_commit(lambda: enqueue(ids))
+        schedule_delivery(ids)
     return ids
+
+
+def schedule_delivery(ids: list[int]) -> None:
+    """Enqueue delivery of these rows once they are committed."""
+    from django_q.conf import Conf
+
+    if Conf.ORM and not Conf.SYNC and transaction.get_connection().in_atomic_block:
+        # The ORM broker's queue is a table of this same database: enqueued inside the
+        # transaction, the task commits or rolls back with the rows it names, and the
+        # broker skips the reconnect it makes for every enqueue outside a transaction
+        # (about 30 ms on SQLite).
+        enqueue(ids)
+    else:
+        transaction.on_commit(lambda: enqueue(ids))
+
+
+# Rows per delivery task: one claim and one read serve the batch.
+BATCH = 20
 
 
 def enqueue(ids: list[int]) -> None:
     from django_q.tasks import async_task
 
-    for notification_id in ids:
+    for start in range(0, len(ids), BATCH):
+        batch = list(ids[start : start + BATCH])
         async_task(
-            "alerts.tasks.deliver_notification",
-            notification_id,
-            task_name=f"notify:{notification_id}",
+            "alerts.tasks.deliver_notifications",
+            batch,
+            task_name=f"notify:{batch[0]}+{len(batch) - 1}",
             group="alerts.notify",
         )
 
@@ -263,5 +282,5 @@ def route_repeats(now: datetime | None = None) -> list[int]:
     ]
     ids = _insert(rows, now)
     if ids:
-        transaction.on_commit(lambda: enqueue(ids))
+        schedule_delivery(ids)
     return ids

@@ -26,9 +26,9 @@ def evaluate() -> dict:
     return asdict(result)
 
 
-def deliver_notification(notification_id: int) -> str:
-    """One delivery attempt of one outbox row (see alerts.delivery)."""
-    return delivery.deliver(notification_id)
+def deliver_notifications(notification_ids: list[int]) -> dict[int, str]:
+    """One delivery attempt of each due outbox row among these (see alerts.delivery)."""
+    return delivery.deliver_batch(notification_ids)
 
 
 def sweep_notifications() -> dict:

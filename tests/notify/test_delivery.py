@@ -203,7 +203,7 @@ def test_claims_abandoned_by_dead_workers_are_delivered_after_their_lease(
         for n in range(20):
             fire(lambda **_: _NoCapture(), alert_type=f"crash_{n}")
     ids = list(Notification.objects.values_list("pk", flat=True))
-    assert all(delivery.claim(pk) for pk in ids)
+    assert all(delivery.claim([pk]) for pk in ids)
     # Within the lease nobody else may take them, the sweeper included.
     assert delivery.deliver(ids[0]) == "not claimed"
     with django_capture_on_commit_callbacks(execute=True):
@@ -228,11 +228,12 @@ def test_a_late_worker_does_not_overwrite_the_outcome_of_the_one_that_took_over(
         fire(lambda **_: _NoCapture())
     notification = Notification.objects.get()
     now = timezone.now()
-    stale_lease = delivery.claim(notification.pk, now)
-    later_now = now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS + 1)
+    stale_claim = delivery.claim([notification.pk], now)
+    notification.refresh_from_db()
+    later_now = notification.lease_until + timedelta(seconds=1)
     assert delivery.deliver(notification.pk, later_now) == DeliveryStatus.SENT
     notification.refresh_from_db()
-    assert delivery._finish(notification, stale_lease, DeliveryStatus.FAILED, now) == "lease lost"
+    assert delivery._finish(notification, stale_claim, DeliveryStatus.FAILED, now) == "lease lost"
     notification.refresh_from_db()
     assert notification.status == DeliveryStatus.SENT
 
