@@ -260,3 +260,11 @@ class _NoCapture:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_the_ticker_runs_the_sweeper_every_few_seconds(settings):
+    from opsconsole.ticker import registered_jobs
+
+    job = registered_jobs()["alerts.notify_sweep"]
+    assert job.func == "alerts.tasks.sweep_notifications"
+    assert job.interval() == settings.NOTIFY_SWEEP_INTERVAL == 5
