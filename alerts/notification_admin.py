@@ -118,11 +118,11 @@ class NotificationChannelAdmin(admin.ModelAdmin):
             record = send_test(channel)
             code = f" (HTTP {record.response_code})" if record.response_code else ""
             if record.status == DeliveryStatus.SENT:
-                self.message_user(request, f"{channel.name}: test message sent{code}.")
+                self.message_user(request, f"Test message to {channel.name}: sent{code}.")
             else:
                 self.message_user(
                     request,
-                    f"{channel.name}: test message failed{code}: {record.last_error}",
+                    f"Test message to {channel.name}: failed{code}: {record.last_error}",
                     messages.ERROR,
                 )
 
@@ -191,16 +191,14 @@ class NotificationAdmin(admin.ModelAdmin):
     """The delivery log: what was sent where, how many attempts, the last answer."""
 
     list_display = [
-        "id",
         "created",
-        "channel",
+        "channel_name",
         "alert_link",
         "transition",
         "status",
         "attempts",
         "response_code",
         "short_error",
-        "sent_at",
     ]
     list_filter = ["status", "transition", "channel"]
     search_fields = ["idempotency_key", "alert__title", "last_error"]
@@ -217,6 +215,10 @@ class NotificationAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="channel", ordering="channel__name")
+    def channel_name(self, notification: Notification) -> str:
+        return notification.channel.name
+
     @admin.display(description="alert")
     def alert_link(self, notification: Notification):
         if notification.alert_id is None:
@@ -225,12 +227,12 @@ class NotificationAdmin(admin.ModelAdmin):
             '<a href="../alert/{}/change/">#{}</a> {}',
             notification.alert_id,
             notification.alert_id,
-            notification.alert.title[:60],
+            notification.alert.title[:40],
         )
 
     @admin.display(description="last error")
     def short_error(self, notification: Notification) -> str:
-        return notification.last_error[:80]
+        return notification.last_error[:60]
 
     @admin.action(description="Resend selected messages", permissions=["change"])
     def resend_selected(self, request, queryset):

@@ -79,8 +79,8 @@ def test_the_send_test_action_shows_the_result(admin_client, make_channel, recei
         follow=True,
     )
     shown = [str(m) for m in response.context["messages"]]
-    assert "good: test message sent (HTTP 200)." in shown
-    assert any(m.startswith("down: test message failed: network error") for m in shown)
+    assert "Test message to good: sent (HTTP 200)." in shown
+    assert any(m.startswith("Test message to down: failed: network error") for m in shown)
     assert len(receiver.requests) == 1
 
 
