@@ -125,7 +125,7 @@ def worker(port: int) -> dict:
     url = f"http://127.0.0.1:{port}/hook"
     one, many = (
         NotificationChannel.objects.create(
-            name=name, kind="webhook", config={"url": url}, secrets={"signing_secret": "s"}
+            name=name, kind="webhook", secrets={"url": url, "signing_secret": "s"}
         )
         for name in ("one-per-task", "batched")
     )

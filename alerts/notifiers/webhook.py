@@ -15,8 +15,9 @@ import time
 from alerts.notifiers import post
 from alerts.notifiers.message import Message
 
-CONFIG = ("url", "headers", "timeout")
-SECRETS = ("signing_secret",)
+CONFIG = ("headers", "timeout")
+# The URL is a secret too: many receivers put their token in it.
+SECRETS = ("url", "signing_secret")
 REQUIRED = ("url",)
 URL_KEYS = ("url",)
 RATE_PER_MINUTE = 0
@@ -76,4 +77,4 @@ def send(channel, message: Message) -> int:
     secret = channel.secrets.get("signing_secret")
     if secret:
         headers["X-OpsConsole-Signature"] = signature(secret, timestamp, body)
-    return post(channel, channel.config["url"], content=body, headers=headers).status_code
+    return post(channel, channel.secrets["url"], content=body, headers=headers).status_code

@@ -40,7 +40,7 @@ def make_channel(db):
             if kind in ("slack", "discord"):
                 secrets.setdefault("webhook_url", f"{receiver.url}/hook/T000/SECRET-PATH-1234")
             elif kind == "webhook":
-                config.setdefault("url", f"{receiver.url}/incoming")
+                secrets.setdefault("url", f"{receiver.url}/incoming")
             elif kind == "pagerduty":
                 config.setdefault("url", f"{receiver.url}/v2/enqueue")
                 secrets.setdefault("routing_key", "R0UTINGKEY00000000000000000000")

@@ -72,7 +72,7 @@ def test_secrets_are_saved_and_shown_only_masked(admin_client, receiver):
 
 def test_the_send_test_action_shows_the_result(admin_client, make_channel, receiver):
     good = make_channel("slack", "good", receiver=receiver)
-    down = make_channel("webhook", "down", config={"url": "http://127.0.0.1:9/nothing"})
+    down = make_channel("webhook", "down", secrets={"url": "http://127.0.0.1:9/nothing"})
     response = admin_client.post(
         LIST_URL,
         {"action": "send_test_message", "_selected_action": [good.pk, down.pk]},

@@ -53,7 +53,7 @@ def test_an_sms_channel_defaults_to_critical_alerts(admin_api, receiver):
     ("body", "message"),
     [
         (
-            {"name": "x", "kind": "webhook", "config": {"url": "http://169.254.169.254/"}},
+            {"name": "x", "kind": "webhook", "secrets": {"url": "http://169.254.169.254/"}},
             "url: host '169.254.169.254' resolves to 169.254.169.254, a non-public address",
         ),
         (
@@ -63,7 +63,7 @@ def test_an_sms_channel_defaults_to_critical_alerts(admin_api, receiver):
         ({"name": "x", "kind": "slack"}, "secrets.webhook_url is required"),
         ({"name": "x", "kind": "carrier-pigeon"}, "kind must be one of"),
         (
-            {"name": "x", "kind": "webhook", "config": {"url": "gopher://example.com/"}},
+            {"name": "x", "kind": "webhook", "secrets": {"url": "gopher://example.com/"}},
             "only http and https",
         ),
         (

@@ -79,7 +79,7 @@ def test_a_channel_never_gets_alerts_below_its_minimum_severity(matrix):
 
 
 def test_rules_match_categories_and_labels(make_channel):
-    db_team = make_channel("webhook", "db-team", config={"url": "http://127.0.0.1:9/x"})
+    db_team = make_channel("webhook", "db-team", secrets={"url": "http://127.0.0.1:9/x"})
     rule = RoutingRule.objects.create(
         name="database to db team", categories=["database"], label_matchers={"team": "db"}
     )
