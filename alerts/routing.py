@@ -103,11 +103,19 @@ def schedule_delivery(ids: list[int]) -> None:
 BATCH = 20
 
 
+def batch_size() -> int:
+    """At most BATCH rows, and few enough that a batch whose every receiver times out
+    still ends well within q2's task timeout (a task past it is killed)."""
+    budget = settings.Q_CLUSTER.get("timeout", 120) * 0.8
+    return max(1, min(BATCH, int(budget // settings.NOTIFY_HTTP_TIMEOUT)))
+
+
 def enqueue(ids: list[int]) -> None:
     from django_q.tasks import async_task
 
-    for start in range(0, len(ids), BATCH):
-        batch = list(ids[start : start + BATCH])
+    size = batch_size()
+    for start in range(0, len(ids), size):
+        batch = list(ids[start : start + size])
         async_task(
             "alerts.tasks.deliver_notifications",
             batch,

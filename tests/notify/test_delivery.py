@@ -268,3 +268,12 @@ def test_the_ticker_runs_the_sweeper_every_few_seconds(settings):
     job = registered_jobs()["alerts.notify_sweep"]
     assert job.func == "alerts.tasks.sweep_notifications"
     assert job.interval() == settings.NOTIFY_SWEEP_INTERVAL == 5
+
+
+def test_a_batch_fits_in_the_task_timeout_even_if_every_receiver_hangs(settings):
+    from alerts.routing import batch_size
+
+    settings.NOTIFY_HTTP_TIMEOUT = 10
+    assert batch_size() * 10 < settings.Q_CLUSTER["timeout"]
+    settings.NOTIFY_HTTP_TIMEOUT = 1
+    assert batch_size() == 20
