@@ -103,7 +103,15 @@ def deliver_batch(ids: list[int], now: datetime | None = None) -> dict[int, str]
     rows = Notification.objects.select_related("channel", "alert").filter(
         pk__in=ids, claim_token=token
     )
-    return {n.pk: _attempt(n, token, now) for n in rows.order_by("pk")}
+    started = time.monotonic()
+    channels: dict[int, NotificationChannel] = {}
+    outcomes = {}
+    for n in rows.order_by("pk"):
+        # One instance per channel, so a circuit opened by one row holds for the next.
+        n.channel = channels.setdefault(n.channel_id, n.channel)
+        elapsed = timedelta(seconds=time.monotonic() - started)
+        outcomes[n.pk] = _attempt(n, token, now + elapsed)
+    return outcomes
 
 
 def _attempt(n: Notification, token: uuid.UUID, now: datetime) -> str:
@@ -142,6 +150,7 @@ def _attempt(n: Notification, token: uuid.UUID, now: datetime) -> str:
         NotificationChannel.objects.filter(pk=channel.pk).update(
             consecutive_failures=0, circuit_open_until=None
         )
+        channel.consecutive_failures, channel.circuit_open_until = 0, None
     return _finish(n, token, DeliveryStatus.SENT, now, code=code, sent=True)
 
 
@@ -191,15 +200,16 @@ def _failed(n: Notification, token: uuid.UUID, now: datetime, exc: DeliveryError
         .values_list("consecutive_failures", flat=True)
         .get()
     )
+    channel.consecutive_failures = failures
     if failures >= settings.NOTIFY_CIRCUIT_FAILURES:
+        until = now + timedelta(seconds=settings.NOTIFY_CIRCUIT_OPEN_SECONDS)
         opened = (
             NotificationChannel.objects.filter(pk=channel.pk)
             .filter(Q(circuit_open_until__isnull=True) | Q(circuit_open_until__lte=now))
-            .update(
-                circuit_open_until=now + timedelta(seconds=settings.NOTIFY_CIRCUIT_OPEN_SECONDS)
-            )
+            .update(circuit_open_until=until)
         )
         if opened:
+            channel.circuit_open_until = until
             logger.warning(
                 "channel %s failed %s times in a row: circuit open for %s s",
                 channel.name,

@@ -277,3 +277,17 @@ def test_a_batch_fits_in_the_task_timeout_even_if_every_receiver_hangs(settings)
     assert batch_size() * 10 < settings.Q_CLUSTER["timeout"]
     settings.NOTIFY_HTTP_TIMEOUT = 1
     assert batch_size() == 20
+
+
+def test_a_circuit_opened_in_a_batch_holds_for_the_rest_of_it(
+    make_channel, route_all, receiver, django_capture_on_commit_callbacks
+):
+    make_channel("webhook", receiver=receiver)
+    receiver.default = (500, JSON, b"{}")
+    with django_capture_on_commit_callbacks(execute=False):
+        for n in range(8):
+            fire(lambda **_: _NoCapture(), alert_type=f"batch_{n}")
+    ids = list(Notification.objects.order_by("pk").values_list("pk", flat=True))
+    outcomes = delivery.deliver_batch(ids)
+    assert list(outcomes.values()) == [DeliveryStatus.RETRYING] * 5 + ["deferred"] * 3
+    assert len(receiver.requests) == 5
