@@ -19,10 +19,11 @@ import logging
 import random
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -52,6 +53,22 @@ ENQUEUE_GRACE = timedelta(seconds=30)
 SWEEP_BATCH = 500
 
 
+@contextmanager
+def _unhurried_commit():
+    """A transaction that commits without waiting for its WAL flush on PostgreSQL.
+
+    Losing such a commit takes a crash of the database server itself within a fraction
+    of a second, and then a row only goes back to an earlier state (claimed, or
+    waiting): it is sent again, which at-least-once delivery allows. Not waiting saves
+    the fsync, most of the outbox's cost per message.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        yield
+
+
 def backoff(attempt: int) -> float:
     """Seconds before retry number ``attempt`` (1-based): doubling from the base, capped,
     with jitter so many rows failing together do not retry in step."""
@@ -70,7 +87,13 @@ def claim(ids: list[int], now: datetime | None = None) -> uuid.UUID | None:
     token = uuid.uuid4()
     # Long enough for every row of the batch to time out once.
     seconds = settings.NOTIFY_LEASE_SECONDS + len(ids) * settings.NOTIFY_HTTP_TIMEOUT
-    claimed = (
+    with _unhurried_commit():
+        claimed = _claim_rows(ids, now, token, seconds)
+    return token if claimed else None
+
+
+def _claim_rows(ids: list[int], now: datetime, token: uuid.UUID, seconds: float) -> int:
+    return (
         Notification.objects.filter(pk__in=ids)
         .filter(
             Q(status__in=WAITING_STATUSES, next_attempt_at__lte=now)
@@ -85,7 +108,6 @@ def claim(ids: list[int], now: datetime | None = None) -> uuid.UUID | None:
             updated=now,
         )
     )
-    return token if claimed else None
 
 
 def deliver(notification_id: int, now: datetime | None = None) -> str:
@@ -337,9 +359,10 @@ def _finish(
         fields["enqueued_at"] = None
     # Only while our claim holds: if its lease ran out and another worker took the row,
     # that worker's outcome is the one recorded.
-    updated = Notification.objects.filter(
-        pk=n.pk, status=DeliveryStatus.SENDING, claim_token=token
-    ).update(**fields)
+    with _unhurried_commit():
+        updated = Notification.objects.filter(
+            pk=n.pk, status=DeliveryStatus.SENDING, claim_token=token
+        ).update(**fields)
     if not updated:
         logger.warning("notification %s: lease lost before recording %s", n.pk, status)
         return "lease lost"

@@ -60,6 +60,17 @@ def test_it_sends_telegram_html_with_the_alert_text_escaped(
     assert request.json["chat_id"] == "-1001234"
 
 
+def test_it_sends_telegram_markdown_v2_when_asked(
+    make_channel, route_all, receiver, django_capture_on_commit_callbacks
+):
+    make_channel("telegram", receiver=receiver, config={"parse_mode": "MarkdownV2"})
+    alert = fire(django_capture_on_commit_callbacks, message="cpu_load (1m) = 9.5!")
+    body = receiver.requests[0].json
+    assert body["parse_mode"] == "MarkdownV2"
+    assert r"cpu\_load \(1m\) \= 9\.5\!" in body["text"]
+    assert f"[Open in OpsConsole]({LINK_PREFIX}{alert.pk}/)" in body["text"]
+
+
 def test_markdown_v2_escapes_every_reserved_character():
     escaped = telegram.escape_markdown_v2("a_b*c[d](e)~f`g>h#i+j-k=l|m{n}o.p!q\\r")
     assert escaped == r"a\_b\*c\[d\]\(e\)\~f\`g\>h\#i\+j\-k\=l\|m\{n\}o\.p\!q\\r"
