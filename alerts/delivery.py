@@ -19,12 +19,12 @@ import logging
 import random
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db import connection, connections, transaction
+from django.db.models import F, Q, QuerySet
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from alerts.constants import Status
@@ -53,20 +53,27 @@ ENQUEUE_GRACE = timedelta(seconds=30)
 SWEEP_BATCH = 500
 
 
-@contextmanager
-def _unhurried_commit():
-    """A transaction that commits without waiting for its WAL flush on PostgreSQL.
+def _update_unhurried(rows: QuerySet, **fields) -> int:
+    """``rows.update(**fields)``, committed without waiting for the WAL flush on
+    PostgreSQL, in one round trip.
 
     Losing such a commit takes a crash of the database server itself within a fraction
     of a second, and then a row only goes back to an earlier state (claimed, or
     waiting): it is sent again, which at-least-once delivery allows. Not waiting saves
-    the fsync, most of the outbox's cost per message.
+    the fsync, and one statement instead of BEGIN, SET, UPDATE, COMMIT saves three
+    round trips: most of the outbox's cost per message.
     """
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
-        yield
+    if connection.vendor != "postgresql":
+        return rows.update(**fields)
+    query = rows.query.chain(UpdateQuery)
+    query.add_update_values(fields)
+    statement, params = query.get_compiler(rows.db).as_sql()
+    with connections[rows.db].cursor() as cursor:
+        # Two statements in one simple query run as one implicit transaction, so the
+        # SET LOCAL covers exactly this update (or the caller's transaction, if any).
+        cursor.execute(f"SET LOCAL synchronous_commit = off; {statement}", params)
+        cursor.nextset()
+        return cursor.rowcount
 
 
 def backoff(attempt: int) -> float:
@@ -87,27 +94,20 @@ def claim(ids: list[int], now: datetime | None = None) -> uuid.UUID | None:
     token = uuid.uuid4()
     # Long enough for every row of the batch to time out once.
     seconds = settings.NOTIFY_LEASE_SECONDS + len(ids) * settings.NOTIFY_HTTP_TIMEOUT
-    with _unhurried_commit():
-        claimed = _claim_rows(ids, now, token, seconds)
-    return token if claimed else None
-
-
-def _claim_rows(ids: list[int], now: datetime, token: uuid.UUID, seconds: float) -> int:
-    return (
-        Notification.objects.filter(pk__in=ids)
-        .filter(
-            Q(status__in=WAITING_STATUSES, next_attempt_at__lte=now)
-            # A claim whose worker vanished: its lease ran out without an outcome.
-            | Q(status=DeliveryStatus.SENDING, lease_until__lt=now)
-        )
-        .update(
-            status=DeliveryStatus.SENDING,
-            lease_until=now + timedelta(seconds=seconds),
-            claim_token=token,
-            attempts=F("attempts") + 1,
-            updated=now,
-        )
+    due = Notification.objects.filter(pk__in=ids).filter(
+        Q(status__in=WAITING_STATUSES, next_attempt_at__lte=now)
+        # A claim whose worker vanished: its lease ran out without an outcome.
+        | Q(status=DeliveryStatus.SENDING, lease_until__lt=now)
     )
+    claimed = _update_unhurried(
+        due,
+        status=DeliveryStatus.SENDING,
+        lease_until=now + timedelta(seconds=seconds),
+        claim_token=token,
+        attempts=F("attempts") + 1,
+        updated=now,
+    )
+    return token if claimed else None
 
 
 def deliver(notification_id: int, now: datetime | None = None) -> str:
@@ -359,10 +359,10 @@ def _finish(
         fields["enqueued_at"] = None
     # Only while our claim holds: if its lease ran out and another worker took the row,
     # that worker's outcome is the one recorded.
-    with _unhurried_commit():
-        updated = Notification.objects.filter(
-            pk=n.pk, status=DeliveryStatus.SENDING, claim_token=token
-        ).update(**fields)
+    updated = _update_unhurried(
+        Notification.objects.filter(pk=n.pk, status=DeliveryStatus.SENDING, claim_token=token),
+        **fields,
+    )
     if not updated:
         logger.warning("notification %s: lease lost before recording %s", n.pk, status)
         return "lease lost"
