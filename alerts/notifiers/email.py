@@ -58,10 +58,13 @@ def send(channel, message: Message) -> int | None:
     config = channel.config
     host = str(config.get("host") or settings.EMAIL_HOST)
     port = int(config.get("port") or settings.EMAIL_PORT)
-    try:
-        check_host(host, port)
-    except UnsafeURL as exc:
-        raise DeliveryError(f"refused: {exc}", permanent=True) from None
+    if config.get("host"):
+        # A server named in the channel is checked like a URL; the EMAIL_HOST of the
+        # environment is the operator's own choice (often a relay on localhost).
+        try:
+            check_host(host, port)
+        except UnsafeURL as exc:
+            raise DeliveryError(f"refused: {exc}", permanent=True) from None
     connection = get_connection(
         "django.core.mail.backends.smtp.EmailBackend",
         host=host,

@@ -166,6 +166,26 @@ def test_it_emails_html_and_text_through_smtp(
     assert f'href="{LINK_PREFIX}{alert.pk}/"' in parts["text/html"]
 
 
+def test_email_goes_through_the_environments_smtp_relay_even_on_localhost(
+    settings, make_channel, route_all, smtp, django_capture_on_commit_callbacks
+):
+    settings.NOTIFY_ALLOWED_HOSTS = []
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp.port
+    make_channel("email", config={"to": ["ops@example.com"]})
+    fire(django_capture_on_commit_callbacks)
+    assert [envelope.rcpt_tos for envelope, _ in smtp.messages] == [["ops@example.com"]]
+
+
+def test_an_smtp_server_named_in_the_channel_is_checked_like_a_url(settings, make_channel):
+    from alerts.notification_channels import ChannelError, save_channel
+
+    settings.NOTIFY_ALLOWED_HOSTS = []
+    with pytest.raises(ChannelError, match="non-public address"):
+        save_channel(
+            name="mail", kind="email", config={"to": ["a@example.com"], "host": "10.0.0.2"}
+        )
+
+
 def test_it_shows_dashboard_messages_live(
     make_channel, route_all, django_capture_on_commit_callbacks
 ):
