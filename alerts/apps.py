@@ -21,6 +21,11 @@ class AlertsConfig(AppConfig):
         register_job(
             "alerts.evaluate", "alerts.tasks.evaluate", lambda: settings.ALERT_EVALUATION_INTERVAL
         )
+        register_job(
+            "alerts.notify_sweep",
+            "alerts.tasks.sweep_notifications",
+            lambda: settings.NOTIFY_SWEEP_INTERVAL,
+        )
         samples_ingested.connect(_evaluate_soon, dispatch_uid="alerts.evaluate_after_ingest")
 
 

@@ -37,7 +37,7 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import ExtractHour
 from django.utils import timezone
 
-from alerts import recommendations
+from alerts import recommendations, routing
 from alerts.constants import (
     OPEN_STATUSES,
     SEVERITY_RANK,
@@ -676,7 +676,7 @@ class AlertService:
         return metadata
 
     def _event(self, alert, kind, actor, reason="", data=None) -> AlertEvent:
-        return AlertEvent.objects.create(
+        event = AlertEvent.objects.create(
             alert=alert,
             rule=alert.rule,
             kind=kind,
@@ -684,6 +684,10 @@ class AlertService:
             reason=reason,
             data=data or {},
         )
+        # The outbox rows are written in this same transaction: no change without its
+        # messages, no message for a change that rolled back.
+        routing.on_alert_event(alert, event)
+        return event
 
     def _announce(
         self, alert: AlertRecord, event: AlertEvent | None, *, fired: bool = False

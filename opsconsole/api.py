@@ -14,6 +14,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from alerts.api import router as alerts_router
 from alerts.api import rules_router as alert_rules_router
 from alerts.api import silences_router
+from alerts.api_notify import channels_router, notifications_router, routing_router
 from metrics.api import router as metrics_router
 from metrics.api import system_router
 from opsconsole.auth import api_auth
@@ -79,6 +80,9 @@ api.add_router("/system", system_router)
 api.add_router("/dashboard", dashboard_router)
 api.add_router("/widgets", widgets_router)
 api.add_router("/audit", audit_router)
+api.add_router("/channels", channels_router)
+api.add_router("/routing-rules", routing_router)
+api.add_router("/notifications", notifications_router)
 
 
 class ServiceInfo(Schema):

@@ -31,6 +31,7 @@ def load_defaults() -> list[str]:
                 )
             group.permissions.set(perms)
         done.extend(_default_rules())
+        done.extend(_default_routes())
     return done
 
 
@@ -89,6 +90,12 @@ def _default_rules() -> list[str]:
     ]
     AlertRule.objects.bulk_create(rules)
     return [f"created alert rule {rule.name!r}" for rule in rules]
+
+
+def _default_routes() -> list[str]:
+    from alerts.routing import load_default_routes
+
+    return load_default_routes()
 
 
 def ensure_admin(username: str | None = None, password: str | None = None) -> str | None:

@@ -267,6 +267,36 @@ TOP_PROCESSES = envint("TOP_PROCESSES", 10, minimum=1)
 COLLECT_LOCAL_HOST = envbool("COLLECT_LOCAL_HOST", True)
 LOCAL_HOSTNAME = envstr("OPSCONSOLE_HOSTNAME", socket.gethostname())
 
+# --- Notifications ---------------------------------------------------------------------
+# Hosts (names, IPs or CIDR networks) that channel URLs may reach although they resolve
+# to loopback, private or link-local addresses, e.g. an internal mail relay or webhook.
+NOTIFY_ALLOWED_HOSTS = envlist("NOTIFY_ALLOWED_HOSTS", [])
+NOTIFY_MAX_ATTEMPTS = envint("NOTIFY_MAX_ATTEMPTS", 8, minimum=1)
+NOTIFY_RETRY_BASE_SECONDS = envfloat("NOTIFY_RETRY_BASE_SECONDS", 10.0, minimum=0.1)
+NOTIFY_RETRY_MAX_SECONDS = envfloat("NOTIFY_RETRY_MAX_SECONDS", 900.0, minimum=1)
+# A claimed message whose worker has not recorded an outcome by then is sent again.
+NOTIFY_LEASE_SECONDS = envint("NOTIFY_LEASE_SECONDS", 60, minimum=5)
+NOTIFY_HTTP_TIMEOUT = envfloat("NOTIFY_HTTP_TIMEOUT", 10.0, minimum=0.1)
+NOTIFY_SWEEP_INTERVAL = envint("NOTIFY_SWEEP_INTERVAL", 5, minimum=1)
+NOTIFY_REPEAT_INTERVAL = envint("NOTIFY_REPEAT_INTERVAL", 4 * 3600, minimum=60)
+# Seed 003's cooldowns: a fingerprint re-fired within this time on a channel waits.
+NOTIFY_COOLDOWN_SECONDS = {
+    "info": envint("NOTIFY_COOLDOWN_INFO", 300, minimum=0),
+    "warning": envint("NOTIFY_COOLDOWN_WARNING", 300, minimum=0),
+    "error": envint("NOTIFY_COOLDOWN_ERROR", 120, minimum=0),
+    "critical": envint("NOTIFY_COOLDOWN_CRITICAL", 60, minimum=0),
+}
+NOTIFY_CIRCUIT_FAILURES = envint("NOTIFY_CIRCUIT_FAILURES", 5, minimum=1)
+NOTIFY_CIRCUIT_OPEN_SECONDS = envint("NOTIFY_CIRCUIT_OPEN_SECONDS", 300, minimum=1)
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "opsconsole@localhost")
+
 # --- Error tracking ------------------------------------------------------------------------
 # Unhandled errors always become application error alerts (opsconsole/errors.py); with
 # SENTRY_DSN they also go to Sentry, scrubbed of secrets and financial data.
@@ -311,6 +341,12 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
         # q2 logs every enqueue and pick-up at INFO; the tasks log their own outcome.
         "django-q": {"level": envstr("Q_LOG_LEVEL", "WARNING").upper()},
+        # HTTP clients log each request's URL at INFO, and a Slack, Discord or Telegram
+        # URL is itself the secret; Twilio's logs its request parameters.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "twilio": {"level": "WARNING"},
+        "apprise": {"level": "WARNING"},
     },
 }
 

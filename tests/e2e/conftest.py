@@ -54,6 +54,8 @@ class Console:
             HOST="127.0.0.1",
             OPSCONSOLE_ADMIN_PASSWORD=ADMIN_PASSWORD,
             METRICS_COLLECTION_INTERVAL="5",
+            # Notification tests' receivers listen on loopback.
+            NOTIFY_ALLOWED_HOSTS="127.0.0.1",
         )
         self.env = env
         self.log = open(tmp / "serve.log", "w")  # noqa: SIM115

@@ -1,0 +1,334 @@
+"""Channels, routing rules and the delivery log under /api/v1/.
+
+Viewers read; admins create, change, delete and test channels and edit routing.
+Secrets are write-only: responses list which secrets are set (``secrets_set``), never
+their values, and a PATCH merges the secrets it names into the stored ones.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from ninja import Body, Field, Query, Router, Schema, Status
+from ninja.errors import HttpError
+
+from alerts.delivery import resend, send_test
+from alerts.models import (
+    DeliveryStatus,
+    Notification,
+    NotificationChannel,
+    RoutingRule,
+    Transition,
+)
+from alerts.notification_channels import (
+    ChannelError,
+    routing_rule_problems,
+    save_channel,
+    secret_names,
+)
+from alerts.notifiers import available_kinds
+from opsconsole.auth import api_auth
+from opsconsole.models import Scope
+from opsconsole.roles import Role
+
+channels_router = Router(tags=["notification channels"])
+routing_router = Router(tags=["routing rules"])
+notifications_router = Router(tags=["notifications"])
+
+ADMIN = api_auth(Scope.WRITE, Role.ADMIN)
+MAX_PAGE = 200
+
+
+# -- channels -------------------------------------------------------------------------------
+class ChannelOut(Schema):
+    id: int
+    name: str
+    kind: str
+    config: dict
+    secrets_set: list[str] = Field(..., description="names of the secrets stored")
+    min_severity: str
+    enabled: bool
+    send_resolved: bool
+    rate_limit_per_minute: int | None
+    consecutive_failures: int
+    circuit_open_until: datetime | None
+    created: datetime
+    updated: datetime
+
+    @staticmethod
+    def resolve_secrets_set(obj) -> list[str]:
+        return secret_names(obj)
+
+
+class ChannelIn(Schema):
+    name: str = Field(..., min_length=1, max_length=100)
+    kind: str = Field(..., description="slack, email, sms, pagerduty, discord, telegram, ...")
+    config: dict[str, Any] = Field(default_factory=dict)
+    secrets: dict[str, Any] = Field(default_factory=dict, description="write-only")
+    min_severity: str | None = Field(None, description="blank: info (critical for sms)")
+    enabled: bool = True
+    send_resolved: bool = True
+    rate_limit_per_minute: int | None = Field(None, ge=0)
+
+
+class ChannelPatch(Schema):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    config: dict[str, Any] | None = None
+    secrets: dict[str, Any] | None = Field(None, description="merged; null or '' removes one")
+    min_severity: str | None = None
+    enabled: bool | None = None
+    send_resolved: bool | None = None
+    rate_limit_per_minute: int | None = Field(None, ge=0)
+
+
+class TestResult(Schema):
+    ok: bool
+    status: str
+    response_code: int | None
+    error: str
+    notification_id: int
+
+
+@channels_router.get("", response=list[ChannelOut], auth=api_auth(), url_name="list_channels")
+def list_channels(request):
+    return list(NotificationChannel.objects.all())
+
+
+@channels_router.post("", response={201: ChannelOut}, auth=ADMIN, url_name="create_channel")
+def create_channel(request, payload: ChannelIn):
+    if payload.kind not in available_kinds():
+        raise HttpError(422, f"kind must be one of: {', '.join(available_kinds())}")
+    fields = payload.dict()
+    try:
+        channel = save_channel(None, **fields)
+    except ChannelError as exc:
+        raise HttpError(422, str(exc)) from None
+    return Status(201, channel)
+
+
+@channels_router.get("/{channel_id}", response=ChannelOut, auth=api_auth(), url_name="get_channel")
+def get_channel(request, channel_id: int):
+    return _channel(channel_id)
+
+
+@channels_router.patch("/{channel_id}", response=ChannelOut, auth=ADMIN, url_name="update_channel")
+def update_channel(request, channel_id: int, payload: ChannelPatch):
+    channel = _channel(channel_id)
+    # Absent or null: unchanged; except the rate limit, where null means the default.
+    fields = {
+        name: value
+        for name, value in payload.dict(exclude_unset=True).items()
+        if value is not None or name == "rate_limit_per_minute"
+    }
+    try:
+        return save_channel(channel, **fields)
+    except ChannelError as exc:
+        raise HttpError(422, str(exc)) from None
+
+
+@channels_router.delete(
+    "/{channel_id}", response={204: None}, auth=ADMIN, url_name="delete_channel"
+)
+def delete_channel(request, channel_id: int):
+    _channel(channel_id).delete()
+    return Status(204, None)
+
+
+@channels_router.post(
+    "/{channel_id}/test", response=TestResult, auth=ADMIN, url_name="test_channel"
+)
+def test_channel(request, channel_id: int):
+    """Send a test message now and say what the service answered."""
+    record = send_test(_channel(channel_id))
+    return {
+        "ok": record.status == DeliveryStatus.SENT,
+        "status": record.status,
+        "response_code": record.response_code,
+        "error": record.last_error,
+        "notification_id": record.pk,
+    }
+
+
+def _channel(channel_id: int) -> NotificationChannel:
+    channel = NotificationChannel.objects.filter(pk=channel_id).first()
+    if channel is None:
+        raise HttpError(404, f"no channel #{channel_id}")
+    return channel
+
+
+# -- routing rules --------------------------------------------------------------------------
+class RoutingRuleOut(Schema):
+    id: int
+    name: str
+    position: int
+    enabled: bool
+    severities: list[str]
+    categories: list[str]
+    label_matchers: dict[str, str]
+    channel_kinds: list[str]
+    all_channels: bool
+    channels: list[int]
+
+    @staticmethod
+    def resolve_channels(obj) -> list[int]:
+        return sorted(c.pk for c in obj.channels.all())
+
+
+class RoutingRuleIn(Schema):
+    name: str = Field(..., min_length=1, max_length=100)
+    position: int = Field(100, ge=0)
+    enabled: bool = True
+    severities: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    label_matchers: dict[str, str] = Field(default_factory=dict)
+    channel_kinds: list[str] = Field(default_factory=list)
+    all_channels: bool = False
+    channels: list[int] = Field(default_factory=list, description="channel ids")
+
+
+def _save_rule(rule: RoutingRule | None, fields: dict) -> RoutingRule:
+    if problems := routing_rule_problems(fields):
+        raise HttpError(422, "; ".join(problems))
+    channels = fields.pop("channels", None)
+    rule = rule or RoutingRule()
+    for name, value in fields.items():
+        setattr(rule, name, value)
+    try:
+        with transaction.atomic():
+            rule.save()
+            if channels is not None:
+                rule.channels.set(channels)
+    except IntegrityError:
+        raise HttpError(422, f"a routing rule named {rule.name!r} already exists") from None
+    return rule
+
+
+@routing_router.get(
+    "", response=list[RoutingRuleOut], auth=api_auth(), url_name="list_routing_rules"
+)
+def list_routing_rules(request):
+    return list(RoutingRule.objects.prefetch_related("channels"))
+
+
+@routing_router.post("", response={201: RoutingRuleOut}, auth=ADMIN, url_name="create_routing_rule")
+def create_routing_rule(request, payload: RoutingRuleIn):
+    return Status(201, _save_rule(None, payload.dict()))
+
+
+@routing_router.patch(
+    "/{rule_id}", response=RoutingRuleOut, auth=ADMIN, url_name="update_routing_rule"
+)
+def update_routing_rule(request, rule_id: int, payload: Body[dict[str, Any]]):
+    rule = _rule(rule_id)
+    known = set(RoutingRuleIn.model_fields)
+    if unknown := set(payload) - known:
+        raise HttpError(422, f"unknown fields: {', '.join(sorted(unknown))}")
+    current = RoutingRuleIn(
+        **{name: getattr(rule, name) for name in known if name != "channels"},
+        channels=[c.pk for c in rule.channels.all()],
+    ).dict()
+    try:
+        merged = RoutingRuleIn(**{**current, **payload}).dict()
+    except ValueError as exc:
+        raise HttpError(422, str(exc).splitlines()[0]) from None
+    return _save_rule(rule, merged)
+
+
+@routing_router.delete(
+    "/{rule_id}", response={204: None}, auth=ADMIN, url_name="delete_routing_rule"
+)
+def delete_routing_rule(request, rule_id: int):
+    _rule(rule_id).delete()
+    return Status(204, None)
+
+
+def _rule(rule_id: int) -> RoutingRule:
+    rule = RoutingRule.objects.filter(pk=rule_id).first()
+    if rule is None:
+        raise HttpError(404, f"no routing rule #{rule_id}")
+    return rule
+
+
+# -- the delivery log -----------------------------------------------------------------------
+class NotificationOut(Schema):
+    id: int
+    alert_id: int | None
+    channel_id: int
+    channel: str
+    transition: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str
+    response_code: int | None
+    idempotency_key: str
+    created: datetime
+    sent_at: datetime | None
+
+    @staticmethod
+    def resolve_channel(obj) -> str:
+        return obj.channel.name
+
+
+class NotificationPage(Schema):
+    count: int
+    limit: int
+    offset: int
+    items: list[NotificationOut]
+
+
+class NotificationFilters(Schema):
+    status: str | None = Field(None, description=", ".join(DeliveryStatus.values))
+    channel: int | None = Field(None, description="channel id")
+    alert: int | None = Field(None, description="alert id")
+    transition: str | None = Field(None, description=", ".join(Transition.values))
+    since: datetime | None = Field(None, description="created at or after")
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
+    offset: int = Field(0, ge=0)
+
+
+@notifications_router.get(
+    "", response=NotificationPage, auth=api_auth(), url_name="list_notifications"
+)
+def list_notifications(request, filters: Query[NotificationFilters]):
+    """The delivery log, newest first."""
+    rows = Notification.objects.select_related("channel")
+    if filters.status:
+        if filters.status not in DeliveryStatus.values:
+            raise HttpError(400, f"status must be one of: {', '.join(DeliveryStatus.values)}")
+        rows = rows.filter(status=filters.status)
+    if filters.transition:
+        if filters.transition not in Transition.values:
+            raise HttpError(400, f"transition must be one of: {', '.join(Transition.values)}")
+        rows = rows.filter(transition=filters.transition)
+    if filters.channel is not None:
+        rows = rows.filter(channel_id=filters.channel)
+    if filters.alert is not None:
+        rows = rows.filter(alert_id=filters.alert)
+    if filters.since:
+        rows = rows.filter(created__gte=filters.since)
+    return {
+        "count": rows.count(),
+        "limit": filters.limit,
+        "offset": filters.offset,
+        "items": list(
+            rows.order_by("-created", "-id")[filters.offset : filters.offset + filters.limit]
+        ),
+    }
+
+
+@notifications_router.post(
+    "/{notification_id}/resend",
+    response=NotificationOut,
+    auth=ADMIN,
+    url_name="resend_notification",
+)
+def resend_notification(request, notification_id: int):
+    """Send a message again (a fresh set of attempts), e.g. after fixing its channel."""
+    if not resend([notification_id]):
+        if not Notification.objects.filter(pk=notification_id).exists():
+            raise HttpError(404, f"no notification #{notification_id}")
+        raise HttpError(409, f"notification #{notification_id} is being sent right now")
+    return Notification.objects.select_related("channel").get(pk=notification_id)

@@ -1,0 +1,240 @@
+"""Channels (secrets masked, a "send test" action), routing rules, and the read-only
+delivery log with a "resend" action."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from alerts.constants import Severity
+from alerts.delivery import resend, send_test
+from alerts.models import DeliveryStatus, Notification, NotificationChannel, RoutingRule
+from alerts.notification_channels import (
+    default_min_severity,
+    merged_secrets,
+    problems_for,
+    routing_rule_problems,
+    secret_names,
+)
+from alerts.notifiers import available_kinds
+
+
+class NotificationChannelForm(forms.ModelForm):
+    new_secrets = forms.JSONField(
+        required=False,
+        label="Secrets",
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        help_text='Write-only. JSON of the secrets to set, e.g. {"webhook_url": "https://..."}; '
+        "keys not given are kept, a key given as null is removed.",
+    )
+    min_severity = forms.ChoiceField(
+        choices=[("", "Default for the kind (critical for SMS, else info)"), *Severity.choices],
+        required=False,
+    )
+
+    class Meta:
+        model = NotificationChannel
+        fields = [
+            "name",
+            "kind",
+            "enabled",
+            "config",
+            "min_severity",
+            "send_resolved",
+            "rate_limit_per_minute",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [
+            (value, label)
+            for value, label in self.fields["kind"].choices
+            if value in available_kinds()
+        ]
+        stored = secret_names(self.instance) if self.instance.pk else []
+        if stored:
+            self.fields["new_secrets"].help_text = (
+                f"Stored: {', '.join(f'{name} ••••••' for name in stored)}. "
+                + self.fields["new_secrets"].help_text
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        kind = cleaned.get("kind") or self.instance.kind
+        if not cleaned.get("min_severity"):
+            cleaned["min_severity"] = (
+                self.instance.min_severity if self.instance.pk else default_min_severity(kind)
+            )
+        given = cleaned.get("new_secrets")
+        if given is not None and not isinstance(given, dict):
+            self.add_error("new_secrets", "secrets must be a JSON object")
+            return cleaned
+        secrets = merged_secrets(self.instance.secrets, given)
+        config = cleaned.get("config")
+        if config is None:
+            config = cleaned["config"] = {}
+        if kind and not self.errors:
+            for problem in problems_for(kind, config, secrets):
+                self.add_error(None, problem)
+        self.instance.secrets = secrets
+        return cleaned
+
+
+@admin.register(NotificationChannel)
+class NotificationChannelAdmin(admin.ModelAdmin):
+    form = NotificationChannelForm
+    list_display = [
+        "name",
+        "kind",
+        "enabled",
+        "min_severity",
+        "send_resolved",
+        "masked_secrets",
+        "health",
+    ]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["name"]
+    actions = ["send_test_message", "enable", "disable"]
+    readonly_fields = ["consecutive_failures", "circuit_open_until", "next_send_at"]
+
+    @admin.display(description="secrets")
+    def masked_secrets(self, channel: NotificationChannel) -> str:
+        return ", ".join(f"{name} ••••••" for name in secret_names(channel)) or "—"
+
+    @admin.display(description="health")
+    def health(self, channel: NotificationChannel) -> str:
+        if channel.circuit_open_until:
+            return f"circuit open until {channel.circuit_open_until:%Y-%m-%d %H:%M:%S}"
+        if channel.consecutive_failures:
+            return f"{channel.consecutive_failures} failure(s) in a row"
+        return "ok"
+
+    @admin.action(description="Send a test message")
+    def send_test_message(self, request, queryset):
+        for channel in queryset:
+            record = send_test(channel)
+            code = f" (HTTP {record.response_code})" if record.response_code else ""
+            if record.status == DeliveryStatus.SENT:
+                self.message_user(request, f"Test message to {channel.name}: sent{code}.")
+            else:
+                self.message_user(
+                    request,
+                    f"Test message to {channel.name}: failed{code}: {record.last_error}",
+                    messages.ERROR,
+                )
+
+    @admin.action(description="Enable selected channels")
+    def enable(self, request, queryset):
+        self.message_user(request, f"Enabled {queryset.update(enabled=True)} channel(s).")
+
+    @admin.action(description="Disable selected channels")
+    def disable(self, request, queryset):
+        self.message_user(request, f"Disabled {queryset.update(enabled=False)} channel(s).")
+
+
+class RoutingRuleForm(forms.ModelForm):
+    class Meta:
+        model = RoutingRule
+        fields = [
+            "name",
+            "position",
+            "enabled",
+            "severities",
+            "categories",
+            "label_matchers",
+            "channel_kinds",
+            "all_channels",
+            "channels",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        for problem in routing_rule_problems(cleaned):
+            field = problem.split(":", 1)[0]
+            self.add_error(field if field in self.fields else None, problem)
+        return cleaned
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    form = RoutingRuleForm
+    list_display = ["name", "position", "enabled", "matches", "targets"]
+    list_editable = ["position", "enabled"]
+    filter_horizontal = ["channels"]
+
+    @admin.display(description="matches")
+    def matches(self, rule: RoutingRule) -> str:
+        parts = [
+            "/".join(rule.severities) or "any severity",
+            "/".join(rule.categories) or "any category",
+        ]
+        if rule.label_matchers:
+            parts.append(json.dumps(rule.label_matchers))
+        return ", ".join(parts)
+
+    @admin.display(description="sends to")
+    def targets(self, rule: RoutingRule) -> str:
+        if rule.all_channels:
+            return "every channel"
+        names = [*rule.channel_kinds, *(c.name for c in rule.channels.all())]
+        return ", ".join(names) or "—"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("channels")
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """The delivery log: what was sent where, how many attempts, the last answer."""
+
+    list_display = [
+        "created",
+        "channel_name",
+        "alert_link",
+        "transition",
+        "status",
+        "attempts",
+        "response_code",
+        "short_error",
+    ]
+    list_filter = ["status", "transition", "channel"]
+    search_fields = ["idempotency_key", "alert__title", "last_error"]
+    date_hierarchy = "created"
+    list_select_related = ["channel", "alert"]
+    actions = ["resend_selected"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in Notification._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="channel", ordering="channel__name")
+    def channel_name(self, notification: Notification) -> str:
+        return notification.channel.name
+
+    @admin.display(description="alert")
+    def alert_link(self, notification: Notification):
+        if notification.alert_id is None:
+            return "—"
+        return format_html(
+            '<a href="../alert/{}/change/">#{}</a> {}',
+            notification.alert_id,
+            notification.alert_id,
+            notification.alert.title[:40],
+        )
+
+    @admin.display(description="last error")
+    def short_error(self, notification: Notification) -> str:
+        return notification.last_error[:60]
+
+    @admin.action(description="Resend selected messages", permissions=["change"])
+    def resend_selected(self, request, queryset):
+        count = resend(list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} message(s) queued to be sent again.")

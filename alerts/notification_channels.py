@@ -1,0 +1,103 @@
+"""Creating and changing channels: one validation for the API and the admin.
+
+Secrets are write-only: a change merges the given keys into the stored ones (a key
+given as null or "" is removed), so editing a channel never needs its secrets again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from alerts.constants import Category, Severity, parse_severity
+from alerts.notification_models import NotificationChannel
+from alerts.notifiers import available_kinds, notifier, validate
+
+
+class ChannelError(ValueError):
+    """The channel cannot be saved; ``problems`` holds one line per reason."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def default_min_severity(kind: str) -> str:
+    """SMS wakes people up: critical only unless an admin says otherwise."""
+    if kind not in available_kinds():
+        return "info"
+    return getattr(notifier(kind), "DEFAULT_MIN_SEVERITY", "info")
+
+
+def merged_secrets(stored: dict, given: dict | None) -> dict:
+    secrets = dict(stored or {})
+    for key, value in (given or {}).items():
+        if value in (None, ""):
+            secrets.pop(key, None)
+        else:
+            secrets[key] = value
+    return secrets
+
+
+def problems_for(kind: str, config: Any, secrets: Any) -> list[str]:
+    if not isinstance(config, dict):
+        return ["config must be a JSON object"]
+    if not isinstance(secrets, dict):
+        return ["secrets must be a JSON object"]
+    return validate(kind, config, secrets)
+
+
+def save_channel(
+    channel: NotificationChannel | None = None,
+    *,
+    secrets: dict | None = None,
+    **fields: Any,
+) -> NotificationChannel:
+    """Create (``channel`` None) or change a channel; ChannelError when it is not usable."""
+    creating = channel is None
+    channel = channel or NotificationChannel()
+    for name, value in fields.items():
+        setattr(channel, name, value)
+    if creating and not fields.get("min_severity"):
+        channel.min_severity = default_min_severity(channel.kind)
+    try:
+        channel.min_severity = parse_severity(channel.min_severity).value
+    except ValueError as exc:
+        raise ChannelError([f"min_severity: {exc}"]) from None
+    if not (channel.name or "").strip():
+        raise ChannelError(["name is required"])
+    channel.secrets = merged_secrets(channel.secrets, secrets)
+    problems = problems_for(channel.kind, channel.config, channel.secrets)
+    if problems:
+        raise ChannelError(problems)
+    try:
+        with transaction.atomic():
+            channel.save()
+    except IntegrityError:
+        raise ChannelError([f"a channel named {channel.name!r} already exists"]) from None
+    return channel
+
+
+def secret_names(channel: NotificationChannel) -> list[str]:
+    """Which secrets are set, never their values."""
+    return sorted(key for key, value in (channel.secrets or {}).items() if value)
+
+
+def routing_rule_problems(fields: dict) -> list[str]:
+    """What is wrong with a routing rule's matchers and targets, one line each."""
+    problems = []
+    if unknown := set(fields.get("severities") or []) - set(Severity.values):
+        problems.append(f"severities: unknown {sorted(unknown)} (one of: {Severity.values})")
+    if unknown := set(fields.get("categories") or []) - set(Category.values):
+        problems.append(f"categories: unknown {sorted(unknown)} (one of: {Category.values})")
+    if unknown := set(fields.get("channel_kinds") or []) - set(available_kinds()):
+        problems.append(f"channel_kinds: unknown {sorted(unknown)}")
+    matchers = fields.get("label_matchers") or {}
+    if not isinstance(matchers, dict):
+        problems.append('label_matchers must be an object: {"team": "db"}')
+    ids = {getattr(c, "pk", c) for c in fields.get("channels") or []}
+    known = set(NotificationChannel.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    if missing := ids - known:
+        problems.append(f"channels: no channel {sorted(missing)}")
+    return problems

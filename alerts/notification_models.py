@@ -1,0 +1,173 @@
+"""Notification channels, the routing matrix, and the outbox of messages to deliver."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from alerts.constants import Category, Severity
+
+
+class ChannelKind(models.TextChoices):
+    SLACK = "slack", "Slack (incoming webhook)"
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS (Twilio)"
+    PAGERDUTY = "pagerduty", "PagerDuty (Events API v2)"
+    DISCORD = "discord", "Discord (webhook)"
+    TELEGRAM = "telegram", "Telegram (bot)"
+    WEBHOOK = "webhook", "Webhook (signed JSON)"
+    DASHBOARD = "dashboard", "Dashboard (live in the console)"
+    APPRISE = "apprise", "Apprise URL (Teams, Matrix, ...)"
+
+
+class NotificationChannel(models.Model):
+    """Where messages go. Secrets (tokens, webhook URLs, credentials) live apart from
+    the configuration: the API never returns them and the admin shows only their names."""
+
+    # Seed 001 names channels as NotificationChannel.EMAIL etc.; they read as kinds here.
+    SLACK = ChannelKind.SLACK
+    EMAIL = ChannelKind.EMAIL
+    SMS = ChannelKind.SMS
+    PAGERDUTY = ChannelKind.PAGERDUTY
+    DISCORD = ChannelKind.DISCORD
+    TELEGRAM = ChannelKind.TELEGRAM
+    WEBHOOK = ChannelKind.WEBHOOK
+    DASHBOARD = ChannelKind.DASHBOARD
+    APPRISE = ChannelKind.APPRISE
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=12, choices=ChannelKind.choices)
+    config = models.JSONField(default=dict, blank=True)
+    secrets = models.JSONField(default=dict, blank=True)
+    min_severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.INFO)
+    enabled = models.BooleanField(default=True)
+    send_resolved = models.BooleanField(default=True)
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Blank: the kind's default (Slack 60, PagerDuty 120)."
+    )
+    # Circuit breaker: consecutive failed attempts, and when the channel may be tried again.
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    circuit_open_until = models.DateTimeField(null=True, blank=True)
+    # Rate limit: the earliest time the next message may go out.
+    next_send_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+class RoutingRule(models.Model):
+    """Alerts matching severities, categories and labels go to channels. Every matching
+    enabled rule contributes its channels (empty lists match anything)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    position = models.PositiveIntegerField(default=100)
+    enabled = models.BooleanField(default=True)
+    severities = models.JSONField(
+        default=list, blank=True, help_text=f"Any of {', '.join(Severity.values)}; [] = all."
+    )
+    categories = models.JSONField(
+        default=list, blank=True, help_text=f"Any of {', '.join(Category.values)}; [] = all."
+    )
+    label_matchers = models.JSONField(
+        default=dict, blank=True, help_text='Every label must equal: {"team": "db"}.'
+    )
+    channel_kinds = models.JSONField(
+        default=list, blank=True, help_text="Every enabled channel of these kinds."
+    )
+    all_channels = models.BooleanField(default=False, help_text="Every enabled channel.")
+    channels = models.ManyToManyField(NotificationChannel, blank=True, related_name="routes")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Transition(models.TextChoices):
+    FIRING = "firing", "Firing"
+    REPEAT = "repeat", "Still firing (repeat)"
+    ESCALATED = "escalated", "Escalated"
+    RESOLVED = "resolved", "Resolved"
+    TEST = "test", "Test message"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    RETRYING = "retrying", "Retrying"
+    FAILED = "failed", "Failed (permanent)"
+    DEAD = "dead", "Dead letter (retries exhausted)"
+    CANCELLED = "cancelled", "Cancelled (no longer relevant)"
+
+
+WAITING_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
+
+
+class Notification(models.Model):
+    """One message for one channel: the outbox row, written in the same transaction as
+    the alert change that caused it, and its delivery record."""
+
+    alert = models.ForeignKey(
+        "alerts.Alert",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    channel = models.ForeignKey(
+        NotificationChannel, on_delete=models.CASCADE, related_name="notifications"
+    )
+    transition = models.CharField(max_length=10, choices=Transition.choices)
+    # alert:channel:transition:occurrence; a second routing of the same change is refused.
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    # Set by the sweeper when it enqueues: a lost task is enqueued again after a grace.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # Which claim holds the row: an outcome is recorded only by the claim that sent it.
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True)
+    response_code = models.PositiveIntegerField(null=True, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [
+            # The sweeper: waiting rows that are due.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "retrying"]),
+                name="notification_due",
+            ),
+            # The sweeper: claims whose worker vanished (lease expired).
+            models.Index(
+                fields=["lease_until"],
+                condition=Q(status="sending"),
+                name="notification_leased",
+            ),
+            # Routing: what this alert already sent to each channel (resolved, cooldown).
+            models.Index(fields=["alert", "channel", "transition"], name="notification_alert"),
+            # The delivery log of one channel, newest first.
+            models.Index(fields=["channel", "-created"], name="notification_channel_log"),
+            # The delivery log filtered by status, newest first.
+            models.Index(fields=["status", "-created"], name="notification_status_log"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transition} → {self.channel_id} ({self.status})"

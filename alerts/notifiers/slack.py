@@ -1,0 +1,68 @@
+"""Slack incoming webhooks: Block Kit, with plain text for notifications and old clients."""
+
+from __future__ import annotations
+
+from alerts.notifiers import post
+from alerts.notifiers.message import Message
+
+CONFIG = ("timeout",)
+SECRETS = ("webhook_url",)
+REQUIRED = ("webhook_url",)
+URL_KEYS = ("webhook_url",)
+RATE_PER_MINUTE = 60  # Slack: about one message a second per webhook
+
+_EMOJI = {
+    "info": ":information_source:",
+    "warning": ":warning:",
+    "error": ":red_circle:",
+    "critical": ":rotating_light:",
+}
+
+
+def _escape(text: str) -> str:
+    # Slack's mrkdwn treats only these three as control characters.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render(message: Message) -> dict:
+    emoji = ":white_check_mark:" if message.resolved else _EMOJI.get(message.severity, "")
+    blocks: list[dict] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": f"{message.headline}"[:150], "emoji": True},
+        },
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"{emoji} {_escape(message.text)}"[:3000]},
+        },
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*{name}*\n{_escape(value)}"}
+                for name, value in message.facts()[:10]
+            ],
+        },
+    ]
+    if message.recommendations and not message.resolved:
+        tips = "\n".join(f"• {_escape(tip)}" for tip in message.recommendations[:5])
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*What to do*\n{tips}"}}
+        )
+    blocks.append(
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Open in OpsConsole"},
+                    "url": message.link,
+                }
+            ],
+        }
+    )
+    return {"text": f"{message.headline}: {message.text} <{message.link}|open>", "blocks": blocks}
+
+
+def send(channel, message: Message) -> int:
+    response = post(channel, channel.secrets["webhook_url"], json=render(message))
+    return response.status_code

@@ -1,0 +1,294 @@
+"""Turn alert changes into Notification rows (the outbox), in the alert's transaction.
+
+``on_alert_event`` is called by AlertService for every timeline entry it writes:
+
+- fired, or fired again after a suppression → a *firing* message per routed channel,
+  held back until the severity's cooldown has passed if the same fingerprint was sent
+  to that channel recently (a flapping alert does not page every minute);
+- escalated → an *escalated* message, at once (more severe is more urgent);
+- resolved or expired → a *resolved* message to every channel whose firing message
+  went out (even if the alert was silenced since), and pending firing messages dropped;
+- suppressed → firing messages not yet sent are dropped.
+
+Repeats of an open alert are counted on the alert, not sent; the sweeper sends a
+*repeat* for alerts still active and unacknowledged every ``NOTIFY_REPEAT_INTERVAL``.
+Delivery is enqueued after commit, by id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from alerts.constants import SEVERITY_RANK, EventKind, Severity, Status
+from alerts.notification_models import (
+    WAITING_STATUSES,
+    ChannelKind,
+    DeliveryStatus,
+    Notification,
+    NotificationChannel,
+    RoutingRule,
+    Transition,
+)
+
+FIRING_TRANSITIONS = (Transition.FIRING, Transition.REPEAT, Transition.ESCALATED)
+
+# Seed 000's matrix: info/warning → Slack; error → email + Slack; critical → PagerDuty +
+# SMS + every channel. (name, severities, kinds, every channel)
+DEFAULT_ROUTES = [
+    ("Info and warning to Slack", ["info", "warning"], [ChannelKind.SLACK], False),
+    ("Errors to email and Slack", ["error"], [ChannelKind.EMAIL, ChannelKind.SLACK], False),
+    (
+        "Critical to PagerDuty, SMS and every channel",
+        ["critical"],
+        [ChannelKind.PAGERDUTY, ChannelKind.SMS],
+        True,
+    ),
+]
+
+
+def load_default_routes() -> list[str]:
+    """The default matrix as editable rules, on a console that never had any."""
+    if RoutingRule.objects.exists() or Notification.objects.exists():
+        return []
+    for position, (name, severities, kinds, every) in enumerate(DEFAULT_ROUTES):
+        RoutingRule.objects.create(
+            name=name,
+            position=(position + 1) * 10,
+            severities=severities,
+            channel_kinds=[str(k) for k in kinds],
+            all_channels=every,
+        )
+    return [f"created routing rule {name!r}" for name, *_ in DEFAULT_ROUTES]
+
+
+def on_alert_event(alert, event) -> list[int]:
+    """Write the notifications this timeline entry calls for; return their ids."""
+    kind = event.kind
+    if kind in (EventKind.FIRED, EventKind.UNSUPPRESSED):
+        ids = _route_firing(alert, Transition.FIRING, cooldown=True)
+    elif kind == EventKind.ESCALATED:
+        ids = _route_firing(alert, Transition.ESCALATED, cooldown=False)
+    elif kind in (EventKind.RESOLVED, EventKind.EXPIRED):
+        ids = _route_resolved(alert)
+    elif kind == EventKind.SUPPRESSED:
+        _cancel_waiting(alert, "silenced before it was sent")
+        ids = []
+    else:
+        return []
+    if ids:
+        schedule_delivery(ids)
+    return ids
+
+
+def schedule_delivery(ids: list[int]) -> None:
+    """Enqueue delivery of these rows once they are committed."""
+    from django_q.conf import Conf
+
+    if Conf.ORM and not Conf.SYNC and transaction.get_connection().in_atomic_block:
+        # The ORM broker's queue is a table of this same database: enqueued inside the
+        # transaction, the task commits or rolls back with the rows it names, and the
+        # broker skips the reconnect it makes for every enqueue outside a transaction
+        # (about 30 ms on SQLite).
+        enqueue(ids)
+    else:
+        transaction.on_commit(lambda: enqueue(ids))
+
+
+# Rows per delivery task: one claim and one read serve the batch.
+BATCH = 20
+
+
+def batch_size() -> int:
+    """At most BATCH rows, and few enough that a batch whose every receiver times out
+    still ends well within q2's task timeout (a task past it is killed)."""
+    budget = settings.Q_CLUSTER.get("timeout", 120) * 0.8
+    return max(1, min(BATCH, int(budget // settings.NOTIFY_HTTP_TIMEOUT)))
+
+
+def enqueue(ids: list[int]) -> None:
+    from django_q.tasks import async_task
+
+    size = batch_size()
+    for start in range(0, len(ids), size):
+        batch = list(ids[start : start + size])
+        async_task(
+            "alerts.tasks.deliver_notifications",
+            batch,
+            task_name=f"notify:{batch[0]}+{len(batch) - 1}",
+            group="alerts.notify",
+        )
+
+
+def channels_for(alert, severity: str | None = None) -> list[NotificationChannel]:
+    """Enabled channels this alert goes to: the ones it names (seed 000's ``channels``,
+    by name or kind), else the routing matrix; each channel's minimum severity holds."""
+    severity = severity or alert.severity
+    enabled = list(NotificationChannel.objects.filter(enabled=True))
+    if not enabled:
+        return []
+    metadata = alert.metadata or {}
+    named = metadata.get("notification_channels")
+    if named is not None:
+        wanted = {str(name).lower() for name in named}
+        chosen = [c for c in enabled if c.name.lower() in wanted or c.kind in wanted]
+    else:
+        chosen = _by_matrix(alert, severity, enabled)
+    excluded = set(metadata.get("exclude_channels") or ())
+    rank = SEVERITY_RANK[Severity(severity)]
+    return [
+        c
+        for c in chosen
+        if c.pk not in excluded and rank >= SEVERITY_RANK[Severity(c.min_severity)]
+    ]
+
+
+def _by_matrix(alert, severity: str, enabled: list[NotificationChannel]):
+    labels = {str(k): str(v) for k, v in (alert.labels or {}).items()}
+    chosen: dict[int, NotificationChannel] = {}
+    by_id = {c.pk: c for c in enabled}
+    for rule in RoutingRule.objects.filter(enabled=True).prefetch_related("channels"):
+        if rule.severities and severity not in rule.severities:
+            continue
+        if rule.categories and alert.category not in rule.categories:
+            continue
+        if any(labels.get(str(k)) != str(v) for k, v in (rule.label_matchers or {}).items()):
+            continue
+        for channel in enabled:
+            if rule.all_channels or channel.kind in (rule.channel_kinds or ()):
+                chosen[channel.pk] = channel
+        for channel in rule.channels.all():
+            if channel.pk in by_id:
+                chosen[channel.pk] = by_id[channel.pk]
+    return list(chosen.values())
+
+
+def _key(alert, channel, transition: str, occurrence) -> str:
+    return f"{alert.pk}:{channel.pk}:{transition}:{occurrence}"
+
+
+def _route_firing(alert, transition: str, *, cooldown: bool) -> list[int]:
+    channels = channels_for(alert)
+    if not channels:
+        return []
+    now = timezone.now()
+    held: dict[int, datetime] = {}
+    if cooldown:
+        seconds = settings.NOTIFY_COOLDOWN_SECONDS.get(alert.severity, 0)
+        if seconds:
+            recent = (
+                Notification.objects.filter(
+                    alert__fingerprint=alert.fingerprint,
+                    channel__in=channels,
+                    transition__in=FIRING_TRANSITIONS,
+                    created__gt=now - timedelta(seconds=seconds),
+                )
+                .exclude(status=DeliveryStatus.CANCELLED)
+                .values("channel")
+                .annotate(last=Max("created"))
+            )
+            held = {row["channel"]: row["last"] + timedelta(seconds=seconds) for row in recent}
+    rows = [
+        Notification(
+            alert=alert,
+            channel=channel,
+            transition=transition,
+            idempotency_key=_key(alert, channel, transition, alert.notification_count),
+            next_attempt_at=held.get(channel.pk, now),
+            # Sent on commit now; a held one is left to the sweeper when it is due.
+            enqueued_at=None if channel.pk in held else now,
+            context={"severity": alert.severity},
+        )
+        for channel in channels
+    ]
+    return _insert(rows, now)
+
+
+def _route_resolved(alert) -> list[int]:
+    _cancel_waiting(alert, f"alert {alert.status} before it was sent")
+    fired = (
+        Notification.objects.filter(
+            alert=alert,
+            transition__in=FIRING_TRANSITIONS,
+            status__in=(DeliveryStatus.SENT, DeliveryStatus.SENDING),
+        )
+        .values_list("channel_id", flat=True)
+        .distinct()
+    )
+    channels = NotificationChannel.objects.filter(pk__in=fired, enabled=True, send_resolved=True)
+    now = timezone.now()
+    rows = [
+        Notification(
+            alert=alert,
+            channel=channel,
+            transition=Transition.RESOLVED,
+            idempotency_key=_key(alert, channel, Transition.RESOLVED, 0),
+            next_attempt_at=now,
+            enqueued_at=now,
+            context={"severity": alert.severity},
+        )
+        for channel in channels
+    ]
+    return _insert(rows, now)
+
+
+def _cancel_waiting(alert, reason: str) -> int:
+    return Notification.objects.filter(
+        alert=alert, transition__in=FIRING_TRANSITIONS, status__in=WAITING_STATUSES
+    ).update(status=DeliveryStatus.CANCELLED, last_error=reason, updated=timezone.now())
+
+
+def _insert(rows: list[Notification], now) -> list[int]:
+    if not rows:
+        return []
+    # A second routing of the same change (a retried transaction, two sweepers) meets
+    # the unique idempotency key and adds nothing.
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    keys = [row.idempotency_key for row in rows]
+    return list(
+        Notification.objects.filter(
+            idempotency_key__in=keys, status=DeliveryStatus.PENDING, created__gte=now
+        )
+        .filter(enqueued_at__isnull=False)
+        .values_list("pk", flat=True)
+    )
+
+
+def route_repeats(now: datetime | None = None) -> list[int]:
+    """Repeat messages for alerts still active and unacknowledged whose last message
+    to a channel went out ``NOTIFY_REPEAT_INTERVAL`` ago or more."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.NOTIFY_REPEAT_INTERVAL)
+    due = (
+        Notification.objects.filter(
+            alert__status=Status.ACTIVE,
+            transition__in=FIRING_TRANSITIONS,
+            status=DeliveryStatus.SENT,
+            channel__enabled=True,
+        )
+        .values("alert_id", "channel_id")
+        .annotate(last=Max("sent_at"))
+        .filter(last__lte=cutoff)[:500]
+    )
+    rows = [
+        Notification(
+            alert_id=row["alert_id"],
+            channel_id=row["channel_id"],
+            transition=Transition.REPEAT,
+            # One repeat per last send: a second sweeper in the same spell adds nothing.
+            idempotency_key=(
+                f"{row['alert_id']}:{row['channel_id']}:repeat:{int(row['last'].timestamp())}"
+            ),
+            next_attempt_at=now,
+            enqueued_at=now,
+        )
+        for row in due
+    ]
+    ids = _insert(rows, now)
+    if ids:
+        schedule_delivery(ids)
+    return ids

@@ -1,0 +1,94 @@
+"""Refuse channel URLs that would make the console a proxy into its own network.
+
+A URL must be http(s) and every address its host resolves to must be public: not
+loopback, private, link-local (cloud metadata lives at 169.254.169.254), CGNAT,
+multicast, reserved or unspecified, in IPv4, IPv6, or IPv4 written inside IPv6.
+Checked when a channel is saved and again before each connection, since DNS answers
+change. Hosts an admin lists in ``NOTIFY_ALLOWED_HOSTS`` (names, IPs or CIDR networks)
+are exempt.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+
+class UnsafeURL(ValueError):
+    """The URL may not be used by a channel; the message says why in one line."""
+
+
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _allowed(host: str, addresses: list[_Address]) -> bool:
+    entries = [entry.strip().lower() for entry in settings.NOTIFY_ALLOWED_HOSTS if entry.strip()]
+    if host.lower() in entries:
+        return True
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+        except ValueError:
+            continue  # a host name, compared above
+    return bool(addresses) and all(any(a in net for net in networks) for a in addresses)
+
+
+def _public(address: _Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is not None:
+            return _public(embedded)
+        if address.teredo is not None:
+            return _public(address.teredo[1])
+    # is_global is False for loopback, RFC 1918, link-local (metadata), 100.64/10,
+    # fc00::/7 (fd00:ec2::254), documentation and reserved ranges.
+    return address.is_global and not address.is_multicast
+
+
+def resolve(host: str, port: int) -> list[_Address]:
+    literal = host.strip("[]")
+    try:
+        return [ipaddress.ip_address(literal)]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(literal, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeURL(f"host {host!r} does not resolve ({exc})") from None
+    # getaddrinfo also parses odd spellings such as 2130706433 or 0x7f.1 into addresses.
+    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+
+
+def check_host(host: str, port: int) -> None:
+    """Raise UnsafeURL unless ``host`` is allow-listed or resolves to public addresses."""
+    if not host:
+        raise UnsafeURL("the URL has no host")
+    if host.lower() in {h.strip().lower() for h in settings.NOTIFY_ALLOWED_HOSTS}:
+        return
+    addresses = resolve(host, port)
+    if _allowed(host, addresses):
+        return
+    for address in addresses:
+        if not _public(address):
+            raise UnsafeURL(
+                f"host {host!r} resolves to {address}, a non-public address; "
+                "an admin can allow it in NOTIFY_ALLOWED_HOSTS"
+            )
+
+
+def check_url(url: str) -> None:
+    """Raise UnsafeURL unless ``url`` is an http(s) URL to a permitted host."""
+    try:
+        parts = urlsplit(str(url).strip())
+        port = parts.port
+    except ValueError as exc:
+        raise UnsafeURL(f"not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeURL(f"only http and https URLs are allowed, not {parts.scheme or 'none'!r}")
+    if parts.username or parts.password:
+        raise UnsafeURL("credentials inside the URL are not allowed")
+    check_host(parts.hostname or "", port or (443 if parts.scheme == "https" else 80))

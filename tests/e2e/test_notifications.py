@@ -1,0 +1,66 @@
+"""Notification channels in a real browser, and delivery by the real q2 workers."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import log_in, screenshot
+from tests.notify.receivers import Receiver
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.stop()
+
+
+def test_an_admin_adds_a_slack_channel_tests_it_and_an_alert_reaches_it(page, console, receiver):
+    log_in(page, console)
+    page.goto(f"{console.url}/admin/alerts/notificationchannel/add/")
+    page.fill("input[name=name]", "ops-slack")
+    page.select_option("select[name=kind]", "slack")
+    page.fill("textarea[name=new_secrets]", '{"webhook_url": "http://169.254.169.254/hook"}')
+    page.click("input[name=_save]")
+    expect(page.locator(".errornote, .errorlist").first).to_be_visible()
+    expect(page.locator("body")).to_contain_text("non-public address")
+    screenshot(page, "admin-channel-refused")
+
+    page.fill(
+        "textarea[name=new_secrets]",
+        f'{{"webhook_url": "{receiver.url}/services/T0/B0/SECRET"}}',
+    )
+    page.click("input[name=_save]")
+    expect(page.locator("#result_list")).to_contain_text("webhook_url ••••••")
+    expect(page.locator("#result_list")).not_to_contain_text("SECRET")
+    page.locator("#result_list input[name=_selected_action]").first.check()
+    page.select_option("select[name=action]", "send_test_message")
+    page.click("button[name=index]")
+    expect(page.locator(".messagelist")).to_contain_text(
+        "Test message to ops-slack: sent (HTTP 200)."
+    )
+    screenshot(page, "admin-channel-tested")
+
+    # A critical alert goes to every channel (the default matrix), through the workers.
+    console.manage(
+        "shell",
+        "-c",
+        "from alerts.notify import get_alert_manager; get_alert_manager().send_alert("
+        "'CRITICAL: Primary Postgres Connection Failed', 'critical', context={'node': 'db-01'})",
+    )
+    deadline = time.monotonic() + 60
+    while len(receiver.requests) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(receiver.requests) == 2, "the workers never delivered the alert"
+    header = receiver.requests[1].json["blocks"][0]["text"]["text"]
+    assert header == "[CRITICAL] CRITICAL: Primary Postgres Connection Failed"
+
+    page.goto(f"{console.url}/admin/alerts/notification/")
+    expect(page.locator("#result_list")).to_contain_text("Primary Postgres")
+    expect(page.locator("#result_list")).to_contain_text("Sent")
+    screenshot(page, "admin-delivery-log")

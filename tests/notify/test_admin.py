@@ -1,0 +1,124 @@
+"""Channels, routing rules and the delivery log in the admin."""
+
+from __future__ import annotations
+
+import pytest
+
+from alerts.models import DeliveryStatus, Notification, NotificationChannel, RoutingRule
+from tests.notify.helpers import fire
+
+pytestmark = pytest.mark.django_db
+
+ADD_URL = "/admin/alerts/notificationchannel/add/"
+LIST_URL = "/admin/alerts/notificationchannel/"
+
+
+@pytest.fixture
+def admin_client(client, alice):
+    from django.contrib.auth.models import Group, Permission
+
+    # The Admins group's permissions, as a console's first start grants them.
+    Group.objects.get(name="Admins").permissions.set(
+        Permission.objects.filter(content_type__app_label="alerts")
+    )
+    client.force_login(alice)
+    return client
+
+
+def _channel_form(**overrides):
+    data = {
+        "name": "ops-slack",
+        "kind": "slack",
+        "enabled": "on",
+        "config": "{}",
+        "min_severity": "",
+        "send_resolved": "on",
+        "rate_limit_per_minute": "",
+        "new_secrets": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_an_unsafe_webhook_url_is_a_form_error(settings, admin_client):
+    settings.NOTIFY_ALLOWED_HOSTS = []
+    response = admin_client.post(
+        ADD_URL,
+        _channel_form(new_secrets='{"webhook_url": "http://169.254.169.254/latest"}'),
+    )
+    assert response.status_code == 200
+    assert "a non-public address" in response.content.decode()
+    assert not NotificationChannel.objects.exists()
+
+
+def test_secrets_are_saved_and_shown_only_masked(admin_client, receiver):
+    secret = f"{receiver.url}/services/T0/B0/VERYSECRET"
+    response = admin_client.post(
+        ADD_URL, _channel_form(new_secrets=f'{{"webhook_url": "{secret}"}}')
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    channel = NotificationChannel.objects.get()
+    assert channel.secrets == {"webhook_url": secret}
+    listing = admin_client.get(LIST_URL).content.decode()
+    change = admin_client.get(f"{LIST_URL}{channel.pk}/change/").content.decode()
+    assert "webhook_url ••••••" in listing and "webhook_url ••••••" in change
+    assert "VERYSECRET" not in listing and "VERYSECRET" not in change
+
+    # Saving the form again without secrets keeps them.
+    admin_client.post(f"{LIST_URL}{channel.pk}/change/", _channel_form(enabled=""))
+    channel.refresh_from_db()
+    assert channel.secrets == {"webhook_url": secret} and not channel.enabled
+
+
+def test_the_send_test_action_shows_the_result(admin_client, make_channel, receiver):
+    good = make_channel("slack", "good", receiver=receiver)
+    down = make_channel("webhook", "down", secrets={"url": "http://127.0.0.1:9/nothing"})
+    response = admin_client.post(
+        LIST_URL,
+        {"action": "send_test_message", "_selected_action": [good.pk, down.pk]},
+        follow=True,
+    )
+    shown = [str(m) for m in response.context["messages"]]
+    assert "Test message to good: sent (HTTP 200)." in shown
+    assert any(m.startswith("Test message to down: failed: network error") for m in shown)
+    assert len(receiver.requests) == 1
+
+
+def test_the_delivery_log_is_read_only_with_a_resend_action(
+    admin_client, make_channel, route_all, receiver, django_capture_on_commit_callbacks
+):
+    make_channel("webhook", receiver=receiver)
+    receiver.answer((400, {}, b"bad"))
+    fire(django_capture_on_commit_callbacks)
+    notification = Notification.objects.get(alert__alert_type="disk_full")
+    log_url = "/admin/alerts/notification/"
+    page = admin_client.get(log_url, {"status__exact": "failed"}).content.decode()
+    assert "HTTP 400: bad" in page
+    assert admin_client.get(f"{log_url}add/").status_code == 403
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            log_url,
+            {"action": "resend_selected", "_selected_action": [notification.pk]},
+            follow=True,
+        )
+    assert "1 message(s) queued to be sent again." in [str(m) for m in response.context["messages"]]
+    notification.refresh_from_db()
+    assert notification.status == DeliveryStatus.SENT
+
+
+def test_a_routing_rule_with_an_unknown_severity_is_a_form_error(admin_client):
+    response = admin_client.post(
+        "/admin/alerts/routingrule/add/",
+        {
+            "name": "bad",
+            "position": 10,
+            "enabled": "on",
+            "severities": '["dire"]',
+            "categories": "[]",
+            "label_matchers": "{}",
+            "channel_kinds": "[]",
+        },
+    )
+    assert response.status_code == 200
+    assert "severities: unknown [&#x27;dire&#x27;]" in response.content.decode()
+    assert not RoutingRule.objects.exists()

@@ -1,0 +1,205 @@
+"""Channels, routing rules and the delivery log over the API, with roles."""
+
+from __future__ import annotations
+
+import pytest
+
+from alerts.models import DeliveryStatus, Notification, NotificationChannel, RoutingRule
+from tests.notify.helpers import fire
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_api(alice, token_for, api_client):
+    return api_client(token_for(alice, "read,write"))
+
+
+@pytest.fixture
+def slack_body(receiver):
+    return {
+        "name": "ops-slack",
+        "kind": "slack",
+        "secrets": {"webhook_url": f"{receiver.url}/services/T0/B0/SECRETPART"},
+    }
+
+
+def test_an_admin_creates_a_channel_whose_secrets_never_come_back(admin_api, slack_body):
+    response = admin_api.post("/channels", slack_body)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["secrets_set"] == ["webhook_url"]
+    assert "SECRETPART" not in response.content.decode()
+    listed = admin_api.get("/channels").content.decode()
+    assert "ops-slack" in listed and "SECRETPART" not in listed
+    assert NotificationChannel.objects.get().secrets["webhook_url"].endswith("SECRETPART")
+
+
+def test_an_sms_channel_defaults_to_critical_alerts(admin_api, receiver):
+    response = admin_api.post(
+        "/channels",
+        {
+            "name": "on-call phone",
+            "kind": "sms",
+            "config": {"from_number": "+15550000001", "to_numbers": ["+15550000002"]},
+            "secrets": {"account_sid": "AC1", "auth_token": "t0ken"},
+        },
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["min_severity"] == "critical"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {"name": "x", "kind": "webhook", "secrets": {"url": "http://169.254.169.254/"}},
+            "url: host '169.254.169.254' resolves to 169.254.169.254, a non-public address",
+        ),
+        (
+            {"name": "x", "kind": "slack", "secrets": {"webhook_url": "http://[::1]:8080/"}},
+            "non-public address",
+        ),
+        ({"name": "x", "kind": "slack"}, "secrets.webhook_url is required"),
+        ({"name": "x", "kind": "carrier-pigeon"}, "kind must be one of"),
+        (
+            {"name": "x", "kind": "webhook", "secrets": {"url": "gopher://example.com/"}},
+            "only http and https",
+        ),
+        (
+            {"name": "x", "kind": "slack", "config": {"webhook_url": "https://93.184.215.14/"}},
+            "webhook_url is a secret",
+        ),
+        (
+            {
+                "name": "x",
+                "kind": "email",
+                "config": {"to": ["not-an-address"]},
+            },
+            "'not-an-address' is not an email address",
+        ),
+    ],
+)
+def test_unusable_channels_are_refused_with_one_line(settings, admin_api, body, message):
+    settings.NOTIFY_ALLOWED_HOSTS = []
+    response = admin_api.post("/channels", body)
+    assert response.status_code == 422
+    assert message in response.json()["detail"]
+    assert not NotificationChannel.objects.exists()
+
+
+def test_a_patch_merges_secrets_and_keeps_the_rest(admin_api, slack_body):
+    channel_id = admin_api.post("/channels", slack_body).json()["id"]
+    response = admin_api.client_patch(
+        f"/channels/{channel_id}", {"min_severity": "high", "enabled": False}
+    )
+    assert response.status_code == 200, response.content
+    channel = NotificationChannel.objects.get()
+    assert channel.min_severity == "error" and not channel.enabled
+    assert channel.secrets["webhook_url"].endswith("SECRETPART")
+
+
+def test_a_patch_cannot_point_a_channel_into_the_network(settings, admin_api, slack_body):
+    channel_id = admin_api.post("/channels", slack_body).json()["id"]
+    settings.NOTIFY_ALLOWED_HOSTS = []
+    response = admin_api.client_patch(
+        f"/channels/{channel_id}", {"secrets": {"webhook_url": "http://10.0.0.5/hook"}}
+    )
+    assert response.status_code == 422
+    assert NotificationChannel.objects.get().secrets["webhook_url"].endswith("SECRETPART")
+
+
+def test_the_test_endpoint_sends_and_reports_the_answer(admin_api, slack_body, receiver):
+    channel_id = admin_api.post("/channels", slack_body).json()["id"]
+    response = admin_api.post(f"/channels/{channel_id}/test")
+    assert response.json()["ok"] is True and response.json()["response_code"] == 200
+    assert receiver.requests[0].json["blocks"][0]["text"]["text"].startswith("[TEST]")
+
+    receiver.answer((404, {}, b"no_service"))
+    failed = admin_api.post(f"/channels/{channel_id}/test").json()
+    assert failed["ok"] is False and failed["response_code"] == 404
+    assert failed["error"] == "HTTP 404: no_service"
+
+
+def test_viewers_read_channels_but_only_admins_change_them(
+    carol, bob, token_for, api_client, admin_api, slack_body
+):
+    channel_id = admin_api.post("/channels", slack_body).json()["id"]
+    viewer = api_client(token_for(carol, "read,write"))
+    responder = api_client(token_for(bob, "read,write"))
+    assert viewer.get("/channels").status_code == 200
+    assert viewer.post("/channels", slack_body | {"name": "y"}).status_code == 403
+    assert responder.client_patch(f"/channels/{channel_id}", {"enabled": False}).status_code == 403
+    assert responder.post(f"/channels/{channel_id}/test").status_code == 403
+    assert responder.client_delete(f"/channels/{channel_id}").status_code == 403
+    assert admin_api.client_delete(f"/channels/{channel_id}").status_code == 204
+    assert admin_api.get(f"/channels/{channel_id}").status_code == 404
+
+
+def test_routing_rules_are_listed_and_edited(admin_api, slack_body):
+    channel_id = admin_api.post("/channels", slack_body).json()["id"]
+    created = admin_api.post(
+        "/routing-rules",
+        {"name": "db to slack", "categories": ["database"], "channels": [channel_id]},
+    )
+    assert created.status_code == 201, created.content
+    rule_id = created.json()["id"]
+    patched = admin_api.client_patch(f"/routing-rules/{rule_id}", {"severities": ["critical"]})
+    assert patched.status_code == 200, patched.content
+    assert patched.json()["channels"] == [channel_id]
+    assert patched.json()["categories"] == ["database"]
+    assert RoutingRule.objects.get().severities == ["critical"]
+    assert [r["name"] for r in admin_api.get("/routing-rules").json()] == ["db to slack"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"name": "r", "severities": ["dire"]}, "severities: unknown ['dire']"),
+        ({"name": "r", "channels": [999]}, "channels: no channel [999]"),
+        ({"name": "r", "channel_kinds": ["fax"]}, "channel_kinds: unknown ['fax']"),
+    ],
+)
+def test_bad_routing_rules_are_refused(admin_api, body, message):
+    response = admin_api.post("/routing-rules", body)
+    assert response.status_code == 422
+    assert message in response.json()["detail"]
+
+
+def test_the_delivery_log_filters_by_status_and_channel(
+    admin_api, make_channel, route_all, receiver, django_capture_on_commit_callbacks
+):
+    from tests.notify.receivers import Receiver
+
+    gone = Receiver(default=(410, {}, b"gone"))
+    try:
+        good = make_channel("webhook", "good", receiver=receiver)
+        make_channel("webhook", "bad", receiver=gone)
+        fire(django_capture_on_commit_callbacks)
+    finally:
+        gone.stop()
+    failed = admin_api.get("/notifications", {"status": "failed"}).json()
+    assert failed["count"] == 1
+    item = failed["items"][0]
+    assert item["channel"] == "bad" and item["response_code"] == 410
+    assert item["last_error"] == "HTTP 410: gone"
+    by_channel = admin_api.get("/notifications", {"channel": good.pk}).json()["items"]
+    # The alert, then the alert about the failing channel: both reached the good one.
+    assert [row["status"] for row in by_channel] == ["sent", "sent"]
+    assert admin_api.get("/notifications", {"status": "lost"}).status_code == 400
+
+
+def test_a_failed_message_can_be_resent(
+    admin_api, make_channel, route_all, receiver, django_capture_on_commit_callbacks
+):
+    make_channel("webhook", receiver=receiver)
+    receiver.answer((400, {}, b"bad"))
+    fire(django_capture_on_commit_callbacks)
+    notification = Notification.objects.get(alert__alert_type="disk_full")
+    assert notification.status == DeliveryStatus.FAILED
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_api.post(f"/notifications/{notification.pk}/resend")
+    assert response.status_code == 200
+    notification.refresh_from_db()
+    assert notification.status == DeliveryStatus.SENT
+    assert admin_api.post("/notifications/99999/resend").status_code == 404
