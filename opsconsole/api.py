@@ -14,6 +14,9 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from alerts.api import router as alerts_router
 from alerts.api import rules_router as alert_rules_router
 from alerts.api import silences_router
+from healthchecks.api import latency_router
+from healthchecks.api import router as services_router
+from healthchecks.api import system_router as health_system_router
 from metrics.api import router as metrics_router
 from metrics.api import system_router
 from opsconsole.auth import api_auth
@@ -75,6 +78,9 @@ api.add_router("/alerts", alerts_router)
 api.add_router("/alert-rules", alert_rules_router)
 api.add_router("/silences", silences_router)
 api.add_router("/system", system_router)
+api.add_router("/system", health_system_router)
+api.add_router("/services", services_router)
+api.add_router("/latency", latency_router)
 
 
 class ServiceInfo(Schema):

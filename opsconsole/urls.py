@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from metrics import views as metrics_views
 from opsconsole.api import api
@@ -15,4 +15,5 @@ urlpatterns = [
     path("health", plain_health, name="plain_health"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("", include("healthchecks.urls")),
 ]
