@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
@@ -12,22 +10,19 @@ from healthchecks.state import SERVICES_GROUP
 from opsconsole.live import local_fanout
 from opsconsole.roles import Role, role_of
 
-# Pages open in one process share a render made within this many seconds: a cycle of
-# many endpoints arrives as one event, but pings can arrive in bursts.
-_SHARE_SECONDS = 0.5
-_last: dict[str, float | str] = {"at": 0.0, "html": ""}
+# The last change rendered in this process: every open page is sent the same render.
+_last: dict[str, object] = {"at": None, "html": ""}
 
 
 @database_sync_to_async
-def _render() -> str:
+def _render(at) -> str:
     from healthchecks.views import services_context
 
-    now = time.monotonic()
-    if now - float(_last["at"]) > _SHARE_SECONDS:
+    if at is None or _last["at"] != at:
         _last["html"] = render_to_string(
             "healthchecks/partials/services_table.html", services_context()
         )
-        _last["at"] = now
+        _last["at"] = at
     return str(_last["html"])
 
 
@@ -57,4 +52,4 @@ class ServicesConsumer(AsyncWebsocketConsumer):
         return
 
     async def services_update(self, event):
-        await self.send(text_data=await _render())
+        await self.send(text_data=await _render(event.get("at")))

@@ -62,7 +62,7 @@ def postgres_values() -> dict[str, float]:
 
 
 def sqlite_values() -> dict[str, float]:
-    path = Path(str(settings.DATABASES["default"]["NAME"]))
+    path = Path(str(connection.settings_dict["NAME"]))
     wal = Path(f"{path}-wal")
     if not path.exists():  # an in-memory database (the test suite's)
         return {}

@@ -13,6 +13,7 @@ is still down when the ancestor recovers, its alert is raised then.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -175,7 +176,8 @@ def mark_unknown(endpoints: list[ServiceEndpoint], reason: str, now: datetime) -
 
 
 def _event(ids: list[int]) -> dict:
-    return {"type": "services.update", "ids": ids}
+    # "at" names this change: pages open in one process share one render of it.
+    return {"type": "services.update", "ids": ids, "at": time.time_ns()}
 
 
 # -- alerts ------------------------------------------------------------------------------

@@ -24,7 +24,12 @@ class _Handler(BaseHTTPRequestHandler):
         )
         path = self.path.split("?", 1)[0]
         if path == "/slow":
+            with server.lock:
+                server.in_flight += 1
+                server.most_in_flight = max(server.most_in_flight, server.in_flight)
             time.sleep(server.slow_seconds)
+            with server.lock:
+                server.in_flight -= 1
             return self._send(200, b"slow but fine")
         if path == "/wrong":
             return self._send(500, b"internal error")
@@ -55,6 +60,9 @@ class LoopbackHTTP:
         self.server.daemon_threads = True
         self.server.received = []
         self.server.slow_seconds = 1.0
+        self.server.lock = threading.Lock()
+        self.server.in_flight = 0
+        self.server.most_in_flight = 0
         self.server.ok_body = b"all systems operational"
         self.server.json_body = {"status": "ok", "checks": {"db": True}}
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -1,0 +1,137 @@
+"""The health API: seed 002's system/health, endpoints, history, check now, latency."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from healthchecks.models import CheckResult
+from healthchecks.probes import ProbeResult
+from healthchecks.state import apply_results
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def viewer(api_client, carol, token_for):
+    return api_client(token_for(carol, "read"))
+
+
+def test_system_health_lists_each_service_and_the_overall_status(viewer, make_endpoint):
+    up = make_endpoint("chat-service")
+    down = make_endpoint("presence-service")
+    apply_results(
+        [
+            (up, ProbeResult(ok=True, response_ms=12.0)),
+            (down, ProbeResult(ok=False, error="refused")),
+        ]
+    )
+    body = viewer.get("/system/health").json()
+    assert body["status"] == "unhealthy"
+    assert {s["name"]: s["status"] for s in body["services"]} == {
+        "chat-service": "up",
+        "presence-service": "down",
+    }
+    assert body["summary"]["down"] == 1
+
+
+def test_system_health_needs_authentication(api_client):
+    assert api_client().get("/system/health").status_code == 401
+
+
+def test_an_endpoint_is_found_by_id_or_name(viewer, make_endpoint):
+    endpoint = make_endpoint("chat-service")
+    assert viewer.get(f"/services/{endpoint.pk}").json()["name"] == "chat-service"
+    body = viewer.get("/services/chat-service").json()
+    assert body["id"] == endpoint.pk and body["badge_url"].endswith(".svg")
+
+
+def test_an_unknown_endpoint_is_a_404_with_a_message(viewer):
+    response = viewer.get("/services/nope")
+    assert response.status_code == 404
+    assert response.json()["detail"] == "no service endpoint 'nope'"
+
+
+def test_history_has_results_newest_first_and_flips(viewer, make_endpoint):
+    endpoint = make_endpoint()
+    apply_results([(endpoint, ProbeResult(ok=True, response_ms=10.0))])
+    apply_results([(endpoint, ProbeResult(ok=False, error="boom"))])
+    body = viewer.get(f"/services/{endpoint.pk}/history").json()
+    assert [r["outcome"] for r in body["results"]] == ["fail", "ok"]
+    assert [f["new_state"] for f in body["flips"]] == ["down", "up"]
+    assert body["endpoint"]["uptime"]["24h"] is not None
+
+
+def test_history_refuses_a_range_over_30_days(viewer, make_endpoint):
+    endpoint = make_endpoint()
+    assert viewer.get(f"/services/{endpoint.pk}/history", {"hours": 10000}).status_code == 422
+
+
+def test_an_admin_can_check_now(api_client, alice, token_for, http_server, make_endpoint):
+    endpoint = make_endpoint(target=http_server.url("/health"))
+    response = api_client(token_for(alice, "read,write")).post(f"/services/{endpoint.pk}/check")
+    assert response.status_code == 200 and response.json()["state"] == "up"
+    assert CheckResult.objects.filter(endpoint=endpoint).count() == 1
+
+
+def test_a_viewer_cannot_check_now(api_client, carol, token_for, make_endpoint):
+    endpoint = make_endpoint()
+    response = api_client(token_for(carol, "read,write")).post(f"/services/{endpoint.pk}/check")
+    assert response.status_code == 403
+    assert not CheckResult.objects.exists()
+
+
+@pytest.fixture
+def ingester(api_client, alice, token_for):
+    return api_client(token_for(alice, "read,ingest"))
+
+
+def test_latency_from_event_and_commit_times(ingester):
+    event = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    response = ingester.post(
+        "/latency",
+        {
+            "source": "market-feed",
+            "event_time": event.isoformat(),
+            "commit_time": (event + timedelta(milliseconds=150)).isoformat(),
+        },
+    )
+    assert response.status_code == 201 and response.json() == {"stored": 1}
+
+
+def test_latency_batches_give_percentiles_per_source(ingester):
+    samples = [{"source": "orders", "duration_ms": float(ms)} for ms in range(1, 101)]
+    assert ingester.post("/latency", {"samples": samples}).status_code == 201
+    figures = ingester.get("/latency", {"source": "orders"}).json()["sources"]["orders"]
+    assert (figures["count"], figures["p50_ms"], figures["p95_ms"], figures["p99_ms"]) == (
+        100,
+        50.0,
+        95.0,
+        99.0,
+    )
+
+
+def test_latency_without_a_measure_is_refused_with_one_line(ingester):
+    response = ingester.post("/latency", {"source": "orders"})
+    assert response.status_code == 422
+    assert "send duration_ms, or both event_time and commit_time" in response.json()["detail"]
+
+
+def test_a_negative_latency_is_refused(ingester):
+    response = ingester.post("/latency", {"source": "orders", "duration_ms": -5})
+    assert response.status_code == 422
+
+
+def test_the_badge_is_an_svg_with_the_state(client, make_endpoint):
+    endpoint = make_endpoint("chat-service")
+    apply_results([(endpoint, ProbeResult(ok=False, error="down"))])
+    for ref in (str(endpoint.ping_uuid), "chat-service"):
+        response = client.get(f"/badge/{ref}.svg")
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/svg+xml"
+        assert b"chat-service: down" in response.content
+
+
+def test_a_badge_for_an_unknown_endpoint_is_404(client, db):
+    assert client.get("/badge/nothing.svg").status_code == 404
