@@ -41,9 +41,18 @@ def gap_cutoff(endpoint: ServiceEndpoint, now: datetime) -> datetime:
 async def probe_many(endpoints: list[ServiceEndpoint]) -> list[ProbeResult]:
     import httpx
 
-    limits = httpx.Limits(max_connections=MAX_CONNECTIONS)
+    # Few idle connections kept: httpcore scans every pooled connection per request.
+    limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=20)
+    # At most as many probes run as the pool has connections: a probe's clock and
+    # timeout then measure the service, never a wait for one of our own connections.
+    slots = asyncio.Semaphore(MAX_CONNECTIONS)
+
+    async def one(endpoint: ServiceEndpoint) -> ProbeResult:
+        async with slots:
+            return await probe(endpoint, client)
+
     async with http_client(limits=limits) as client:
-        return list(await asyncio.gather(*(probe(e, client) for e in endpoints)))
+        return list(await asyncio.gather(*(one(e) for e in endpoints)))
 
 
 def run_checks(endpoint_ids: list[int] | None = None, *, now: datetime | None = None) -> Cycle:

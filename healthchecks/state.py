@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from alerts import silences
@@ -132,7 +132,7 @@ def apply_results(
             ]
         )
         _alert(pairs, transitions, now)
-        ServiceEndpoint.objects.bulk_update([e for e, _ in pairs], _ENDPOINT_FIELDS)
+        _save_states([e for e, _ in pairs])
         ids = [e.pk for e, _ in pairs]
         transaction.on_commit(lambda: publish_now(SERVICES_GROUP, _event(ids)))
     if recover:
@@ -141,6 +141,25 @@ def apply_results(
         for endpoint in recover:
             run_recovery(endpoint)
     return transitions
+
+
+def _save_states(endpoints: list[ServiceEndpoint]) -> None:
+    """One parameterised UPDATE per endpoint, sent with executemany.
+
+    ``bulk_update`` builds a CASE expression per field over every row, and resolving
+    those costs about 3 s of Python for 500 endpoints, more than probing them does.
+    """
+    meta = ServiceEndpoint._meta
+    fields = [meta.get_field(name) for name in _ENDPOINT_FIELDS]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+    rows = [
+        [f.get_db_prep_save(getattr(e, f.attname), connection) for f in fields] + [e.pk]
+        for e in endpoints
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def mark_unknown(endpoints: list[ServiceEndpoint], reason: str, now: datetime) -> int:
