@@ -2,21 +2,21 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import models
 
 from healthchecks.models import CheckResult, Flip, LatencySample, ServiceEndpoint
 from healthchecks.runner import run_checks
 from healthchecks.validation import endpoint_errors
 
 
-def _formfield(field, **kwargs):
-    # A webhook typed without a scheme is taken as https.
-    if isinstance(field, models.URLField):
-        kwargs.setdefault("assume_scheme", "https")
-    return field.formfield(**kwargs)
-
-
 class ServiceEndpointForm(forms.ModelForm):
+    # A webhook typed without a scheme is taken as https.
+    recovery_webhook_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        max_length=200,
+        help_text=ServiceEndpoint._meta.get_field("recovery_webhook_url").help_text,
+    )
+
     class Meta:
         model = ServiceEndpoint
         fields = [
@@ -27,7 +27,6 @@ class ServiceEndpointForm(forms.ModelForm):
             "tls_expiry_warning_days", "period_seconds", "cron", "grace_seconds", "time_zone",
             "recovery_webhook_url", "recovery_after_failures",
         ]  # fmt: skip
-        formfield_callback = _formfield
 
     def clean(self):
         data = super().clean()

@@ -30,7 +30,8 @@ def sparkline(results: list[tuple[float | None, bool]]) -> Sparkline:
     for i, (ms, failed) in enumerate(results):
         x = round(i * step, 1)
         if failed:
-            failures.append(x)
+            # A failure is a bar 3 px wide; the last one must stay inside the box.
+            failures.append(min(x, SPARK_WIDTH - 3))
         if ms is not None and peak:
             y = round(SPARK_HEIGHT - 2 - (ms / peak) * (SPARK_HEIGHT - 4), 1)
             points.append(f"{x},{y}")
