@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 from alerts.constants import Severity
 from healthchecks.constants import Kind, Outcome, State
+
+
+def default_interval() -> int:
+    """New endpoints are checked every HEALTH_CHECK_INTERVAL seconds unless told."""
+    return settings.HEALTH_CHECK_INTERVAL
 
 
 class ServiceEndpoint(models.Model):
@@ -19,7 +25,7 @@ class ServiceEndpoint(models.Model):
         help_text="HTTP(S): a URL. TCP: host:port. Database: a Django alias (blank: default). "
         "Redis: a redis:// URL (blank: REDIS_URL). Queue and heartbeat: blank.",
     )
-    interval_seconds = models.PositiveIntegerField(default=60)
+    interval_seconds = models.PositiveIntegerField(default=default_interval)
     timeout_seconds = models.FloatField(default=10.0)
     retries = models.PositiveSmallIntegerField(
         default=0, help_text="Consecutive failures tolerated before the endpoint is DOWN."

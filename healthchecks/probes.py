@@ -308,6 +308,7 @@ async def probe_redis(endpoint) -> ProbeResult:
 
 
 def _queue_check() -> ProbeResult:
+    from django.db import connections
     from django_q.brokers import get_broker
     from django_q.status import Stat
 
@@ -320,6 +321,9 @@ def _queue_check() -> ProbeResult:
         oldest = _oldest_queued_seconds()
     except Exception as exc:
         return ProbeResult(ok=False, error=_one_line(exc))
+    finally:
+        # This thread is the cycle's, gone after it: its connections must not linger.
+        connections.close_all()
     elapsed = (time.perf_counter() - started) * 1000
     details = {"clusters": len(clusters), "workers": workers, "queued": queued}
     if oldest is not None:

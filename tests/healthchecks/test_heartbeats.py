@@ -95,3 +95,17 @@ def test_a_non_heartbeat_endpoint_cannot_be_pinged(client, make_endpoint):
 def test_pings_are_rate_limited_per_uuid(client, beat):
     codes = [client.get(f"/ping/{beat.ping_uuid}").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
+
+
+def test_after_a_monitoring_gap_a_heartbeat_gets_a_full_period_again(beat):
+    from healthchecks.state import mark_unknown
+
+    long_ago = timezone.now() - timedelta(hours=5)
+    ServiceEndpoint.objects.filter(pk=beat.pk).update(last_ping=long_ago, state="up")
+    beat.refresh_from_db()
+    # Pings sent while the console was away were lost: it must not call the job late.
+    mark_unknown([beat], "monitoring gap", timezone.now())
+    run_checks([beat.pk])
+    beat.refresh_from_db()
+    assert beat.state == "unknown"
+    assert not Alert.objects.exists()

@@ -199,3 +199,23 @@ def test_a_certificate_near_expiry_is_a_warning(make_endpoint):
         server.server_close()
     assert result.ok
     assert result.warning == "the TLS certificate expires in 5 days"
+
+
+# The probe reads the queue from a thread of its own, which sees only committed rows.
+@pytest.mark.django_db(transaction=True)
+def test_the_task_queue_reports_its_length_and_oldest_task(make_endpoint, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_q.models import OrmQ
+
+    if settings.Q_BROKER != "orm":
+        pytest.skip("the task age is read from the ORM broker")
+    from django_q.brokers import get_broker
+
+    queued = get_broker().enqueue("a signed task")
+    OrmQ.objects.filter(pk=queued).update(lock=timezone.now() - timedelta(seconds=90))
+    result = check(make_endpoint(kind="queue", target=""))
+    assert result.details["queued"] == 1
+    assert result.details["oldest_queued_seconds"] >= 90
+    assert result.error == "no task workers are running; 1 tasks wait"
