@@ -3,14 +3,18 @@ history and uptime, "check now", and the end-to-end latency monitor."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import model_validator
 
+from alerts.constants import parse_severity
+from healthchecks.admin import ServiceEndpointForm
 from healthchecks.latency import latency_monitor
 from healthchecks.models import CheckResult, Flip, ServiceEndpoint
 from healthchecks.monitor import service_health
@@ -149,6 +153,84 @@ def list_services(request, state: str | None = None, tag: str | None = None):
     if tag:
         found = [e for e in found if tag in (e.tags or [])]
     return _describe(found)
+
+
+def _save(endpoint: ServiceEndpoint | None, body: dict) -> ServiceEndpoint:
+    """Create or change an endpoint, validated by the admin's form."""
+    fields = ServiceEndpointForm.Meta.fields
+    unknown = set(body) - set(fields)
+    if unknown:
+        raise HttpError(422, f"unknown field(s): {', '.join(sorted(unknown))}")
+    body = dict(body)
+    if "severity" in body:
+        try:
+            body["severity"] = parse_severity(body["severity"]).value
+        except ValueError as exc:
+            raise HttpError(422, str(exc)) from None
+    if body.get("parent") is not None:
+        parent = ServiceEndpoint.objects.filter(name=str(body["parent"])).first()
+        if parent is None:
+            raise HttpError(422, f"parent: no endpoint named {body['parent']!r}")
+        body["parent"] = parent.pk
+    # A PATCH changes only what it names; a POST starts from the model's defaults.
+    base = endpoint if endpoint is not None else ServiceEndpoint()
+    data = {f: getattr(base, "parent_id" if f == "parent" else f) for f in fields}
+    form = ServiceEndpointForm(data=_form_data({**data, **body}), instance=endpoint)
+    if not form.is_valid():
+        problems = "; ".join(
+            f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()
+        )
+        raise HttpError(422, problems)
+    return form.save()
+
+
+def _form_data(data: dict) -> dict:
+    """Values as a browser would post them to the admin form."""
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict | list):
+            out[key] = json.dumps(value)
+        elif isinstance(value, bool):
+            if value:
+                out[key] = "on"
+        elif value is None:
+            out[key] = ""
+        else:
+            out[key] = value
+    return out
+
+
+@router.post(
+    "",
+    response={201: EndpointOut},
+    auth=api_auth(Scope.WRITE, Role.ADMIN),
+    url_name="create_service",
+)
+def create_service(request, payload: Body[dict[str, Any]]):
+    """A new endpoint (admin); fields as in the admin, ``parent`` by name."""
+    return Status(201, _describe([_save(None, payload)])[0])
+
+
+@router.patch(
+    "/{ref}",
+    response=EndpointOut,
+    auth=api_auth(Scope.WRITE, Role.ADMIN),
+    url_name="update_service",
+)
+def update_service(request, ref: str, payload: Body[dict[str, Any]]):
+    return _describe([_save(_get(ref), payload)])[0]
+
+
+@router.delete(
+    "/{ref}",
+    response={204: None},
+    auth=api_auth(Scope.WRITE, Role.ADMIN),
+    url_name="delete_service",
+)
+def delete_service(request, ref: str):
+    """Delete an endpoint with its results and flips; its alerts stay."""
+    _get(ref).delete()
+    return Status(204, None)
 
 
 @router.get("/{ref}", response=EndpointOut, auth=api_auth(), url_name="get_service")

@@ -2,7 +2,8 @@
 charts use them like any other series.
 
 PostgreSQL: connections in use against max_connections, sessions waiting on a lock,
-queries running longer than a minute, database size and the buffer cache hit ratio.
+queries running longer than DB_SLOW_QUERY_SECONDS (each also an alert carrying its
+text and plan, seed 001's first example), database size and the buffer cache hit ratio.
 SQLite: the database file and its write-ahead log.
 """
 
@@ -11,12 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from alerts.constants import OPEN_STATUSES, Category
+from alerts.models import Alert as AlertRecord
+from alerts.service import Alert, AlertService, fingerprint_of, priority_for_overage
 from metrics.ingest import Batch, ingest
 
-LONG_QUERY_SECONDS = 60
+SLOW_QUERY_ALERT = "database_slow_query"
+DATABASE_RESOURCE = "database"
+
 UNITS = {
     "pg_connections": "connections",
     "pg_max_connections": "connections",
@@ -39,13 +45,14 @@ def postgres_values() -> dict[str, float]:
               current_setting('max_connections')::int,
               (SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'),
               (SELECT count(*) FROM pg_stat_activity
-                 WHERE state = 'active' AND now() - query_start > %s * interval '1 second'),
+                 WHERE state = 'active' AND pid <> pg_backend_pid()
+                   AND now() - query_start > %s * interval '1 second'),
               pg_database_size(current_database()),
               (SELECT CASE WHEN sum(blks_hit) + sum(blks_read) = 0 THEN NULL
                       ELSE sum(blks_hit) * 100.0 / (sum(blks_hit) + sum(blks_read)) END
                  FROM pg_stat_database WHERE datname = current_database())
             """,
-            [LONG_QUERY_SECONDS],
+            [settings.DB_SLOW_QUERY_SECONDS],
         )
         used, most, lock_waits, long_running, size, hit = cursor.fetchone()
     values = {
@@ -72,9 +79,103 @@ def sqlite_values() -> dict[str, float]:
     }
 
 
+def slow_queries() -> list[dict]:
+    """Queries running longer than DB_SLOW_QUERY_SECONDS, longest first (at most 5)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT pid, query_start, extract(epoch FROM now() - query_start), query,
+                   usename, application_name
+            FROM pg_stat_activity
+            WHERE state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()
+              AND now() - query_start > %s * interval '1 second'
+            ORDER BY query_start LIMIT 5
+            """,
+            [settings.DB_SLOW_QUERY_SECONDS],
+        )
+        rows = cursor.fetchall()
+    return [
+        {
+            "pid": pid,
+            "started": started,
+            "seconds": float(seconds),
+            "query": query or "",
+            "user": user or "",
+            "application": application or "",
+        }
+        for pid, started, seconds, query, user, application in rows
+    ]
+
+
+def explain(query: str) -> str:
+    """The planner's plan for a query's text, or why there is none.
+
+    Only a single SELECT (or WITH) statement is explained, without ANALYZE (so it is not
+    run), inside a read-only transaction with a one-second statement timeout.
+    """
+    text = query.strip().rstrip(";").strip()
+    if ";" in text or not text.lower().startswith(("select", "with")):
+        return "not explained: only a single SELECT is"
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION READ ONLY")
+            cursor.execute("SET LOCAL statement_timeout = 1000")
+            cursor.execute(f"EXPLAIN {text}")
+            return "\n".join(row[0] for row in cursor.fetchall())
+    except DatabaseError as exc:
+        return f"not explained: {str(exc).strip().splitlines()[0]}"
+
+
+def alert_slow_queries() -> int:
+    """One alert per slow query (its text and plan attached); resolved once it ends."""
+    threshold = settings.DB_SLOW_QUERY_SECONDS
+    service = AlertService()
+    current = set()
+    for query in slow_queries():
+        labels = {"pid": str(query["pid"]), "started": query["started"].isoformat()}
+        current.add(fingerprint_of(SLOW_QUERY_ALERT, DATABASE_RESOURCE, labels))
+        overage = (query["seconds"] - threshold) / threshold * 100
+        service.create_alert(
+            Alert(
+                alert_type=SLOW_QUERY_ALERT,
+                title=f"Slow database query (pid {query['pid']})",
+                message=(
+                    f"Query has run {query['seconds']:.1f} s "
+                    f"(threshold: {threshold:g} s, exceeded by {overage:.0f}%)"
+                ),
+                priority=priority_for_overage(overage),
+                category=Category.DATABASE,
+                resource=DATABASE_RESOURCE,
+                labels=labels,
+                metadata={
+                    "query": query["query"][:4000],
+                    "execution_plan": explain(query["query"]),
+                    "seconds": round(query["seconds"], 1),
+                    "user": query["user"],
+                    "application": query["application"],
+                },
+                recommend=lambda: [
+                    "Review the execution plan (attached) for sequential scans",
+                    "Check pg_locks for what the query waits on",
+                ],
+                value=query["seconds"],
+                threshold=float(threshold),
+            ),
+            actor="healthchecks",
+        )
+    for alert in AlertRecord.objects.filter(alert_type=SLOW_QUERY_ALERT, status__in=OPEN_STATUSES):
+        if alert.fingerprint not in current:
+            service.resolve_alert(
+                alert.pk, resolved_by="healthchecks", resolution_notes="the query finished"
+            )
+    return len(current)
+
+
 def collect() -> dict[str, float]:
     """Sample the console's database and ingest the figures; returns them."""
     values = postgres_values() if connection.vendor == "postgresql" else sqlite_values()
+    if connection.vendor == "postgresql":
+        alert_slow_queries()
     if values:
         now = timezone.now()
         ingest(

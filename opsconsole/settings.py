@@ -269,6 +269,7 @@ HEALTH_QUEUE_MAX_AGE_SECONDS = envint("HEALTH_QUEUE_MAX_AGE_SECONDS", 60, minimu
 HEALTH_PING_RATE_PER_MINUTE = envint("HEALTH_PING_RATE_PER_MINUTE", 60, minimum=1)
 LATENCY_ALERT_THRESHOLD_MS = envfloat("LATENCY_ALERT_THRESHOLD_MS", 200.0, minimum=0)
 LATENCY_RETENTION_DAYS = envint("LATENCY_RETENTION_DAYS", 7, minimum=1)
+DB_SLOW_QUERY_SECONDS = envfloat("DB_SLOW_QUERY_SECONDS", 60.0, minimum=0.1)
 LOCAL_HOSTNAME = envstr("OPSCONSOLE_HOSTNAME", socket.gethostname())
 
 # --- Error tracking ------------------------------------------------------------------------

@@ -135,3 +135,67 @@ def test_the_badge_is_an_svg_with_the_state(client, make_endpoint):
 
 def test_a_badge_for_an_unknown_endpoint_is_404(client, db):
     assert client.get("/badge/nothing.svg").status_code == 404
+
+
+@pytest.fixture
+def admin_api(api_client, alice, token_for):
+    return api_client(token_for(alice, "read,write"))
+
+
+def test_an_admin_creates_an_endpoint_with_a_parent_by_name(admin_api, make_endpoint):
+    make_endpoint("database", kind="database", target="default")
+    response = admin_api.post(
+        "/services",
+        {
+            "name": "chat-service",
+            "target": "https://chat.example/health",
+            "parent": "database",
+            "severity": "high",
+            "interval_seconds": 15,
+        },
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["parent"], body["severity"], body["interval_seconds"]) == ("database", "error", 15)
+
+
+def test_creating_an_unsafe_endpoint_is_refused_with_one_line(admin_api):
+    response = admin_api.post(
+        "/services", {"name": "meta", "target": "http://169.254.169.254/latest/"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("target: 169.254.169.254 is a cloud metadata")
+    from healthchecks.models import ServiceEndpoint
+
+    assert not ServiceEndpoint.objects.exists()
+
+
+def test_a_patch_changes_only_what_it_names(admin_api, make_endpoint):
+    endpoint = make_endpoint("web", target="http://web.example/health", retries=2)
+    response = admin_api.client_patch(f"/services/{endpoint.pk}", {"max_response_time_ms": 800})
+    assert response.status_code == 200
+    endpoint.refresh_from_db()
+    assert (endpoint.max_response_time_ms, endpoint.retries, endpoint.target) == (
+        800,
+        2,
+        "http://web.example/health",
+    )
+
+
+def test_an_unknown_field_is_refused(admin_api, make_endpoint):
+    endpoint = make_endpoint("web")
+    response = admin_api.client_patch(f"/services/{endpoint.pk}", {"colour": "red"})
+    assert response.status_code == 422 and response.json()["detail"] == "unknown field(s): colour"
+
+
+def test_a_viewer_cannot_create_endpoints(api_client, carol, token_for):
+    response = api_client(token_for(carol, "read,write")).post(
+        "/services", {"name": "x", "target": "http://x.example/"}
+    )
+    assert response.status_code == 403
+
+
+def test_an_admin_deletes_an_endpoint(admin_api, make_endpoint):
+    endpoint = make_endpoint("old")
+    assert admin_api.client_delete(f"/services/{endpoint.pk}").status_code == 204
+    assert admin_api.get("/services/old").status_code == 404

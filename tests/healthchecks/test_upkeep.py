@@ -93,3 +93,39 @@ def test_a_failing_recovery_webhook_is_recorded_as_failed(make_endpoint, closed_
     apply_results([(endpoint, ProbeResult(ok=False, error="refused"))])
     event = AlertEvent.objects.get(reason__startswith="recovery webhook")
     assert ": failed (ConnectError" in event.reason
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_query_raises_an_alert_with_its_text_and_plan(settings):
+    import threading
+    import time
+
+    import psycopg
+
+    from alerts.models import Alert
+    from healthchecks.dbstats import alert_slow_queries, slow_queries
+
+    settings.DB_SLOW_QUERY_SECONDS = 0.5
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+
+    def long_query():
+        with psycopg.connect(**params) as other:
+            other.execute("SELECT pg_sleep(3), 'bookings'")
+
+    worker = threading.Thread(target=long_query)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not slow_queries() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert alert_slow_queries() == 1
+    alert = Alert.objects.get(alert_type="database_slow_query")
+    assert "pg_sleep(3)" in alert.metadata["query"]
+    assert "Result" in alert.metadata["execution_plan"]
+    assert alert.message.startswith("Query has run ")
+    worker.join()
+    alert_slow_queries()
+    alert.refresh_from_db()
+    assert alert.status == "resolved"
