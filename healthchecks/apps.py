@@ -17,8 +17,8 @@ class HealthchecksConfig(AppConfig):
         register_job(
             "healthchecks.check", "healthchecks.tasks.check_endpoints", lambda: 1, args=_due
         )
-        register_job("healthchecks.watch", "healthchecks.tasks.watch", lambda: 15)
-        register_job("healthchecks.latency", "healthchecks.tasks.check_latency", lambda: 15)
+        # The self-watch and the latency check share one task: fewer enqueues at rest.
+        register_job("healthchecks.upkeep", "healthchecks.tasks.upkeep", lambda: 15)
         register_job("healthchecks.dbstats", "healthchecks.tasks.database_stats", lambda: 60)
         register_job("healthchecks.cleanup", "healthchecks.tasks.cleanup", lambda: 3600)
         samples_ingested.connect(latency.on_ingest, dispatch_uid="healthchecks.ingest_latency")

@@ -31,6 +31,9 @@ METADATA_ADDRESSES = frozenset(
     for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "169.254.170.2")
 )
 ALLOWED_SCHEMES = ("http", "https")
+# Enough for a keyword or a JSON status document; a check never buffers a huge body.
+MAX_BODY_BYTES = 1024 * 1024
+USER_AGENT = "OpsConsole-healthcheck/1"
 
 
 class UnsafeTarget(ValueError):
@@ -102,7 +105,9 @@ async def _guard_request(request: httpx.Request) -> None:
 
 def http_client(**kwargs) -> httpx.AsyncClient:
     """The client a cycle shares between its HTTP probes (one connection pool)."""
-    return httpx.AsyncClient(event_hooks={"request": [_guard_request]}, **kwargs)
+    return httpx.AsyncClient(
+        event_hooks={"request": [_guard_request]}, headers={"User-Agent": USER_AGENT}, **kwargs
+    )
 
 
 def parse_status_codes(text: str) -> list[tuple[int, int]]:
@@ -183,7 +188,11 @@ async def probe_http(endpoint, client: httpx.AsyncClient) -> ProbeResult:
             )
             try:
                 days_left = _cert_days_left(response)
-                body = await response.aread()
+                body = b""
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) >= MAX_BODY_BYTES:
+                        break
             finally:
                 await response.aclose()
     except UnsafeTarget as exc:

@@ -21,19 +21,15 @@ def check_endpoints(endpoint_ids: list[int]) -> dict:
     }
 
 
-def watch() -> list[str]:
-    from healthchecks.selfwatch import watch as run_watch
+def upkeep() -> dict:
+    """The monitor watching itself, then the end-to-end latency check."""
+    from healthchecks.latency import latency_monitor
+    from healthchecks.selfwatch import watch
 
-    problems = run_watch()
+    problems = watch()
     if problems:
         logger.warning("monitoring gap: %s", "; ".join(problems))
-    return problems
-
-
-def check_latency() -> dict:
-    from healthchecks.latency import latency_monitor
-
-    return latency_monitor.check_lag()
+    return {"gaps": problems, "latency": latency_monitor.check_lag()}
 
 
 def database_stats() -> dict:

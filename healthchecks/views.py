@@ -48,6 +48,9 @@ def services_context() -> dict:
     for pk, ms, outcome in rows.iterator():
         recent[pk].append((ms, outcome == "fail"))
     rows_out = []
+    # Problems first: down, then degraded, then unknown, then up; by name within each.
+    order = {State.DOWN: 0, State.DEGRADED: 1, State.UNKNOWN: 2, State.UP: 3}
+    endpoints.sort(key=lambda e: (order.get(e.state, 2), e.name))
     for endpoint in endpoints:
         rows_out.append(
             {

@@ -85,3 +85,18 @@ def test_the_socket_refuses_an_account_without_a_role(client, mallory):
         return connected, code
 
     assert async_to_sync(attempt)() == (False, 4403)
+
+
+@pytest.mark.django_db
+def test_problems_are_listed_first(client, carol, make_endpoint):
+    healthy = make_endpoint("alpha")
+    broken = make_endpoint("zulu")
+    apply_results(
+        [
+            (healthy, ProbeResult(ok=True, response_ms=5.0)),
+            (broken, ProbeResult(ok=False, error="refused")),
+        ]
+    )
+    client.force_login(carol)
+    html = client.get("/services/").content.decode()
+    assert html.index(f'id="service-{broken.pk}"') < html.index(f'id="service-{healthy.pk}"')

@@ -219,3 +219,14 @@ def test_the_task_queue_reports_its_length_and_oldest_task(make_endpoint, settin
     assert result.details["queued"] == 1
     assert result.details["oldest_queued_seconds"] >= 90
     assert result.error == "no task workers are running; 1 tasks wait"
+
+
+def test_it_says_who_is_asking(http_server, make_endpoint):
+    check(make_endpoint(target=http_server.url("/")))
+    assert http_server.received[0]["headers"]["User-Agent"] == "OpsConsole-healthcheck/1"
+
+
+def test_a_keyword_past_the_first_mebibyte_is_not_found(http_server, make_endpoint):
+    http_server.server.ok_body = b"x" * (2 * 1024 * 1024) + b"needle"
+    result = check(make_endpoint(target=http_server.url("/"), expect_keyword="needle"))
+    assert not result.ok and result.error == "keyword 'needle' not in the response"
