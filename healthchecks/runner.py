@@ -10,7 +10,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import F, Q
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from healthchecks import heartbeats
@@ -124,3 +124,16 @@ def claim_due(now: datetime | None = None) -> list[int]:
             ).update(next_check_at=now + step)
             claimed.extend(behind)
     return claimed
+
+
+def seconds_to_next_due(now: datetime | None = None) -> float | None:
+    """How long until the next enabled endpoint is due (0 if one already is); None when
+    there is none."""
+    now = now or timezone.now()
+    enabled = ServiceEndpoint.objects.filter(enabled=True)
+    if enabled.filter(next_check_at__isnull=True).exists():
+        return 0.0
+    earliest = enabled.aggregate(earliest=Min("next_check_at"))["earliest"]
+    if earliest is None:
+        return None
+    return max((earliest - now).total_seconds(), 0.0)

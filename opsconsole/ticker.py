@@ -119,17 +119,19 @@ class Ticker:
             job.next_due = (
                 job.next_due + interval if now - job.next_due < interval else now + interval
             )
+            task_args: tuple = ()
+            if job.args is not None:
+                # Asked first: a job with nothing to do this time (most seconds of the
+                # health checks) then costs no queue-length query.
+                task_args = job.args()
+                if task_args is None:
+                    continue
             if backlog is None:
                 backlog = _queue_size()
             if backlog >= MAX_BACKLOG:
                 job.skipped += 1
                 logger.warning("skipping %s: %s tasks already waiting", job.name, backlog)
                 continue
-            task_args: tuple = ()
-            if job.args is not None:
-                task_args = job.args()
-                if task_args is None:
-                    continue
             async_task(job.func, *task_args, task_name=f"{job.name}@{int(now)}", group=job.name)
             job.runs += 1
             backlog += 1

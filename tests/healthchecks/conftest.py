@@ -106,3 +106,15 @@ def make_endpoint(db):
         return ServiceEndpoint.objects.create(name=name, **fields)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_scheduler_memory():
+    """The ticker's hints are per process; each test starts without them."""
+    from healthchecks import apps
+
+    apps._hint["until"] = 0.0
+    apps._watched["at"] = 0.0
+    yield
+    apps._hint["until"] = 0.0
+    apps._watched["at"] = 0.0

@@ -73,3 +73,24 @@ def test_a_cycle_checks_every_endpoint_concurrently(http_server, make_endpoint):
     assert cycle.checked == 5
     assert http_server.server.most_in_flight == 5
     assert CheckResult.objects.filter(outcome="ok").count() == 5
+
+
+def test_it_knows_how_long_until_the_next_check(make_endpoint):
+    from healthchecks.runner import seconds_to_next_due
+
+    now = timezone.now()
+    assert seconds_to_next_due(now) is None
+    make_endpoint("later", next_check_at=now + timedelta(seconds=40))
+    assert seconds_to_next_due(now) == 40.0
+    make_endpoint("new")  # never checked: due at once
+    assert seconds_to_next_due(now) == 0.0
+
+
+def test_between_due_times_the_ticker_does_not_ask_again(make_endpoint, django_assert_num_queries):
+    from healthchecks import apps
+
+    make_endpoint("later", next_check_at=timezone.now() + timedelta(minutes=5))
+    apps._watched["at"] = time.monotonic()  # the self-watch is not due either
+    assert apps._due() is None
+    with django_assert_num_queries(0):
+        assert apps._due() is None
