@@ -68,11 +68,6 @@ def services(request):
     return render(request, "healthchecks/services.html", services_context())
 
 
-@role_required(Role.VIEWER)
-def services_partial(request):
-    return render(request, "healthchecks/partials/services_table.html", services_context())
-
-
 @csrf_exempt
 @never_cache
 @require_http_methods(["GET", "POST", "HEAD"])
