@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 
 from healthchecks.models import CheckResult, Flip, LatencySample, ServiceEndpoint
 from healthchecks.runner import run_checks
+from healthchecks.state import disable
 from healthchecks.validation import endpoint_errors
 
 
@@ -144,9 +145,10 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
     def enable(self, request, queryset):
         self.message_user(request, f"Enabled {queryset.update(enabled=True)} endpoint(s).")
 
-    @admin.action(description="Disable")
+    @admin.action(description="Disable (resolves their alerts)")
     def disable(self, request, queryset):
-        self.message_user(request, f"Disabled {queryset.update(enabled=False)} endpoint(s).")
+        done = disable(list(queryset.filter(enabled=True)), actor=request.user.get_username())
+        self.message_user(request, f"Disabled {done} endpoint(s).")
 
 
 class _ReadOnly(admin.ModelAdmin):

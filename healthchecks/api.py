@@ -19,6 +19,7 @@ from healthchecks.latency import latency_monitor
 from healthchecks.models import CheckResult, Flip, ServiceEndpoint
 from healthchecks.monitor import service_health
 from healthchecks.runner import run_checks
+from healthchecks.state import disable
 from healthchecks.uptime import uptimes
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
@@ -218,7 +219,14 @@ def create_service(request, payload: Body[dict[str, Any]]):
     url_name="update_service",
 )
 def update_service(request, ref: str, payload: Body[dict[str, Any]]):
-    return _describe([_save(_get(ref), payload)])[0]
+    endpoint = _get(ref)
+    was_enabled = endpoint.enabled
+    saved = _save(endpoint, payload)
+    if was_enabled and not saved.enabled:
+        # Stopping a check resolves its open alerts, as the admin's action does.
+        disable([saved], actor=request.user.get_username())
+        saved.refresh_from_db()
+    return _describe([saved])[0]
 
 
 @router.delete(

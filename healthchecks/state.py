@@ -194,6 +194,24 @@ def mark_unknown(endpoints: list[ServiceEndpoint], reason: str, now: datetime) -
     return len(changed)
 
 
+def disable(endpoints: list[ServiceEndpoint], actor: str, now: datetime | None = None) -> int:
+    """Stop checking: the endpoints become disabled and UNKNOWN, and their open alerts
+    are resolved, since nothing would ever resolve them otherwise."""
+    now = now or timezone.now()
+    service = AlertService()
+    with transaction.atomic():
+        for endpoint in endpoints:
+            for alert_type in (DOWN_ALERT, SLOW_ALERT):
+                alert = open_alert(alert_type, endpoint.name)
+                if alert is not None:
+                    service.resolve_alert(
+                        alert.pk, resolved_by=actor, resolution_notes="the check was disabled"
+                    )
+        ServiceEndpoint.objects.filter(pk__in=[e.pk for e in endpoints]).update(enabled=False)
+        mark_unknown(endpoints, f"disabled by {actor}", now)
+    return len(endpoints)
+
+
 def _event(ids: list[int]) -> dict:
     # "at" names this change: pages open in one process share one render of it.
     return {"type": "services.update", "ids": ids, "at": time.time_ns()}

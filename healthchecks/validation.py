@@ -46,6 +46,8 @@ def endpoint_errors(data: dict) -> dict[str, str]:
             validate_url(data["recovery_webhook_url"])
         except UnsafeTarget as exc:
             errors["recovery_webhook_url"] = str(exc)
+        if (data.get("recovery_after_failures") or 0) < 1:
+            errors["recovery_after_failures"] = "at least 1 failure before the webhook is called"
     interval = data.get("interval_seconds")
     if interval is not None and interval < 5:
         errors["interval_seconds"] = "at least 5 seconds"

@@ -86,3 +86,27 @@ def test_check_now_checks_the_chosen_endpoints(admin_client, http_server, make_e
     )
     assert "Checked 1 endpoint(s). api: up" in response.content.decode()
     assert CheckResult.objects.filter(endpoint=endpoint).count() == 1
+
+
+def test_a_webhook_needs_at_least_one_failure(admin_client):
+    response = admin_client.post(
+        "/admin/healthchecks/serviceendpoint/add/",
+        _endpoint(recovery_webhook_url="https://hooks.example/restart", recovery_after_failures=0),
+    )
+    assert "at least 1 failure before the webhook is called" in response.content.decode()
+
+
+def test_the_disable_action_resolves_open_alerts(admin_client, make_endpoint):
+    from alerts.models import Alert
+    from healthchecks.probes import ProbeResult
+    from healthchecks.state import apply_results
+
+    endpoint = make_endpoint()
+    apply_results([(endpoint, ProbeResult(ok=False, error="refused"))])
+    admin_client.post(
+        "/admin/healthchecks/serviceendpoint/",
+        {"action": "disable", "_selected_action": [endpoint.pk]},
+    )
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled and endpoint.state == "unknown"
+    assert Alert.objects.get().resolved_by == "alice"

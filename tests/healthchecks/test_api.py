@@ -199,3 +199,14 @@ def test_an_admin_deletes_an_endpoint(admin_api, make_endpoint):
     endpoint = make_endpoint("old")
     assert admin_api.client_delete(f"/services/{endpoint.pk}").status_code == 204
     assert admin_api.get("/services/old").status_code == 404
+
+
+def test_disabling_an_endpoint_resolves_its_open_alert(admin_api, make_endpoint):
+    from alerts.models import Alert
+
+    endpoint = make_endpoint("web")
+    apply_results([(endpoint, ProbeResult(ok=False, error="refused"))])
+    response = admin_api.client_patch(f"/services/{endpoint.pk}", {"enabled": False})
+    assert response.status_code == 200 and response.json()["state"] == "unknown"
+    alert = Alert.objects.get()
+    assert alert.status == "resolved" and alert.resolution_notes == "the check was disabled"
