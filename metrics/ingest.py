@@ -293,7 +293,13 @@ def _announce(host: Host, latest: dict, newest: datetime | None) -> None:
         },
     )
     try:
-        samples_ingested.send(sender=Batch, host=host, time=newest, values=latest.get("values", {}))
+        samples_ingested.send(
+            sender=Batch,
+            host=host,
+            time=newest,
+            values=latest.get("values", {}),
+            latency_ms=latest.get("ingest_latency_ms"),
+        )
     except Exception:
         # A broken receiver must not make the batch look failed: it is stored.
         logger.exception("a samples_ingested receiver failed")

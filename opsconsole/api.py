@@ -15,6 +15,9 @@ from alerts.api import router as alerts_router
 from alerts.api import rules_router as alert_rules_router
 from alerts.api import silences_router
 from alerts.api_notify import channels_router, notifications_router, routing_router
+from healthchecks.api import latency_router
+from healthchecks.api import router as services_router
+from healthchecks.api import system_router as health_system_router
 from metrics.api import router as metrics_router
 from metrics.api import system_router
 from opsconsole.auth import api_auth
@@ -83,6 +86,9 @@ api.add_router("/audit", audit_router)
 api.add_router("/channels", channels_router)
 api.add_router("/routing-rules", routing_router)
 api.add_router("/notifications", notifications_router)
+api.add_router("/system", health_system_router)
+api.add_router("/services", services_router)
+api.add_router("/latency", latency_router)
 
 
 class ServiceInfo(Schema):

@@ -12,7 +12,7 @@ from django.db import transaction
 from opsconsole.roles import GROUP_NAMES, Role
 
 # Which model permissions each role's group carries in the admin.
-_ADMIN_APPS = ("metrics", "alerts", "opsconsole", "django_q")
+_ADMIN_APPS = ("metrics", "alerts", "healthchecks", "opsconsole", "django_q")
 
 
 def load_defaults() -> list[str]:
@@ -32,7 +32,20 @@ def load_defaults() -> list[str]:
             group.permissions.set(perms)
         done.extend(_default_rules())
         done.extend(_default_routes())
+        done.extend(_service_endpoints())
     return done
+
+
+def _service_endpoints() -> list[str]:
+    """SERVICE_ENDPOINTS from the environment, created or updated on every start."""
+    from healthchecks.config import import_endpoints
+
+    created, updated = import_endpoints()
+    return [
+        f"{n} service endpoints {verb}"
+        for n, verb in ((created, "created"), (updated, "updated"))
+        if n
+    ]
 
 
 def _default_rules() -> list[str]:

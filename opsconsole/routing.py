@@ -1,6 +1,7 @@
 from django.urls import path
 
 from alerts.consumers import AlertDetailConsumer, AlertListConsumer
+from healthchecks.consumers import ServicesConsumer
 from metrics.consumers import VitalsConsumer
 from opsconsole.consumers import AuditConsumer
 
@@ -9,4 +10,5 @@ websocket_urlpatterns = [
     path("ws/alerts/", AlertListConsumer.as_asgi()),
     path("ws/alerts/<int:alert_id>/", AlertDetailConsumer.as_asgi()),
     path("ws/audit/", AuditConsumer.as_asgi()),
+    path("ws/services/", ServicesConsumer.as_asgi()),
 ]

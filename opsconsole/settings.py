@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "opsconsole",
     "metrics",
     "alerts",
+    "healthchecks",
 ]
 
 MIDDLEWARE = [
@@ -265,6 +266,13 @@ ROLLUP_MINUTE_RETENTION_DAYS = envint("ROLLUP_MINUTE_RETENTION_DAYS", 8, minimum
 ROLLUP_HOUR_RETENTION_DAYS = envint("ROLLUP_HOUR_RETENTION_DAYS", 730, minimum=1)
 TOP_PROCESSES = envint("TOP_PROCESSES", 10, minimum=1)
 COLLECT_LOCAL_HOST = envbool("COLLECT_LOCAL_HOST", True)
+# Service health checks (healthchecks app).
+HEALTH_RESULT_RETENTION_DAYS = envint("HEALTH_RESULT_RETENTION_DAYS", 7, minimum=1)
+HEALTH_QUEUE_MAX_AGE_SECONDS = envint("HEALTH_QUEUE_MAX_AGE_SECONDS", 60, minimum=1)
+HEALTH_PING_RATE_PER_MINUTE = envint("HEALTH_PING_RATE_PER_MINUTE", 60, minimum=1)
+LATENCY_ALERT_THRESHOLD_MS = envfloat("LATENCY_ALERT_THRESHOLD_MS", 200.0, minimum=0)
+LATENCY_RETENTION_DAYS = envint("LATENCY_RETENTION_DAYS", 7, minimum=1)
+DB_SLOW_QUERY_SECONDS = envfloat("DB_SLOW_QUERY_SECONDS", 60.0, minimum=0.1)
 LOCAL_HOSTNAME = envstr("OPSCONSOLE_HOSTNAME", socket.gethostname())
 
 # --- Notifications ---------------------------------------------------------------------

@@ -42,6 +42,9 @@ class Job:
     name: str
     func: str
     interval: Callable[[], float]
+    # Called when the job is due: the task's arguments, or None to enqueue nothing this
+    # time (e.g. no health check is due). Runs in the ticker, so it must be quick.
+    args: Callable[[], tuple | None] | None = None
     next_due: float = field(default=0.0)
     runs: int = 0
     skipped: int = 0
@@ -50,9 +53,14 @@ class Job:
 _registry: dict[str, Job] = {}
 
 
-def register_job(name: str, func: str, interval: Callable[[], float]) -> None:
+def register_job(
+    name: str,
+    func: str,
+    interval: Callable[[], float],
+    args: Callable[[], tuple | None] | None = None,
+) -> None:
     """Register a periodic job (call from an AppConfig.ready)."""
-    _registry[name] = Job(name=name, func=func, interval=interval)
+    _registry[name] = Job(name=name, func=func, interval=interval, args=args)
 
 
 def registered_jobs() -> dict[str, Job]:
@@ -111,13 +119,20 @@ class Ticker:
             job.next_due = (
                 job.next_due + interval if now - job.next_due < interval else now + interval
             )
+            task_args: tuple = ()
+            if job.args is not None:
+                # Asked first: a job with nothing to do this time (most seconds of the
+                # health checks) then costs no queue-length query.
+                task_args = job.args()
+                if task_args is None:
+                    continue
             if backlog is None:
                 backlog = _queue_size()
             if backlog >= MAX_BACKLOG:
                 job.skipped += 1
                 logger.warning("skipping %s: %s tasks already waiting", job.name, backlog)
                 continue
-            async_task(job.func, task_name=f"{job.name}@{int(now)}", group=job.name)
+            async_task(job.func, *task_args, task_name=f"{job.name}@{int(now)}", group=job.name)
             job.runs += 1
             backlog += 1
             enqueued.append(job.name)

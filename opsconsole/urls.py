@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from alerts import views as alert_views
 from metrics import views as metrics_views
@@ -23,4 +23,5 @@ urlpatterns = [
     path("metrics", metrics_view, name="prometheus_metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("", include("healthchecks.urls")),
 ]

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from opsconsole.bootstrap import ensure_admin, load_defaults
 
@@ -11,7 +11,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         for alias in settings.DATABASES:
             call_command("migrate", database=alias, interactive=False, verbosity=0)
-        for line in load_defaults():
+        from healthchecks.config import EndpointConfigError
+
+        try:
+            lines = load_defaults()
+        except EndpointConfigError as exc:
+            raise CommandError(str(exc)) from None
+        for line in lines:
             self.stdout.write(line)
         password = ensure_admin()
         if password:

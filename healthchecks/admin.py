@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+
+from healthchecks.models import CheckResult, Flip, LatencySample, ServiceEndpoint
+from healthchecks.runner import run_checks
+from healthchecks.state import disable
+from healthchecks.validation import endpoint_errors
+
+
+class ServiceEndpointForm(forms.ModelForm):
+    # A webhook typed without a scheme is taken as https.
+    recovery_webhook_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        max_length=200,
+        help_text=ServiceEndpoint._meta.get_field("recovery_webhook_url").help_text,
+    )
+
+    class Meta:
+        model = ServiceEndpoint
+        fields = [
+            "name", "kind", "target", "enabled", "tags", "parent", "severity",
+            "interval_seconds", "timeout_seconds", "retries", "max_response_time_ms",
+            "http_method", "http_headers", "accepted_status_codes", "expect_keyword",
+            "expect_json_path", "expect_json_value", "follow_redirects",
+            "tls_expiry_warning_days", "period_seconds", "cron", "grace_seconds", "time_zone",
+            "recovery_webhook_url", "recovery_after_failures",
+        ]  # fmt: skip
+
+    def clean(self):
+        data = super().clean()
+        for field, message in endpoint_errors(data).items():
+            self.add_error(field if field in self.fields else None, message)
+        parent = data.get("parent")
+        if parent is not None and self.instance.pk:
+            seen = {self.instance.pk}
+            while parent is not None:
+                if parent.pk in seen:
+                    self.add_error("parent", "this would make a dependency loop")
+                    break
+                seen.add(parent.pk)
+                parent = parent.parent
+        return data
+
+
+@admin.register(ServiceEndpoint)
+class ServiceEndpointAdmin(admin.ModelAdmin):
+    form = ServiceEndpointForm
+    list_display = (
+        "name",
+        "kind",
+        "target",
+        "state",
+        "last_response_ms",
+        "last_checked",
+        "interval_seconds",
+        "enabled",
+    )
+    list_filter = ("state", "kind", "enabled")
+    search_fields = ("name", "target")
+    actions = ["check_now", "enable", "disable"]
+    readonly_fields = (
+        "state",
+        "state_since",
+        "consecutive_failures",
+        "last_checked",
+        "last_response_ms",
+        "last_error",
+        "ping_uuid",
+        "last_ping",
+        "last_duration_ms",
+        "next_check_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("name", "kind", "target", "enabled", "tags", "parent", "severity")}),
+        (
+            "Schedule",
+            {"fields": ("interval_seconds", "timeout_seconds", "retries", "max_response_time_ms")},
+        ),
+        (
+            "HTTP",
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    "http_method",
+                    "http_headers",
+                    "accepted_status_codes",
+                    "expect_keyword",
+                    "expect_json_path",
+                    "expect_json_value",
+                    "follow_redirects",
+                    "tls_expiry_warning_days",
+                ),
+            },
+        ),
+        (
+            "Heartbeat",
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    "ping_uuid",
+                    "period_seconds",
+                    "cron",
+                    "grace_seconds",
+                    "time_zone",
+                    "last_ping",
+                    "last_duration_ms",
+                ),
+            },
+        ),
+        (
+            "Recovery",
+            {
+                "classes": ("collapse",),
+                "fields": ("recovery_webhook_url", "recovery_after_failures"),
+            },
+        ),
+        (
+            "State",
+            {
+                "fields": (
+                    "state",
+                    "state_since",
+                    "consecutive_failures",
+                    "last_checked",
+                    "last_response_ms",
+                    "last_error",
+                    "next_check_at",
+                )
+            },
+        ),
+    )
+
+    @admin.action(description="Check now")
+    def check_now(self, request, queryset):
+        cycle = run_checks(list(queryset.values_list("pk", flat=True)))
+        states = ", ".join(f"{e.name}: {e.state}" for e, _ in cycle.results)
+        self.message_user(request, f"Checked {cycle.checked} endpoint(s). {states}")
+        if cycle.checked < queryset.count():
+            self.message_user(request, "Disabled endpoints were not checked.", messages.WARNING)
+
+    @admin.action(description="Enable")
+    def enable(self, request, queryset):
+        self.message_user(request, f"Enabled {queryset.update(enabled=True)} endpoint(s).")
+
+    @admin.action(description="Disable (resolves their alerts)")
+    def disable(self, request, queryset):
+        done = disable(list(queryset.filter(enabled=True)), actor=request.user.get_username())
+        self.message_user(request, f"Disabled {done} endpoint(s).")
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CheckResult)
+class CheckResultAdmin(_ReadOnly):
+    list_display = ("endpoint", "time", "outcome", "response_ms", "status_code", "error")
+    list_filter = ("outcome",)
+    list_select_related = ("endpoint",)
+
+
+@admin.register(Flip)
+class FlipAdmin(_ReadOnly):
+    list_display = ("endpoint", "time", "old_state", "new_state", "reason")
+    list_select_related = ("endpoint",)
+
+
+@admin.register(LatencySample)
+class LatencySampleAdmin(_ReadOnly):
+    list_display = ("source", "time", "latency_ms")
+    list_filter = ("source",)

@@ -1,0 +1,311 @@
+"""Service health over the API: seed 002's ``/system/health``, endpoints with their
+history and uptime, "check now", and the end-to-end latency monitor."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from ninja import Body, Field, Query, Router, Schema, Status
+from ninja.errors import HttpError
+from pydantic import model_validator
+
+from alerts.constants import parse_severity
+from healthchecks.admin import ServiceEndpointForm
+from healthchecks.latency import latency_monitor
+from healthchecks.models import CheckResult, Flip, ServiceEndpoint
+from healthchecks.monitor import service_health
+from healthchecks.runner import run_checks
+from healthchecks.state import disable
+from healthchecks.uptime import uptimes
+from opsconsole.auth import api_auth
+from opsconsole.models import Scope
+from opsconsole.roles import Role
+
+router = Router(tags=["services"])
+system_router = Router(tags=["services"])
+latency_router = Router(tags=["latency"])
+
+MAX_HISTORY = 1000
+MAX_LATENCY_MS = 24 * 3600 * 1000.0
+
+
+class EndpointOut(Schema):
+    id: int
+    name: str
+    kind: str
+    target: str
+    enabled: bool
+    state: str
+    state_since: datetime | None
+    interval_seconds: int
+    max_response_time_ms: int | None
+    severity: str
+    parent: str | None
+    tags: list
+    last_checked: datetime | None
+    last_response_ms: float | None
+    last_error: str
+    consecutive_failures: int
+    uptime: dict
+    badge_url: str
+    ping_url: str | None
+
+
+class ResultOut(Schema):
+    time: datetime
+    outcome: str
+    response_ms: float | None
+    status_code: int | None
+    error: str
+
+
+class FlipOut(Schema):
+    time: datetime
+    old_state: str
+    new_state: str
+    reason: str
+
+
+class HistoryOut(Schema):
+    endpoint: EndpointOut
+    results: list[ResultOut]
+    flips: list[FlipOut]
+
+
+class LatencyIn(Schema):
+    source: str = Field(min_length=1, max_length=120)
+    event_time: datetime | None = None
+    commit_time: datetime | None = None
+    duration_ms: float | None = None
+
+    @model_validator(mode="after")
+    def _one_measure(self):
+        if self.duration_ms is None:
+            if self.event_time is None or self.commit_time is None:
+                raise ValueError("send duration_ms, or both event_time and commit_time")
+            if self.event_time.tzinfo is None or self.commit_time.tzinfo is None:
+                raise ValueError("event_time and commit_time need a time zone (e.g. Z)")
+            self.duration_ms = (self.commit_time - self.event_time).total_seconds() * 1000
+        if not 0 <= self.duration_ms <= MAX_LATENCY_MS:
+            raise ValueError("the latency must be between 0 and 24 hours")
+        return self
+
+
+class LatencyBatchIn(Schema):
+    samples: list[LatencyIn] = Field(min_length=1, max_length=10000)
+
+
+class StoredOut(Schema):
+    stored: int
+
+
+def endpoint_out(endpoint: ServiceEndpoint, figures: dict, parents: dict[int, str]) -> dict:
+    from django.urls import reverse
+
+    return {
+        **{f: getattr(endpoint, f) for f in EndpointOut.model_fields if hasattr(endpoint, f)},
+        "parent": parents.get(endpoint.parent_id) if endpoint.parent_id else None,
+        "uptime": figures.get(endpoint.pk, {}),
+        "badge_url": reverse("service_badge", args=[str(endpoint.ping_uuid)]),
+        "ping_url": (
+            reverse("heartbeat_ping", args=[endpoint.ping_uuid])
+            if endpoint.kind == "heartbeat"
+            else None
+        ),
+    }
+
+
+def _describe(endpoints: list[ServiceEndpoint]) -> list[dict]:
+    figures = uptimes([e.pk for e in endpoints], timezone.now(), {e.pk: e.state for e in endpoints})
+    parents = dict(ServiceEndpoint.objects.values_list("id", "name"))
+    return [endpoint_out(e, figures, parents) for e in endpoints]
+
+
+def _get(ref: str) -> ServiceEndpoint:
+    """An endpoint by id or by name."""
+    endpoint = (
+        ServiceEndpoint.objects.filter(pk=int(ref)).first()
+        if ref.isdigit()
+        else ServiceEndpoint.objects.filter(name=ref).first()
+    )
+    if endpoint is None:
+        raise HttpError(404, f"no service endpoint {ref!r}")
+    return endpoint
+
+
+@system_router.get("/health", auth=api_auth(), url_name="system_health")
+def system_health(request):
+    """Every enabled endpoint's state and the overall status: healthy, degraded or
+    unhealthy (seed 002)."""
+    return service_health()
+
+
+@router.get("", response=list[EndpointOut], auth=api_auth(), url_name="list_services")
+def list_services(request, state: str | None = None, tag: str | None = None):
+    """Endpoints with their state and uptime; filter by ``state`` or ``tag``."""
+    endpoints = ServiceEndpoint.objects.order_by("name")
+    if state:
+        endpoints = endpoints.filter(state=state)
+    found = list(endpoints)
+    if tag:
+        found = [e for e in found if tag in (e.tags or [])]
+    return _describe(found)
+
+
+def _save(endpoint: ServiceEndpoint | None, body: dict) -> ServiceEndpoint:
+    """Create or change an endpoint, validated by the admin's form."""
+    fields = ServiceEndpointForm.Meta.fields
+    unknown = set(body) - set(fields)
+    if unknown:
+        raise HttpError(422, f"unknown field(s): {', '.join(sorted(unknown))}")
+    body = dict(body)
+    if "severity" in body:
+        try:
+            body["severity"] = parse_severity(body["severity"]).value
+        except ValueError as exc:
+            raise HttpError(422, str(exc)) from None
+    if body.get("parent") is not None:
+        parent = ServiceEndpoint.objects.filter(name=str(body["parent"])).first()
+        if parent is None:
+            raise HttpError(422, f"parent: no endpoint named {body['parent']!r}")
+        body["parent"] = parent.pk
+    # A PATCH changes only what it names; a POST starts from the model's defaults.
+    base = endpoint if endpoint is not None else ServiceEndpoint()
+    data = {f: getattr(base, "parent_id" if f == "parent" else f) for f in fields}
+    form = ServiceEndpointForm(data=_form_data({**data, **body}), instance=endpoint)
+    if not form.is_valid():
+        problems = "; ".join(
+            f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()
+        )
+        raise HttpError(422, problems)
+    return form.save()
+
+
+def _form_data(data: dict) -> dict:
+    """Values as a browser would post them to the admin form."""
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict | list):
+            out[key] = json.dumps(value)
+        elif isinstance(value, bool):
+            if value:
+                out[key] = "on"
+        elif value is None:
+            out[key] = ""
+        else:
+            out[key] = value
+    return out
+
+
+@router.post(
+    "",
+    response={201: EndpointOut},
+    auth=api_auth(Scope.WRITE, Role.ADMIN),
+    url_name="create_service",
+)
+def create_service(request, payload: Body[dict[str, Any]]):
+    """A new endpoint (admin); fields as in the admin, ``parent`` by name."""
+    return Status(201, _describe([_save(None, payload)])[0])
+
+
+@router.patch(
+    "/{ref}",
+    response=EndpointOut,
+    auth=api_auth(Scope.WRITE, Role.ADMIN),
+    url_name="update_service",
+)
+def update_service(request, ref: str, payload: Body[dict[str, Any]]):
+    endpoint = _get(ref)
+    was_enabled = endpoint.enabled
+    saved = _save(endpoint, payload)
+    if was_enabled and not saved.enabled:
+        # Stopping a check resolves its open alerts, as the admin's action does.
+        disable([saved], actor=request.user.get_username())
+        saved.refresh_from_db()
+    return _describe([saved])[0]
+
+
+@router.delete(
+    "/{ref}",
+    response={204: None},
+    auth=api_auth(Scope.WRITE, Role.ADMIN),
+    url_name="delete_service",
+)
+def delete_service(request, ref: str):
+    """Delete an endpoint with its results and flips; its alerts stay."""
+    _get(ref).delete()
+    return Status(204, None)
+
+
+@router.get("/{ref}", response=EndpointOut, auth=api_auth(), url_name="get_service")
+def get_service(request, ref: str):
+    return _describe([_get(ref)])[0]
+
+
+class HistoryQuery(Schema):
+    hours: float = Field(24, gt=0, le=24 * 30)
+    limit: int = Field(200, ge=1, le=MAX_HISTORY)
+
+
+@router.get("/{ref}/history", response=HistoryOut, auth=api_auth(), url_name="service_history")
+def service_history(request, ref: str, query: Query[HistoryQuery]):
+    """Recent results (newest first), the state changes and uptime."""
+    endpoint = _get(ref)
+    since = timezone.now() - timedelta(hours=query.hours)
+    results = CheckResult.objects.filter(endpoint=endpoint, time__gte=since).order_by("-time")
+    flips = Flip.objects.filter(endpoint=endpoint, time__gte=since).order_by("-time")
+    return {
+        "endpoint": _describe([endpoint])[0],
+        "results": list(results[: query.limit]),
+        "flips": list(flips[: query.limit]),
+    }
+
+
+@router.post(
+    "/{ref}/check",
+    response=EndpointOut,
+    auth=api_auth(Scope.WRITE, Role.ADMIN),
+    url_name="check_service",
+)
+def check_service(request, ref: str):
+    """Check the endpoint now and return its state afterwards (admin)."""
+    endpoint = _get(ref)
+    if not endpoint.enabled:
+        raise HttpError(409, f"{endpoint.name} is disabled; enable it first")
+    run_checks([endpoint.pk])
+    endpoint.refresh_from_db()
+    return _describe([endpoint])[0]
+
+
+@latency_router.post(
+    "",
+    response={201: StoredOut},
+    auth=api_auth(Scope.INGEST, Role.ADMIN),
+    url_name="report_latency",
+)
+def report_latency(request, body: LatencyIn | LatencyBatchIn):
+    """One sample (``source`` with ``duration_ms``, or ``event_time`` and
+    ``commit_time``), or ``{"samples": [...]}``."""
+    samples = body.samples if isinstance(body, LatencyBatchIn) else [body]
+    now = timezone.now()
+    rows = [(s.source, s.duration_ms, s.commit_time or now) for s in samples]
+    with transaction.atomic():
+        stored = latency_monitor.record_many(rows)
+    return Status(201, {"stored": stored})
+
+
+@latency_router.get("", auth=api_auth(), url_name="latency_summary")
+def latency_summary(
+    request, source: str | None = None, window_seconds: int = Query(300, ge=1, le=30 * 86400)
+):
+    """Per source over the window: count, average, p50, p95, p99 and max, in ms."""
+    return {
+        "window_seconds": window_seconds,
+        "sources": latency_monitor.get_average_latency(window_seconds=window_seconds)
+        if source is None
+        else {source: latency_monitor.get_average_latency(source, window_seconds)},
+    }

@@ -1,0 +1,136 @@
+"""``SERVICE_ENDPOINTS`` from the environment, imported as ServiceEndpoint rows.
+
+Seed 002's shape, as JSON: ``{"chat-service": "http://localhost:8000/api/v1/health"}``;
+a value may also be an object with options (``{"url": ..., "interval": 30,
+"max_response_time_ms": 500, "severity": "critical", "parent": "db"}``). A plain
+``name=url,name=url`` list is accepted too. Endpoints made in the admin are never
+touched; imported ones are updated when the variable changes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+
+from alerts.constants import parse_severity
+from healthchecks.constants import Kind
+from healthchecks.models import ServiceEndpoint
+from healthchecks.probes import UnsafeTarget, validate_url
+
+_OPTION_FIELDS = {
+    "interval": "interval_seconds",
+    "interval_seconds": "interval_seconds",
+    "timeout": "timeout_seconds",
+    "timeout_seconds": "timeout_seconds",
+    "retries": "retries",
+    "max_response_time_ms": "max_response_time_ms",
+    "method": "http_method",
+    "accepted_status_codes": "accepted_status_codes",
+    "keyword": "expect_keyword",
+}
+
+
+class EndpointConfigError(ValueError):
+    pass
+
+
+@dataclass
+class EndpointSpec:
+    name: str
+    target: str
+    options: dict = field(default_factory=dict)
+    parent: str = ""
+
+
+def parse(text: str) -> list[EndpointSpec]:
+    text = (text or "").strip()
+    if not text:
+        return []
+    if text.startswith("{"):
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:
+            raise EndpointConfigError(f"SERVICE_ENDPOINTS is not valid JSON: {exc}") from None
+    else:
+        raw = {}
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            name, sep, url = item.partition("=")
+            if not sep or not name.strip() or not url.strip():
+                raise EndpointConfigError(f"SERVICE_ENDPOINTS: {item!r} is not name=url")
+            raw[name.strip()] = url.strip()
+    specs = []
+    for name, value in raw.items():
+        specs.append(_spec(str(name), value))
+    return specs
+
+
+def _spec(name: str, value) -> EndpointSpec:
+    if isinstance(value, str):
+        value = {"url": value}
+    if not isinstance(value, dict) or not isinstance(value.get("url"), str):
+        raise EndpointConfigError(f"SERVICE_ENDPOINTS: {name!r} needs a URL")
+    if not 0 < len(name) <= 120:
+        raise EndpointConfigError(f"SERVICE_ENDPOINTS: name {name!r} must be 1-120 characters")
+    try:
+        validate_url(value["url"])
+    except UnsafeTarget as exc:
+        raise EndpointConfigError(f"SERVICE_ENDPOINTS: {name!r}: {exc}") from None
+    options = {}
+    for key, attr in _OPTION_FIELDS.items():
+        if key in value:
+            options[attr] = value[key]
+    if "severity" in value:
+        try:
+            options["severity"] = parse_severity(value["severity"]).value
+        except ValueError as exc:
+            raise EndpointConfigError(f"SERVICE_ENDPOINTS: {name!r}: {exc}") from None
+    for attr in ("interval_seconds", "retries", "max_response_time_ms"):
+        if attr in options and (not isinstance(options[attr], int) or options[attr] < 0):
+            raise EndpointConfigError(
+                f"SERVICE_ENDPOINTS: {name!r}: {attr} must be a whole number >= 0"
+            )
+    if options.get("interval_seconds", 5) < 5:
+        raise EndpointConfigError(f"SERVICE_ENDPOINTS: {name!r}: interval must be >= 5 s")
+    return EndpointSpec(
+        name=name, target=value["url"], options=options, parent=str(value.get("parent") or "")
+    )
+
+
+def import_endpoints(text: str | None = None) -> tuple[int, int]:
+    """Create or update the environment's endpoints; returns (created, updated)."""
+    specs = parse(settings.SERVICE_ENDPOINTS if text is None else text)
+    created = updated = 0
+    with transaction.atomic():
+        for spec in specs:
+            defaults = {
+                "kind": Kind.HTTP,
+                "target": spec.target,
+                "interval_seconds": settings.HEALTH_CHECK_INTERVAL,
+                "max_response_time_ms": int(settings.RESPONSE_TIME_ALERT_THRESHOLD),
+                **spec.options,
+            }
+            endpoint = ServiceEndpoint.objects.filter(name=spec.name).first()
+            if endpoint is None:
+                ServiceEndpoint.objects.create(name=spec.name, from_environment=True, **defaults)
+                created += 1
+            elif endpoint.from_environment:
+                changed = [k for k, v in defaults.items() if getattr(endpoint, k) != v]
+                for key in changed:
+                    setattr(endpoint, key, defaults[key])
+                if changed:
+                    endpoint.save(update_fields=changed)
+                    updated += 1
+        for spec in specs:
+            if spec.parent:
+                parent = ServiceEndpoint.objects.filter(name=spec.parent).first()
+                if parent is None:
+                    raise EndpointConfigError(
+                        f"SERVICE_ENDPOINTS: {spec.name!r}: no endpoint named {spec.parent!r}"
+                    )
+                ServiceEndpoint.objects.filter(name=spec.name, from_environment=True).update(
+                    parent=parent
+                )
+    return created, updated

@@ -1,0 +1,85 @@
+"""The monitor monitors itself: when collection or checking stops, say so once.
+
+A "monitoring gap" alert is raised when the console's own collector has not reported,
+the scheduler's lease has not been renewed, or checks have not run for about three
+intervals; the endpoints that missed their checks become UNKNOWN (not DOWN), so the
+console returning from a stall does not page for every service at once. The alert
+resolves itself once everything is fresh again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from alerts.constants import Category, Severity
+from alerts.service import Alert, AlertService
+from healthchecks.models import ServiceEndpoint
+from healthchecks.runner import gap_cutoff
+from healthchecks.state import mark_unknown, open_alert
+from opsconsole.models import SchedulerLease
+
+GAP_ALERT = "monitoring_gap"
+GAP_RESOURCE = "opsconsole"
+
+
+def find_gaps(now: datetime) -> tuple[list[str], list[ServiceEndpoint]]:
+    problems: list[str] = []
+    if settings.COLLECT_LOCAL_HOST:
+        from metrics.vitals import local_host
+
+        host = local_host()
+        limit = timedelta(seconds=3 * settings.METRICS_COLLECTION_INTERVAL + 30)
+        if host is not None and host.last_seen and host.last_seen < now - limit:
+            problems.append(f"no samples from {host.hostname} since {_at(host.last_seen)}")
+    lease = SchedulerLease.objects.filter(name="ticker").first()
+    if lease is not None and lease.heartbeat < now - timedelta(seconds=30):
+        problems.append(f"the scheduler has not run since {_at(lease.heartbeat)}")
+    stale = [
+        e
+        for e in ServiceEndpoint.objects.filter(enabled=True, last_checked__isnull=False).exclude(
+            kind="heartbeat"
+        )
+        if e.last_checked < gap_cutoff(e, now)
+    ]
+    if stale:
+        names = ", ".join(e.name for e in stale[:5]) + (" ..." if len(stale) > 5 else "")
+        problems.append(f"{len(stale)} checks have not run for 3 intervals ({names})")
+    return problems, stale
+
+
+def watch(now: datetime | None = None) -> list[str]:
+    """One pass; returns the problems found (empty when all is fresh)."""
+    now = now or timezone.now()
+    problems, stale = find_gaps(now)
+    service = AlertService()
+    if problems:
+        mark_unknown(stale, "monitoring gap: the checks stopped running", now)
+        service.create_alert(
+            Alert(
+                alert_type=GAP_ALERT,
+                title="Monitoring gap: the console is not watching",
+                message="; ".join(problems),
+                priority=Severity.ERROR,
+                category=Category.SYSTEM,
+                resource=GAP_RESOURCE,
+                recommendations=[
+                    "Check that the task workers run (manage.py qcluster, or serve)",
+                    "Check the scheduler (manage.py ticker, or the web process's thread)",
+                ],
+            ),
+            actor="healthchecks",
+        )
+    else:
+        alert = open_alert(GAP_ALERT, GAP_RESOURCE)
+        if alert is not None:
+            service.resolve_alert(
+                alert.pk, resolved_by="healthchecks", resolution_notes="monitoring is fresh again"
+            )
+    return problems
+
+
+def _at(when: datetime) -> str:
+    return when.isoformat(timespec="seconds")

@@ -1,0 +1,112 @@
+"""Endpoints in the admin: form errors for what cannot be checked, and "check now"."""
+
+from __future__ import annotations
+
+import pytest
+
+from healthchecks.models import CheckResult, ServiceEndpoint
+from opsconsole.bootstrap import load_defaults
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, alice):
+    load_defaults()
+    client.force_login(alice)
+    return client
+
+
+def _endpoint(**overrides):
+    data = {
+        "name": "chat-service",
+        "kind": "http",
+        "target": "http://127.0.0.1:8000/health",
+        "enabled": "on",
+        "tags": "[]",
+        "severity": "error",
+        "interval_seconds": 30,
+        "timeout_seconds": 5,
+        "retries": 1,
+        "http_method": "GET",
+        "http_headers": "{}",
+        "accepted_status_codes": "200-399",
+        "follow_redirects": "on",
+        "tls_expiry_warning_days": 14,
+        "period_seconds": 3600,
+        "grace_seconds": 300,
+        "time_zone": "UTC",
+        "recovery_after_failures": 3,
+    }
+    data.update(overrides)
+    return data
+
+
+def test_a_valid_endpoint_is_saved(admin_client):
+    response = admin_client.post("/admin/healthchecks/serviceendpoint/add/", _endpoint())
+    assert response.status_code == 302
+    assert ServiceEndpoint.objects.get().target == "http://127.0.0.1:8000/health"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"target": "http://169.254.169.254/"}, "cloud metadata address"),
+        ({"target": "gopher://example.com/"}, "only http and https URLs are checked"),
+        ({"accepted_status_codes": "2xx"}, "is not a status code or a range"),
+        ({"kind": "tcp", "target": "db.example"}, "a TCP target is host:port"),
+        ({"kind": "heartbeat", "target": "", "cron": "61 * * * *"}, "bad cron expression"),
+        ({"kind": "heartbeat", "target": "", "time_zone": "Mars/Olympus"}, "unknown time zone"),
+        ({"interval_seconds": 1}, "at least 5 seconds"),
+    ],
+)
+def test_what_cannot_be_checked_is_a_form_error(admin_client, overrides, message):
+    response = admin_client.post("/admin/healthchecks/serviceendpoint/add/", _endpoint(**overrides))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not ServiceEndpoint.objects.exists()
+
+
+def test_a_dependency_loop_is_refused(admin_client, make_endpoint):
+    first = make_endpoint("first")
+    second = make_endpoint("second", parent=first)
+    response = admin_client.post(
+        f"/admin/healthchecks/serviceendpoint/{first.pk}/change/",
+        _endpoint(name="first", parent=second.pk),
+    )
+    assert "this would make a dependency loop" in response.content.decode()
+
+
+def test_check_now_checks_the_chosen_endpoints(admin_client, http_server, make_endpoint):
+    endpoint = make_endpoint(target=http_server.url("/health"))
+    response = admin_client.post(
+        "/admin/healthchecks/serviceendpoint/",
+        {"action": "check_now", "_selected_action": [endpoint.pk]},
+        follow=True,
+    )
+    assert "Checked 1 endpoint(s). api: up" in response.content.decode()
+    assert CheckResult.objects.filter(endpoint=endpoint).count() == 1
+
+
+def test_a_webhook_needs_at_least_one_failure(admin_client):
+    response = admin_client.post(
+        "/admin/healthchecks/serviceendpoint/add/",
+        _endpoint(recovery_webhook_url="https://hooks.example/restart", recovery_after_failures=0),
+    )
+    assert "at least 1 failure before the webhook is called" in response.content.decode()
+
+
+def test_the_disable_action_resolves_open_alerts(admin_client, make_endpoint):
+    from alerts.models import Alert
+    from healthchecks.probes import ProbeResult
+    from healthchecks.state import apply_results
+
+    endpoint = make_endpoint()
+    apply_results([(endpoint, ProbeResult(ok=False, error="refused"))])
+    admin_client.post(
+        "/admin/healthchecks/serviceendpoint/",
+        {"action": "disable", "_selected_action": [endpoint.pk]},
+    )
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled and endpoint.state == "unknown"
+    assert Alert.objects.get().resolved_by == "alice"
