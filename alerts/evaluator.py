@@ -70,6 +70,15 @@ class Observation:
 
 
 @dataclass
+class _ServiceTarget:
+    """A service endpoint standing where a host stands for the other kinds of rule: its
+    name is the alert's resource and the start of the target key."""
+
+    hostname: str
+    pk: None = None
+
+
+@dataclass
 class PassResult:
     rules: int = 0
     targets: int = 0
@@ -129,10 +138,16 @@ class Evaluator:
         hosts = {h.pk: h for h in Host.objects.filter(enabled=True).only("id", "hostname")}
         # A join, not an IN list of every rule's id.
         states = {(s.rule_id, s.target): s for s in RuleState.objects.filter(rule__enabled=True)}
-        observations = self._metric_observations(
-            [r for r in rules if r.kind in METRIC_KINDS], hosts, set(states)
-        ) + self._process_observations(
-            [r for r in rules if r.kind == AlertRule.Kind.PROCESS_METRIC], hosts
+        observations = (
+            self._metric_observations(
+                [r for r in rules if r.kind in METRIC_KINDS], hosts, set(states)
+            )
+            + self._process_observations(
+                [r for r in rules if r.kind == AlertRule.Kind.PROCESS_METRIC], hosts
+            )
+            + self._service_observations(
+                [r for r in rules if r.kind == AlertRule.Kind.SERVICE_HEALTH]
+            )
         )
         # A target that had a state but sent nothing this time is a no-data observation.
         seen = {(o.rule.pk, o.target) for o in observations}
@@ -143,7 +158,13 @@ class Evaluator:
                 continue
             hostname, _, series = target.partition("/")
             host = by_name.get(hostname)
-            if host is not None and rule_id in by_id:
+            # (A service rule's target is an endpoint, never a host: its silence is the
+            # monitoring gap's to report.)
+            if (
+                host is not None
+                and rule_id in by_id
+                and by_id[rule_id].kind != AlertRule.Kind.SERVICE_HEALTH
+            ):
                 self.result.targets += 1
                 observations.append(Observation(by_id[rule_id], host, series, None))
         self.silences = silences.in_force(self.now)
@@ -257,6 +278,64 @@ class Evaluator:
                 }.get(rule.aggregation, sum(values) / len(values))
                 self.result.targets += 1
                 observations.append(Observation(rule, host, rule.process, value, "percent"))
+        return observations
+
+    def _service_observations(self, rules: list[AlertRule]) -> list[Observation]:
+        """Service endpoints' check results over each rule's window: the response time
+        (avg, max, min, last) or the failed checks (count, or rate per second)."""
+        if not rules:
+            return []
+        from healthchecks.constants import Outcome
+        from healthchecks.models import CheckResult, ServiceEndpoint
+
+        endpoints = ServiceEndpoint.objects.filter(enabled=True).only("id", "name")
+        names = {r.service for r in rules}
+        if "*" not in names:
+            endpoints = endpoints.filter(name__in=names)
+        by_id = {e.pk: e for e in endpoints}
+        if not by_id:
+            return []
+        longest = max(r.window_seconds or 60 for r in rules)
+        results: dict[int, list] = defaultdict(list)
+        for endpoint_id, at, outcome, response_ms in (
+            CheckResult.objects.filter(
+                endpoint_id__in=list(by_id), time__gte=self.now - timedelta(seconds=longest)
+            )
+            .order_by("time")
+            .values_list("endpoint_id", "time", "outcome", "response_ms")
+        ):
+            results[endpoint_id].append((at, outcome, response_ms))
+        observations = []
+        for rule in rules:
+            window = rule.window_seconds or 60
+            since = self.now - timedelta(seconds=window)
+            for endpoint in by_id.values():
+                if rule.service not in ("*", endpoint.name):
+                    continue
+                checks = [c for c in results.get(endpoint.pk, ()) if c[0] >= since]
+                if not checks:
+                    continue  # not checked in the window: the monitoring-gap alert says so
+                failed = sum(1 for c in checks if c[1] == Outcome.FAIL)
+                times = [c[2] for c in checks if c[2] is not None]
+                match rule.aggregation:
+                    case AlertRule.Aggregation.COUNT:
+                        value, unit = float(failed), "count"
+                    case AlertRule.Aggregation.RATE:
+                        value, unit = failed / window, "per_second"
+                    case _ if not times:
+                        continue  # no response at all: the endpoint's own DOWN alert
+                    case AlertRule.Aggregation.MAX:
+                        value, unit = max(times), "ms"
+                    case AlertRule.Aggregation.MIN:
+                        value, unit = min(times), "ms"
+                    case AlertRule.Aggregation.LAST:
+                        value, unit = times[-1], "ms"
+                    case _:
+                        value, unit = sum(times) / len(times), "ms"
+                self.result.targets += 1
+                target = _ServiceTarget(endpoint.name)
+                series = "failed_checks" if unit != "ms" else "response_ms"
+                observations.append(Observation(rule, target, series, value, unit))
         return observations
 
     # -- stepping a target -------------------------------------------------------------------

@@ -41,7 +41,13 @@ class AlertRule(models.Model):
         max_length=255, blank=True, help_text="Metric name, e.g. cpu_usage_percent."
     )
     process = models.CharField(max_length=255, blank=True, help_text="Process name to watch.")
-    service = models.CharField(max_length=255, blank=True, help_text="Service endpoint name.")
+    service = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Service endpoint name (* for every endpoint). A service health rule reads "
+        "its checks: response time in ms (avg, max, min, last), or failed checks (count, "
+        "rate per second).",
+    )
     host = models.CharField(
         max_length=255, blank=True, help_text="Only this host (blank: every host)."
     )

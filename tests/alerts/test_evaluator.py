@@ -300,3 +300,61 @@ def test_an_edited_rule_is_read_anew_by_the_next_pass():
     rule.save()
     _series("web-01", "cpu_usage_percent", [90] * 4, _at(1))
     assert evaluate(_at(1)).resolved == 1
+
+
+def _checks(endpoint, end, outcomes_and_times):
+    from healthchecks.models import CheckResult
+
+    n = len(outcomes_and_times)
+    CheckResult.objects.bulk_create(
+        CheckResult(
+            endpoint=endpoint,
+            time=end - timedelta(seconds=15 * (n - 1 - i)),
+            outcome=outcome,
+            response_ms=ms,
+        )
+        for i, (outcome, ms) in enumerate(outcomes_and_times)
+    )
+
+
+def test_a_service_rule_fires_on_slow_responses_and_resolves_when_they_recover():
+    from healthchecks.models import ServiceEndpoint
+
+    api = ServiceEndpoint.objects.create(name="orders-api", target="http://127.0.0.1:9/")
+    ServiceEndpoint.objects.create(name="search", target="http://127.0.0.1:9/")
+    rule = _rule(
+        name="Orders API slow",
+        kind="service_health",
+        service="orders-api",
+        metric="",
+        threshold=800,
+        window_seconds=60,
+    )
+    _checks(api, _at(0), [("ok", 900), ("slow", 1200), ("ok", 950), ("ok", 1000)])
+    assert evaluate(_at(0)).fired == 1
+    alert = Alert.objects.get(rule=rule)
+    assert alert.resource == "orders-api"
+    assert alert.message == "response_ms average over 60 s is 1.01 s (> 800.0 ms)"
+    _checks(api, _at(2), [("ok", 120)] * 4)
+    assert evaluate(_at(2)).resolved == 1
+
+
+def test_a_service_rule_can_count_failed_checks_on_every_endpoint():
+    from healthchecks.models import ServiceEndpoint
+
+    api = ServiceEndpoint.objects.create(name="orders-api", target="http://127.0.0.1:9/")
+    search = ServiceEndpoint.objects.create(name="search", target="http://127.0.0.1:9/")
+    _rule(
+        name="Failing checks",
+        kind="service_health",
+        service="*",
+        metric="",
+        aggregation="count",
+        operator="gte",
+        threshold=2,
+        window_seconds=60,
+    )
+    _checks(api, _at(0), [("fail", None), ("fail", None), ("ok", 30)])
+    _checks(search, _at(0), [("ok", 40), ("fail", None), ("ok", 35)])
+    assert evaluate(_at(0)).fired == 1
+    assert Alert.objects.get().resource == "orders-api"
