@@ -25,8 +25,17 @@ class AlertsConfig(AppConfig):
             "alerts.notify_sweep",
             "alerts.tasks.sweep_notifications",
             lambda: settings.NOTIFY_SWEEP_INTERVAL,
+            args=_sweep_args,
         )
         samples_ingested.connect(_evaluate_soon, dispatch_uid="alerts.evaluate_after_ingest")
+
+
+def _sweep_args() -> tuple | None:
+    """No task when the outbox has nothing due: the question is two indexed queries in
+    the ticker, a task is a queue row, a worker's turn and a result."""
+    from alerts.delivery import sweep_needed
+
+    return () if sweep_needed() else None
 
 
 def _evaluate_soon(sender, **kwargs):

@@ -369,23 +369,32 @@ def _finish(
     return status
 
 
+def due_rows(now: datetime):
+    """Rows the sweeper must enqueue: due retries and held messages not enqueued lately,
+    and claims whose lease expired."""
+    not_recent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - ENQUEUE_GRACE)
+    due = Q(status__in=WAITING_STATUSES, next_attempt_at__lte=now) | Q(
+        status=DeliveryStatus.SENDING, lease_until__lt=now
+    )
+    return Notification.objects.filter(due).filter(not_recent)
+
+
+def sweep_needed(now: datetime | None = None) -> bool:
+    """Whether a sweep would do anything: asked by the ticker before it enqueues one,
+    so a quiet console does not run a task every few seconds for nothing."""
+    from alerts import routing
+
+    now = now or timezone.now()
+    return due_rows(now).exists() or routing.repeats_due(now).exists()
+
+
 def sweep(now: datetime | None = None) -> dict:
     """Enqueue rows that are due (retries, held messages, lost tasks) and claims whose
     lease expired; route repeat messages. Run by the ticker every few seconds."""
     from alerts import routing
 
     now = now or timezone.now()
-    stale = now - ENQUEUE_GRACE
-    not_recent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale)
-    due = Q(status__in=WAITING_STATUSES, next_attempt_at__lte=now) | Q(
-        status=DeliveryStatus.SENDING, lease_until__lt=now
-    )
-    ids = list(
-        Notification.objects.filter(due)
-        .filter(not_recent)
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:SWEEP_BATCH]
-    )
+    ids = list(due_rows(now).order_by("next_attempt_at").values_list("pk", flat=True)[:SWEEP_BATCH])
     if ids:
         with transaction.atomic():
             Notification.objects.filter(pk__in=ids).update(enqueued_at=now)

@@ -258,12 +258,11 @@ def _insert(rows: list[Notification], now) -> list[int]:
     )
 
 
-def route_repeats(now: datetime | None = None) -> list[int]:
-    """Repeat messages for alerts still active and unacknowledged whose last message
-    to a channel went out ``NOTIFY_REPEAT_INTERVAL`` ago or more."""
-    now = now or timezone.now()
+def repeats_due(now: datetime):
+    """(alert, channel, last sent) for active, unacknowledged alerts whose last message to
+    a channel went out ``NOTIFY_REPEAT_INTERVAL`` ago or more."""
     cutoff = now - timedelta(seconds=settings.NOTIFY_REPEAT_INTERVAL)
-    due = (
+    return (
         Notification.objects.filter(
             alert__status=Status.ACTIVE,
             transition__in=FIRING_TRANSITIONS,
@@ -272,8 +271,15 @@ def route_repeats(now: datetime | None = None) -> list[int]:
         )
         .values("alert_id", "channel_id")
         .annotate(last=Max("sent_at"))
-        .filter(last__lte=cutoff)[:500]
+        .filter(last__lte=cutoff)
     )
+
+
+def route_repeats(now: datetime | None = None) -> list[int]:
+    """Repeat messages for alerts still active and unacknowledged whose last message
+    to a channel went out ``NOTIFY_REPEAT_INTERVAL`` ago or more."""
+    now = now or timezone.now()
+    due = repeats_due(now)[:500]
     rows = [
         Notification(
             alert_id=row["alert_id"],

@@ -40,11 +40,15 @@ def test_a_500_is_retried_and_delivered_once_the_receiver_recovers(
     assert notification.response_code == 500
     assert "HTTP 500" in notification.last_error
     assert notification.next_attempt_at > timezone.now()
+    # Nothing due yet: the ticker enqueues no sweep.
+    assert not delivery.sweep_needed()
+    assert delivery.sweep_needed(notification.next_attempt_at + timedelta(seconds=1))
 
     sweep_when_due(django_capture_on_commit_callbacks, notification)
     assert notification.status == DeliveryStatus.SENT
     assert notification.attempts == 2
     assert len(receiver.requests) == 2
+    assert not delivery.sweep_needed(timezone.now() + timedelta(minutes=1))
 
 
 def test_a_429_waits_for_retry_after(
