@@ -358,3 +358,18 @@ def test_a_service_rule_can_count_failed_checks_on_every_endpoint():
     _checks(search, _at(0), [("ok", 40), ("fail", None), ("ok", 35)])
     assert evaluate(_at(0)).fired == 1
     assert Alert.objects.get().resource == "orders-api"
+
+
+def test_the_scheduled_pass_is_skipped_right_after_a_pass_for_fresh_samples(settings):
+    import time as clock
+
+    from django.core.cache import cache
+
+    from alerts.apps import LAST_QUEUED_KEY, _evaluate_args
+
+    settings.ALERT_EVALUATION_INTERVAL = 15
+    assert _evaluate_args() == (), "nothing queued lately: the scheduled pass runs"
+    cache.set(LAST_QUEUED_KEY, clock.time() - 2)
+    assert _evaluate_args() is None
+    cache.set(LAST_QUEUED_KEY, clock.time() - 10)
+    assert _evaluate_args() == ()
