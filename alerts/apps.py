@@ -9,14 +9,17 @@ class AlertsConfig(AppConfig):
     def ready(self):
         from alerts import exposition
         from alerts.configcode import RulesSection, SilencesSection
+        from alerts.notification_panels import deliveries_panel
         from metrics.signals import samples_ingested
         from opsconsole.configcode import register_section
         from opsconsole.exposition import register_series
+        from opsconsole.panels import register_panel
         from opsconsole.ticker import register_job
 
         register_series("alerts", exposition.alert_series)
         register_section(RulesSection())
         register_section(SilencesSection())
+        register_panel("alert_detail", deliveries_panel)
 
         register_job(
             "alerts.evaluate", "alerts.tasks.evaluate", lambda: settings.ALERT_EVALUATION_INTERVAL

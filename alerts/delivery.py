@@ -35,6 +35,7 @@ from alerts.notification_models import (
     NotificationChannel,
     Transition,
 )
+from alerts.notification_panels import publish_delivery
 from alerts.notifiers import DeliveryError, notifier, redact
 from alerts.notifiers.message import for_notification
 
@@ -330,6 +331,8 @@ def _release(n: Notification, token: uuid.UUID, when: datetime, reason: str) -> 
         claim_token=None,
         updated=timezone.now(),
     )
+    if updated:
+        publish_delivery(n.pk, n.alert_id)
     return "deferred" if updated else "lease lost"
 
 
@@ -366,6 +369,7 @@ def _finish(
     if not updated:
         logger.warning("notification %s: lease lost before recording %s", n.pk, status)
         return "lease lost"
+    publish_delivery(n.pk, n.alert_id)
     return status
 
 
@@ -402,7 +406,8 @@ def resend(notification_ids: list[int]) -> int:
     rows = Notification.objects.filter(pk__in=notification_ids).exclude(
         status=DeliveryStatus.SENDING
     )
-    ids = list(rows.values_list("pk", flat=True))
+    pairs = list(rows.values_list("pk", "alert_id"))
+    ids = [pk for pk, _alert_id in pairs]
     rows.update(
         status=DeliveryStatus.PENDING,
         attempts=0,
@@ -413,6 +418,8 @@ def resend(notification_ids: list[int]) -> int:
         updated=now,
     )
     routing.schedule_delivery(ids)
+    for pk, alert_id in pairs:
+        publish_delivery(pk, alert_id)
     return len(ids)
 
 
