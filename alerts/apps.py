@@ -9,6 +9,7 @@ class AlertsConfig(AppConfig):
     def ready(self):
         from alerts import exposition
         from alerts.configcode import RulesSection, SilencesSection
+        from alerts.notification_configcode import ChannelsSection, RoutingSection
         from alerts.notification_panels import deliveries_panel
         from metrics.signals import samples_ingested
         from opsconsole.configcode import register_section
@@ -23,6 +24,8 @@ class AlertsConfig(AppConfig):
             register_grafana_panel(panel)
         register_section(RulesSection())
         register_section(SilencesSection())
+        register_section(ChannelsSection())
+        register_section(RoutingSection())
         register_panel("alert_detail", deliveries_panel)
 
         register_job(

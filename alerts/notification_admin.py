@@ -19,6 +19,7 @@ from alerts.notification_channels import (
     routing_rule_problems,
     secret_names,
 )
+from alerts.notification_configcode import routing_history
 from alerts.notifiers import available_kinds
 
 
@@ -184,6 +185,31 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("channels")
+
+    # Every edit leaves a version (who, when, what changed) in the configuration history,
+    # recorded once the channels (saved after the rule itself) are in place.
+    def save_model(self, request, obj, form, change):
+        stored = RoutingRule.objects.filter(pk=obj.pk).first() if change else None
+        if stored is not None:
+            routing_history().baseline_of(stored)
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        routing_history().record(form.instance, actor=request.user.get_username(), source="admin")
+
+    def delete_model(self, request, obj):
+        routing_history().record(
+            obj, actor=request.user.get_username(), source="admin", deleted=True
+        )
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for rule in queryset:
+            routing_history().record(
+                rule, actor=request.user.get_username(), source="admin", deleted=True
+            )
+        super().delete_queryset(request, queryset)
 
 
 @admin.register(Notification)
