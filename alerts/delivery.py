@@ -242,6 +242,8 @@ def _failed(n: Notification, token: uuid.UUID, now: datetime, exc: DeliveryError
     error = redact(str(exc), channel.secrets)
     if exc.permanent:
         status = _finish(n, token, DeliveryStatus.FAILED, now, error=error, code=exc.code)
+        if status == DeliveryStatus.FAILED:
+            _audit_undelivered(n, status, error, exc.code)
         _raise_channel_alert(n, error)
         return status
     if n.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
@@ -279,8 +281,37 @@ def _give_up(n: Notification, token: uuid.UUID, now: datetime, exc: DeliveryErro
         n.attempts,
         error,
     )
+    if status == DeliveryStatus.DEAD:
+        _audit_undelivered(n, status, error, exc.code)
     _raise_channel_alert(n, error)
     return status
+
+
+def _audit_undelivered(n: Notification, status: str, error: str, code: int | None) -> None:
+    """A message given up on is on Sentry Station's audit stream, next to the edits
+    that may have caused it."""
+    from opsconsole import audit
+    from opsconsole.models import AuditEntry
+
+    channel = n.channel
+    subject = f"alert #{n.alert_id}" if n.alert_id else "a test"
+    outcome = "refused" if status == DeliveryStatus.FAILED else f"dead after {n.attempts} attempts"
+    try:
+        audit.record(
+            AuditEntry.Kind.DELIVERY_FAILED,
+            f"{n.transition} message about {subject} to {channel.name} {outcome}: {error}",
+            obj=n,
+            data={
+                "channel": channel.name,
+                "channel_id": channel.pk,
+                "alert_id": n.alert_id,
+                "status": status,
+                "attempts": n.attempts,
+                "response_code": code,
+            },
+        )
+    except Exception:
+        logger.exception("could not record the undelivered notification %s", n.pk)
 
 
 def _raise_channel_alert(n: Notification, error: str) -> None:

@@ -129,11 +129,21 @@ class NotificationChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Enable selected channels")
     def enable(self, request, queryset):
-        self.message_user(request, f"Enabled {queryset.update(enabled=True)} channel(s).")
+        self.message_user(request, f"Enabled {_set_enabled(queryset, True)} channel(s).")
 
     @admin.action(description="Disable selected channels")
     def disable(self, request, queryset):
-        self.message_user(request, f"Disabled {queryset.update(enabled=False)} channel(s).")
+        self.message_user(request, f"Disabled {_set_enabled(queryset, False)} channel(s).")
+
+
+def _set_enabled(queryset, enabled: bool) -> int:
+    # Saved one by one, not updated in bulk, so each change reaches the audit stream.
+    changed = 0
+    for channel in queryset.exclude(enabled=enabled):
+        channel.enabled = enabled
+        channel.save(update_fields=["enabled", "updated"])
+        changed += 1
+    return changed
 
 
 class RoutingRuleForm(forms.ModelForm):
