@@ -198,7 +198,7 @@ class AlertDetailConsumer(_LiveAlerts):
         await super().disconnect(code)
 
     async def delivery_changed(self, event):
-        if event.get("alert_id") != self.alert_id:
+        if self.alert_id not in event.get("alert_ids", ()):
             return
         await self.send(text_data=await database_sync_to_async(render_live)(self.alert_id))
 

@@ -35,7 +35,7 @@ from alerts.notification_models import (
     NotificationChannel,
     Transition,
 )
-from alerts.notification_panels import publish_delivery
+from alerts.notification_panels import publish_deliveries
 from alerts.notifiers import DeliveryError, notifier, redact
 from alerts.notifiers.message import for_notification
 
@@ -129,11 +129,18 @@ def deliver_batch(ids: list[int], now: datetime | None = None) -> dict[int, str]
     started = time.monotonic()
     channels: dict[int, NotificationChannel] = {}
     outcomes = {}
-    for n in rows.order_by("pk"):
-        # One instance per channel, so a circuit opened by one row holds for the next.
-        n.channel = channels.setdefault(n.channel_id, n.channel)
-        elapsed = timedelta(seconds=time.monotonic() - started)
-        outcomes[n.pk] = _attempt(n, token, now + elapsed)
+    changed: set[int] = set()
+    try:
+        for n in rows.order_by("pk"):
+            # One instance per channel, so a circuit opened by one row holds for the next.
+            n.channel = channels.setdefault(n.channel_id, n.channel)
+            elapsed = timedelta(seconds=time.monotonic() - started)
+            outcomes[n.pk] = _attempt(n, token, now + elapsed)
+            if outcomes[n.pk] != "lease lost" and n.alert_id is not None:
+                changed.add(n.alert_id)
+    finally:
+        # One event for the batch: a publish per message cost more than its send.
+        publish_deliveries(changed)
     return outcomes
 
 
@@ -362,8 +369,6 @@ def _release(n: Notification, token: uuid.UUID, when: datetime, reason: str) -> 
         claim_token=None,
         updated=timezone.now(),
     )
-    if updated:
-        publish_delivery(n.pk, n.alert_id)
     return "deferred" if updated else "lease lost"
 
 
@@ -400,7 +405,6 @@ def _finish(
     if not updated:
         logger.warning("notification %s: lease lost before recording %s", n.pk, status)
         return "lease lost"
-    publish_delivery(n.pk, n.alert_id)
     return status
 
 
@@ -449,8 +453,7 @@ def resend(notification_ids: list[int]) -> int:
         updated=now,
     )
     routing.schedule_delivery(ids)
-    for pk, alert_id in pairs:
-        publish_delivery(pk, alert_id)
+    publish_deliveries({alert_id for _pk, alert_id in pairs if alert_id is not None})
     return len(ids)
 
 

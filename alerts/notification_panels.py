@@ -57,10 +57,8 @@ def render_live(alert_id: int) -> str:
     return render_to_string(TEMPLATE, {"panel": {**panel_context(alert_id), "oob": True}})
 
 
-def publish_delivery(notification_id: int, alert_id: int | None) -> None:
-    """Tell open alert pages that one of the alert's deliveries changed."""
-    if alert_id is not None:
-        publish_now(
-            DELIVERIES_GROUP,
-            {"type": "delivery.changed", "alert_id": alert_id, "notification_id": notification_id},
-        )
+def publish_deliveries(alert_ids) -> None:
+    """Tell open alert pages that deliveries of these alerts changed."""
+    alert_ids = sorted(alert_ids)
+    if alert_ids:
+        publish_now(DELIVERIES_GROUP, {"type": "deliveries.changed", "alert_ids": alert_ids})
