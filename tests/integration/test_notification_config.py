@@ -295,3 +295,15 @@ def test_a_rollback_to_a_channel_since_deleted_is_refused_with_a_reason(admin_cl
     )
     assert "channels that no longer exist: screen" in response.content.decode()
     assert list(RoutingRule.objects.get(name="db team").channels.all()) == []
+
+
+def test_a_routing_rules_admin_page_links_to_its_versions(admin_client):
+    admin_client.post("/admin/alerts/routingrule/add/", _routing_form())
+    rule = RoutingRule.objects.get(name="db team")
+    page = admin_client.get(f"/admin/alerts/routingrule/{rule.pk}/change/").content.decode()
+    link = f"/admin/opsconsole/configversion/?section=routing&amp;object_key={rule.pk}"
+    assert link in page
+    listed = admin_client.get(
+        f"/admin/opsconsole/configversion/?section=routing&object_key={rule.pk}"
+    )
+    assert "db team" in listed.content.decode()
