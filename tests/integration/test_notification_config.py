@@ -307,3 +307,16 @@ def test_a_routing_rules_admin_page_links_to_its_versions(admin_client):
         f"/admin/opsconsole/configversion/?section=routing&object_key={rule.pk}"
     )
     assert "db team" in listed.content.decode()
+
+
+def test_a_json_file_round_trips_and_reports_errors_by_line(env, tmp_path):
+    run("import_config", write(tmp_path, DOCUMENT))
+    exported, _ = run("export_config", "--format", "json")
+    assert HOOK_URL not in exported and '"url": "${OPS_HOOK_URL}"' in exported
+    out, _ = run("import_config", write(tmp_path, exported, "ops.json"), "--dry-run")
+    assert "channels: no changes" in out and "routing: no changes" in out
+    broken = exported.replace('"${OPS_HOOK_URL}"', f'"{HOOK_URL}"')
+    line = next(n for n, text in enumerate(broken.splitlines(), 1) if HOOK_URL in text)
+    err = failing(write(tmp_path, broken, "broken.json"))
+    assert f":{line}: channel 'ops-hook': secrets.url must be a reference" in err
+    assert HOOK_URL not in err
