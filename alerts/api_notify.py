@@ -28,6 +28,7 @@ from alerts.notification_channels import (
     save_channel,
     secret_names,
 )
+from alerts.notification_configcode import routing_history
 from alerts.notifiers import available_kinds
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
@@ -188,10 +189,13 @@ class RoutingRuleIn(Schema):
     channels: list[int] = Field(default_factory=list, description="channel ids")
 
 
-def _save_rule(rule: RoutingRule | None, fields: dict) -> RoutingRule:
+def _save_rule(rule: RoutingRule | None, fields: dict, *, actor: str) -> RoutingRule:
     if problems := routing_rule_problems(fields):
         raise HttpError(422, "; ".join(problems))
     channels = fields.pop("channels", None)
+    history = routing_history()
+    if rule is not None:
+        history.baseline_of(rule)
     rule = rule or RoutingRule()
     for name, value in fields.items():
         setattr(rule, name, value)
@@ -200,6 +204,7 @@ def _save_rule(rule: RoutingRule | None, fields: dict) -> RoutingRule:
             rule.save()
             if channels is not None:
                 rule.channels.set(channels)
+            history.record(rule, actor=actor, source="api")
     except IntegrityError:
         raise HttpError(422, f"a routing rule named {rule.name!r} already exists") from None
     return rule
@@ -214,7 +219,7 @@ def list_routing_rules(request):
 
 @routing_router.post("", response={201: RoutingRuleOut}, auth=ADMIN, url_name="create_routing_rule")
 def create_routing_rule(request, payload: RoutingRuleIn):
-    return Status(201, _save_rule(None, payload.dict()))
+    return Status(201, _save_rule(None, payload.dict(), actor=request.user.get_username()))
 
 
 @routing_router.patch(
@@ -233,14 +238,19 @@ def update_routing_rule(request, rule_id: int, payload: Body[dict[str, Any]]):
         merged = RoutingRuleIn(**{**current, **payload}).dict()
     except ValueError as exc:
         raise HttpError(422, str(exc).splitlines()[0]) from None
-    return _save_rule(rule, merged)
+    return _save_rule(rule, merged, actor=request.user.get_username())
 
 
 @routing_router.delete(
     "/{rule_id}", response={204: None}, auth=ADMIN, url_name="delete_routing_rule"
 )
 def delete_routing_rule(request, rule_id: int):
-    _rule(rule_id).delete()
+    rule = _rule(rule_id)
+    with transaction.atomic():
+        routing_history().record(
+            rule, actor=request.user.get_username(), source="api", deleted=True
+        )
+        rule.delete()
     return Status(204, None)
 
 

@@ -11,14 +11,24 @@ class AlertsConfig(AppConfig):
     def ready(self):
         from alerts import exposition
         from alerts.configcode import RulesSection, SilencesSection
+        from alerts.notification_configcode import ChannelsSection, RoutingSection
+        from alerts.notification_panels import deliveries_panel
         from metrics.signals import samples_ingested
         from opsconsole.configcode import register_section
         from opsconsole.exposition import register_series
+        from opsconsole.grafana import register_panel as register_grafana_panel
+        from opsconsole.panels import register_panel
         from opsconsole.ticker import register_job
 
         register_series("alerts", exposition.alert_series)
+        register_series("notifications", exposition.notification_series)
+        for panel in exposition.grafana_panels():
+            register_grafana_panel(panel)
         register_section(RulesSection())
         register_section(SilencesSection())
+        register_section(ChannelsSection())
+        register_section(RoutingSection())
+        register_panel("alert_detail", deliveries_panel)
 
         register_job(
             "alerts.evaluate",

@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 
 from alerts import console
 from alerts.models import Alert
+from alerts.notification_panels import DELIVERIES_GROUP, render_live
 from alerts.service import ALERTS_GROUP
 from opsconsole.live import local_fanout
 from opsconsole.roles import Role, role_of
@@ -182,7 +183,24 @@ class AlertListConsumer(_LiveAlerts):
 
 
 class AlertDetailConsumer(_LiveAlerts):
-    """One alert's page: its summary and the timeline events as they are written."""
+    """One alert's page: its summary, the timeline events as they are written, and the
+    deliveries made for it as their outcomes are recorded."""
+
+    async def connect(self):
+        await super().connect()
+        if getattr(self, "joined", False):
+            await local_fanout().join(DELIVERIES_GROUP, self.delivery_changed)
+            self.joined_deliveries = True
+
+    async def disconnect(self, code):
+        if getattr(self, "joined_deliveries", False):
+            await local_fanout().leave(DELIVERIES_GROUP, self.delivery_changed)
+        await super().disconnect(code)
+
+    async def delivery_changed(self, event):
+        if self.alert_id not in event.get("alert_ids", ()):
+            return
+        await self.send(text_data=await database_sync_to_async(render_live)(self.alert_id))
 
     def prepare(self):
         self.alert_id = int(self.scope["url_route"]["kwargs"]["alert_id"])
@@ -233,4 +251,6 @@ class AlertDetailConsumer(_LiveAlerts):
             )
             parts.append(f'<ol hx-swap-oob="beforeend:#timeline">{items}</ol>')
             parts.append(_cursor_html(events[-1].pk))
+        # Routing wrote the alert's outbox rows in the same transaction as the change.
+        parts.append(render_live(self.alert_id))
         return "".join(parts)

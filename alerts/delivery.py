@@ -35,6 +35,7 @@ from alerts.notification_models import (
     NotificationChannel,
     Transition,
 )
+from alerts.notification_panels import publish_deliveries
 from alerts.notifiers import DeliveryError, notifier, redact
 from alerts.notifiers.message import for_notification
 
@@ -128,11 +129,18 @@ def deliver_batch(ids: list[int], now: datetime | None = None) -> dict[int, str]
     started = time.monotonic()
     channels: dict[int, NotificationChannel] = {}
     outcomes = {}
-    for n in rows.order_by("pk"):
-        # One instance per channel, so a circuit opened by one row holds for the next.
-        n.channel = channels.setdefault(n.channel_id, n.channel)
-        elapsed = timedelta(seconds=time.monotonic() - started)
-        outcomes[n.pk] = _attempt(n, token, now + elapsed)
+    changed: set[int] = set()
+    try:
+        for n in rows.order_by("pk"):
+            # One instance per channel, so a circuit opened by one row holds for the next.
+            n.channel = channels.setdefault(n.channel_id, n.channel)
+            elapsed = timedelta(seconds=time.monotonic() - started)
+            outcomes[n.pk] = _attempt(n, token, now + elapsed)
+            if outcomes[n.pk] != "lease lost" and n.alert_id is not None:
+                changed.add(n.alert_id)
+    finally:
+        # One event for the batch: a publish per message cost more than its send.
+        publish_deliveries(changed)
     return outcomes
 
 
@@ -241,6 +249,8 @@ def _failed(n: Notification, token: uuid.UUID, now: datetime, exc: DeliveryError
     error = redact(str(exc), channel.secrets)
     if exc.permanent:
         status = _finish(n, token, DeliveryStatus.FAILED, now, error=error, code=exc.code)
+        if status == DeliveryStatus.FAILED:
+            _audit_undelivered(n, status, error, exc.code)
         _raise_channel_alert(n, error)
         return status
     if n.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
@@ -278,8 +288,37 @@ def _give_up(n: Notification, token: uuid.UUID, now: datetime, exc: DeliveryErro
         n.attempts,
         error,
     )
+    if status == DeliveryStatus.DEAD:
+        _audit_undelivered(n, status, error, exc.code)
     _raise_channel_alert(n, error)
     return status
+
+
+def _audit_undelivered(n: Notification, status: str, error: str, code: int | None) -> None:
+    """A message given up on is on Sentry Station's audit stream, next to the edits
+    that may have caused it."""
+    from opsconsole import audit
+    from opsconsole.models import AuditEntry
+
+    channel = n.channel
+    subject = f"alert #{n.alert_id}" if n.alert_id else "a test"
+    outcome = "refused" if status == DeliveryStatus.FAILED else f"dead after {n.attempts} attempts"
+    try:
+        audit.record(
+            AuditEntry.Kind.DELIVERY_FAILED,
+            f"{n.transition} message about {subject} to {channel.name} {outcome}: {error}",
+            obj=n,
+            data={
+                "channel": channel.name,
+                "channel_id": channel.pk,
+                "alert_id": n.alert_id,
+                "status": status,
+                "attempts": n.attempts,
+                "response_code": code,
+            },
+        )
+    except Exception:
+        logger.exception("could not record the undelivered notification %s", n.pk)
 
 
 def _raise_channel_alert(n: Notification, error: str) -> None:
@@ -411,7 +450,8 @@ def resend(notification_ids: list[int]) -> int:
     rows = Notification.objects.filter(pk__in=notification_ids).exclude(
         status=DeliveryStatus.SENDING
     )
-    ids = list(rows.values_list("pk", flat=True))
+    pairs = list(rows.values_list("pk", "alert_id"))
+    ids = [pk for pk, _alert_id in pairs]
     rows.update(
         status=DeliveryStatus.PENDING,
         attempts=0,
@@ -422,6 +462,7 @@ def resend(notification_ids: list[int]) -> int:
         updated=now,
     )
     routing.schedule_delivery(ids)
+    publish_deliveries({alert_id for _pk, alert_id in pairs if alert_id is not None})
     return len(ids)
 
 

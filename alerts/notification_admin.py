@@ -19,6 +19,7 @@ from alerts.notification_channels import (
     routing_rule_problems,
     secret_names,
 )
+from alerts.notification_configcode import routing_history
 from alerts.notifiers import available_kinds
 
 
@@ -128,11 +129,21 @@ class NotificationChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Enable selected channels")
     def enable(self, request, queryset):
-        self.message_user(request, f"Enabled {queryset.update(enabled=True)} channel(s).")
+        self.message_user(request, f"Enabled {_set_enabled(queryset, True)} channel(s).")
 
     @admin.action(description="Disable selected channels")
     def disable(self, request, queryset):
-        self.message_user(request, f"Disabled {queryset.update(enabled=False)} channel(s).")
+        self.message_user(request, f"Disabled {_set_enabled(queryset, False)} channel(s).")
+
+
+def _set_enabled(queryset, enabled: bool) -> int:
+    # Saved one by one, not updated in bulk, so each change reaches the audit stream.
+    changed = 0
+    for channel in queryset.exclude(enabled=enabled):
+        channel.enabled = enabled
+        channel.save(update_fields=["enabled", "updated"])
+        changed += 1
+    return changed
 
 
 class RoutingRuleForm(forms.ModelForm):
@@ -184,6 +195,31 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("channels")
+
+    # Every edit leaves a version (who, when, what changed) in the configuration history,
+    # recorded once the channels (saved after the rule itself) are in place.
+    def save_model(self, request, obj, form, change):
+        stored = RoutingRule.objects.filter(pk=obj.pk).first() if change else None
+        if stored is not None:
+            routing_history().baseline_of(stored)
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        routing_history().record(form.instance, actor=request.user.get_username(), source="admin")
+
+    def delete_model(self, request, obj):
+        routing_history().record(
+            obj, actor=request.user.get_username(), source="admin", deleted=True
+        )
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for rule in queryset:
+            routing_history().record(
+                rule, actor=request.user.get_username(), source="admin", deleted=True
+            )
+        super().delete_queryset(request, queryset)
 
 
 @admin.register(Notification)

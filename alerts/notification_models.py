@@ -39,6 +39,9 @@ class NotificationChannel(models.Model):
     kind = models.CharField(max_length=12, choices=ChannelKind.choices)
     config = models.JSONField(default=dict, blank=True)
     secrets = models.JSONField(default=dict, blank=True)
+    # The environment variable each secret came from in a configuration file, so an
+    # export writes the same ${NAME} references back; never the values themselves.
+    secret_refs = models.JSONField(default=dict, blank=True, editable=False)
     min_severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.INFO)
     enabled = models.BooleanField(default=True)
     send_resolved = models.BooleanField(default=True)

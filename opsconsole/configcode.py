@@ -246,6 +246,12 @@ def plan(document: LineDict, *, prune: bool = False) -> list[Change]:
                 )
             )
     check_secrets(document, errors)
+    for section in _sections.values():
+        # A section whose items name another section's items (routing rules name
+        # channels) sees the whole document first: names created by the same file count.
+        start = getattr(section, "start_plan", None)
+        if start is not None:
+            start(document)
     changes: list[Change] = []
     for name, section in _sections.items():
         if name in document:

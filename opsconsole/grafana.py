@@ -36,7 +36,7 @@ def registered_panels() -> list[Panel]:
     return list(_panels)
 
 
-ROWS = ["System", "Alerts", "Console", "Latency"]
+ROWS = ["System", "Alerts", "Notifications", "Console", "Latency"]
 
 for _panel in [
     Panel("CPU", [('opsconsole_host_cpu_usage_percent{host=~"$host"}', "{{host}}")], "percent"),

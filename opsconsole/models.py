@@ -94,6 +94,7 @@ class AuditEntry(models.Model):
         ALERT_ACTION = "alert_action", "Alert action"
         CONFIG_CHANGE = "config_change", "Configuration change"
         APP_ERROR = "app_error", "Application error"
+        DELIVERY_FAILED = "delivery_failed", "Notification not delivered"
 
     created = models.DateTimeField(default=timezone.now)
     kind = models.CharField(max_length=16, choices=Kind.choices)

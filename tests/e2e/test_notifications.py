@@ -64,3 +64,42 @@ def test_an_admin_adds_a_slack_channel_tests_it_and_an_alert_reaches_it(page, co
     expect(page.locator("#result_list")).to_contain_text("Primary Postgres")
     expect(page.locator("#result_list")).to_contain_text("Sent")
     screenshot(page, "admin-delivery-log")
+
+
+def test_an_alert_page_shows_its_deliveries_and_follows_them_live(page, console, receiver):
+    console.manage(
+        "shell",
+        "-c",
+        "from alerts.models import NotificationChannel; NotificationChannel.objects.create("
+        f"name='ops-webhook', kind='webhook', secrets={{'url': '{receiver.url}/incoming'}})",
+    )
+    out = console.manage(
+        "send_test_alert", "--severity", "critical", "--resource", "e2e-deliveries"
+    )
+    alert_id = int(out.split("#", 1)[1].split()[0])
+    deadline = time.monotonic() + 60
+    while not receiver.requests and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert receiver.requests, "the workers never delivered the alert"
+
+    log_in(page, console, "admin")
+    page.goto(f"{console.url}/alerts/{alert_id}/")
+    panel = page.locator(f"#deliveries-{alert_id}")
+    row = panel.locator("tr.delivery", has_text="ops-webhook")
+    expect(row).to_contain_text("Sent")
+    expect(row).to_contain_text("HTTP 200")
+    expect(panel).not_to_contain_text("/incoming")
+    expect(page.locator("#live-badge")).to_have_attribute("data-state", "live")
+
+    # Sent again while the page is open, to a receiver that now fails: no reload needed.
+    receiver.default = (503, {"Content-Type": "application/json"}, b"{}")
+    console.manage(
+        "shell",
+        "-c",
+        "from alerts.delivery import resend; from alerts.models import Notification; "
+        f"resend(list(Notification.objects.filter(alert_id={alert_id}, "
+        "channel__name='ops-webhook').values_list('pk', flat=True)))",
+    )
+    expect(row).to_contain_text("Retrying", timeout=30000)
+    expect(row).to_contain_text("HTTP 503")
+    screenshot(page, "alert-deliveries")

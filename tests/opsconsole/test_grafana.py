@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 from prometheus_client.parser import text_string_to_metric_families
 
+from alerts.models import NotificationChannel
 from alerts.service import AlertService
 from tests.metrics.helpers import store
 
@@ -42,6 +43,8 @@ def test_every_series_a_panel_queries_is_served_by_metrics(db, tmp_path):
     ]
     store("web-01", {key: [(now, 1.0)] for key in keys})
     AlertService().create_system_alert("cpu_usage_percent", 99, 50, "web-01")
+    # Per-channel series exist once a channel does.
+    NotificationChannel.objects.create(name="screen", kind="dashboard")
     async_task("tests.opsconsole.boom_urls.quiet_task")
     text = Client().get("/metrics").content.decode()
     served = {s.name for f in text_string_to_metric_families(text) for s in f.samples}
