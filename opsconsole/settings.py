@@ -208,6 +208,10 @@ Q_CLUSTER = {
     "catch_up": False,
     "ack_failures": True,
     "label": "Tasks",
+    # The sentinel checks its processes and writes its status (to the cache) every cycle;
+    # q2's 0.5 s is a fifth of an idle console's CPU. Task timeouts are counted in
+    # these cycles too, which 2 s resolves well enough for a 120 s timeout.
+    "guard_cycle": 2,
     "sync": TESTING or envbool("Q_SYNC", False),
 }
 if Q_BROKER == "redis":
