@@ -26,7 +26,7 @@ from alerts.evaluator import evaluate
 from alerts.models import Alert, AlertRule, Silence
 from alerts.service import Alert as AlertSpec
 from alerts.service import AlertService, AlertStateError
-from opsconsole.apitools import one_or_404, valid_or_422
+from opsconsole.apitools import as_form_data, one_or_404, valid_or_422
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role
@@ -346,24 +346,8 @@ def _save_rule(rule: AlertRule | None, body: dict) -> AlertRule:
     # A PATCH changes only what it names; a POST starts from the model's defaults.
     base = rule if rule is not None else AlertRule()
     data = {**{f: getattr(base, f) for f in AlertRuleForm.Meta.fields}, **body}
-    form = AlertRuleForm(data=_form_data(data), instance=rule)
+    form = AlertRuleForm(data=as_form_data(data), instance=rule)
     return valid_or_422(form).save()
-
-
-def _form_data(data: dict) -> dict:
-    """Values as a browser would post them to the admin form."""
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, dict | list):
-            out[key] = json.dumps(value)
-        elif isinstance(value, bool):
-            if value:
-                out[key] = "on"
-        elif value is None:
-            out[key] = ""
-        else:
-            out[key] = value
-    return out
 
 
 @rules_router.get("", response=list[RuleOut], auth=api_auth(), url_name="list_alert_rules")

@@ -20,6 +20,7 @@ from alerts.admin import AlertRuleForm, SilenceForm
 from alerts.constants import parse_severity
 from alerts.models import AlertRule, Silence
 from opsconsole import versions
+from opsconsole.apitools import as_form_data
 from opsconsole.configcode import Change, ConfigError, LineDict, LineList
 
 RULE_FIELDS = list(AlertRuleForm.Meta.fields)
@@ -28,22 +29,6 @@ RULE_FIELDS = list(AlertRuleForm.Meta.fields)
 def _default(name: str) -> Any:
     model_field = AlertRule._meta.get_field(name)
     return model_field.get_default()
-
-
-def _form_data(data: dict) -> dict:
-    """Values as the admin form would receive them from a browser."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict | list):
-            out[key] = json.dumps(value)
-        elif isinstance(value, bool):
-            if value:
-                out[key] = "on"
-        elif value is None:
-            out[key] = ""
-        else:
-            out[key] = value
-    return out
 
 
 def _plain(value: Any) -> Any:
@@ -98,7 +83,7 @@ class RulesSection:
                 self.record(rule, actor=actor, source="rollback", deleted=True)
                 rule.delete()
             return
-        form = AlertRuleForm(data=_form_data(snapshot), instance=rule)
+        form = AlertRuleForm(data=as_form_data(snapshot), instance=rule)
         if not form.is_valid():
             problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
             raise versions.RollbackError(f"that version is no longer valid: {problems}")
@@ -162,7 +147,7 @@ class RulesSection:
             rule = existing.get(name)
             # Taken first: validating a model form writes its values onto the instance.
             before = self.snapshot(rule) if rule is not None else {}
-            form = AlertRuleForm(data=_form_data(desired), instance=rule)
+            form = AlertRuleForm(data=as_form_data(desired), instance=rule)
             if not form.is_valid():
                 _form_errors(form, item, f"rule {name!r}", errors)
                 continue

@@ -3,7 +3,6 @@ history and uptime, "check now", and the end-to-end latency monitor."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ from healthchecks.monitor import service_health
 from healthchecks.runner import run_checks
 from healthchecks.state import disable
 from healthchecks.uptime import uptimes
+from opsconsole.apitools import as_form_data
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role
@@ -176,29 +176,13 @@ def _save(endpoint: ServiceEndpoint | None, body: dict) -> ServiceEndpoint:
     # A PATCH changes only what it names; a POST starts from the model's defaults.
     base = endpoint if endpoint is not None else ServiceEndpoint()
     data = {f: getattr(base, "parent_id" if f == "parent" else f) for f in fields}
-    form = ServiceEndpointForm(data=_form_data({**data, **body}), instance=endpoint)
+    form = ServiceEndpointForm(data=as_form_data({**data, **body}), instance=endpoint)
     if not form.is_valid():
         problems = "; ".join(
             f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()
         )
         raise HttpError(422, problems)
     return form.save()
-
-
-def _form_data(data: dict) -> dict:
-    """Values as a browser would post them to the admin form."""
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, dict | list):
-            out[key] = json.dumps(value)
-        elif isinstance(value, bool):
-            if value:
-                out[key] = "on"
-        elif value is None:
-            out[key] = ""
-        else:
-            out[key] = value
-    return out
 
 
 @router.post(
