@@ -26,7 +26,8 @@ from alerts.models import Alert
 from alerts.notification_panels import DELIVERIES_GROUP, render_live
 from alerts.service import ALERTS_GROUP
 from opsconsole.live import local_fanout
-from opsconsole.roles import Role, role_of
+from opsconsole.roles import Role
+from opsconsole.sockets import admit
 
 # Rendered rows and counts shared by every page open in this process, by the change
 # that caused them, so 100 open consoles cost one render and query per change, not 100.
@@ -44,11 +45,6 @@ def _remember(key, value):
 
 def _cursor_html(event_id: int) -> str:
     return f'<span id="live-cursor" data-event="{int(event_id)}" hx-swap-oob="true" hidden></span>'
-
-
-@database_sync_to_async
-def _role(user) -> Role:
-    return role_of(user)
 
 
 async def _row(alert_id: int, event_id: int | None, can_act: bool) -> tuple[Alert, str] | None:
@@ -107,13 +103,8 @@ class _LiveAlerts(AsyncWebsocketConsumer):
     channel_layer_alias = "fanout-only"
 
     async def connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=4401)
-            return
-        role = await _role(user)
-        if role < Role.VIEWER:
-            await self.close(code=4403)
+        role = await admit(self)
+        if role is None:
             return
         self.can_act = role >= Role.RESPONDER
         self.prepare()

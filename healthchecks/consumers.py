@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 
 from healthchecks.state import SERVICES_GROUP
 from opsconsole.live import local_fanout
-from opsconsole.roles import Role, role_of
+from opsconsole.sockets import admit
 
 # The last change rendered in this process: every open page is sent the same render.
 _last: dict[str, object] = {"at": None, "html": ""}
@@ -26,19 +26,12 @@ def _render(at) -> str:
     return str(_last["html"])
 
 
-@database_sync_to_async
-def _role(user) -> Role:
-    return role_of(user)
-
-
 class ServicesConsumer(AsyncWebsocketConsumer):
     # Events arrive through the process's shared fan-out, as for the vitals pages.
     channel_layer_alias = "fanout-only"
 
     async def connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated or await _role(user) < Role.VIEWER:
-            await self.close(code=4403)
+        if await admit(self) is None:
             return
         self.joined = True
         await local_fanout().join(SERVICES_GROUP, self.services_update)

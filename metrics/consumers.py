@@ -12,7 +12,7 @@ from alerts.console import gauge_alerts
 from metrics.models import Host
 from metrics.vitals import summarize
 from opsconsole.live import local_fanout
-from opsconsole.roles import Role, role_of
+from opsconsole.sockets import admit
 
 # (host id, sample time) -> rendered HTML, shared by every consumer in this process, so
 # 100 open pages cost one render per collection, not 100.
@@ -48,11 +48,6 @@ def _render(host_id: int, at: str | None) -> str | None:
     return html
 
 
-@database_sync_to_async
-def _role(user) -> Role:
-    return role_of(user)
-
-
 class VitalsConsumer(AsyncWebsocketConsumer):
     # No channel of its own: events arrive through the process's shared fan-out (see
     # opsconsole.live.LocalFanout), so an open page costs the layer nothing. An alias
@@ -60,9 +55,7 @@ class VitalsConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = "fanout-only"
 
     async def connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated or await _role(user) < Role.VIEWER:
-            await self.close(code=4403)
+        if await admit(self) is None:
             return
         self.host_id = int(self.scope["url_route"]["kwargs"]["host_id"])
         self.group = vitals_group(self.host_id)

@@ -12,27 +12,18 @@ from django.template.loader import render_to_string
 from opsconsole import audit
 from opsconsole.live import local_fanout
 from opsconsole.models import AuditEntry
-from opsconsole.roles import Role, role_of
+from opsconsole.roles import Role
+from opsconsole.sockets import admit
 
 CATCH_UP_LIMIT = 200
-
-
-@database_sync_to_async
-def _role(user) -> Role:
-    return role_of(user)
 
 
 class AuditConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = "fanout-only"
 
     async def connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=4401)
-            return
-        role = await _role(user)
-        if role < Role.VIEWER:
-            await self.close(code=4403)
+        role = await admit(self)
+        if role is None:
             return
         # Where logins came from is for admins only.
         self.show_ip = role >= Role.ADMIN
