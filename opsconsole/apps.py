@@ -13,6 +13,8 @@ class OpsConsoleConfig(AppConfig):
 
         from opsconsole import audit, errors, joblog
         from opsconsole.configcode import register_section
+        from opsconsole.exposition import register_series
+        from opsconsole.live import socket_series
         from opsconsole.thresholds import ThresholdsSection
 
         got_request_exception.connect(errors.on_request_exception, dispatch_uid="ops.errors")
@@ -20,6 +22,7 @@ class OpsConsoleConfig(AppConfig):
         post_execute_in_worker.connect(joblog.on_post_execute, dispatch_uid="ops.joblog.post")
         errors.install_task_reporter()
         register_section(ThresholdsSection())
+        register_series("websockets", socket_series)
         audit.connect()
 
         # `manage.py serve` runs the ticker as a thread of the web process (it only

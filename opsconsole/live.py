@@ -135,3 +135,43 @@ def local_fanout() -> LocalFanout:
     if fanout is None:
         fanout = _fanouts[loop] = LocalFanout(get_channel_layer())
     return fanout
+
+
+def open_sockets() -> dict[str, int]:
+    """Live sockets open in this process, by the kind of page (consumer class).
+
+    A page follows one or more groups through the fan-out; each consumer is counted once.
+    Read from the thread that serves ``/metrics`` while the event loop changes the sets,
+    so copies are taken and a set that changed meanwhile is read on the next scrape.
+    """
+    consumers = set()
+    for fanout in list(_fanouts.values()):
+        for members in list(fanout.members.values()):
+            try:
+                consumers.update(getattr(d, "__self__", d) for d in list(members))
+            except RuntimeError:
+                continue
+    counts: dict[str, int] = {}
+    for consumer in consumers:
+        kind = type(consumer).__name__
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def socket_series():
+    """``/metrics``: sockets open in the web process that serves the scrape."""
+    import os
+    import socket
+
+    from prometheus_client.core import GaugeMetricFamily
+
+    family = GaugeMetricFamily(
+        "opsconsole_websocket_clients",
+        "Live sockets open in the web process serving this scrape, by page; with several "
+        "web processes, scrape each one.",
+        labels=["consumer", "process"],
+    )
+    process = f"{socket.gethostname()}:{os.getpid()}"
+    for kind, count in sorted(open_sockets().items()):
+        family.add_metric([kind, process], count)
+    yield family

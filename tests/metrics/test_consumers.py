@@ -105,3 +105,31 @@ def test_pages_opened_together_share_one_subscription_and_get_each_event_once(cl
     assert all("55" in frame for frame in frames)
     assert all(quiet), "each page gets each event once"
     assert relays_after == 0, "the subscription ends with the last page"
+
+
+def test_open_sockets_are_counted_for_metrics_while_they_stay_open(client, carol):
+    from opsconsole.live import open_sockets, socket_series
+
+    host = _sample(10.0).host
+    client.force_login(carol)
+
+    async def scenario():
+        pages = [
+            WebsocketCommunicator(application, f"/ws/vitals/{host.pk}/", _headers(client))
+            for _ in range(3)
+        ]
+        for page in pages:
+            assert (await page.connect(timeout=5))[0]
+        while_open = open_sockets()
+        [family] = list(socket_series())
+        await pages[0].disconnect()
+        after_one_left = open_sockets()
+        for page in pages[1:]:
+            await page.disconnect()
+        return while_open, family, after_one_left
+
+    while_open, family, after_one_left = async_to_sync(scenario)()
+    assert while_open == {"VitalsConsumer": 3}
+    assert [s.value for s in family.samples] == [3]
+    assert family.samples[0].labels["consumer"] == "VitalsConsumer"
+    assert after_one_left == {"VitalsConsumer": 2}

@@ -119,3 +119,8 @@ def test_it_refuses_a_wrong_token(db, settings):
 def test_it_serves_a_scrape_with_the_token(db, settings):
     settings.METRICS_TOKEN = "scrape-secret"
     assert "opsconsole_alerts" in scrape(Authorization="Bearer scrape-secret")
+
+
+def test_it_exposes_the_web_processes_open_sockets(db):
+    # No page is open in a test process: the family is there, with no sample yet.
+    assert scrape()["opsconsole_websocket_clients"] == []
