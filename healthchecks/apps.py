@@ -18,7 +18,9 @@ class HealthchecksConfig(AppConfig):
 
     def ready(self) -> None:
         from healthchecks import latency
+        from healthchecks.configcode import EndpointsSection
         from metrics.signals import samples_ingested
+        from opsconsole.configcode import register_section
         from opsconsole.ticker import register_job
 
         # Every second the ticker asks which endpoints are due; one task per cycle
@@ -30,6 +32,7 @@ class HealthchecksConfig(AppConfig):
         # task costs the queue and a worker, at rest too.
         register_job("healthchecks.upkeep", "healthchecks.tasks.upkeep", lambda: UPKEEP_SECONDS)
         samples_ingested.connect(latency.on_ingest, dispatch_uid="healthchecks.ingest_latency")
+        register_section(EndpointsSection())
 
 
 # Between claims the ticker need not ask the database every second: it sleeps until
