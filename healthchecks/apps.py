@@ -17,10 +17,11 @@ class HealthchecksConfig(AppConfig):
     verbose_name = "Service health"
 
     def ready(self) -> None:
-        from healthchecks import latency
+        from healthchecks import exposition, latency
         from healthchecks.configcode import EndpointsSection
         from metrics.signals import samples_ingested
         from opsconsole.configcode import register_section
+        from opsconsole.exposition import register_series
         from opsconsole.ticker import register_job
 
         # Every second the ticker asks which endpoints are due; one task per cycle
@@ -33,6 +34,7 @@ class HealthchecksConfig(AppConfig):
         register_job("healthchecks.upkeep", "healthchecks.tasks.upkeep", lambda: UPKEEP_SECONDS)
         samples_ingested.connect(latency.on_ingest, dispatch_uid="healthchecks.ingest_latency")
         register_section(EndpointsSection())
+        register_series("endpoints", exposition.endpoint_series)
 
 
 # Between claims the ticker need not ask the database every second: it sleeps until

@@ -1,0 +1,49 @@
+"""The service endpoints' series on ``/metrics`` (see opsconsole/exposition.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from healthchecks.constants import State
+from healthchecks.models import ServiceEndpoint
+from healthchecks.uptime import uptimes
+
+
+def endpoint_series() -> Iterable[Metric]:
+    state = GaugeMetricFamily(
+        "opsconsole_endpoint_state",
+        "1 for the state each service endpoint is in, 0 for the others.",
+        labels=["endpoint", "kind", "state"],
+    )
+    response = GaugeMetricFamily(
+        "opsconsole_endpoint_response_ms",
+        "The last check's response time in milliseconds (endpoints checked at least once).",
+        labels=["endpoint", "kind"],
+    )
+    uptime = GaugeMetricFamily(
+        "opsconsole_endpoint_uptime_24h_percent",
+        "Time up or degraded over the time the state was known, last 24 hours.",
+        labels=["endpoint", "kind"],
+    )
+    endpoints = list(
+        ServiceEndpoint.objects.filter(enabled=True).values_list(
+            "pk", "name", "kind", "state", "last_response_ms"
+        )
+    )
+    # One query for every endpoint's flips, as the status page reads them.
+    percents = uptimes(
+        [pk for pk, *_ in endpoints], timezone.now(), {pk: s for pk, _, _, s, _ in endpoints}
+    )
+    for pk, name, kind, current, last_ms in endpoints:
+        for choice in State.values:
+            state.add_metric([name, kind, choice], 1 if choice == current else 0)
+        if last_ms is not None:
+            response.add_metric([name, kind], last_ms)
+        if percents[pk]["24h"] is not None:
+            uptime.add_metric([name, kind], percents[pk]["24h"])
+    yield state
+    yield response
+    yield uptime
