@@ -129,6 +129,7 @@ class EndpointsSection:
             found = self._plan_one(item, existing, named, errors)
             if found is not None:
                 planned.append(found)
+        _refuse_loops(value, existing, errors)
         changes = _parents_first([change for _, change in planned], planned)
         if prune:
             for name, endpoint in sorted(existing.items()):
@@ -236,6 +237,30 @@ class EndpointsSection:
                 ConfigError(line, f"{label}: the environment variable {variable} is not set")
             )
             return ""
+
+
+def _refuse_loops(value: LineList, existing: dict, errors: list[ConfigError]) -> None:
+    """The form sees one endpoint at a time; a loop through endpoints the file creates
+    or re-parents is only visible in the parents the whole file leaves behind."""
+    parents = {name: (e.parent.name if e.parent_id else None) for name, e in existing.items()}
+    items = {}
+    for item in value:
+        if isinstance(item, LineDict) and isinstance(item.get("name"), str):
+            parent = item.get("parent")
+            parents[item["name"]] = str(parent) if parent is not None else None
+            items[item["name"]] = item
+    for name, item in items.items():
+        seen = {name}
+        parent = parents.get(name)
+        while parent is not None and parent not in seen:
+            seen.add(parent)
+            parent = parents.get(parent)
+        loop = ConfigError(
+            item.line_of("parent"), f"endpoint {name!r}: parent: this would make a dependency loop"
+        )
+        # The form reports a loop through stored parents in the same words: say it once.
+        if parent == name and loop not in errors:
+            errors.append(loop)
 
 
 def _shown(key: str, value: Any) -> Any:

@@ -176,3 +176,14 @@ def test_a_secret_header_is_exported_as_a_reference_and_kept_on_import(tmp_path)
     assert ServiceEndpoint.objects.get(name="billing").http_headers["Authorization"] == (
         "Bearer t0ken"
     )
+
+
+def test_a_dependency_loop_through_new_endpoints_is_refused_at_its_lines(tmp_path):
+    text = ENDPOINTS.replace(
+        "    severity: critical\n", "    severity: critical\n    parent: api\n"
+    )
+    assert failing_import(tmp_path, text) == [
+        f"{tmp_path}/ops.yaml:7: endpoint 'api': parent: this would make a dependency loop",
+        f"{tmp_path}/ops.yaml:12: endpoint 'gateway': parent: this would make a dependency loop",
+    ]
+    assert not ServiceEndpoint.objects.exists()
