@@ -21,7 +21,7 @@ from alerts.constants import parse_severity
 from alerts.models import AlertRule, Silence
 from opsconsole import versions
 from opsconsole.apitools import as_form_data
-from opsconsole.configcode import Change, ConfigError, LineDict, LineList
+from opsconsole.configcode import Change, ConfigError, LineDict, LineList, named_items
 
 RULE_FIELDS = list(AlertRuleForm.Meta.fields)
 
@@ -112,23 +112,10 @@ class RulesSection:
             errors.append(ConfigError(getattr(value, "line", 0), "rules must be a list"))
             return []
         existing = {rule.name: rule for rule in AlertRule.objects.all()}
-        seen: dict[str, int] = {}
         changes: list[Change] = []
-        for index, item in enumerate(value):
-            line = value.item_lines[index]
-            if not isinstance(item, LineDict):
-                errors.append(ConfigError(line, "each rule must be a mapping of fields"))
-                continue
-            name = item.get("name")
-            if not isinstance(name, str) or not name.strip():
-                errors.append(ConfigError(line, "a rule needs a name"))
-                continue
-            if name in seen:
-                errors.append(
-                    ConfigError(line, f"rule {name!r} appears twice (first on line {seen[name]})")
-                )
-                continue
-            seen[name] = line
+        items = named_items(value, "rule", errors)
+        seen = {name for name, _ in items}
+        for name, item in items:
             unknown = [key for key in item if key not in RULE_FIELDS]
             for key in unknown:
                 errors.append(

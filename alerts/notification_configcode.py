@@ -28,6 +28,7 @@ from opsconsole.configcode import (
     LineDict,
     LineList,
     is_reference,
+    named_items,
     resolve_references,
 )
 from opsconsole.scrubbing import is_secret_key
@@ -101,25 +102,10 @@ class ChannelsSection:
             errors.append(ConfigError(getattr(value, "line", 0), "channels must be a list"))
             return []
         existing = {channel.name: channel for channel in NotificationChannel.objects.all()}
-        seen: dict[str, int] = {}
         changes: list[Change] = []
-        for index, item in enumerate(value):
-            line = value.item_lines[index]
-            if not isinstance(item, LineDict):
-                errors.append(ConfigError(line, "each channel must be a mapping of fields"))
-                continue
-            name = item.get("name")
-            if not isinstance(name, str) or not name.strip():
-                errors.append(ConfigError(line, "a channel needs a name"))
-                continue
-            if name in seen:
-                errors.append(
-                    ConfigError(
-                        line, f"channel {name!r} appears twice (first on line {seen[name]})"
-                    )
-                )
-                continue
-            seen[name] = line
+        items = named_items(value, "channel", errors)
+        seen = {name for name, _ in items}
+        for name, item in items:
             change = self._plan_item(name, item, existing.get(name), errors)
             if change is not None:
                 changes.append(change)
@@ -408,25 +394,10 @@ class RoutingSection:
         existing = {rule.name: rule for rule in RoutingRule.objects.prefetch_related("channels")}
         stored_channels = set(NotificationChannel.objects.values_list("name", flat=True))
         known_channels = stored_channels | self._file_channels
-        seen: dict[str, int] = {}
         changes: list[Change] = []
-        for index, item in enumerate(value):
-            line = value.item_lines[index]
-            if not isinstance(item, LineDict):
-                errors.append(ConfigError(line, "each routing rule must be a mapping of fields"))
-                continue
-            name = item.get("name")
-            if not isinstance(name, str) or not name.strip():
-                errors.append(ConfigError(line, "a routing rule needs a name"))
-                continue
-            if name in seen:
-                errors.append(
-                    ConfigError(
-                        line, f"routing rule {name!r} appears twice (first on line {seen[name]})"
-                    )
-                )
-                continue
-            seen[name] = line
+        items = named_items(value, "routing rule", errors)
+        seen = {name for name, _ in items}
+        for name, item in items:
             label = f"routing rule {name!r}"
             found = [
                 ConfigError(item.line_of(key), f"{label}: unknown field {key!r}")

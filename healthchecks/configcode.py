@@ -27,6 +27,7 @@ from opsconsole.configcode import (
     LineDict,
     LineList,
     is_reference,
+    named_items,
     resolve_references,
 )
 from opsconsole.scrubbing import is_secret_key
@@ -107,25 +108,10 @@ class EndpointsSection:
             for item in value
             if isinstance(item, LineDict) and isinstance(item.get("name"), str)
         }
-        seen: dict[str, int] = {}
         planned: list[tuple[str | None, Change]] = []
-        for index, item in enumerate(value):
-            line = value.item_lines[index]
-            if not isinstance(item, LineDict):
-                errors.append(ConfigError(line, "each endpoint must be a mapping of fields"))
-                continue
-            name = item.get("name")
-            if not isinstance(name, str) or not name.strip():
-                errors.append(ConfigError(line, "an endpoint needs a name"))
-                continue
-            if name in seen:
-                errors.append(
-                    ConfigError(
-                        line, f"endpoint {name!r} appears twice (first on line {seen[name]})"
-                    )
-                )
-                continue
-            seen[name] = line
+        items = named_items(value, "endpoint", errors)
+        seen = {name for name, _ in items}
+        for _, item in items:
             found = self._plan_one(item, existing, named, errors)
             if found is not None:
                 planned.append(found)

@@ -168,6 +168,33 @@ def check_secrets(value: Any, errors: list[ConfigError], line: int = 0) -> None:
 
 
 # -- sections ----------------------------------------------------------------------------------
+def named_items(value: LineList, what: str, errors: list[ConfigError]):
+    """The items of a section's list that are mappings with a unique name, as
+    ``(name, item)``; the others are reported at their line and left out."""
+    article = "an" if what[0] in "aeiou" else "a"
+    first_line: dict[str, int] = {}
+    items: list[tuple[str, LineDict]] = []
+    for index, item in enumerate(value):
+        line = value.item_lines[index]
+        if not isinstance(item, LineDict):
+            errors.append(ConfigError(line, f"each {what} must be a mapping of fields"))
+            continue
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip():
+            errors.append(ConfigError(line, f"{article} {what} needs a name"))
+            continue
+        if name in first_line:
+            errors.append(
+                ConfigError(
+                    line, f"{what} {name!r} appears twice (first on line {first_line[name]})"
+                )
+            )
+            continue
+        first_line[name] = line
+        items.append((name, item))
+    return items
+
+
 @dataclass
 class Change:
     section: str
