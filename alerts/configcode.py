@@ -45,36 +45,13 @@ def _form_errors(form, item: LineDict, label: str, errors: list[ConfigError]) ->
         errors.extend(ConfigError(where, prefix + str(message)) for message in messages)
 
 
-class RulesSection:
+class RulesSection(versions.VersionedSection):
     name = "rules"
     permission = "alerts.change_alertrule"
 
     # -- history ----------------------------------------------------------------------
     def snapshot(self, rule: AlertRule) -> dict:
         return {name: _plain(getattr(rule, name)) for name in RULE_FIELDS}
-
-    def baseline(self, rule_pk: int, name: str, snapshot: dict) -> None:
-        """Record the state a rule had before its first versioned edit (a rule made by
-        the defaults or before history existed), so that edit has a diff and a rollback
-        target. Does nothing once the rule has a version."""
-        if versions.latest(self.name, str(rule_pk)) is None:
-            versions.record(self.name, rule_pk, name, snapshot, actor="", source="baseline")
-
-    def baseline_of(self, rule: AlertRule) -> None:
-        """``rule`` as stored (not yet changed by a form)."""
-        self.baseline(rule.pk, rule.name, self.snapshot(rule))
-
-    def record(self, rule: AlertRule, *, actor: str, source: str, deleted: bool = False):
-        if deleted:
-            self.baseline_of(rule)
-        return versions.record(
-            self.name,
-            rule.pk,
-            rule.name,
-            None if deleted else self.snapshot(rule),
-            actor=actor,
-            source=source,
-        )
 
     def restore(self, object_key: str, snapshot: dict | None, actor: str) -> None:
         rule = AlertRule.objects.filter(pk=int(object_key)).first()

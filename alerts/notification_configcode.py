@@ -301,7 +301,7 @@ ROUTING_FIELDS = {
 }
 
 
-class RoutingSection:
+class RoutingSection(versions.VersionedSection):
     name = "routing"
     permission = "alerts.change_routingrule"
 
@@ -313,26 +313,6 @@ class RoutingSection:
         values = {key: getattr(rule, key) for key in ROUTING_FIELDS if key != "channels"}
         values["channels"] = sorted(channel.name for channel in rule.channels.all())
         return values
-
-    def baseline_of(self, rule: RoutingRule) -> None:
-        """``rule`` as stored before its first versioned edit (a rule from the defaults
-        or from before history existed), so that edit has a diff and a rollback target."""
-        if versions.latest(self.name, str(rule.pk)) is None:
-            versions.record(
-                self.name, rule.pk, rule.name, self.snapshot(rule), actor="", source="baseline"
-            )
-
-    def record(self, rule: RoutingRule, *, actor: str, source: str, deleted: bool = False):
-        if deleted:
-            self.baseline_of(rule)
-        return versions.record(
-            self.name,
-            rule.pk,
-            rule.name,
-            None if deleted else self.snapshot(rule),
-            actor=actor,
-            source=source,
-        )
 
     def restore(self, object_key: str, snapshot: dict | None, actor: str) -> None:
         rule = RoutingRule.objects.filter(pk=int(object_key)).first()

@@ -72,6 +72,39 @@ def record(
     raise RuntimeError(f"could not number a new version of {section} {object_key}")
 
 
+class VersionedSection:
+    """History for a config section whose objects have a pk and a name: the section
+    gives ``name`` and ``snapshot(obj)``, this records versions of its objects."""
+
+    name: str
+
+    def snapshot(self, obj) -> dict:
+        raise NotImplementedError
+
+    def baseline(self, object_pk: int, object_name: str, snapshot: dict) -> None:
+        """Record the state an object had before its first versioned edit (one made by
+        the defaults or before history existed), so that edit has a diff and a rollback
+        target. Does nothing once the object has a version."""
+        if latest(self.name, str(object_pk)) is None:
+            record(self.name, object_pk, object_name, snapshot, actor="", source="baseline")
+
+    def baseline_of(self, obj) -> None:
+        """``obj`` as stored (not yet changed by a form)."""
+        self.baseline(obj.pk, obj.name, self.snapshot(obj))
+
+    def record(self, obj, *, actor: str, source: str, deleted: bool = False):
+        if deleted:
+            self.baseline_of(obj)
+        return record(
+            self.name,
+            obj.pk,
+            obj.name,
+            None if deleted else self.snapshot(obj),
+            actor=actor,
+            source=source,
+        )
+
+
 def previous_of(version: ConfigVersion) -> ConfigVersion | None:
     return (
         ConfigVersion.objects.filter(
