@@ -39,3 +39,33 @@ def test_two_processes_firing_one_fingerprint_make_one_alert():
     alert = AlertRecord.objects.get()
     assert seen[0] == seen[1] == [alert.pk]
     assert alert.notification_count == 2 * FIRINGS_PER_PROCESS
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_counted_repeat_leaves_the_session_waiting_for_its_commits():
+    """A plain repeat outside a transaction commits without waiting for the WAL flush;
+    that must stay with its own statement, not change how later work commits."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement repeat is PostgreSQL's")
+    from django.db import transaction
+
+    from alerts.service import AlertService
+
+    service = AlertService()
+    first = service.create_system_alert("cpu_percent", 95, 80, "web-01")
+    for _ in range(7):  # past psycopg's prepare threshold: the prepared statement runs
+        service.create_system_alert("cpu_percent", 95, 80, "web-01")
+    assert _synchronous_commit() == "on"
+    with transaction.atomic():
+        # Inside a caller's transaction the repeat must not touch the caller's commit.
+        service.create_system_alert("cpu_percent", 95, 80, "web-01")
+        assert _synchronous_commit() == "on"
+    first.refresh_from_db()
+    assert first.notification_count == 9
+    assert AlertRecord.objects.count() == 1

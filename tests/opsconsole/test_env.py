@@ -61,13 +61,25 @@ def test_it_parses_database_urls(tmp_path):
         "db.internal",
         "6432",
     )
-    assert pg["OPTIONS"] == {"sslmode": "require"}
+    # Prepared statements on by default (Django's None disables even explicit ones).
+    assert pg["OPTIONS"] == {"sslmode": "require", "prepare_threshold": 5}
     lite = env.database_from_url("sqlite:///var/x.sqlite3", base_dir=tmp_path)
     assert lite["NAME"] == str(tmp_path / "var" / "x.sqlite3")
     assert lite["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert "journal_mode=WAL" in lite["OPTIONS"]["init_command"]
     with pytest.raises(ImproperlyConfigured, match="not supported"):
         env.database_from_url("mysql://root@localhost/x", base_dir=tmp_path)
+
+
+def test_it_reads_the_prepare_threshold_of_a_database_url(tmp_path):
+    def threshold(query):
+        url = f"postgres://ops@db/console?{query}"
+        return env.database_from_url(url, base_dir=tmp_path)["OPTIONS"]["prepare_threshold"]
+
+    assert threshold("prepare_threshold=none") is None
+    assert threshold("prepare_threshold=0") == 0
+    with pytest.raises(ImproperlyConfigured, match="prepare_threshold='often' is neither"):
+        threshold("prepare_threshold=often")
 
 
 def test_it_reads_a_dotenv_file_without_overriding(monkeypatch, tmp_path):
