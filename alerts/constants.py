@@ -25,14 +25,20 @@ SEVERITY_ALIASES = {
 }
 
 
+# Names and aliases to severities, read on every firing: a dict, not TextChoices.values
+# (which builds its list anew on each call).
+_SEVERITY_NAMES = {**{s.value: s for s in Severity}, **SEVERITY_ALIASES}
+
+
 def parse_severity(value: str) -> Severity:
     """A Severity from its name or an alias, case-insensitively; ValueError otherwise."""
+    found = _SEVERITY_NAMES.get(value) if isinstance(value, str) else None
+    if found is not None:
+        return found
     text = str(getattr(value, "value", value)).strip().lower()
-    if text in Severity.values:
-        return Severity(text)
-    if text in SEVERITY_ALIASES:
-        return SEVERITY_ALIASES[text]
-    known = ", ".join([*Severity.values, *SEVERITY_ALIASES])
+    if text in _SEVERITY_NAMES:
+        return _SEVERITY_NAMES[text]
+    known = ", ".join(_SEVERITY_NAMES)
     raise ValueError(f"unknown severity {value!r} (one of: {known})")
 
 
@@ -46,11 +52,17 @@ class Category(models.TextChoices):
     AVAILABILITY = "availability", "Availability"
 
 
+_CATEGORY_NAMES = {c.value: c for c in Category}
+
+
 def parse_category(value: str) -> Category:
+    found = _CATEGORY_NAMES.get(value) if isinstance(value, str) else None
+    if found is not None:
+        return found
     text = str(getattr(value, "value", value)).strip().lower()
-    if text in Category.values:
-        return Category(text)
-    raise ValueError(f"unknown category {value!r} (one of: {', '.join(Category.values)})")
+    if text in _CATEGORY_NAMES:
+        return _CATEGORY_NAMES[text]
+    raise ValueError(f"unknown category {value!r} (one of: {', '.join(_CATEGORY_NAMES)})")
 
 
 class Status(models.TextChoices):
