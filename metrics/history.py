@@ -76,16 +76,16 @@ def prometheus_display_url() -> str:
 
 
 def chart_history(host: Host, start: datetime, end: datetime, source: str) -> History:
+    """The charts from ``source``; from the console's samples when Prometheus fails."""
+    notice = ""
     if source == PROMETHEUS:
         try:
             points = prometheus_points(host.hostname, start, end)
+            return History(_build(points, start, end), PROMETHEUS)
         except PrometheusError as exc:
+            # A page shows the URL, never the password it may carry.
             reason = str(exc).replace(settings.PROMETHEUS_URL, prometheus_display_url())
             notice = f"{reason}; showing the console's own samples"
-        else:
-            return History(_build(points, start, end), PROMETHEUS)
-    else:
-        notice = ""
     return History(_build(console_points(host, start, end), start, end), CONSOLE, notice)
 
 
