@@ -8,10 +8,11 @@ class MetricsConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from metrics import exposition
+        from metrics import exposition, history
         from opsconsole.exposition import register_series
         from opsconsole.ticker import register_job
 
+        history.check_chart_queries()
         register_series("hosts", exposition.host_series)
         register_series("ingest", exposition.ingest_series)
 

@@ -2,25 +2,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 
 from alerts.console import gauge_alerts
-from metrics import charts, rollups
+from metrics import history
 from metrics.api import RANGES
-from metrics.models import Host, Metric
+from metrics.models import Host
 from metrics.vitals import local_host, summarize
 from opsconsole.roles import Role, role_required
-
-CHARTS = [
-    ("CPU", "cpu_usage_percent", "percent", 100.0),
-    ("Memory", "memory_usage_percent", "percent", 100.0),
-    ("Load (1 min)", "load_1m", "load", None),
-    ("Network received", "network_received_bytes_per_second", "bytes_per_second", None),
-    ("Network sent", "network_sent_bytes_per_second", "bytes_per_second", None),
-    ("Disk writes", "disk_write_bytes_per_second", "bytes_per_second", None),
-]
 
 
 def _chosen_host(request) -> Host | None:
@@ -38,6 +30,12 @@ def _range(request) -> str:
     return chosen if chosen in RANGES else "1h"
 
 
+def _source(request) -> dict:
+    """The chart source asked for, and the query-string tail that keeps it in links."""
+    source = history.chosen_source(request.GET.get("source"))
+    return {"source": source, "source_param": "&source=console" if source == "console" else ""}
+
+
 @role_required(Role.VIEWER)
 def system_monitor(request):
     host = _chosen_host(request)
@@ -48,6 +46,7 @@ def system_monitor(request):
         "gauge_alerts": gauge_alerts(host.hostname) if host else {},
         "ranges": list(RANGES),
         "range": _range(request),
+        **_source(request),
     }
     return render(request, "metrics/system_monitor.html", context)
 
@@ -72,16 +71,15 @@ def charts_partial(request, host_id: int):
     chosen = _range(request)
     end = timezone.now()
     start = end - timedelta(seconds=RANGES[chosen])
-    metrics = {m.key: m for m in Metric.objects.filter(key__in=[key for _, key, _, _ in CHARTS])}
-    built = []
-    for title, key, unit, fixed_max in CHARTS:
-        metric = metrics.get(key)
-        points = []
-        if metric is not None:
-            _, _, points = rollups.series(host.pk, metric.pk, start, end, max_points=240)
-        built.append(charts.build(title, unit, points, start, end, fixed_max=fixed_max))
-    return render(
-        request,
-        "metrics/partials/charts.html",
-        {"host": host, "charts": built, "range": chosen, "ranges": list(RANGES)},
-    )
+    choice = _source(request)
+    found = history.chart_history(host, start, end, choice["source"])
+    context = {
+        "host": host,
+        "charts": found.charts,
+        "history": found,
+        "prometheus_url": history.prometheus_display_url() if settings.PROMETHEUS_URL else "",
+        "range": chosen,
+        "ranges": list(RANGES),
+        **choice,
+    }
+    return render(request, "metrics/partials/charts.html", context)

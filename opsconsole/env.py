@@ -7,6 +7,7 @@ on stderr and a non-zero exit instead of a traceback.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -98,6 +99,29 @@ def envlist(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def envtemplates(name: str, placeholder: str) -> dict[str, str]:
+    """A JSON object of key -> template string, each template holding ``placeholder``.
+
+    A template without the placeholder would read the same thing for every subject,
+    which is a mistake more often than a wish, so it is refused here.
+    """
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return {}
+    try:
+        parsed = json.loads(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object of key -> template string")
+    for key, template in parsed.items():
+        if not isinstance(template, str) or not template.strip():
+            raise ImproperlyConfigured(f"{name}[{key!r}] must be a non-empty string")
+        if placeholder not in template:
+            raise ImproperlyConfigured(f"{name}[{key!r}] has no {placeholder} placeholder")
+    return parsed
 
 
 def database_from_url(url: str, *, base_dir: Path, name: str = "DATABASE_URL") -> dict:

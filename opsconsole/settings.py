@@ -23,6 +23,7 @@ from opsconsole.env import (
     envlist,
     envsecret,
     envstr,
+    envtemplates,
     load_dotenv,
     sqlite_database,
 )
@@ -328,6 +329,10 @@ METRICS_TOKEN = envsecret("METRICS_TOKEN")
 # An existing Prometheus to read history from (opsconsole/promquery.py).
 PROMETHEUS_URL = envstr("PROMETHEUS_URL").rstrip("/")
 PROMETHEUS_TIMEOUT = envfloat("PROMETHEUS_TIMEOUT", 10.0, minimum=0.1)
+# The System Monitor charts read Prometheus when PROMETHEUS_URL is set: by default the
+# console's own exported series; per chart metric, a PromQL template with a {host}
+# placeholder instead (e.g. node_exporter's series). metrics.apps checks the keys.
+PROMETHEUS_CHART_QUERIES = envtemplates("PROMETHEUS_CHART_QUERIES", "{host}")
 
 # --- Logging -------------------------------------------------------------------------------
 LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()

@@ -7,7 +7,7 @@ import itertools
 import json
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 from django.core.management import call_command
@@ -15,6 +15,7 @@ from django.core.management.base import CommandError
 
 from metrics.agent import Agent, TokenRefused, ingest_url
 from metrics.models import Host, MetricSample, ProcessSample
+from tests.loopback import QuietHandler, write_json
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,22 +28,12 @@ class Recorder:
         self.bodies: list[dict] = []
         recorder = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):
                 length = int(self.headers["Content-Length"])
                 recorder.bodies.append(json.loads(self.rfile.read(length)))
                 status, headers = recorder.statuses.pop(0) if recorder.statuses else (201, {})
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                payload = json.dumps({"detail": f"scripted {status}"}).encode()
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
+                write_json(self, status, {"detail": f"scripted {status}"}, headers)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"

@@ -49,6 +49,30 @@ def test_it_reads_secrets_from_files(monkeypatch, tmp_path):
         env.envsecret("X_DSN")
 
 
+def test_it_reads_templates_from_a_json_object(monkeypatch):
+    monkeypatch.setenv("X_QUERIES", '{"load_1m": "node_load1{instance=\\"{host}:9100\\"}"}')
+    assert env.envtemplates("X_QUERIES", "{host}") == {
+        "load_1m": 'node_load1{instance="{host}:9100"}'
+    }
+    monkeypatch.delenv("X_QUERIES")
+    assert env.envtemplates("X_QUERIES", "{host}") == {}
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("{not json", r"X_QUERIES is not valid JSON: Expecting property name"),
+        ('["up"]', r"X_QUERIES must be a JSON object of key -> template string"),
+        ('{"load_1m": 5}', r"X_QUERIES\['load_1m'\] must be a non-empty string"),
+        ('{"load_1m": "node_load1"}', r"X_QUERIES\['load_1m'\] has no \{host\} placeholder"),
+    ],
+)
+def test_it_refuses_malformed_templates_in_one_line(monkeypatch, raw, message):
+    monkeypatch.setenv("X_QUERIES", raw)
+    with pytest.raises(ImproperlyConfigured, match=message):
+        env.envtemplates("X_QUERIES", "{host}")
+
+
 def test_it_parses_database_urls(tmp_path):
     pg = env.database_from_url(
         "postgres://ops:s%40cret@db.internal:6432/console?sslmode=require", base_dir=tmp_path

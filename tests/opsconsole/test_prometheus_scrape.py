@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import time
 
 import httpx
@@ -12,18 +9,12 @@ import pytest
 
 from alerts.service import AlertService
 from opsconsole.promquery import PrometheusError, query
+from tests.opsconsole.prometheus import PROMETHEUS, running_prometheus
 
-PROMETHEUS = shutil.which("prometheus")
 pytestmark = pytest.mark.skipif(
     PROMETHEUS is None,
     reason="the prometheus binary is not installed (apt-get install prometheus)",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -39,22 +30,8 @@ def prometheus_server(tmp_path, live_server, settings):
         "    authorization: {credentials: scrape-token-123}\n"
         f"    static_configs: [{{targets: ['{target}']}}]\n"
     )
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with running_prometheus(config, tmp_path / "data") as url:
+        yield url
 
 
 def wait_for(check, seconds: float = 60):

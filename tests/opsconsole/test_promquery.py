@@ -2,54 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
-import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from opsconsole.promquery import PrometheusError, query, query_range
-
-
-class FakePrometheus:
-    """Answers /api/v1/query and /api/v1/query_range with canned JSON; records requests."""
-
-    def __init__(self):
-        self.requests: list[tuple[str, dict]] = []
-        self.answer: tuple[int, dict] = (200, {"status": "success", "data": {}})
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                parts = urlsplit(self.path)
-                fake.requests.append(
-                    (parts.path, {k: v[0] for k, v in parse_qs(parts.query).items()})
-                )
-                status, body = fake.answer
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+from tests.opsconsole.prometheus import FakePrometheus
 
 
 @pytest.fixture

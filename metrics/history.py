@@ -1,0 +1,196 @@
+"""History for the System Monitor charts: the console's own samples, or an existing
+Prometheus (``PROMETHEUS_URL``) when one is configured.
+
+    source = chosen_source(request.GET.get("source"))
+    history = chart_history(host, start, end, source)
+    history.charts   # one metrics.charts.Chart per entry of CHARTS
+    history.source   # where the lines come from: "prometheus" or "console"
+    history.notice   # why Prometheus was asked and not used, else ""
+
+Prometheus is read over the console's own exported series
+(``opsconsole_host_cpu_usage_percent{host="web-01"}``) unless
+``PROMETHEUS_CHART_QUERIES`` gives a chart metric a PromQL template of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from metrics import charts, rollups
+from metrics.exposition import prometheus_name
+from metrics.models import Host, Metric
+from metrics.rollups import Point
+from opsconsole.promquery import PrometheusError, Series, query_range
+
+# (title, metric key, unit, fixed top of the y axis)
+CHARTS = [
+    ("CPU", "cpu_usage_percent", "percent", 100.0),
+    ("Memory", "memory_usage_percent", "percent", 100.0),
+    ("Load (1 min)", "load_1m", "load", None),
+    ("Network received", "network_received_bytes_per_second", "bytes_per_second", None),
+    ("Network sent", "network_sent_bytes_per_second", "bytes_per_second", None),
+    ("Disk writes", "disk_write_bytes_per_second", "bytes_per_second", None),
+]
+CHART_KEYS = [key for _, key, _, _ in CHARTS]
+
+PROMETHEUS, CONSOLE = "prometheus", "console"
+POINTS = 240
+# A usual scrape interval: a finer step would only repeat the same samples.
+MIN_STEP = 15
+# Each chart asks for the average, minimum, maximum and sample count of every window.
+FOLDS = ("avg", "min", "max", "count")
+# The 24 queries of a page run side by side, so the page waits for about the slowest
+# three rather than for their sum.
+POOL_SIZE = 8
+
+
+@dataclass
+class History:
+    charts: list[charts.Chart]
+    source: str
+    notice: str = ""
+
+
+def chosen_source(requested: str | None) -> str:
+    """``console`` when asked for or when no Prometheus is configured, else ``prometheus``.
+
+    Any other value counts as the default, so an old or mistyped link still renders.
+    """
+    if requested == CONSOLE or not settings.PROMETHEUS_URL:
+        return CONSOLE
+    return PROMETHEUS
+
+
+def prometheus_display_url() -> str:
+    """PROMETHEUS_URL without the user and password it may carry, fit for a page."""
+    parts = urlsplit(settings.PROMETHEUS_URL)
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def chart_history(host: Host, start: datetime, end: datetime, source: str) -> History:
+    """The charts from ``source``; from the console's samples when Prometheus fails."""
+    notice = ""
+    if source == PROMETHEUS:
+        try:
+            points = prometheus_points(host.hostname, start, end)
+            return History(_build(points, start, end), PROMETHEUS)
+        except PrometheusError as exc:
+            # A page shows the URL, never the password it may carry.
+            reason = str(exc).replace(settings.PROMETHEUS_URL, prometheus_display_url())
+            notice = f"{reason}; showing the console's own samples"
+    return History(_build(console_points(host, start, end), start, end), CONSOLE, notice)
+
+
+def _build(points: dict[str, list[Point]], start: datetime, end: datetime) -> list[charts.Chart]:
+    return [
+        charts.build(title, unit, points.get(key, []), start, end, fixed_max=fixed_max)
+        for title, key, unit, fixed_max in CHARTS
+    ]
+
+
+def console_points(host: Host, start: datetime, end: datetime) -> dict[str, list[Point]]:
+    metric_ids = dict(Metric.objects.filter(key__in=CHART_KEYS).values_list("key", "pk"))
+    return {
+        key: rollups.series(host.pk, metric_id, start, end, max_points=POINTS)[2]
+        for key, metric_id in metric_ids.items()
+    }
+
+
+# -- Prometheus ---------------------------------------------------------------------------
+def check_chart_queries() -> None:
+    """Refuse a PROMETHEUS_CHART_QUERIES key that is no chart: it would never be used."""
+    unknown = sorted(set(settings.PROMETHEUS_CHART_QUERIES) - set(CHART_KEYS))
+    if unknown:
+        raise ImproperlyConfigured(
+            f"PROMETHEUS_CHART_QUERIES names {', '.join(unknown)}, which no chart shows "
+            f"(charts: {', '.join(CHART_KEYS)})"
+        )
+
+
+def label_value(text: str) -> str:
+    """``text`` as the inside of a double-quoted PromQL string, e.g. a label matcher's."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def chart_query(key: str, hostname: str) -> tuple[str, bool]:
+    """The PromQL of one chart for one host, and whether it is a bare series selector."""
+    host = label_value(hostname)
+    template = settings.PROMETHEUS_CHART_QUERIES.get(key)
+    if template is None:
+        return f'{prometheus_name(key)}{{host="{host}"}}', True
+    # str.replace, not str.format: PromQL is full of braces.
+    return template.replace("{host}", host), False
+
+
+def step_for(start: datetime, end: datetime) -> int:
+    return max(MIN_STEP, round((end - start).total_seconds() / POINTS))
+
+
+def windowed(fold: str, promql: str, selector: bool, step: int) -> str:
+    """``<fold>_over_time`` of ``promql`` over the ``step`` seconds up to each point.
+
+    A selector takes a range itself, so every stored sample counts. Any other expression
+    (a rate, a sum) has no samples of its own: a subquery evaluates it about ten times
+    a window, never more often than every MIN_STEP seconds.
+    """
+    if selector:
+        return f"{fold}_over_time({promql}[{step}s])"
+    resolution = max(MIN_STEP, step // 10)
+    return f"{fold}_over_time(({promql})[{step}s:{resolution}s])"
+
+
+def prometheus_points(hostname: str, start: datetime, end: datetime) -> dict[str, list[Point]]:
+    """Every chart's points from Prometheus; PrometheusError if any query fails."""
+    step = step_for(start, end)
+    # Points fall on multiples of the step, so the refresh a minute later asks for the
+    # same instants and the line does not shimmer.
+    first = math.ceil(start.timestamp() / step) * step
+    last = math.floor(end.timestamp() / step) * step
+    jobs = {}
+    for key in CHART_KEYS:
+        promql, selector = chart_query(key, hostname)
+        for fold in FOLDS:
+            jobs[key, fold] = windowed(fold, promql, selector, step)
+    pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="promquery")
+    try:
+        futures = {job: pool.submit(query_range, q, first, last, step) for job, q in jobs.items()}
+        answers = {job: future.result() for job, future in futures.items()}
+    finally:
+        # After a failure the other answers are moot: queries not yet started are
+        # dropped, and the page does not wait for those still running.
+        pool.shutdown(wait=False, cancel_futures=True)
+    return {key: merge_folds({fold: answers[key, fold] for fold in FOLDS}) for key in CHART_KEYS}
+
+
+def _one_series(found: list[Series]) -> dict[float, float]:
+    # A chart draws one line: a query matching several series (two instances of one
+    # host) shows the first by its labels, the same one on every refresh.
+    if not found:
+        return {}
+    chosen = min(found, key=lambda series: sorted(series.labels.items()))
+    return {at: value for at, value in chosen.points if not math.isnan(value)}
+
+
+def merge_folds(answers: dict[str, list[Series]]) -> list[Point]:
+    """One Point per instant of the average, with the window's min, max and count."""
+    folds = {fold: _one_series(found) for fold, found in answers.items()}
+    points = []
+    for at, value in sorted(folds["avg"].items()):
+        points.append(
+            Point(
+                time=datetime.fromtimestamp(at, tz=UTC),
+                value=value,
+                min=folds["min"].get(at, value),
+                max=folds["max"].get(at, value),
+                count=int(folds["count"].get(at, 1)),
+            )
+        )
+    return points
