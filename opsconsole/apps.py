@@ -24,6 +24,7 @@ class OpsConsoleConfig(AppConfig):
         register_section(ThresholdsSection())
         register_series("websockets", socket_series)
         audit.connect()
+        _import_backends()
 
         # `manage.py serve` runs the ticker as a thread of the web process (it only
         # enqueues, a few queries a minute) instead of a separate Django process.
@@ -31,3 +32,20 @@ class OpsConsoleConfig(AppConfig):
             from opsconsole.ticker import start_in_thread
 
             start_in_thread()
+
+
+def _import_backends() -> None:
+    """Import the cache's and the channel layer's client libraries at start.
+
+    Django's Redis cache imports redis-py on its first use: about 180 ms, which the
+    first live event after a start (or a worker's first collection) used to pay.
+    """
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    for layer in getattr(settings, "CHANNEL_LAYERS", {}).values():
+        import_string(layer["BACKEND"])
+    for cache in settings.CACHES.values():
+        import_string(cache["BACKEND"])
+        if cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+            import redis  # noqa: F401
