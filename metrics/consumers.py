@@ -1,4 +1,5 @@
-"""Live vitals: one group per host; each event re-renders the gauges once per process."""
+"""Live vitals: one layer group for every host; each event re-renders a host's gauges once
+per process, however many pages watch it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
 from alerts.console import gauge_alerts
+from metrics.ingest import VITALS_GROUP
 from metrics.models import Host
 from metrics.vitals import summarize
 from opsconsole.live import local_fanout
@@ -18,10 +20,6 @@ from opsconsole.sockets import admit
 # 100 open pages cost one render per collection, not 100.
 _rendered: OrderedDict[tuple[int, str | None], str] = OrderedDict()
 _RENDERED_MAX = 64
-
-
-def vitals_group(host_id: int) -> str:
-    return f"vitals.{host_id}"
 
 
 @database_sync_to_async
@@ -58,8 +56,9 @@ class VitalsConsumer(AsyncWebsocketConsumer):
         if await admit(self) is None:
             return
         self.host_id = int(self.scope["url_route"]["kwargs"]["host_id"])
-        self.group = vitals_group(self.host_id)
-        # One layer subscription per process, shared by every page open on this host.
+        self.host_key = str(self.host_id)
+        self.group = VITALS_GROUP
+        # One layer subscription per process, shared by every page open on any host.
         await local_fanout().join(self.group, self.vitals_update)
         await self.accept()
 
@@ -72,6 +71,10 @@ class VitalsConsumer(AsyncWebsocketConsumer):
         return
 
     async def vitals_update(self, event):
-        html = await _render(event["host_id"], event.get("time"))
+        # An event lists the hosts of one ingest call with their newest sample time.
+        hosts = event.get("hosts", {})
+        if self.host_key not in hosts:
+            return
+        html = await _render(self.host_id, hosts[self.host_key])
         if html:
             await self.send(text_data=html)

@@ -107,6 +107,49 @@ def test_pages_opened_together_share_one_subscription_and_get_each_event_once(cl
     assert relays_after == 0, "the subscription ends with the last page"
 
 
+def test_one_request_for_several_hosts_reaches_each_hosts_pages_only(client, carol):
+    from django.test import TestCase
+
+    from metrics.ingest import Batch, ingest_many
+
+    watched, other = _sample(10.0).host, store("db-01", {"cpu_usage_percent": []}).host
+    quiet_host = store("cache-01", {"cpu_usage_percent": [(datetime.now(UTC), 5.0)]}).host
+    client.force_login(carol)
+
+    def push():
+        now = datetime.now(UTC)
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            ingest_many(
+                [
+                    Batch(hostname="web-01", samples=[("cpu_usage_percent", 61.0, now)]),
+                    Batch(hostname="db-01", samples=[("cpu_usage_percent", 73.0, now)]),
+                ]
+            )
+
+    async def scenario():
+        pages = {
+            host.hostname: WebsocketCommunicator(
+                application, f"/ws/vitals/{host.pk}/", _headers(client)
+            )
+            for host in (watched, other, quiet_host)
+        }
+        for page in pages.values():
+            assert (await page.connect(timeout=5))[0]
+        await sync_to_async(push)()
+        web = await pages["web-01"].receive_from(timeout=5)
+        db = await pages["db-01"].receive_from(timeout=5)
+        untouched = await pages["cache-01"].receive_nothing(timeout=0.5)
+        for page in pages.values():
+            await page.disconnect()
+        return web, db, untouched
+
+    web, db, untouched = async_to_sync(scenario)()
+    # One live event names both hosts; each page draws its own host's gauges.
+    assert "61" in web and "73" not in web
+    assert "73" in db and "61" not in db
+    assert untouched, "a host the request did not name gets no frame"
+
+
 def test_open_sockets_are_counted_for_metrics_while_they_stay_open(client, carol):
     from opsconsole.live import open_sockets, socket_series
 
