@@ -15,6 +15,17 @@ from tests.console.helpers import raise_alert
 pytestmark = pytest.mark.django_db
 
 
+def test_a_rules_alert_is_named_by_its_rule_not_its_internal_type(client, carol):
+    from alerts.models import AlertRule
+
+    rule = AlertRule.objects.create(name="Checkout CPU", metric="cpu_usage_percent", threshold=80)
+    alert = raise_alert("High CPU usage - web-01", alert_type=f"rule_{rule.pk}", rule=rule)
+    client.force_login(carol)
+    body = client.get(f"/alerts/{alert.pk}/").content.decode()
+    assert "Checkout CPU" in body
+    assert f"rule_{rule.pk}" not in body
+
+
 def test_the_alert_page_shows_everything_an_operator_needs(client, carol):
     alert = AlertService().create_application_error_alert(
         error_type="StripeAPIError",
