@@ -52,6 +52,7 @@ from alerts.models import Alert as AlertRecord
 from alerts.models import AlertEvent, AlertRule
 from alerts.signals import alert_changed, alert_fired
 from opsconsole.live import publish_now
+from opsconsole.prepared import NO_FLUSH_WAIT, server_cursor
 
 ALERTS_GROUP = "alerts"
 _REPEAT_FIELDS = (
@@ -590,8 +591,6 @@ class AlertService:
         connection = connections[router.db_for_write(AlertRecord)]
         if connection.vendor != "postgresql":
             return None
-        import psycopg
-
         # Outside a transaction of the caller's the UPDATE is its own transaction, and
         # its commit need not wait for the WAL flush (see _plain_repeat_statement).
         sql, attnames = _plain_repeat_statement(severity, not connection.in_atomic_block)
@@ -604,12 +603,9 @@ class AlertService:
             alert.value,
             alert.affected_users,
         ]
-        connection.ensure_connection()
-        # A server-side binding cursor and a prepared statement, so a storm plans this
-        # UPDATE once per connection instead of on every firing (planning costs more
-        # than running it). Django's own cursors bind client-side and never prepare;
-        # database_from_url gives the connection a prepare threshold (see there).
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        # Prepared, so a storm plans this UPDATE once per connection instead of on every
+        # firing (planning cost more than running it).
+        with server_cursor(connection) as cursor:
             cursor.execute(sql, params, prepare=True)
             row = cursor.fetchone()
         if row is None:
@@ -769,12 +765,7 @@ def _plain_repeat_statement(severity: Severity, own_commit: bool) -> tuple[str, 
     fields = [f for f in AlertRecord._meta.concrete_fields if f.name in _REPEAT_FIELDS]
     columns = ", ".join(f"a.{f.column}" for f in fields)
     not_worse = [s for s in Severity if SEVERITY_RANK[s] >= SEVERITY_RANK[severity]]
-    # set_config(..., true) lasts until the end of the transaction: this statement.
-    no_flush_wait = (
-        ", (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush_wait"
-        if own_commit
-        else ""
-    )
+    no_flush_wait = f", {NO_FLUSH_WAIT}" if own_commit else ""
     sql = f"""
         WITH open_alert AS (
             SELECT id, last_seen FROM {table}

@@ -145,8 +145,9 @@ def database_from_url(url: str, *, base_dir: Path, name: str = "DATABASE_URL") -
         # Django opens psycopg connections with prepare_threshold=None, which disables
         # prepared statements even where a cursor asks for one. Django's own cursors
         # bind client-side and are never prepared whatever this says, so it reaches
-        # only the project's server-side cursors: the alert storm's repeat counter is
-        # then planned once per connection, not on every firing (0.85 -> 0.25 ms).
+        # only the project's server-side cursors (opsconsole.prepared): the alert
+        # storm's repeat counter is then planned once per connection, not on every
+        # firing (0.85 -> 0.25 ms).
         # `?prepare_threshold=none` turns it off, e.g. behind a pooler in transaction
         # mode that cannot keep prepared statements.
         threshold = options.get("prepare_threshold", "5")
