@@ -722,6 +722,12 @@ def _overage(current: float, threshold: float) -> float:
 _RULE_TYPE = re.compile(r"(no_data_)?rule_(\d+)")
 
 
+def type_name(alert_type: str) -> str:
+    """What an operator calls an alert type: the rule's name for a type a rule raised
+    (``rule_7``, ``no_data_rule_7``), else the type itself."""
+    return _type_names([alert_type]).get(alert_type, alert_type)
+
+
 def _type_names(types) -> dict[str, str]:
     """What an operator calls each alert type a rule raised: the rule's name."""
     wanted = {t: _RULE_TYPE.fullmatch(t) for t in types}

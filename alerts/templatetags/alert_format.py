@@ -1,4 +1,5 @@
-"""Durations as an operator reads them: 42 s, 12.5 min, 3.2 h, 2.1 d."""
+"""Durations as an operator reads them (42 s, 12.5 min, 3.2 h, 2.1 d), and alert types
+by the names of the rules that raised them."""
 
 from __future__ import annotations
 
@@ -22,3 +23,10 @@ def minutes(value) -> str:
     if number < 48 * 60:
         return f"{number / 60:.1f} h"
     return f"{number / 1440:.1f} d"
+
+
+@register.filter
+def type_name(alert_type: str) -> str:
+    from alerts.service import type_name as name_of
+
+    return name_of(alert_type)

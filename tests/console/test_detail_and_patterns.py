@@ -24,6 +24,9 @@ def test_a_rules_alert_is_named_by_its_rule_not_its_internal_type(client, carol)
     body = client.get(f"/alerts/{alert.pk}/").content.decode()
     assert "Checkout CPU" in body
     assert f"rule_{rule.pk}" not in body
+    # A type a rule did not name after itself is shown as it is.
+    other = AlertService().create_system_alert("cpu_usage_percent", 93, 80, "web-02", rule=rule)
+    assert "high_cpu_usage_percent" in client.get(f"/alerts/{other.pk}/").content.decode()
 
 
 def test_the_alert_page_shows_everything_an_operator_needs(client, carol):
