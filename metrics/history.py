@@ -15,7 +15,8 @@ Prometheus is read over the console's own exported series
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
@@ -27,7 +28,7 @@ from metrics import charts, rollups
 from metrics.exposition import prometheus_name
 from metrics.models import Host, Metric
 from metrics.rollups import Point
-from opsconsole.promquery import PrometheusError, Series, query_range
+from opsconsole.promquery import PrometheusError, PrometheusUnreachable, Series, query_range
 
 # (title, metric key, unit, fixed top of the y axis)
 CHARTS = [
@@ -56,6 +57,9 @@ class History:
     charts: list[charts.Chart]
     source: str
     notice: str = ""
+    # Titles of the charts drawn from the console's samples on a Prometheus page,
+    # because their own queries failed.
+    fallback: frozenset[str] = frozenset()
 
 
 def chosen_source(requested: str | None) -> str:
@@ -75,18 +79,41 @@ def prometheus_display_url() -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def _shown(reason: str) -> str:
+    # A page shows the URL, never the password it may carry.
+    return reason.replace(settings.PROMETHEUS_URL, prometheus_display_url())
+
+
 def chart_history(host: Host, start: datetime, end: datetime, source: str) -> History:
-    """The charts from ``source``; from the console's samples when Prometheus fails."""
-    notice = ""
-    if source == PROMETHEUS:
-        try:
-            points = prometheus_points(host.hostname, start, end)
-            return History(_build(points, start, end), PROMETHEUS)
-        except PrometheusError as exc:
-            # A page shows the URL, never the password it may carry.
-            reason = str(exc).replace(settings.PROMETHEUS_URL, prometheus_display_url())
-            notice = f"{reason}; showing the console's own samples"
-    return History(_build(console_points(host, start, end), start, end), CONSOLE, notice)
+    """The charts from ``source``, falling back to the console's samples.
+
+    A chart whose own queries fail is drawn from the console's samples and named in the
+    notice; when every chart fails, or Prometheus holds nothing of the host in the
+    range, the whole page is.
+    """
+    if source != PROMETHEUS:
+        return History(_build(console_points(host, start, end), start, end), CONSOLE)
+    answered = prometheus_points(host.hostname, start, end)
+    if not answered.points:
+        notice = f"{_shown(answered.first_failure)}; showing the console's own samples"
+        return History(_build(console_points(host, start, end), start, end), CONSOLE, notice)
+    if not answered.failures and not any(answered.points.values()):
+        notice = (
+            f"Prometheus at {prometheus_display_url()} holds no samples of "
+            f"{host.hostname} in this range; showing the console's own samples"
+        )
+        return History(_build(console_points(host, start, end), start, end), CONSOLE, notice)
+    if not answered.failures:
+        return History(_build(answered.points, start, end), PROMETHEUS)
+    local = console_points(host, start, end, keys=list(answered.failures))
+    titles = [title for title, key, _, _ in CHARTS if key in answered.failures]
+    notice = f"{', '.join(titles)} from the console's own samples: {_shown(answered.first_failure)}"
+    return History(
+        _build({**answered.points, **local}, start, end),
+        PROMETHEUS,
+        notice,
+        fallback=frozenset(titles),
+    )
 
 
 def _build(points: dict[str, list[Point]], start: datetime, end: datetime) -> list[charts.Chart]:
@@ -96,8 +123,10 @@ def _build(points: dict[str, list[Point]], start: datetime, end: datetime) -> li
     ]
 
 
-def console_points(host: Host, start: datetime, end: datetime) -> dict[str, list[Point]]:
-    metric_ids = dict(Metric.objects.filter(key__in=CHART_KEYS).values_list("key", "pk"))
+def console_points(
+    host: Host, start: datetime, end: datetime, keys: list[str] = CHART_KEYS
+) -> dict[str, list[Point]]:
+    metric_ids = dict(Metric.objects.filter(key__in=keys).values_list("key", "pk"))
     return {
         key: rollups.series(host.pk, metric_id, start, end, max_points=POINTS)[2]
         for key, metric_id in metric_ids.items()
@@ -120,6 +149,15 @@ def label_value(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+# The characters RE2 (Prometheus' regular expressions) gives a meaning to.
+_RE2_SPECIAL = frozenset("\\.+*?()|[]{}^$")
+
+
+def regex_literal(text: str) -> str:
+    """``text`` as an RE2 pattern that matches exactly it, for ``=~`` matchers."""
+    return "".join(f"\\{c}" if c in _RE2_SPECIAL else c for c in text)
+
+
 def chart_query(key: str, hostname: str) -> tuple[str, bool]:
     """The PromQL of one chart for one host, and whether it is a bare series selector."""
     host = label_value(hostname)
@@ -127,7 +165,8 @@ def chart_query(key: str, hostname: str) -> tuple[str, bool]:
     if template is None:
         return f'{prometheus_name(key)}{{host="{host}"}}', True
     # str.replace, not str.format: PromQL is full of braces.
-    return template.replace("{host}", host), False
+    promql = template.replace("{host_regex}", label_value(regex_literal(hostname)))
+    return promql.replace("{host}", host), False
 
 
 def step_for(start: datetime, end: datetime) -> int:
@@ -147,8 +186,24 @@ def windowed(fold: str, promql: str, selector: bool, step: int) -> str:
     return f"{fold}_over_time(({promql})[{step}s:{resolution}s])"
 
 
-def prometheus_points(hostname: str, start: datetime, end: datetime) -> dict[str, list[Point]]:
-    """Every chart's points from Prometheus; PrometheusError if any query fails."""
+@dataclass
+class Answered:
+    """What Prometheus gave for each chart: points, or why not."""
+
+    points: dict[str, list[Point]]
+    failures: dict[str, str]
+
+    @property
+    def first_failure(self) -> str:
+        return next(iter(self.failures.values()), "")
+
+
+def prometheus_points(hostname: str, start: datetime, end: datetime) -> Answered:
+    """Every chart's points from Prometheus, within PROMETHEUS_TIMEOUT in all.
+
+    A chart with a failed or unanswered query is a failure. When Prometheus does not
+    answer at all, the queries not yet sent are dropped: they would fail alike.
+    """
     step = step_for(start, end)
     # Points fall on multiples of the step, so the refresh a minute later asks for the
     # same instants and the line does not shimmer.
@@ -159,15 +214,39 @@ def prometheus_points(hostname: str, start: datetime, end: datetime) -> dict[str
         promql, selector = chart_query(key, hostname)
         for fold in FOLDS:
             jobs[key, fold] = windowed(fold, promql, selector, step)
+    answers: dict[tuple[str, str], list[Series]] = {}
+    failures: dict[str, str] = {}
     pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="promquery")
     try:
-        futures = {job: pool.submit(query_range, q, first, last, step) for job, q in jobs.items()}
-        answers = {job: future.result() for job, future in futures.items()}
+        futures = {pool.submit(query_range, q, first, last, step): job for job, q in jobs.items()}
+        try:
+            for future in as_completed(futures, timeout=settings.PROMETHEUS_TIMEOUT):
+                key, fold = futures[future]
+                try:
+                    answers[key, fold] = future.result()
+                except PrometheusUnreachable as exc:
+                    failures = dict.fromkeys(CHART_KEYS, str(exc))
+                    return Answered({}, failures)
+                except PrometheusError as exc:
+                    failures.setdefault(key, str(exc))
+        except FuturesTimeout:
+            late = {futures[f][0] for f in futures if not f.done()}
+            reason = (
+                f"Prometheus at {settings.PROMETHEUS_URL} did not answer within "
+                f"{settings.PROMETHEUS_TIMEOUT:g} s"
+            )
+            for key in late:
+                failures.setdefault(key, reason)
     finally:
-        # After a failure the other answers are moot: queries not yet started are
-        # dropped, and the page does not wait for those still running.
+        # The page does not wait for queries still running, and drops those not sent.
         pool.shutdown(wait=False, cancel_futures=True)
-    return {key: merge_folds({fold: answers[key, fold] for fold in FOLDS}) for key in CHART_KEYS}
+    points = {
+        key: merge_folds({fold: answers[key, fold] for fold in FOLDS})
+        for key in CHART_KEYS
+        if key not in failures
+    }
+    # Failures in the order of the charts, so the notice reads the same every time.
+    return Answered(points, {key: failures[key] for key in CHART_KEYS if key in failures})
 
 
 def _one_series(found: list[Series]) -> dict[float, float]:

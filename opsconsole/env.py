@@ -101,8 +101,8 @@ def envlist(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def envtemplates(name: str, placeholder: str) -> dict[str, str]:
-    """A JSON object of key -> template string, each template holding ``placeholder``.
+def envtemplates(name: str, *placeholders: str) -> dict[str, str]:
+    """A JSON object of key -> template string, each template holding a ``placeholder``.
 
     A template without the placeholder would read the same thing for every subject,
     which is a mistake more often than a wish, so it is refused here.
@@ -119,8 +119,10 @@ def envtemplates(name: str, placeholder: str) -> dict[str, str]:
     for key, template in parsed.items():
         if not isinstance(template, str) or not template.strip():
             raise ImproperlyConfigured(f"{name}[{key!r}] must be a non-empty string")
-        if placeholder not in template:
-            raise ImproperlyConfigured(f"{name}[{key!r}] has no {placeholder} placeholder")
+        if not any(placeholder in template for placeholder in placeholders):
+            raise ImproperlyConfigured(
+                f"{name}[{key!r}] has no {' or '.join(placeholders)} placeholder"
+            )
     return parsed
 
 

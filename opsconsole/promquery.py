@@ -8,7 +8,8 @@
 
 Both speak Prometheus' HTTP API (``/api/v1/query``, ``/api/v1/query_range``) over
 httpx and raise ``PrometheusError`` with one readable sentence on any failure: not
-configured, unreachable, an HTTP error, or an error status in Prometheus' answer.
+configured, unreachable (``PrometheusUnreachable``), an HTTP error, or an error
+status in Prometheus' answer.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from django.conf import settings
 
 class PrometheusError(RuntimeError):
     """Prometheus could not answer the query; the message says why."""
+
+
+class PrometheusUnreachable(PrometheusError):
+    """Prometheus did not answer at all (refused, unresolvable, timed out): any other
+    query sent now would fail the same way."""
 
 
 @dataclass
@@ -52,7 +58,7 @@ def _get(path: str, params: dict, *, base_url: str | None, timeout: float | None
             f"{base}{path}", params=params, timeout=timeout or settings.PROMETHEUS_TIMEOUT
         )
     except httpx.HTTPError as exc:
-        raise PrometheusError(f"Prometheus at {base} did not answer: {exc}") from None
+        raise PrometheusUnreachable(f"Prometheus at {base} did not answer: {exc}") from None
     try:
         body = response.json()
     except ValueError:

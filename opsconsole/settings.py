@@ -332,7 +332,7 @@ PROMETHEUS_TIMEOUT = envfloat("PROMETHEUS_TIMEOUT", 10.0, minimum=0.1)
 # The System Monitor charts read Prometheus when PROMETHEUS_URL is set: by default the
 # console's own exported series; per chart metric, a PromQL template with a {host}
 # placeholder instead (e.g. node_exporter's series). metrics.apps checks the keys.
-PROMETHEUS_CHART_QUERIES = envtemplates("PROMETHEUS_CHART_QUERIES", "{host}")
+PROMETHEUS_CHART_QUERIES = envtemplates("PROMETHEUS_CHART_QUERIES", "{host}", "{host_regex}")
 
 # --- Logging -------------------------------------------------------------------------------
 LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()

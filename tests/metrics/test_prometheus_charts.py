@@ -113,7 +113,8 @@ def test_it_draws_a_host_with_no_local_samples_from_prometheus(
 def test_the_points_keep_the_shape_prometheus_holds(settings, backfilled_prometheus):
     settings.PROMETHEUS_URL = backfilled_prometheus
     end = datetime.now(UTC)
-    cpu = history.prometheus_points("far-01", end - timedelta(days=7), end)["cpu_usage_percent"]
+    answered = history.prometheus_points("far-01", end - timedelta(days=7), end)
+    cpu = answered.points["cpu_usage_percent"]
     # 42-minute windows (7 d / 240) over the three days held.
     assert 95 <= len(cpu) <= 105
     assert all(10 <= p.min <= p.value <= p.max <= 69 for p in cpu)
@@ -126,7 +127,8 @@ def test_an_override_reads_node_exporter_series_through_a_subquery(settings, bac
     settings.PROMETHEUS_URL = backfilled_prometheus
     settings.PROMETHEUS_CHART_QUERIES = {"cpu_usage_percent": NODE_CPU_QUERY}
     end = datetime.now(UTC)
-    cpu = history.prometheus_points("far-01", end - timedelta(hours=24), end)["cpu_usage_percent"]
+    answered = history.prometheus_points("far-01", end - timedelta(hours=24), end)
+    cpu = answered.points["cpu_usage_percent"]
     assert len(cpu) >= 200
     assert all(abs(p.value - 25) < 0.01 for p in cpu)
 
@@ -157,12 +159,74 @@ def test_source_console_reads_local_samples_without_asking_prometheus(
     assert '&range=24h&amp;source=console"' in html
 
 
+def _matrix(*points, host="web-01"):
+    result = (
+        [{"metric": {"host": host}, "values": [[t, str(v)] for t, v in points]}] if points else []
+    )
+    return (200, {"status": "success", "data": {"resultType": "matrix", "result": result}})
+
+
 def test_an_unknown_source_is_the_default(client, carol, fake_prometheus):
+    fake_prometheus.answer = lambda params: _matrix((float(params["end"]), 12.5))
     host = Host.objects.create(hostname="web-01")
     response = _charts(client, carol, host, source="grafana")
     assert response.status_code == 200
     assert len(fake_prometheus.requests) == 24
     assert "History from Prometheus at" in response.content.decode()
+
+
+def test_a_host_prometheus_holds_nothing_of_is_drawn_from_local_samples(
+    client, carol, fake_prometheus
+):
+    host = store("web-01", {"cpu_usage_percent": [(datetime.now(UTC), 42.0)]}).host
+    html = _charts(client, carol, host, range="1h").content.decode()
+    assert (
+        f"Prometheus at {fake_prometheus.url} holds no samples of web-01 in this range; "
+        "showing the console&#x27;s own samples"
+    ) in html
+    assert html.count("<svg") == 1
+
+
+def test_a_chart_whose_query_fails_alone_is_drawn_from_local_samples(
+    client, carol, fake_prometheus
+):
+    def answer(params):
+        if "cpu_usage_percent" in params["query"]:
+            return (422, {"status": "error", "errorType": "execution", "error": "too many samples"})
+        return _matrix((float(params["end"]), 3.0))
+
+    fake_prometheus.answer = answer
+    host = store("web-01", {"cpu_usage_percent": [(datetime.now(UTC), 42.0)]}).host
+    response = _charts(client, carol, host, range="1h")
+    html = response.content.decode()
+    assert (
+        "CPU from the console&#x27;s own samples: "
+        "Prometheus refused the query: execution: too many samples"
+    ) in html
+    # CPU from the console (42 %), the five others from Prometheus (3.0 each).
+    history = response.context["history"]
+    assert history.source == "prometheus" and history.fallback == {"CPU"}
+    assert [c.last for c in history.charts] == [
+        "42.0 %",
+        "3.0 %",
+        "3.00",
+        "3 B/s",
+        "3 B/s",
+        "3 B/s",
+    ]
+    assert html.count("console samples</span>") == 1
+
+
+def test_the_page_waits_for_prometheus_at_most_its_timeout_in_all(
+    client, carol, settings, fake_prometheus
+):
+    # Each query alone answers within the timeout, but not 24 of them 8 at a time.
+    settings.PROMETHEUS_TIMEOUT = 0.5
+    fake_prometheus.delay = 0.3
+    fake_prometheus.answer = lambda params: _matrix((float(params["end"]), 3.0))
+    host = store("web-01", {"cpu_usage_percent": [(datetime.now(UTC), 42.0)]}).host
+    html = _charts(client, carol, host, range="1h").content.decode()
+    assert f"Prometheus at {fake_prometheus.url} did not answer within 0.5 s" in html
 
 
 def _sent(fake: FakePrometheus) -> dict[str, dict]:
@@ -175,6 +239,15 @@ def test_the_host_is_escaped_inside_the_label_matcher(client, carol, fake_promet
     sent = _sent(fake_prometheus)
     assert 'avg_over_time(opsconsole_host_cpu_usage_percent{host="we\\"b\\\\01"}[15s])' in sent
     assert 'count_over_time(opsconsole_host_load_1m{host="we\\"b\\\\01"}[15s])' in sent
+
+
+def test_host_regex_matches_the_host_name_literally(client, carol, settings, fake_prometheus):
+    settings.PROMETHEUS_CHART_QUERIES = {"load_1m": 'node_load1{instance=~"{host_regex}:.*"}'}
+    host = Host.objects.create(hostname="web.01+a")
+    _charts(client, carol, host, range="1h")
+    # RE2 escapes (\. and \+), each backslash doubled inside the PromQL string.
+    expected = 'avg_over_time((node_load1{instance=~"web\\\\.01\\\\+a:.*"})[15s:15s])'
+    assert expected in _sent(fake_prometheus)
 
 
 def test_an_override_template_is_sent_in_a_subquery_on_whole_steps(
@@ -221,8 +294,18 @@ def test_a_refused_query_falls_back_and_says_why(client, carol, fake_prometheus)
         response.content.decode()
     )
     assert response.content.count(b"<svg") == 1
-    # The first failure drops the queries not yet sent.
-    assert len(fake_prometheus.requests) < 24
+
+
+def test_an_unreachable_prometheus_fails_every_chart_at_once(settings):
+    from opsconsole.promquery import PrometheusUnreachable
+
+    settings.PROMETHEUS_URL = f"http://127.0.0.1:{free_port()}"
+    now = datetime.now(UTC)
+    answered = history.prometheus_points("web-01", now - timedelta(hours=1), now)
+    assert answered.points == {}
+    assert list(answered.failures) == history.CHART_KEYS
+    assert "did not answer" in answered.first_failure
+    assert issubclass(PrometheusUnreachable, history.PrometheusError)
 
 
 def test_a_password_in_prometheus_url_stays_off_the_page(client, carol, settings):

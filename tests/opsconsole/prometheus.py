@@ -28,20 +28,27 @@ def free_port() -> int:
 
 
 class FakePrometheus:
-    """Answers /api/v1/query and /api/v1/query_range with canned JSON; records requests."""
+    """Answers /api/v1/query and /api/v1/query_range with canned JSON; records requests.
+
+    ``answer`` is a (status, body) pair, or a function of the query's parameters that
+    returns one; ``delay`` holds every answer back that many seconds.
+    """
 
     def __init__(self):
         self.requests: list[tuple[str, dict]] = []
-        self.answer: tuple[int, dict] = (200, {"status": "success", "data": {}})
+        self.answer = (200, {"status": "success", "data": {}})
+        self.delay = 0.0
         fake = self
 
         class Handler(QuietHandler):
             def do_GET(self):
                 parts = urlsplit(self.path)
-                fake.requests.append(
-                    (parts.path, {k: v[0] for k, v in parse_qs(parts.query).items()})
-                )
-                write_json(self, *fake.answer)
+                params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                fake.requests.append((parts.path, params))
+                if fake.delay:
+                    time.sleep(fake.delay)
+                answer = fake.answer(params) if callable(fake.answer) else fake.answer
+                write_json(self, *answer)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"

@@ -54,6 +54,11 @@ def test_it_reads_templates_from_a_json_object(monkeypatch):
     assert env.envtemplates("X_QUERIES", "{host}") == {
         "load_1m": 'node_load1{instance="{host}:9100"}'
     }
+    monkeypatch.setenv("X_QUERIES", '{"load_1m": "node_load1{instance=~\\"{host_regex}\\"}"}')
+    # Any one of the placeholders will do.
+    assert env.envtemplates("X_QUERIES", "{host}", "{host_regex}") == {
+        "load_1m": 'node_load1{instance=~"{host_regex}"}'
+    }
     monkeypatch.delenv("X_QUERIES")
     assert env.envtemplates("X_QUERIES", "{host}") == {}
 
@@ -64,13 +69,16 @@ def test_it_reads_templates_from_a_json_object(monkeypatch):
         ("{not json", r"X_QUERIES is not valid JSON: Expecting property name"),
         ('["up"]', r"X_QUERIES must be a JSON object of key -> template string"),
         ('{"load_1m": 5}', r"X_QUERIES\['load_1m'\] must be a non-empty string"),
-        ('{"load_1m": "node_load1"}', r"X_QUERIES\['load_1m'\] has no \{host\} placeholder"),
+        (
+            '{"load_1m": "node_load1"}',
+            r"X_QUERIES\['load_1m'\] has no \{host\} or \{host_regex\} placeholder",
+        ),
     ],
 )
 def test_it_refuses_malformed_templates_in_one_line(monkeypatch, raw, message):
     monkeypatch.setenv("X_QUERIES", raw)
     with pytest.raises(ImproperlyConfigured, match=message):
-        env.envtemplates("X_QUERIES", "{host}")
+        env.envtemplates("X_QUERIES", "{host}", "{host_regex}")
 
 
 def test_it_parses_database_urls(tmp_path):
