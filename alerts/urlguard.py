@@ -3,9 +3,11 @@
 A URL must be http(s) and every address its host resolves to must be public: not
 loopback, private, link-local (cloud metadata lives at 169.254.169.254), CGNAT,
 multicast, reserved or unspecified, in IPv4, IPv6, or IPv4 written inside IPv6.
-Checked when a channel is saved and again before each connection, since DNS answers
-change. Hosts an admin lists in ``NOTIFY_ALLOWED_HOSTS`` (names, IPs or CIDR networks)
-are exempt.
+Checked when a channel is saved, before each request, and in the connection itself:
+``GuardedBackend`` connects only to the addresses it has just checked, so a name that
+resolves to a public address for the check and to a private one a moment later (DNS
+rebinding) still cannot reach the console's network. Hosts an admin lists in
+``NOTIFY_ALLOWED_HOSTS`` (names, IPs or CIDR networks) are exempt.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+import httpcore
+import httpx
 from django.conf import settings
 
 
@@ -63,21 +67,72 @@ def resolve(host: str, port: int) -> list[_Address]:
     return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
 
 
-def check_host(host: str, port: int) -> None:
-    """Raise UnsafeURL unless ``host`` is allow-listed or resolves to public addresses."""
+def checked_addresses(host: str, port: int) -> list[_Address]:
+    """The addresses of ``host`` a channel may connect to; UnsafeURL if any is refused.
+
+    Every address must pass, not only the first: a client may try them all.
+    """
     if not host:
         raise UnsafeURL("the URL has no host")
-    if host.lower() in {h.strip().lower() for h in settings.NOTIFY_ALLOWED_HOSTS}:
-        return
     addresses = resolve(host, port)
+    if host.lower() in {h.strip().lower() for h in settings.NOTIFY_ALLOWED_HOSTS}:
+        return addresses
     if _allowed(host, addresses):
-        return
+        return addresses
     for address in addresses:
         if not _public(address):
             raise UnsafeURL(
                 f"host {host!r} resolves to {address}, a non-public address; "
                 "an admin can allow it in NOTIFY_ALLOWED_HOSTS"
             )
+    return addresses
+
+
+def check_host(host: str, port: int) -> None:
+    """Raise UnsafeURL unless ``host`` is allow-listed or resolves to public addresses."""
+    if host and host.lower() in {h.strip().lower() for h in settings.NOTIFY_ALLOWED_HOSTS}:
+        return
+    checked_addresses(host, port)
+
+
+class GuardedBackend(httpcore.NetworkBackend):
+    """httpcore's socket layer, connecting only to addresses that pass the guard.
+
+    The name is resolved and checked here, and the socket opened to one of the checked
+    addresses, not to the name, which could resolve differently a second time. TLS
+    still verifies the certificate against the name (httpcore passes it as SNI).
+    """
+
+    def __init__(self, inner: httpcore.NetworkBackend | None = None):
+        self._inner = inner or httpcore.SyncBackend()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        failure: Exception | None = None
+        for address in checked_addresses(host, port):
+            try:
+                return self._inner.connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except httpcore.ConnectError as exc:
+                failure = exc
+        raise failure or httpcore.ConnectError(f"{host} has no address")
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise UnsafeURL("channels may not connect to a unix socket")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def guarded_transport(**kwargs) -> httpx.HTTPTransport:
+    """An httpx transport whose every connection goes through GuardedBackend."""
+    transport = httpx.HTTPTransport(**kwargs)
+    pool = transport._pool
+    if not isinstance(pool, httpcore.ConnectionPool) or not hasattr(pool, "_network_backend"):
+        # httpx changed how it builds its pool: fail loudly rather than connect unguarded.
+        raise RuntimeError("httpx's transport has no connection pool to guard")
+    pool._network_backend = GuardedBackend(pool._network_backend)
+    return transport
 
 
 def check_url(url: str) -> None:

@@ -20,7 +20,7 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 
-from alerts.urlguard import UnsafeURL, check_url
+from alerts.urlguard import UnsafeURL, check_url, guarded_transport
 
 MAX_REDIRECTS = 3
 BODY_EXCERPT = 200
@@ -122,7 +122,9 @@ def http_client() -> httpx.Client:
     with _client_lock:
         if _client is None:
             _client = httpx.Client(
-                follow_redirects=False, headers={"User-Agent": "OpsConsole-notifier/1"}
+                transport=guarded_transport(),
+                follow_redirects=False,
+                headers={"User-Agent": "OpsConsole-notifier/1"},
             )
         return _client
 
@@ -138,6 +140,9 @@ def post(channel, url: str, **kwargs) -> httpx.Response:
             raise DeliveryError(f"refused: {exc}", permanent=True) from None
         try:
             response = http_client().post(url, timeout=timeout, **kwargs)
+        except UnsafeURL as exc:
+            # The connection's own check: the name resolved differently than a moment ago.
+            raise DeliveryError(f"refused: {exc}", permanent=True) from None
         except httpx.TimeoutException:
             raise DeliveryError(f"no answer within {timeout:g} s") from None
         except httpx.HTTPError as exc:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+
 import pytest
 
 from alerts.models import DeliveryStatus, Notification
@@ -92,3 +96,89 @@ def test_a_channel_saved_before_the_rules_tightened_is_refused_at_connect_time(
     assert notification.status == DeliveryStatus.FAILED
     assert "refused" in notification.last_error
     assert receiver.requests == []
+
+
+def test_a_name_that_rebinds_to_the_network_after_the_check_is_refused_at_connect(
+    settings, monkeypatch, make_channel, route_all, receiver, django_capture_on_commit_callbacks
+):
+    """DNS rebinding: public for the check before the request, loopback a moment later.
+
+    The name is answered here (no DNS server can be pointed at in a test); the receiver
+    behind the loopback address is real and must see nothing.
+    """
+    port = int(receiver.url.rsplit(":", 1)[1])
+    real = socket.getaddrinfo
+    answers = iter(["93.184.215.14"])
+
+    def rebinding(host, *args, **kwargs):
+        if host == "hooks.rebind.test":
+            address = next(answers, "127.0.0.1")
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    make_channel("webhook", secrets={"url": f"http://hooks.rebind.test:{port}/incoming"})
+    settings.NOTIFY_ALLOWED_HOSTS = []
+    fire(django_capture_on_commit_callbacks)
+    notification = Notification.objects.get(alert__alert_type="disk_full")
+    assert notification.status == DeliveryStatus.FAILED
+    assert "refused" in notification.last_error and "127.0.0.1" in notification.last_error
+    assert receiver.requests == []
+
+
+def test_the_notifiers_client_checks_the_address_it_connects_to(nothing_allowed, receiver):
+    from alerts.notifiers import http_client
+
+    with pytest.raises(UnsafeURL, match=r"127\.0\.0\.1, a non-public address"):
+        http_client().post(f"{receiver.url}/incoming", json={})
+    assert receiver.requests == []
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_https_through_the_guard_still_checks_the_certificate_against_the_name(settings, tmp_path):
+    """The socket goes to the checked address, the TLS handshake names the host."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    import httpx
+
+    from alerts.urlguard import guarded_transport
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"),
+            *("-addext", "subjectAltName=DNS:localhost"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Answer)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    trusting = ssl.create_default_context(cafile=str(cert))
+    try:
+        settings.NOTIFY_ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
+        with httpx.Client(transport=guarded_transport(verify=trusting)) as client:
+            assert client.post(f"https://localhost:{port}/hook", json={}).status_code == 204
+            # By address the certificate (issued to localhost) does not match.
+            with pytest.raises(httpx.ConnectError, match=r"certificate|IP address mismatch"):
+                client.post(f"https://127.0.0.1:{port}/hook", json={})
+    finally:
+        server.shutdown()
+        server.server_close()
