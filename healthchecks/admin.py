@@ -58,7 +58,7 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
         "interval_seconds",
         "enabled",
     )
-    list_filter = ("state", "kind", "enabled")
+    list_filter = ("state", "kind", "enabled", "from_environment")
     search_fields = ("name", "target")
     actions = ["check_now", "enable", "disable"]
     readonly_fields = (
@@ -72,9 +72,24 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
         "last_ping",
         "last_duration_ms",
         "next_check_at",
+        "origin",
     )
     fieldsets = (
-        (None, {"fields": ("name", "kind", "target", "enabled", "tags", "parent", "severity")}),
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "kind",
+                    "target",
+                    "enabled",
+                    "origin",
+                    "tags",
+                    "parent",
+                    "severity",
+                )
+            },
+        ),
         (
             "Schedule",
             {"fields": ("interval_seconds", "timeout_seconds", "retries", "max_response_time_ms")},
@@ -146,6 +161,15 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
         self.message_user(request, f"Enabled {queryset.update(enabled=True)} endpoint(s).")
 
     @admin.action(description="Disable (resolves their alerts)")
+    @admin.display(description="Origin")
+    def origin(self, endpoint):
+        if not endpoint.from_environment:
+            return "made in the admin"
+        if endpoint.removed_from_environment:
+            when = endpoint.removed_from_environment.strftime("%Y-%m-%d %H:%M UTC")
+            return f"SERVICE_ENDPOINTS, which stopped naming it on {when}: disabled then"
+        return "SERVICE_ENDPOINTS: a restart puts back what the variable says"
+
     def disable(self, request, queryset):
         done = disable(list(queryset.filter(enabled=True)), actor=request.user.get_username())
         self.message_user(request, f"Disabled {done} endpoint(s).")

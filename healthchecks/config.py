@@ -4,7 +4,8 @@ Seed 002's shape, as JSON: ``{"chat-service": "http://localhost:8000/api/v1/heal
 a value may also be an object with options (``{"url": ..., "interval": 30,
 "max_response_time_ms": 500, "severity": "critical", "parent": "db"}``). A plain
 ``name=url,name=url`` list is accepted too. Endpoints made in the admin are never
-touched; imported ones are updated when the variable changes.
+touched; imported ones are updated when the variable changes, disabled (history kept)
+when it stops naming them, and enabled again when it names them again.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from alerts.constants import parse_severity
 from healthchecks.constants import Kind
 from healthchecks.models import ServiceEndpoint
 from healthchecks.probes import UnsafeTarget, validate_url
+from healthchecks.state import disable
 
 _OPTION_FIELDS = {
     "interval": "interval_seconds",
@@ -99,10 +102,22 @@ def _spec(name: str, value) -> EndpointSpec:
     )
 
 
-def import_endpoints(text: str | None = None) -> tuple[int, int]:
-    """Create or update the environment's endpoints; returns (created, updated)."""
+@dataclass(frozen=True)
+class Imported:
+    created: int = 0
+    updated: int = 0
+    # Endpoints the variable no longer names: disabled, not deleted, so their flips,
+    # uptime and alerts stay.
+    disabled: int = 0
+    # Endpoints it names again after they were disabled that way.
+    restored: int = 0
+
+
+def import_endpoints(text: str | None = None) -> Imported:
+    """Make the environment's endpoints match SERVICE_ENDPOINTS (or ``text``)."""
     specs = parse(settings.SERVICE_ENDPOINTS if text is None else text)
-    created = updated = 0
+    created = updated = restored = 0
+    now = timezone.now()
     with transaction.atomic():
         for spec in specs:
             defaults = {
@@ -120,9 +135,15 @@ def import_endpoints(text: str | None = None) -> tuple[int, int]:
                 changed = [k for k, v in defaults.items() if getattr(endpoint, k) != v]
                 for key in changed:
                     setattr(endpoint, key, defaults[key])
+                if endpoint.removed_from_environment is not None:
+                    endpoint.enabled, endpoint.removed_from_environment = True, None
+                    endpoint.next_check_at = now
+                    changed += ["enabled", "removed_from_environment", "next_check_at"]
+                    restored += 1
+                elif changed:
+                    updated += 1
                 if changed:
                     endpoint.save(update_fields=changed)
-                    updated += 1
         for spec in specs:
             if spec.parent:
                 parent = ServiceEndpoint.objects.filter(name=spec.parent).first()
@@ -133,4 +154,16 @@ def import_endpoints(text: str | None = None) -> tuple[int, int]:
                 ServiceEndpoint.objects.filter(name=spec.name, from_environment=True).update(
                     parent=parent
                 )
-    return created, updated
+        removed = list(
+            ServiceEndpoint.objects.filter(
+                from_environment=True, removed_from_environment__isnull=True
+            ).exclude(name__in=[spec.name for spec in specs])
+        )
+        if removed:
+            # As the admin's "disable" does: stop checking, mark UNKNOWN, and resolve
+            # their open alerts, which nothing would resolve otherwise.
+            disable(removed, actor="SERVICE_ENDPOINTS", now=now)
+            ServiceEndpoint.objects.filter(pk__in=[e.pk for e in removed]).update(
+                removed_from_environment=now
+            )
+    return Imported(created, updated, len(removed), restored)

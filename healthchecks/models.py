@@ -98,6 +98,13 @@ class ServiceEndpoint(models.Model):
     from_environment = models.BooleanField(
         default=False, editable=False, help_text="Imported from SERVICE_ENDPOINTS."
     )
+    removed_from_environment = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When SERVICE_ENDPOINTS stopped naming it: it was disabled then, "
+        "with its history kept, and is enabled again if the variable names it again.",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -40,10 +40,15 @@ def _service_endpoints() -> list[str]:
     """SERVICE_ENDPOINTS from the environment, created or updated on every start."""
     from healthchecks.config import import_endpoints
 
-    created, updated = import_endpoints()
+    done = import_endpoints()
     return [
         f"{n} service endpoints {verb}"
-        for n, verb in ((created, "created"), (updated, "updated"))
+        for n, verb in (
+            (done.created, "created"),
+            (done.updated, "updated"),
+            (done.restored, "enabled again"),
+            (done.disabled, "disabled: SERVICE_ENDPOINTS no longer names them"),
+        )
         if n
     ]
 

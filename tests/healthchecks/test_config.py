@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
-from healthchecks.config import EndpointConfigError, import_endpoints, parse
+from healthchecks.config import EndpointConfigError, Imported, import_endpoints, parse
 from healthchecks.models import ServiceEndpoint
 
 SEED = (
@@ -47,10 +47,10 @@ def test_bad_values_are_refused_with_one_line(text, message):
 @pytest.mark.django_db
 def test_importing_creates_then_updates_only_its_own_endpoints(make_endpoint):
     make_endpoint("chat-service", target="http://admin-made/")
-    assert import_endpoints(SEED) == (1, 0)
+    assert import_endpoints(SEED) == Imported(created=1)
     assert ServiceEndpoint.objects.get(name="chat-service").target == "http://admin-made/"
     changed = SEED.replace("8081", "9091")
-    assert import_endpoints(changed) == (0, 1)
+    assert import_endpoints(changed) == Imported(updated=1)
     assert ServiceEndpoint.objects.get(name="websocket-gateway").target.endswith(":9091/health")
 
 
@@ -90,3 +90,35 @@ def test_the_command_names_an_unknown_endpoint():
 def test_the_command_stops_on_a_bad_setting_with_one_line():
     with pytest.raises(CommandError, match="SERVICE_ENDPOINTS is not valid JSON"):
         call_command("run_healthchecks", "--once")
+
+
+@pytest.mark.django_db
+def test_an_endpoint_the_variable_stops_naming_is_disabled_with_its_history(make_endpoint):
+    from alerts.models import Alert
+    from alerts.service import Alert as NewAlert
+    from alerts.service import AlertService
+    from healthchecks.constants import State
+    from healthchecks.state import DOWN_ALERT
+
+    both = '{"api": "http://api/health", "db": "http://db/health"}'
+    assert import_endpoints(both) == Imported(created=2)
+    admin_made = make_endpoint("billing", target="http://billing/")
+    db = ServiceEndpoint.objects.get(name="db")
+    AlertService().create_alert(
+        NewAlert(alert_type=DOWN_ALERT, title="db is down", message="no answer", resource="db")
+    )
+
+    assert import_endpoints('{"api": "http://api/health"}') == Imported(disabled=1)
+    db.refresh_from_db()
+    assert not db.enabled and db.state == State.UNKNOWN and db.removed_from_environment
+    # Its open alert is resolved (nothing would check it again), and it is kept.
+    alert = Alert.objects.get(alert_type=DOWN_ALERT, resource="db")
+    assert alert.status == "resolved" and alert.resolved_by == "SERVICE_ENDPOINTS"
+    admin_made.refresh_from_db()
+    assert admin_made.enabled
+    # Once is enough: the next start changes nothing.
+    assert import_endpoints('{"api": "http://api/health"}') == Imported()
+
+    assert import_endpoints(both) == Imported(restored=1)
+    db.refresh_from_db()
+    assert db.enabled and db.removed_from_environment is None and db.next_check_at
