@@ -53,7 +53,7 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
         "kind",
         "target",
         "state",
-        "last_response_ms",
+        "response_time",
         "last_checked",
         "interval_seconds",
         "enabled",
@@ -66,7 +66,7 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
         "state_since",
         "consecutive_failures",
         "last_checked",
-        "last_response_ms",
+        "response_time",
         "last_error",
         "ping_uuid",
         "last_ping",
@@ -140,7 +140,7 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
                     "state_since",
                     "consecutive_failures",
                     "last_checked",
-                    "last_response_ms",
+                    "response_time",
                     "last_error",
                     "next_check_at",
                 )
@@ -160,7 +160,12 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
     def enable(self, request, queryset):
         self.message_user(request, f"Enabled {queryset.update(enabled=True)} endpoint(s).")
 
-    @admin.action(description="Disable (resolves their alerts)")
+    @admin.display(description="Last response time", ordering="last_response_ms")
+    def response_time(self, endpoint):
+        if endpoint.last_response_ms is None:
+            return "—"
+        return f"{endpoint.last_response_ms:,.1f} ms"
+
     @admin.display(description="Origin")
     def origin(self, endpoint):
         if not endpoint.from_environment:
@@ -170,6 +175,7 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
             return f"SERVICE_ENDPOINTS, which stopped naming it on {when}: disabled then"
         return "SERVICE_ENDPOINTS: a restart puts back what the variable says"
 
+    @admin.action(description="Disable (resolves their alerts)")
     def disable(self, request, queryset):
         done = disable(list(queryset.filter(enabled=True)), actor=request.user.get_username())
         self.message_user(request, f"Disabled {done} endpoint(s).")

@@ -110,3 +110,19 @@ def test_the_disable_action_resolves_open_alerts(admin_client, make_endpoint):
     endpoint.refresh_from_db()
     assert not endpoint.enabled and endpoint.state == "unknown"
     assert Alert.objects.get().resolved_by == "alice"
+
+
+def test_the_endpoint_page_says_where_it_came_from_and_times_have_units(admin_client):
+    from healthchecks.config import import_endpoints
+
+    import_endpoints('{"api": "http://api/health", "db": "http://db/health"}')
+    import_endpoints('{"api": "http://api/health"}')
+    ServiceEndpoint.objects.filter(name="db").update(last_response_ms=4.220093999947494)
+    db = ServiceEndpoint.objects.get(name="db")
+    page = admin_client.get(f"/admin/healthchecks/serviceendpoint/{db.pk}/change/")
+    html = page.content.decode()
+    assert "SERVICE_ENDPOINTS, which stopped naming it on" in html
+    assert "4.2 ms" in html and "4.22009" not in html
+    listing = admin_client.get("/admin/healthchecks/serviceendpoint/").content.decode()
+    assert ">Disable (resolves their alerts)</option>" in listing
+    assert "4.2 ms" in listing
