@@ -47,7 +47,7 @@ def test_the_alert_page_shows_everything_an_operator_needs(client, carol):
     assert "Card declined: insufficient_funds" in body
     assert "<details>" in body and "File booking.py, line 12" in body  # folded
     assert "/var/log/booking.log" in body
-    assert "3 users" in body and "5 errors" in body and "1 notification" in body
+    assert "3 users" in body and "5 occurrences" in body and "fired 1 time" in body
     assert "POST /api/v1/bookings" in body  # metadata
     assert alert.recommendations and alert.recommendations[0][:20] in body
     # The timeline, oldest first.
@@ -139,3 +139,5 @@ def test_values_on_the_alert_page_carry_their_unit(client, carol):
     client.force_login(carol)
     body = client.get(f"/alerts/{alert.pk}/").content.decode()
     assert "97.0 % (threshold 80.0 %)" in body
+    # Users and error counts belong to application errors, not to a CPU threshold.
+    assert "Affected users" not in body and "occurrence" not in body
