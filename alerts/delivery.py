@@ -212,6 +212,7 @@ def _attempt(n: Notification, token: uuid.UUID, now: datetime) -> str:
             consecutive_failures=0, circuit_open_until=None
         )
         channel.consecutive_failures, channel.circuit_open_until = 0, None
+        _resolve_channel_alert(channel, n)
     return _finish(n, token, DeliveryStatus.SENT, now, code=code, sent=True)
 
 
@@ -384,6 +385,32 @@ def _raise_channel_alert(n: Notification, error: str) -> None:
         )
     except Exception:
         logger.exception("could not raise the alert about channel %s", channel.name)
+
+
+def _resolve_channel_alert(channel: NotificationChannel, n: Notification) -> None:
+    """The channel delivers again after failing: its "is failing" alert has cleared.
+
+    Only on this transition (failures counted, then a success), so a healthy channel's
+    deliveries pay nothing for it.
+    """
+    from alerts.constants import OPEN_STATUSES
+    from alerts.models import Alert as AlertRecord
+    from alerts.service import AlertService, fingerprint_of
+
+    fingerprint = fingerprint_of(CHANNEL_ALERT_TYPE, f"channel:{channel.name}")
+    subject = f"alert #{n.alert_id}" if n.alert_id else "a test"
+    try:
+        for pk in AlertRecord.objects.filter(
+            fingerprint=fingerprint, status__in=OPEN_STATUSES
+        ).values_list("pk", flat=True):
+            AlertService().resolve_alert(
+                pk,
+                resolved_by="notifier",
+                resolution_notes=f"{channel.name} delivered the {n.transition} message "
+                f"about {subject}",
+            )
+    except Exception:
+        logger.exception("could not resolve the alert about channel %s", channel.name)
 
 
 def _release(n: Notification, token: uuid.UUID, when: datetime, reason: str) -> str:

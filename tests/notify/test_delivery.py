@@ -92,6 +92,25 @@ def test_a_400_fails_for_good_and_alerts_through_another_channel(
         backup.stop()
 
 
+def test_the_channel_alert_resolves_when_the_channel_delivers_again(
+    make_channel, route_all, receiver, django_capture_on_commit_callbacks
+):
+    make_channel("webhook", "flaky-hook", receiver=receiver)
+    receiver.answer((400, JSON, b'{"error": "bad payload"}'))
+    fire(django_capture_on_commit_callbacks)
+    about = Alert.objects.get(alert_type=delivery.CHANNEL_ALERT_TYPE)
+    assert about.status == "active"
+    failed = Notification.objects.get(alert__alert_type="disk_full")
+    # The operator mends the receiver and resends from the delivery log.
+    Notification.objects.filter(pk=failed.pk).update(status=DeliveryStatus.PENDING)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert delivery.deliver(failed.pk) == DeliveryStatus.SENT
+    about.refresh_from_db()
+    assert about.status == "resolved" and about.resolved_by == "notifier"
+    expected = f"flaky-hook delivered the firing message about alert #{failed.alert_id}"
+    assert about.resolution_notes == expected
+
+
 def test_a_receiver_that_hangs_times_out_and_is_retried(
     settings, make_channel, route_all, receiver, django_capture_on_commit_callbacks
 ):
