@@ -434,7 +434,8 @@ class Evaluator:
                     alert_id,
                     resolved_by="evaluator",
                     resolution_notes=(
-                        f"condition cleared: {obs.rule.metric or obs.series} is {_fmt(obs.value)}"
+                        f"condition cleared: {obs.rule.metric or obs.series} is "
+                        f"{_cleared_value(obs)}"
                     ),
                     data={"value": obs.value},
                 )
@@ -756,5 +757,9 @@ def _recent_pairs(metric_ids: list[int], now: datetime) -> set[tuple[int, int]]:
     )
 
 
-def _fmt(value) -> str:
-    return "no data" if value is None else f"{value:.4g}"
+def _cleared_value(obs: Observation) -> str:
+    """The value that cleared a rule, as its message put it: with the unit."""
+    if obs.value is None:
+        return "no data"
+    unit = obs.unit if obs.rule.kind != AlertRule.Kind.TREND else f"{obs.unit} per hour"
+    return humanize_value(obs.value, unit)

@@ -106,7 +106,7 @@ def test_hysteresis_keeps_it_firing_until_past_the_clear_threshold():
     assert evaluate(_at(4)).resolved == 1
     alert.refresh_from_db()
     assert alert.status == Status.RESOLVED and alert.resolved_by == "evaluator"
-    assert "cpu_usage_percent is 60" in alert.resolution_notes
+    assert alert.resolution_notes == "condition cleared: cpu_usage_percent is 60.0 %"
 
 
 def test_a_lasting_breach_repeats_only_at_the_repeat_interval():
