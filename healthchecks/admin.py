@@ -45,6 +45,27 @@ class ServiceEndpointForm(forms.ModelForm):
         return data
 
 
+class OriginFilter(admin.SimpleListFilter):
+    title = "origin"
+    parameter_name = "origin"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("admin", "made in the admin"),
+            ("environment", "SERVICE_ENDPOINTS"),
+            ("removed", "no longer in SERVICE_ENDPOINTS"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "admin":
+            return queryset.filter(from_environment=False)
+        if self.value() == "environment":
+            return queryset.filter(from_environment=True, removed_from_environment__isnull=True)
+        if self.value() == "removed":
+            return queryset.filter(removed_from_environment__isnull=False)
+        return queryset
+
+
 @admin.register(ServiceEndpoint)
 class ServiceEndpointAdmin(admin.ModelAdmin):
     form = ServiceEndpointForm
@@ -58,7 +79,7 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
         "interval_seconds",
         "enabled",
     )
-    list_filter = ("state", "kind", "enabled", "from_environment")
+    list_filter = ("state", "kind", "enabled", OriginFilter)
     search_fields = ("name", "target")
     actions = ["check_now", "enable", "disable"]
     readonly_fields = (

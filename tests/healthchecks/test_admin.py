@@ -126,3 +126,19 @@ def test_the_endpoint_page_says_where_it_came_from_and_times_have_units(admin_cl
     listing = admin_client.get("/admin/healthchecks/serviceendpoint/").content.decode()
     assert ">Disable (resolves their alerts)</option>" in listing
     assert "4.2 ms" in listing
+
+
+def test_endpoints_filter_by_origin(admin_client, make_endpoint):
+    from healthchecks.config import import_endpoints
+
+    import_endpoints('{"api": "http://api/health", "db": "http://db/health"}')
+    import_endpoints('{"api": "http://api/health"}')
+    make_endpoint("billing", target="http://billing/")
+
+    def names(origin):
+        page = admin_client.get("/admin/healthchecks/serviceendpoint/", {"origin": origin})
+        return [e.name for e in page.context["cl"].result_list]
+
+    assert names("admin") == ["billing"]
+    assert names("environment") == ["api"]
+    assert names("removed") == ["db"]
