@@ -401,6 +401,11 @@ class BacktestOut(Schema):
     firings: int
     firing_minutes: int
     targets: list[TargetHistoryOut]
+    source: str = Field(
+        ...,
+        description="what was replayed: the 1-minute roll-ups (metric rules), the process "
+        "samples or the check results",
+    )
 
 
 class PreviewOut(Schema):
@@ -419,7 +424,9 @@ def preview_alert_rule(
     request, rule_id: int, hours: int = Query(24, ge=1, le=preview.MAX_BACKTEST_HOURS)
 ):
     """What the rule matches now, and how often it would have fired over the last
-    ``hours`` of stored 1-minute roll-ups (with its for, clear threshold and cooldown)."""
+    ``hours`` of stored history (1-minute roll-ups for metric rules, process samples for
+    process rules, check results for service rules), with its for, clear threshold and
+    cooldown."""
     rule = _rule(rule_id)
     try:
         return {

@@ -261,22 +261,16 @@ class Evaluator:
         for rule in rules:
             # Process rules are few; one aggregate query each over the process samples.
             since = self.now - timedelta(seconds=rule.window_seconds or 60)
-            field = "memory_percent" if "memory" in rule.metric else "cpu_percent"
             rows = ProcessSample.objects.filter(name=rule.process, time__gte=since).order_by("time")
             per_host: dict[int, list[float]] = defaultdict(list)
-            for host_id, value in rows.values_list("host_id", field):
+            for host_id, value in rows.values_list("host_id", process_field(rule)):
                 per_host[host_id].append(value)
             for host_id, values in per_host.items():
                 host = hosts.get(host_id)
                 if host is None or (rule.host and host.hostname != rule.host):
                     continue
-                value = {
-                    AlertRule.Aggregation.MAX: max(values),
-                    AlertRule.Aggregation.MIN: min(values),
-                    AlertRule.Aggregation.COUNT: float(len(values)),
-                    AlertRule.Aggregation.LAST: values[-1],
-                }.get(rule.aggregation, sum(values) / len(values))
                 self.result.targets += 1
+                value = process_value(rule, values)
                 observations.append(Observation(rule, host, rule.process, value, "percent"))
         return observations
 
@@ -285,7 +279,6 @@ class Evaluator:
         (avg, max, min, last) or the failed checks (count, or rate per second)."""
         if not rules:
             return []
-        from healthchecks.constants import Outcome
         from healthchecks.models import CheckResult, ServiceEndpoint
 
         endpoints = ServiceEndpoint.objects.filter(enabled=True).only("id", "name")
@@ -313,29 +306,13 @@ class Evaluator:
                 if rule.service not in ("*", endpoint.name):
                     continue
                 checks = [c for c in results.get(endpoint.pk, ()) if c[0] >= since]
-                if not checks:
-                    continue  # not checked in the window: the monitoring-gap alert says so
-                failed = sum(1 for c in checks if c[1] == Outcome.FAIL)
-                times = [c[2] for c in checks if c[2] is not None]
-                match rule.aggregation:
-                    case AlertRule.Aggregation.COUNT:
-                        value, unit = float(failed), "count"
-                    case AlertRule.Aggregation.RATE:
-                        value, unit = failed / window, "per_second"
-                    case _ if not times:
-                        continue  # no response at all: the endpoint's own DOWN alert
-                    case AlertRule.Aggregation.MAX:
-                        value, unit = max(times), "ms"
-                    case AlertRule.Aggregation.MIN:
-                        value, unit = min(times), "ms"
-                    case AlertRule.Aggregation.LAST:
-                        value, unit = times[-1], "ms"
-                    case _:
-                        value, unit = sum(times) / len(times), "ms"
+                read = service_value(rule, checks)
+                if read is None:
+                    continue
+                value, unit = read
                 self.result.targets += 1
                 target = _ServiceTarget(endpoint.name)
-                series = "failed_checks" if unit != "ms" else "response_ms"
-                observations.append(Observation(rule, target, series, value, unit))
+                observations.append(Observation(rule, target, service_series(unit), value, unit))
         return observations
 
     # -- stepping a target -------------------------------------------------------------------
@@ -755,6 +732,52 @@ def _recent_pairs(metric_ids: list[int], now: datetime) -> set[tuple[int, int]]:
         .values_list("host_id", "metric_id")
         .distinct()
     )
+
+
+def process_field(rule: AlertRule) -> str:
+    return "memory_percent" if "memory" in (rule.metric or "") else "cpu_percent"
+
+
+def process_value(rule: AlertRule, values: list[float]) -> float:
+    """A process rule's reading of its samples in the window, oldest first."""
+    return {
+        AlertRule.Aggregation.MAX: max,
+        AlertRule.Aggregation.MIN: min,
+        AlertRule.Aggregation.COUNT: lambda v: float(len(v)),
+        AlertRule.Aggregation.LAST: lambda v: v[-1],
+    }.get(rule.aggregation, lambda v: sum(v) / len(v))(values)
+
+
+def service_value(rule: AlertRule, checks: list[tuple]) -> tuple[float, str] | None:
+    """A service rule's reading of the (time, outcome, response_ms) checks in its window:
+    the failed checks (count, or rate per second) or the response time in ms. None when
+    there is nothing to read: no check in the window (the monitoring-gap alert says so)
+    or no response at all (the endpoint's own DOWN alert does)."""
+    from healthchecks.constants import Outcome
+
+    if not checks:
+        return None
+    failed = sum(1 for c in checks if c[1] == Outcome.FAIL)
+    times = [c[2] for c in checks if c[2] is not None]
+    match rule.aggregation:
+        case AlertRule.Aggregation.COUNT:
+            return float(failed), "count"
+        case AlertRule.Aggregation.RATE:
+            return failed / (rule.window_seconds or 60), "per_second"
+        case _ if not times:
+            return None
+        case AlertRule.Aggregation.MAX:
+            return max(times), "ms"
+        case AlertRule.Aggregation.MIN:
+            return min(times), "ms"
+        case AlertRule.Aggregation.LAST:
+            return times[-1], "ms"
+        case _:
+            return sum(times) / len(times), "ms"
+
+
+def service_series(unit: str) -> str:
+    return "response_ms" if unit == "ms" else "failed_checks"
 
 
 def _cleared_value(obs: Observation) -> str:

@@ -1,24 +1,40 @@
 """What a rule matches now, and how often it would have fired over the stored history.
 
-The preview reads the same window aggregate the evaluator reads. The backtest replays
-the rule minute by minute over the 1-minute roll-ups (so its window is rounded up to
-whole minutes), with its ``for`` duration, clear threshold and cooldown, and counts the
-alerts it would have raised: what an operator wants to know before turning a rule on.
+The preview reads the same window the evaluator reads. The backtest replays the rule
+minute by minute, with its ``for`` duration, clear threshold and cooldown, and counts
+the alerts it would have raised: what an operator wants to know before turning a rule
+on. Metric rules replay over the 1-minute roll-ups (their window rounded up to whole
+minutes); process rules over the stored process samples, service rules over the
+stored check results, each with the evaluator's own reading of a window.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from alerts.evaluator import _aggregate, _applies, _breaches, _cleared, _read, _reading
+from alerts.evaluator import (
+    METRIC_KINDS,
+    _aggregate,
+    _applies,
+    _breaches,
+    _cleared,
+    _read,
+    _reading,
+    process_field,
+    process_value,
+    service_series,
+    service_value,
+)
 from alerts.models import AlertRule
 from metrics.catalog import parse_key
-from metrics.models import Host, Metric, MinuteRollup
+from metrics.models import Host, Metric, MinuteRollup, ProcessSample
 
 MAX_BACKTEST_HOURS = 24 * 7
 
@@ -50,17 +66,13 @@ class Backtest:
     firings: int = 0
     firing_minutes: int = 0
     targets: list[TargetHistory] = field(default_factory=list)
+    # What was replayed, for the page: "the 1-minute roll-ups", "the check results"...
+    source: str = "the 1-minute roll-ups"
 
 
 def _prepare(rule: AlertRule) -> list[Metric]:
     """The series the rule reads; sets the parsed name and labels the evaluator uses."""
-    if rule.kind not in {
-        AlertRule.Kind.SYSTEM_METRIC,
-        AlertRule.Kind.CUSTOM_METRIC,
-        AlertRule.Kind.LATENCY,
-        AlertRule.Kind.TREND,
-        AlertRule.Kind.ABSENCE,
-    }:
+    if rule.kind not in METRIC_KINDS:
         raise ValueError(f"a preview reads metrics; a {rule.get_kind_display()} rule has none")
     name, labels = parse_key(rule.metric)
     rule._name, rule._labels = name, {**labels, **(rule.labels or {})}
@@ -89,6 +101,17 @@ def _hosts(rule: AlertRule) -> dict[int, Host]:
 def matches_now(rule: AlertRule, now: datetime | None = None) -> list[Match]:
     """Every series the rule reads, with its value over the window now; breaches first."""
     now = now or timezone.now()
+    if rule.kind == AlertRule.Kind.PROCESS_METRIC:
+        found = _timed_matches_now(rule, _process_samples(rule, now, now), now)
+    elif rule.kind == AlertRule.Kind.SERVICE_HEALTH:
+        found = _timed_matches_now(rule, _check_results(rule, now, now), now)
+    else:
+        found = _metric_matches_now(rule, now)
+    found.sort(key=lambda m: (not m.breached, m.host, m.series))
+    return found
+
+
+def _metric_matches_now(rule: AlertRule, now: datetime) -> list[Match]:
     metrics = _prepare(rule)
     hosts = _hosts(rule)
     window = rule.window_seconds or 60
@@ -111,15 +134,20 @@ def matches_now(rule: AlertRule, now: datetime | None = None) -> list[Match]:
         )
         breached = rule.kind != AlertRule.Kind.ABSENCE and _breaches(rule, value)
         found.append(Match(host.hostname, metric.key, value, breached, value_unit(rule, metric)))
-    found.sort(key=lambda m: (not m.breached, m.host, m.series))
     return found
 
 
 def backtest(rule: AlertRule, hours: int = 24, now: datetime | None = None) -> Backtest:
-    """Replay the rule over the last ``hours`` of 1-minute roll-ups."""
+    """Replay the rule over the last ``hours`` of stored history."""
     if not 1 <= hours <= MAX_BACKTEST_HOURS:
         raise ValueError(f"hours must be between 1 and {MAX_BACKTEST_HOURS}")
     now = (now or timezone.now()).replace(second=0, microsecond=0)
+    if rule.kind == AlertRule.Kind.PROCESS_METRIC:
+        targets = _process_samples(rule, now - timedelta(hours=hours), now)
+        return _timed_backtest(rule, targets, hours, now, "the process samples")
+    if rule.kind == AlertRule.Kind.SERVICE_HEALTH:
+        targets = _check_results(rule, now - timedelta(hours=hours), now)
+        return _timed_backtest(rule, targets, hours, now, "the check results")
     metrics = {m.pk: m for m in _prepare(rule)}
     hosts = _hosts(rule)
     start = now - timedelta(hours=hours)
@@ -146,20 +174,28 @@ def backtest(rule: AlertRule, hours: int = 24, now: datetime | None = None) -> B
 
 
 def _replay(rule: AlertRule, buckets: list, start: datetime, end: datetime) -> TargetHistory:
-    """Step one series through OK, pending and firing, one minute at a time."""
+    """Step one series of 1-minute roll-ups through OK, pending and firing."""
     width = max(1, math.ceil((rule.window_seconds or 60) / 60))
     by_minute = {b[0]: b for b in buckets}
+
+    def values() -> Iterator[tuple[datetime, float | None]]:
+        window: list = []
+        minute = start
+        while minute < end:
+            window.append(by_minute.get(minute))
+            if len(window) > width:
+                window.pop(0)
+            minute += timedelta(minutes=1)
+            yield minute, _window_value(rule, [b for b in window if b is not None], width)
+
+    return _step_minutes(rule, values())
+
+
+def _step_minutes(rule: AlertRule, values) -> TargetHistory:
+    """The evaluator's state machine over (minute, value of the window ending then)."""
     history = TargetHistory(target="")
     firing, pending_since, resolved_at = False, None, None
-    minute = start
-    window: list = []
-    while minute < end:
-        bucket = by_minute.get(minute)
-        window.append(bucket)
-        if len(window) > width:
-            window.pop(0)
-        minute += timedelta(minutes=1)
-        value = _window_value(rule, [b for b in window if b is not None], width)
+    for minute, value in values:
         if rule.kind == AlertRule.Kind.ABSENCE:
             breach, cleared = value is None, value is not None
         elif value is None:
@@ -189,6 +225,113 @@ def _replay(rule: AlertRule, buckets: list, start: datetime, end: datetime) -> T
         history.first_fired = history.first_fired or minute
         history.last_fired = minute
     return history
+
+
+# -- process and service rules: timed samples, read as the evaluator reads them ---------
+@dataclass
+class _Timed:
+    """One target's samples, oldest first, and how a window of them is read."""
+
+    name: str
+    series: str
+    unit: str
+    times: list[datetime]
+    rows: list
+    read: Callable[[list], float | None]
+
+
+def _process_samples(rule: AlertRule, start: datetime, end: datetime) -> list[_Timed]:
+    """Per host, the rule's process samples from a window before ``start`` to ``end``."""
+    hosts = Host.objects.filter(enabled=True)
+    if rule.host:
+        hosts = hosts.filter(hostname=rule.host)
+    names = dict(hosts.values_list("pk", "hostname"))
+    since = start - timedelta(seconds=rule.window_seconds or 60)
+    per_host: dict[int, list] = defaultdict(list)
+    for host_id, at, value in (
+        ProcessSample.objects.filter(
+            name=rule.process, host_id__in=list(names), time__gte=since, time__lte=end
+        )
+        .order_by("time")
+        .values_list("host_id", "time", process_field(rule))
+        .iterator(chunk_size=5000)
+    ):
+        per_host[host_id].append((at, value))
+
+    def read(window: list) -> float | None:
+        return process_value(rule, [value for _, value in window]) if window else None
+
+    series = f"{rule.process} {process_field(rule)}"
+    return [
+        _Timed(names[pk], series, "percent", [at for at, _ in rows], rows, read)
+        for pk, rows in per_host.items()
+    ]
+
+
+def _check_results(rule: AlertRule, start: datetime, end: datetime) -> list[_Timed]:
+    """Per endpoint the rule watches, its check results from a window before ``start``."""
+    from healthchecks.models import CheckResult, ServiceEndpoint
+
+    endpoints = ServiceEndpoint.objects.filter(enabled=True)
+    if rule.service != "*":
+        endpoints = endpoints.filter(name=rule.service)
+    names = dict(endpoints.values_list("pk", "name"))
+    since = start - timedelta(seconds=rule.window_seconds or 60)
+    per_endpoint: dict[int, list] = defaultdict(list)
+    for endpoint_id, at, outcome, response_ms in (
+        CheckResult.objects.filter(endpoint_id__in=list(names), time__gte=since, time__lte=end)
+        .order_by("time")
+        .values_list("endpoint_id", "time", "outcome", "response_ms")
+        .iterator(chunk_size=5000)
+    ):
+        per_endpoint[endpoint_id].append((at, outcome, response_ms))
+    unit = {"count": "count", "rate": "per_second"}.get(rule.aggregation, "ms")
+
+    def read(window: list) -> float | None:
+        found = service_value(rule, window)
+        return None if found is None else found[0]
+
+    return [
+        _Timed(names[pk], service_series(unit), unit, [c[0] for c in rows], rows, read)
+        for pk, rows in per_endpoint.items()
+    ]
+
+
+def _window(target: _Timed, end: datetime, seconds: int) -> list:
+    # The evaluator reads time >= now - window, and nothing after now.
+    low = bisect_left(target.times, end - timedelta(seconds=seconds))
+    return target.rows[low : bisect_right(target.times, end)]
+
+
+def _timed_matches_now(rule: AlertRule, targets: list[_Timed], now: datetime) -> list[Match]:
+    found = []
+    for target in targets:
+        value = target.read(_window(target, now, rule.window_seconds or 60))
+        if value is not None:
+            found.append(
+                Match(target.name, target.series, value, _breaches(rule, value), target.unit)
+            )
+    return found
+
+
+def _timed_backtest(
+    rule: AlertRule, targets: list[_Timed], hours: int, now: datetime, source: str
+) -> Backtest:
+    start = now - timedelta(hours=hours)
+    seconds = rule.window_seconds or 60
+    result = Backtest(hours=hours, minutes_replayed=hours * 60, source=source)
+    for target in targets:
+        minutes = (start + timedelta(minutes=i + 1) for i in range(hours * 60))
+        history = _step_minutes(
+            rule, ((m, target.read(_window(target, m, seconds))) for m in minutes)
+        )
+        history.target = f"{target.name}/{target.series}"
+        history.unit = target.unit
+        result.firings += history.firings
+        result.firing_minutes += history.firing_minutes
+        result.targets.append(history)
+    result.targets.sort(key=lambda t: (-t.firings, -t.firing_minutes, t.target))
+    return result
 
 
 def _window_value(rule: AlertRule, buckets: list, width: int) -> float | None:

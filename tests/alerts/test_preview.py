@@ -99,12 +99,113 @@ def test_the_api_previews_a_rule_for_viewers(carol, token_for, api_client):
     body = api.get(f"/alert-rules/{rule.pk}/preview", {"hours": 168}).json()
     assert body["backtest"]["firings"] == 1
     assert body["backtest"]["targets"][0]["unit"] == "percent"
+    assert body["backtest"]["source"] == "the 1-minute roll-ups"
 
 
 def test_the_api_says_what_a_preview_cannot_do(carol, token_for, api_client):
     api = api_client(token_for(carol))
-    process_rule = _rule(kind="process_metric", process="postgres", metric="cpu_percent")
-    response = api.get(f"/alert-rules/{process_rule.pk}/preview")
-    assert response.status_code == 422 and "a preview reads metrics" in response.json()["detail"]
-    assert api.get(f"/alert-rules/{process_rule.pk}/preview", {"hours": 0}).status_code == 422
+    rule = _rule()
+    assert api.get(f"/alert-rules/{rule.pk}/preview", {"hours": 0}).status_code == 422
     assert api.get("/alert-rules/999999/preview").status_code == 404
+
+
+def _process_history(host: str, spikes: list[tuple[int, int]], high=95.0, low=10.0):
+    """Two hours of a postgres process's samples every 15 s, busy in the spike minutes."""
+    from metrics.models import Host, ProcessSample
+
+    owner = Host.objects.get_or_create(hostname=host)[0]
+    ProcessSample.objects.bulk_create(
+        ProcessSample(
+            time=START + timedelta(seconds=second),
+            host=owner,
+            pid=4242,
+            name="postgres",
+            cpu_percent=high if any(a <= second // 60 < b for a, b in spikes) else low,
+            memory_percent=3.0,
+            rss_bytes=50 << 20,
+        )
+        for second in range(0, 2 * 3600, 15)
+    )
+
+
+def test_a_process_rule_previews_and_backtests_over_the_process_samples():
+    _process_history("db-01", spikes=[(30, 50), (80, 90)])
+    rule = _rule(kind="process_metric", process="postgres", metric="cpu_percent")
+    [match] = preview.matches_now(rule, START + timedelta(minutes=40))
+    assert (match.host, match.series, match.value, match.breached, match.unit) == (
+        "db-01",
+        "postgres cpu_percent",
+        95.0,
+        True,
+        "percent",
+    )
+    result = preview.backtest(rule, hours=6, now=END)
+    assert result.source == "the process samples"
+    # Raw samples: the window ending on a spike's last minute already holds a quiet
+    # sample (the evaluator reads time >= now - window), so each spike fires a minute
+    # less than over whole-minute roll-ups.
+    assert result.firings == 2 and result.firing_minutes == 19 + 9
+    [target] = result.targets
+    assert target.target == "db-01/postgres cpu_percent" and target.peak == 95.0
+    assert target.first_fired == START + timedelta(minutes=31)
+
+
+def _checks(endpoint, slow: tuple[int, int], failing: tuple[int, int] = (0, 0)):
+    """Two hours of checks every 30 s: 900 ms in the slow minutes, else 100 ms."""
+    from healthchecks.constants import Outcome
+    from healthchecks.models import CheckResult
+
+    CheckResult.objects.bulk_create(
+        CheckResult(
+            endpoint=endpoint,
+            time=START + timedelta(seconds=second),
+            outcome=Outcome.FAIL if failing[0] <= second // 60 < failing[1] else Outcome.OK,
+            response_ms=900.0 if slow[0] <= second // 60 < slow[1] else 100.0,
+        )
+        for second in range(0, 2 * 3600, 30)
+    )
+
+
+def test_a_service_rule_previews_and_backtests_over_the_check_results():
+    from healthchecks.models import ServiceEndpoint
+
+    api = ServiceEndpoint.objects.create(name="api", target="http://api/health")
+    _checks(api, slow=(30, 40), failing=(60, 65))
+    slow = _rule(kind="service_health", service="api", metric="", threshold=500)
+    [match] = preview.matches_now(slow, START + timedelta(minutes=35))
+    assert (match.host, match.series, match.value, match.unit) == (
+        "api",
+        "response_ms",
+        900.0,
+        "ms",
+    )
+    result = preview.backtest(slow, hours=6, now=END)
+    assert result.source == "the check results"
+    assert (result.firings, result.firing_minutes) == (1, 10)
+    assert result.targets[0].target == "api/response_ms" and result.targets[0].peak == 900.0
+    # Failed checks, counted over 2 minutes: one alert over the five failing minutes.
+    failing = _rule(
+        name="API failing",
+        kind="service_health",
+        service="*",
+        metric="",
+        aggregation="count",
+        threshold=2,
+        operator="gte",
+        window_seconds=120,
+    )
+    result = preview.backtest(failing, hours=6, now=END)
+    assert result.firings == 1 and result.targets[0].unit == "count"
+    assert result.targets[0].target == "api/failed_checks"
+
+
+def test_the_admin_page_names_the_service_and_what_was_replayed(admin_client):
+    from healthchecks.models import ServiceEndpoint
+
+    _checks(ServiceEndpoint.objects.create(name="api", target="http://api/health"), slow=(30, 40))
+    rule = _rule(kind="service_health", service="api", metric="", threshold=500)
+    html = admin_client.get(f"/admin/alerts/alertrule/{rule.pk}/preview/?hours=168").content
+    html = html.decode()
+    assert "<th>Service</th>" in html and "Replayed minute by minute over the check results" in html
+    assert "api/response_ms" in html and "900.0 ms" in html
+    assert "<strong>CPU high</strong>: service api, response time" in html
