@@ -33,7 +33,7 @@ from alerts.evaluator import (
     service_value,
 )
 from alerts.models import AlertRule
-from metrics.catalog import parse_key
+from metrics.catalog import parse_key, unit_of
 from metrics.models import Host, Metric, MinuteRollup, ProcessSample
 
 MAX_BACKTEST_HOURS = 24 * 7
@@ -89,6 +89,26 @@ def value_unit(rule: AlertRule, metric: Metric) -> str:
     if reading == "trend":
         return f"{metric.unit} per hour" if metric.unit else "per hour"
     return metric.unit
+
+
+def threshold_unit(rule: AlertRule) -> str:
+    """The unit of the value a rule compares with its threshold, without reading data."""
+    if rule.kind == AlertRule.Kind.SERVICE_HEALTH:
+        return {"count": "count", "rate": "per_second"}.get(rule.aggregation, "ms")
+    if rule.kind == AlertRule.Kind.PROCESS_METRIC:
+        return "percent"
+    reading = _reading(rule)
+    if reading == "count":
+        return "samples"
+    if reading == "rate":
+        return "per_second"
+    try:
+        base = unit_of(parse_key(rule.metric)[0]) if rule.metric else ""
+    except ValueError:
+        base = ""
+    if reading == "trend":
+        return f"{base} per hour" if base else "per hour"
+    return base
 
 
 def _hosts(rule: AlertRule) -> dict[int, Host]:
