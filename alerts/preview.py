@@ -103,9 +103,15 @@ def threshold_unit(rule: AlertRule) -> str:
     if reading == "rate":
         return "per_second"
     try:
-        base = unit_of(parse_key(rule.metric)[0]) if rule.metric else ""
+        name = parse_key(rule.metric)[0] if rule.metric else ""
     except ValueError:
-        base = ""
+        name = ""
+    base = unit_of(name)
+    if not base and name:
+        # A custom metric: the unit it was pushed with.
+        base = Metric.objects.filter(name=name).values_list("unit", flat=True).first() or ""
+    if not base and rule.kind == AlertRule.Kind.LATENCY:
+        base = "ms"
     if reading == "trend":
         return f"{base} per hour" if base else "per hour"
     return base

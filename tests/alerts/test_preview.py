@@ -213,3 +213,27 @@ def test_the_admin_page_names_the_service_and_what_was_replayed(admin_client):
         "<strong>CPU high</strong>: service api, response time — avg over 60 s &gt; 500.0 ms;"
         in (html)
     )
+
+
+def test_a_rules_threshold_unit_comes_from_what_it_reads():
+    store("shop-01", {"orders_per_minute": [(datetime.now(UTC), 12.0)]})
+    from metrics.models import Metric
+
+    Metric.objects.filter(name="orders_per_minute").update(unit="orders/min")
+    cases = [
+        (_rule(name="a"), "percent"),
+        (_rule(name="b", aggregation="count"), "samples"),
+        (_rule(name="c", kind="latency", metric="response_time_ms"), "ms"),
+        (_rule(name="d", kind="custom_metric", metric="orders_per_minute"), "orders/min"),
+        (_rule(name="e", kind="trend", metric="memory_usage_percent"), "percent per hour"),
+        (_rule(name="f", kind="service_health", service="*", metric=""), "ms"),
+        (
+            _rule(name="g", kind="service_health", service="*", metric="", aggregation="rate"),
+            "per_second",
+        ),
+        (
+            _rule(name="h", kind="process_metric", process="java", metric="memory_percent"),
+            "percent",
+        ),
+    ]
+    assert [preview.threshold_unit(rule) for rule, _ in cases] == [unit for _, unit in cases]
