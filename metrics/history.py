@@ -230,13 +230,15 @@ def prometheus_points(hostname: str, start: datetime, end: datetime) -> Answered
                 except PrometheusError as exc:
                     failures.setdefault(key, str(exc))
         except FuturesTimeout:
-            late = {futures[f][0] for f in futures if not f.done()}
+            # Late: every query whose answer was not taken in time, including any that
+            # finished while the answers before it were being read.
             reason = (
                 f"Prometheus at {settings.PROMETHEUS_URL} did not answer within "
                 f"{settings.PROMETHEUS_TIMEOUT:g} s"
             )
-            for key in late:
-                failures.setdefault(key, reason)
+            for key, fold in jobs:
+                if (key, fold) not in answers:
+                    failures.setdefault(key, reason)
     finally:
         # The page does not wait for queries still running, and drops those not sent.
         pool.shutdown(wait=False, cancel_futures=True)
