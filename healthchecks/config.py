@@ -4,8 +4,9 @@ Seed 002's shape, as JSON: ``{"chat-service": "http://localhost:8000/api/v1/heal
 a value may also be an object with options (``{"url": ..., "interval": 30,
 "max_response_time_ms": 500, "severity": "critical", "parent": "db"}``). A plain
 ``name=url,name=url`` list is accepted too. Endpoints made in the admin are never
-touched; imported ones are updated when the variable changes, disabled (history kept)
-when it stops naming them, and enabled again when it names them again.
+touched; imported ones are updated when the variable changes, disabled at the console's
+start when it stops naming them (history kept), and enabled again when it names them
+again.
 """
 
 from __future__ import annotations
@@ -113,8 +114,13 @@ class Imported:
     restored: int = 0
 
 
-def import_endpoints(text: str | None = None) -> Imported:
-    """Make the environment's endpoints match SERVICE_ENDPOINTS (or ``text``)."""
+def import_endpoints(text: str | None = None, *, retire: bool = False) -> Imported:
+    """Make the environment's endpoints match SERVICE_ENDPOINTS (or ``text``).
+
+    With ``retire`` (the console's start), imported endpoints the variable no longer
+    names are disabled. Never when it names none: a console or a command started
+    without the variable (another shell, a cron job) must not switch monitoring off.
+    """
     specs = parse(settings.SERVICE_ENDPOINTS if text is None else text)
     created = updated = restored = 0
     now = timezone.now()
@@ -154,11 +160,13 @@ def import_endpoints(text: str | None = None) -> Imported:
                 ServiceEndpoint.objects.filter(name=spec.name, from_environment=True).update(
                     parent=parent
                 )
-        removed = list(
-            ServiceEndpoint.objects.filter(
-                from_environment=True, removed_from_environment__isnull=True
-            ).exclude(name__in=[spec.name for spec in specs])
-        )
+        removed = []
+        if retire and specs:
+            removed = list(
+                ServiceEndpoint.objects.filter(
+                    from_environment=True, removed_from_environment__isnull=True
+                ).exclude(name__in=[spec.name for spec in specs])
+            )
         if removed:
             # As the admin's "disable" does: stop checking, mark UNKNOWN, and resolve
             # their open alerts, which nothing would resolve otherwise.

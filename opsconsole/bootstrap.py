@@ -40,7 +40,7 @@ def _service_endpoints() -> list[str]:
     """SERVICE_ENDPOINTS from the environment, created or updated on every start."""
     from healthchecks.config import import_endpoints
 
-    done = import_endpoints()
+    done = import_endpoints(retire=True)
     return [
         f"{n} service endpoints {verb}"
         for n, verb in (

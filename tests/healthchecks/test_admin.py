@@ -116,7 +116,7 @@ def test_the_endpoint_page_says_where_it_came_from_and_times_have_units(admin_cl
     from healthchecks.config import import_endpoints
 
     import_endpoints('{"api": "http://api/health", "db": "http://db/health"}')
-    import_endpoints('{"api": "http://api/health"}')
+    import_endpoints('{"api": "http://api/health"}', retire=True)
     ServiceEndpoint.objects.filter(name="db").update(last_response_ms=4.220093999947494)
     db = ServiceEndpoint.objects.get(name="db")
     page = admin_client.get(f"/admin/healthchecks/serviceendpoint/{db.pk}/change/")
@@ -132,7 +132,7 @@ def test_endpoints_filter_by_origin(admin_client, make_endpoint):
     from healthchecks.config import import_endpoints
 
     import_endpoints('{"api": "http://api/health", "db": "http://db/health"}')
-    import_endpoints('{"api": "http://api/health"}')
+    import_endpoints('{"api": "http://api/health"}', retire=True)
     make_endpoint("billing", target="http://billing/")
 
     def names(origin):

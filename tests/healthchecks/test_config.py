@@ -108,7 +108,11 @@ def test_an_endpoint_the_variable_stops_naming_is_disabled_with_its_history(make
         NewAlert(alert_type=DOWN_ALERT, title="db is down", message="no answer", resource="db")
     )
 
-    assert import_endpoints('{"api": "http://api/health"}') == Imported(disabled=1)
+    # Only the console's start retires endpoints, and never on an empty variable.
+    assert import_endpoints('{"api": "http://api/health"}') == Imported()
+    assert import_endpoints("", retire=True) == Imported()
+    assert ServiceEndpoint.objects.get(name="db").enabled
+    assert import_endpoints('{"api": "http://api/health"}', retire=True) == Imported(disabled=1)
     db.refresh_from_db()
     assert not db.enabled and db.state == State.UNKNOWN and db.removed_from_environment
     # Its open alert is resolved (nothing would check it again), and it is kept.
@@ -117,7 +121,7 @@ def test_an_endpoint_the_variable_stops_naming_is_disabled_with_its_history(make
     admin_made.refresh_from_db()
     assert admin_made.enabled
     # Once is enough: the next start changes nothing.
-    assert import_endpoints('{"api": "http://api/health"}') == Imported()
+    assert import_endpoints('{"api": "http://api/health"}', retire=True) == Imported()
 
     assert import_endpoints(both) == Imported(restored=1)
     db.refresh_from_db()
