@@ -25,11 +25,24 @@ class UnsafeURL(ValueError):
     """The URL may not be used by a channel; the message says why in one line."""
 
 
+class Unresolvable(UnsafeURL):
+    """The host name does not resolve now: refused when saved, retried when sending,
+    since a resolver can fail for a moment."""
+
+
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+def _entries() -> list[str]:
+    return [entry.strip().lower() for entry in settings.NOTIFY_ALLOWED_HOSTS if entry.strip()]
+
+
+def _allowed_name(host: str) -> bool:
+    return bool(host) and host.lower() in _entries()
+
+
 def _allowed(host: str, addresses: list[_Address]) -> bool:
-    entries = [entry.strip().lower() for entry in settings.NOTIFY_ALLOWED_HOSTS if entry.strip()]
+    entries = _entries()
     if host.lower() in entries:
         return True
     networks = []
@@ -62,7 +75,7 @@ def resolve(host: str, port: int) -> list[_Address]:
     try:
         infos = socket.getaddrinfo(literal, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
-        raise UnsafeURL(f"host {host!r} does not resolve ({exc})") from None
+        raise Unresolvable(f"host {host!r} does not resolve ({exc})") from None
     # getaddrinfo also parses odd spellings such as 2130706433 or 0x7f.1 into addresses.
     return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
 
@@ -75,8 +88,6 @@ def checked_addresses(host: str, port: int) -> list[_Address]:
     if not host:
         raise UnsafeURL("the URL has no host")
     addresses = resolve(host, port)
-    if host.lower() in {h.strip().lower() for h in settings.NOTIFY_ALLOWED_HOSTS}:
-        return addresses
     if _allowed(host, addresses):
         return addresses
     for address in addresses:
@@ -90,8 +101,8 @@ def checked_addresses(host: str, port: int) -> list[_Address]:
 
 def check_host(host: str, port: int) -> None:
     """Raise UnsafeURL unless ``host`` is allow-listed or resolves to public addresses."""
-    if host and host.lower() in {h.strip().lower() for h in settings.NOTIFY_ALLOWED_HOSTS}:
-        return
+    if _allowed_name(host):
+        return  # trusted by name: not even resolved, so a down resolver is no refusal
     checked_addresses(host, port)
 
 
@@ -113,7 +124,9 @@ class GuardedBackend(httpcore.NetworkBackend):
                 return self._inner.connect_tcp(
                     str(address), port, timeout, local_address, socket_options
                 )
-            except httpcore.ConnectError as exc:
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                # As socket.create_connection does: try the next address (an IPv6 one
+                # that drops packets must not hide a working IPv4 one).
                 failure = exc
         raise failure or httpcore.ConnectError(f"{host} has no address")
 
@@ -124,15 +137,25 @@ class GuardedBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-def guarded_transport(**kwargs) -> httpx.HTTPTransport:
-    """An httpx transport whose every connection goes through GuardedBackend."""
-    transport = httpx.HTTPTransport(**kwargs)
-    pool = transport._pool
-    if not isinstance(pool, httpcore.ConnectionPool) or not hasattr(pool, "_network_backend"):
+def guard(transport: httpx.HTTPTransport) -> httpx.HTTPTransport:
+    """Route every direct connection of ``transport`` through GuardedBackend.
+
+    Only a direct transport: behind a proxy the socket goes to the proxy, which does
+    its own name lookup, so there only the check before each request applies.
+    """
+    pool = getattr(transport, "_pool", None)
+    if type(pool) is not httpcore.ConnectionPool or not hasattr(pool, "_network_backend"):
         # httpx changed how it builds its pool: fail loudly rather than connect unguarded.
-        raise RuntimeError("httpx's transport has no connection pool to guard")
+        raise RuntimeError("httpx's transport has no direct connection pool to guard")
     pool._network_backend = GuardedBackend(pool._network_backend)
     return transport
+
+
+def guarded_transport(**kwargs) -> httpx.HTTPTransport:
+    """A direct httpx transport whose every connection goes through GuardedBackend."""
+    if kwargs.get("proxy") or kwargs.get("uds"):
+        raise ValueError("a guarded transport connects directly: no proxy, no unix socket")
+    return guard(httpx.HTTPTransport(**kwargs))
 
 
 def check_url(url: str) -> None:

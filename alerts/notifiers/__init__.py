@@ -20,7 +20,7 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 
-from alerts.urlguard import UnsafeURL, check_url, guarded_transport
+from alerts.urlguard import Unresolvable, UnsafeURL, check_url, guard
 
 MAX_REDIRECTS = 3
 BODY_EXCERPT = 200
@@ -122,11 +122,20 @@ def http_client() -> httpx.Client:
     with _client_lock:
         if _client is None:
             _client = httpx.Client(
-                transport=guarded_transport(),
-                follow_redirects=False,
-                headers={"User-Agent": "OpsConsole-notifier/1"},
+                follow_redirects=False, headers={"User-Agent": "OpsConsole-notifier/1"}
             )
+            # The direct transport only: HTTP(S)_PROXY from the environment still
+            # applies (a transport= argument would make httpx drop it).
+            guard(_client._transport)
         return _client
+
+
+def refused(exc: UnsafeURL) -> DeliveryError:
+    """The guard's refusal as a delivery outcome: for good, unless the name did not
+    resolve, which a resolver's hiccup can cause, so that one is retried."""
+    if isinstance(exc, Unresolvable):
+        return DeliveryError(f"network error: {exc}")
+    return DeliveryError(f"refused: {exc}", permanent=True)
 
 
 def post(channel, url: str, **kwargs) -> httpx.Response:
@@ -136,13 +145,11 @@ def post(channel, url: str, **kwargs) -> httpx.Response:
     for _hop in range(MAX_REDIRECTS + 1):
         try:
             check_url(url)
-        except UnsafeURL as exc:
-            raise DeliveryError(f"refused: {exc}", permanent=True) from None
-        try:
             response = http_client().post(url, timeout=timeout, **kwargs)
         except UnsafeURL as exc:
-            # The connection's own check: the name resolved differently than a moment ago.
-            raise DeliveryError(f"refused: {exc}", permanent=True) from None
+            # Before the request, or the connection's own check (the name resolved
+            # differently than a moment ago).
+            raise refused(exc) from None
         except httpx.TimeoutException:
             raise DeliveryError(f"no answer within {timeout:g} s") from None
         except httpx.HTTPError as exc:

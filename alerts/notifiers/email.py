@@ -13,7 +13,7 @@ from django.core.validators import validate_email
 from django.forms import ValidationError
 from django.template.loader import render_to_string
 
-from alerts.notifiers import DeliveryError
+from alerts.notifiers import DeliveryError, refused
 from alerts.notifiers.message import Message
 from alerts.urlguard import UnsafeURL, check_host
 
@@ -64,7 +64,7 @@ def send(channel, message: Message) -> int | None:
         try:
             check_host(host, port)
         except UnsafeURL as exc:
-            raise DeliveryError(f"refused: {exc}", permanent=True) from None
+            raise refused(exc) from None
     connection = get_connection(
         "django.core.mail.backends.smtp.EmailBackend",
         host=host,
@@ -96,8 +96,8 @@ def send(channel, message: Message) -> int | None:
             permanent=exc.smtp_code >= 500,
         ) from None
     except smtplib.SMTPRecipientsRefused as exc:
-        refused = ", ".join(exc.recipients)
-        raise DeliveryError(f"recipients refused: {refused}", permanent=True) from None
+        rejected = ", ".join(exc.recipients)
+        raise DeliveryError(f"recipients refused: {rejected}", permanent=True) from None
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(f"SMTP error: {type(exc).__name__}: {exc}") from None
     return 250

@@ -6,7 +6,7 @@ import re
 
 from django.conf import settings
 
-from alerts.notifiers import DeliveryError
+from alerts.notifiers import DeliveryError, refused
 from alerts.notifiers.message import Message
 from alerts.urlguard import UnsafeURL, check_url
 
@@ -53,7 +53,7 @@ def send(channel, message: Message) -> int:
         try:
             check_url(base)
         except UnsafeURL as exc:
-            raise DeliveryError(f"refused: {exc}", permanent=True) from None
+            raise refused(exc) from None
     timeout = float(channel.config.get("timeout") or settings.NOTIFY_HTTP_TIMEOUT)
     client = Client(
         channel.secrets["account_sid"],

@@ -109,10 +109,12 @@ def test_a_name_that_rebinds_to_the_network_after_the_check_is_refused_at_connec
     port = int(receiver.url.rsplit(":", 1)[1])
     real = socket.getaddrinfo
     answers = iter(["93.184.215.14"])
+    lookups = []
 
     def rebinding(host, *args, **kwargs):
         if host == "hooks.rebind.test":
             address = next(answers, "127.0.0.1")
+            lookups.append(address)
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
         return real(host, *args, **kwargs)
 
@@ -123,6 +125,9 @@ def test_a_name_that_rebinds_to_the_network_after_the_check_is_refused_at_connec
     notification = Notification.objects.get(alert__alert_type="disk_full")
     assert notification.status == DeliveryStatus.FAILED
     assert "refused" in notification.last_error and "127.0.0.1" in notification.last_error
+    # The check before the request saw the public answer; the connection's own
+    # lookup, the second, saw the inside one and refused it.
+    assert lookups == ["93.184.215.14", "127.0.0.1"]
     assert receiver.requests == []
 
 
@@ -182,3 +187,29 @@ def test_https_through_the_guard_still_checks_the_certificate_against_the_name(s
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_name_that_does_not_resolve_now_is_retried_not_dropped(
+    nothing_allowed, make_channel, route_all, django_capture_on_commit_callbacks
+):
+    make_channel("webhook", secrets={"url": "http://no-such-host.invalid/hook"})
+    fire(django_capture_on_commit_callbacks)
+    notification = Notification.objects.get(alert__alert_type="disk_full")
+    assert notification.status == DeliveryStatus.RETRYING
+    assert "does not resolve" in notification.last_error
+
+
+def test_channels_still_go_through_the_environments_proxy(monkeypatch, nothing_allowed, receiver):
+    """HTTP(S)_PROXY applies: the guarded client keeps httpx's proxy mounts."""
+    from alerts import notifiers
+
+    monkeypatch.setenv("HTTP_PROXY", receiver.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setattr(notifiers, "_client", None)
+    try:
+        notifiers.http_client().post("http://93.184.215.14/hook", json={"ok": True})
+    finally:
+        notifiers._client = None  # the next test builds its own, without the proxy
+    [request] = receiver.requests
+    assert request.path == "http://93.184.215.14/hook"  # a proxy's absolute form
