@@ -19,7 +19,7 @@ from alerts.models import Alert, AlertEvent, AlertRule, Silence
 from alerts.service import AlertService, AlertStateError
 from metrics.catalog import KNOWN, parse_key
 from metrics.models import Metric
-from metrics.templatetags.units import humanize_value
+from metrics.templatetags.units import exact_value
 
 METRIC_KINDS = {
     AlertRule.Kind.SYSTEM_METRIC,
@@ -210,7 +210,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
             "title": f"Preview: {rule.name}",
             "rule": rule,
             "condition": self.condition(rule),
-            "clear_threshold": humanize_value(rule.clear_threshold, preview.threshold_unit(rule)),
+            "clear_threshold": exact_value(rule.clear_threshold, preview.threshold_unit(rule)),
             "hours": hours,
             "hour_choices": PREVIEW_HOURS,
         }
@@ -226,7 +226,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
         if rule.threshold is None:
             return f"no data for {rule.window_seconds} s"
         held = f" for {rule.for_seconds} s" if rule.for_seconds else ""
-        threshold = humanize_value(rule.threshold, preview.threshold_unit(rule))
+        threshold = exact_value(rule.threshold, preview.threshold_unit(rule))
         return (
             f"{rule.aggregation} over {rule.window_seconds} s "
             f"{rule.get_operator_display()} {threshold}{held}"

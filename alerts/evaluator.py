@@ -509,7 +509,7 @@ class Evaluator:
                 if rule.kind == AlertRule.Kind.TREND
                 else rule.get_aggregation_display()
             )
-            unit = obs.unit if rule.kind != AlertRule.Kind.TREND else f"{obs.unit} per hour"
+            unit = compared_unit(rule, obs.unit)
             message = (
                 f"{obs.series} {what} over {rule.window_seconds} s is "
                 f"{humanize_value(obs.value, unit)} "
@@ -748,6 +748,22 @@ def process_value(rule: AlertRule, values: list[float]) -> float:
     }.get(rule.aggregation, lambda v: sum(v) / len(v))(values)
 
 
+def compared_unit(rule: AlertRule, unit: str) -> str:
+    """The unit of the value a rule compares, given its metric's: a trend rule compares
+    growth per hour."""
+    if rule.kind == AlertRule.Kind.TREND:
+        return f"{unit} per hour" if unit else "per hour"
+    return unit
+
+
+def service_unit(rule: AlertRule) -> str:
+    """What a service rule reads: failed checks (count, or per second) or milliseconds."""
+    return {
+        AlertRule.Aggregation.COUNT: "count",
+        AlertRule.Aggregation.RATE: "per_second",
+    }.get(rule.aggregation, "ms")
+
+
 def service_value(rule: AlertRule, checks: list[tuple]) -> tuple[float, str] | None:
     """A service rule's reading of the (time, outcome, response_ms) checks in its window:
     the failed checks (count, or rate per second) or the response time in ms. None when
@@ -759,21 +775,22 @@ def service_value(rule: AlertRule, checks: list[tuple]) -> tuple[float, str] | N
         return None
     failed = sum(1 for c in checks if c[1] == Outcome.FAIL)
     times = [c[2] for c in checks if c[2] is not None]
+    unit = service_unit(rule)
     match rule.aggregation:
         case AlertRule.Aggregation.COUNT:
-            return float(failed), "count"
+            return float(failed), unit
         case AlertRule.Aggregation.RATE:
-            return failed / (rule.window_seconds or 60), "per_second"
+            return failed / (rule.window_seconds or 60), unit
         case _ if not times:
             return None
         case AlertRule.Aggregation.MAX:
-            return max(times), "ms"
+            return max(times), unit
         case AlertRule.Aggregation.MIN:
-            return min(times), "ms"
+            return min(times), unit
         case AlertRule.Aggregation.LAST:
-            return times[-1], "ms"
+            return times[-1], unit
         case _:
-            return sum(times) / len(times), "ms"
+            return sum(times) / len(times), unit
 
 
 def service_series(unit: str) -> str:
@@ -784,5 +801,4 @@ def _cleared_value(obs: Observation) -> str:
     """The value that cleared a rule, as its message put it: with the unit."""
     if obs.value is None:
         return "no data"
-    unit = obs.unit if obs.rule.kind != AlertRule.Kind.TREND else f"{obs.unit} per hour"
-    return humanize_value(obs.value, unit)
+    return humanize_value(obs.value, compared_unit(obs.rule, obs.unit))

@@ -27,9 +27,11 @@ from alerts.evaluator import (
     _cleared,
     _read,
     _reading,
+    compared_unit,
     process_field,
     process_value,
     service_series,
+    service_unit,
     service_value,
 )
 from alerts.models import AlertRule
@@ -81,40 +83,28 @@ def _prepare(rule: AlertRule) -> list[Metric]:
 
 def value_unit(rule: AlertRule, metric: Metric) -> str:
     """The unit of what the rule compares: the metric's, or a count or rate of samples."""
-    reading = _reading(rule)
-    if reading == "count":
-        return "samples"
-    if reading == "rate":
-        return "per_second"
-    if reading == "trend":
-        return f"{metric.unit} per hour" if metric.unit else "per hour"
-    return metric.unit
+    return {"count": "samples", "rate": "per_second"}.get(
+        _reading(rule), compared_unit(rule, metric.unit)
+    )
 
 
 def threshold_unit(rule: AlertRule) -> str:
     """The unit of the value a rule compares with its threshold, without reading data."""
     if rule.kind == AlertRule.Kind.SERVICE_HEALTH:
-        return {"count": "count", "rate": "per_second"}.get(rule.aggregation, "ms")
+        return service_unit(rule)
     if rule.kind == AlertRule.Kind.PROCESS_METRIC:
         return "percent"
-    reading = _reading(rule)
-    if reading == "count":
-        return "samples"
-    if reading == "rate":
-        return "per_second"
     try:
         name = parse_key(rule.metric)[0] if rule.metric else ""
     except ValueError:
         name = ""
-    base = unit_of(name)
-    if not base and name:
+    metric = Metric(name=name, unit=unit_of(name))
+    if not metric.unit and name and _reading(rule) not in ("count", "rate"):
         # A custom metric: the unit it was pushed with.
-        base = Metric.objects.filter(name=name).values_list("unit", flat=True).first() or ""
-    if not base and rule.kind == AlertRule.Kind.LATENCY:
-        base = "ms"
-    if reading == "trend":
-        return f"{base} per hour" if base else "per hour"
-    return base
+        metric.unit = Metric.objects.filter(name=name).values_list("unit", flat=True).first() or ""
+    if not metric.unit and rule.kind == AlertRule.Kind.LATENCY:
+        metric.unit = "ms"
+    return value_unit(rule, metric)
 
 
 def _hosts(rule: AlertRule) -> dict[int, Host]:
@@ -311,7 +301,7 @@ def _check_results(rule: AlertRule, start: datetime, end: datetime) -> list[_Tim
         .iterator(chunk_size=5000)
     ):
         per_endpoint[endpoint_id].append((at, outcome, response_ms))
-    unit = {"count": "count", "rate": "per_second"}.get(rule.aggregation, "ms")
+    unit = service_unit(rule)
 
     def read(window: list) -> float | None:
         found = service_value(rule, window)

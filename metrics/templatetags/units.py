@@ -47,6 +47,32 @@ def humanize_value(value, unit: str = "") -> str:
     return f"{number:g} {unit}" if unit else f"{number:g}"
 
 
+def exact_value(value, unit: str = "") -> str:
+    """A configured number (a threshold) with its unit, every digit kept: 0.05/s, not
+    0.1/s; 99.95 %, not 100.0 %. Bytes still take a binary prefix."""
+    if value is None:
+        return "—"
+    number = float(value)
+    if unit.endswith("per hour"):
+        return f"{exact_value(number, unit.removesuffix('per hour').strip())}/h"
+    if unit in ("bytes", "bytes_per_second"):
+        index = 0
+        while abs(number) >= 1024 and index < len(_BINARY) - 1:
+            number /= 1024
+            index += 1
+        text = f"{number:g} {_BINARY[index]}"
+        return f"{text}/s" if unit == "bytes_per_second" else text
+    suffix = {
+        "percent": " %",
+        "ms": " ms",
+        "seconds": " s",
+        "per_second": "/s",
+        "count": "",
+        "load": "",
+    }.get(unit, f" {unit}" if unit else "")
+    return f"{number:g}{suffix}"
+
+
 @register.filter
 def unit(value, unit_name: str = "") -> str:
     return humanize_value(value, unit_name)
