@@ -139,5 +139,9 @@ def test_values_on_the_alert_page_carry_their_unit(client, carol):
     client.force_login(carol)
     body = client.get(f"/alerts/{alert.pk}/").content.decode()
     assert "97.0 % (threshold 80.0 %)" in body
-    # Users and error counts belong to application errors, not to a CPU threshold.
+    # Users and error counts belong to application errors, not to a CPU threshold,
+    # even once it has fired again (each repeat counts in error_count).
+    AlertService().create_system_alert("cpu_usage_percent", 98, 80, "web-01")
+    body = client.get(f"/alerts/{alert.pk}/").content.decode()
+    assert "fired 2 times" in body
     assert "Affected users" not in body and "occurrence" not in body
