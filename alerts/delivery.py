@@ -400,15 +400,21 @@ def _resolve_channel_alert(channel: NotificationChannel, n: Notification) -> Non
     fingerprint = fingerprint_of(CHANNEL_ALERT_TYPE, f"channel:{channel.name}")
     subject = f"alert #{n.alert_id}" if n.alert_id else "a test"
     try:
-        for pk in AlertRecord.objects.filter(
+        for pk, metadata in AlertRecord.objects.filter(
             fingerprint=fingerprint, status__in=OPEN_STATUSES
-        ).values_list("pk", flat=True):
-            AlertService().resolve_alert(
-                pk,
-                resolved_by="notifier",
-                resolution_notes=f"{channel.name} delivered the {n.transition} message "
-                f"about {subject}",
-            )
+        ).values_list("pk", "metadata"):
+            note = f"{channel.name} delivered the {n.transition} message about {subject}"
+            # The messages that failed from the first failure on stay failed: say so,
+            # since the alert's advice to resend them goes with it.
+            undelivered = Notification.objects.filter(
+                channel_id=channel.pk,
+                status__in=(DeliveryStatus.FAILED, DeliveryStatus.DEAD),
+                pk__gte=(metadata or {}).get("notification_id") or 0,
+            ).count()
+            if undelivered:
+                note += f"; {undelivered} message(s) that failed stay undelivered: "
+                note += "resend them from the delivery log"
+            AlertService().resolve_alert(pk, resolved_by="notifier", resolution_notes=note)
     except Exception:
         logger.exception("could not resolve the alert about channel %s", channel.name)
 

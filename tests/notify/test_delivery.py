@@ -111,6 +111,24 @@ def test_the_channel_alert_resolves_when_the_channel_delivers_again(
     assert about.resolution_notes == expected
 
 
+def test_the_channel_alert_names_the_messages_still_undelivered_when_it_resolves(
+    make_channel, route_all, receiver, django_capture_on_commit_callbacks
+):
+    from alerts.service import AlertService
+
+    make_channel("webhook", "flaky-hook", receiver=receiver)
+    receiver.answer((400, JSON, b"{}"))
+    fire(django_capture_on_commit_callbacks)  # fails for good, raises the channel alert
+    # A later alert goes through: the channel works again, the first message did not.
+    with django_capture_on_commit_callbacks(execute=True):
+        AlertService().create_system_alert("cpu_usage_percent", 97, 80, "web-09")
+    about = Alert.objects.get(alert_type=delivery.CHANNEL_ALERT_TYPE)
+    assert about.status == "resolved"
+    assert about.resolution_notes.endswith(
+        "; 1 message(s) that failed stay undelivered: resend them from the delivery log"
+    )
+
+
 def test_a_receiver_that_hangs_times_out_and_is_retried(
     settings, make_channel, route_all, receiver, django_capture_on_commit_callbacks
 ):
