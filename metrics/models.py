@@ -165,6 +165,9 @@ class ProcessSample(models.Model):
             models.Index(fields=["host", "time"], name="processsample_host_time"),
             # Retention: DELETE ... WHERE time < cutoff.
             models.Index(fields=["time"], name="processsample_time"),
+            # Process rules: one process's samples over a window (the evaluator) or
+            # over days (a rule's backtest), without reading every other process's.
+            models.Index(fields=["name", "time"], name="processsample_name_time"),
         ]
 
     def __str__(self) -> str:
