@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.template.loader import render_to_string
 
 from alerts.notification_models import Notification
-from opsconsole.live import publish_now
+from opsconsole.live import publish_soon
 from opsconsole.panels import Panel
 
 TEMPLATE = "alerts/partials/deliveries.html"
@@ -61,4 +61,5 @@ def publish_deliveries(alert_ids) -> None:
     """Tell open alert pages that deliveries of these alerts changed."""
     alert_ids = sorted(alert_ids)
     if alert_ids:
-        publish_now(DELIVERIES_GROUP, {"type": "deliveries.changed", "alert_ids": alert_ids})
+        # A hint to re-render the panel: the worker does not wait for the layer.
+        publish_soon(DELIVERIES_GROUP, {"type": "deliveries.changed", "alert_ids": alert_ids})

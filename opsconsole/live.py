@@ -8,12 +8,17 @@ Publishing never breaks the caller: a failed send is logged, the data is stored.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
+import os
+import queue
+import threading
+import time
 import weakref
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -27,6 +32,67 @@ def publish_now(group: str, message: dict) -> None:
         async_to_sync(layer.group_send)(group, message)
     except Exception:
         logger.exception("publishing to %s failed", group)
+
+
+class _Background:
+    """One daemon thread per process that sends events handed to ``publish_soon``.
+
+    For events a page refreshes itself by (a panel changed), where the sender should
+    not wait for the layer: on the embedded SQLite layer a send is a write of its own.
+    Started on first use in each process, so a forked worker gets its own thread.
+    """
+
+    def __init__(self):
+        self.pid = None
+        self.queue: queue.SimpleQueue | None = None
+        self.lock = threading.Lock()
+        self.pending = 0  # queued or being sent
+
+    def put(self, group: str, message: dict) -> None:
+        with self.lock:
+            if self.pid != os.getpid():
+                self.pid, self.queue = os.getpid(), queue.SimpleQueue()
+                threading.Thread(
+                    target=self._run, args=(self.queue,), name="publish-soon", daemon=True
+                ).start()
+                atexit.register(self.flush)
+            self.pending += 1
+            self.queue.put((group, message))
+
+    def _run(self, events: queue.SimpleQueue) -> None:
+        while True:
+            item = events.get()
+            try:
+                publish_now(*item)
+            except Exception:  # publish_now logs its own; this thread must outlive any
+                logger.exception("publishing to %s failed", item[0])
+            finally:
+                with self.lock:
+                    self.pending -= 1
+
+    def flush(self, timeout: float = 1.0) -> None:
+        """Send what is queued before the process exits (best effort, bounded)."""
+        if self.queue is None or self.pid != os.getpid():
+            return
+        deadline = time.monotonic() + timeout
+        while self.pending and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+_background = _Background()
+# A worker forked while the thread held the lock would wait on it forever: the child
+# starts afresh (its first publish_soon starts its own thread).
+os.register_at_fork(after_in_child=lambda: _background.__init__())
+
+
+def publish_soon(group: str, message: dict) -> None:
+    """Publish from a background thread: the caller goes on at once. For refresh hints
+    only; an event the page must not miss goes through ``publish_now``."""
+    if isinstance(get_channel_layer(), InMemoryChannelLayer):
+        # The tests' layer wakes its readers without crossing threads safely.
+        publish_now(group, message)
+        return
+    _background.put(group, message)
 
 
 def publish_on_commit(group: str, message: dict, *, using: str | None = None) -> None:
