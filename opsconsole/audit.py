@@ -5,6 +5,7 @@ path (pages, admin, API) is covered, and published live to the ``audit`` group.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import sys
@@ -35,9 +36,25 @@ _ALERT_ACTIONS = {"acknowledged", "resolved", "suppressed"}
 _request: contextvars.ContextVar = contextvars.ContextVar("audit_request", default=None)
 
 
+# Who acts outside a request (a management command): see acting_as.
+_acting: contextvars.ContextVar = contextvars.ContextVar("audit_actor", default="")
+
+
 def _actor() -> str:
     user = getattr(_request.get(), "user", None)
-    return user.get_username() if user is not None and user.is_authenticated else ""
+    if user is not None and user.is_authenticated:
+        return user.get_username()
+    return _acting.get()
+
+
+@contextlib.contextmanager
+def acting_as(name: str):
+    """Edits made inside are recorded as ``name``'s (e.g. import_config --actor)."""
+    token = _acting.set(name)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
 
 
 def record(kind: str, summary: str, *, actor: str = "", obj=None, data=None) -> AuditEntry:

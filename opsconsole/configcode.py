@@ -294,8 +294,10 @@ def plan(document: LineDict, *, prune: bool = False) -> list[Change]:
 
 
 def apply(changes: list[Change], *, actor: str) -> None:
-    """All the changes, or (on any error) none."""
-    with transaction.atomic():
+    """All the changes, or (on any error) none; the audit names ``actor`` for each."""
+    from opsconsole import audit
+
+    with transaction.atomic(), audit.acting_as(actor):
         for change in changes:
             if change.apply is not None:
                 change.apply(actor)

@@ -320,3 +320,17 @@ def test_a_json_file_round_trips_and_reports_errors_by_line(env, tmp_path):
     err = failing(write(tmp_path, broken, "broken.json"))
     assert f":{line}: channel 'ops-hook': secrets.url must be a reference" in err
     assert HOOK_URL not in err
+
+
+def test_the_audit_names_who_imported_each_channel_edit(tmp_path, env):
+    from opsconsole.models import AuditEntry
+
+    run("import_config", write(tmp_path, DOCUMENT), "--actor", "ci-deploy")
+    edits = AuditEntry.objects.filter(summary__icontains="ops-hook")
+    assert edits.exists()
+    assert set(edits.values_list("actor", flat=True)) == {"ci-deploy"}
+    # Without --actor the command names itself, not nobody.
+    changed = DOCUMENT.replace("min_severity: warning", "min_severity: error")
+    run("import_config", write(tmp_path, changed))
+    latest = AuditEntry.objects.filter(summary__icontains="ops-hook").order_by("-pk").first()
+    assert latest.actor == "import_config"
