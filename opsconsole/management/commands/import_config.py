@@ -26,7 +26,9 @@ class Command(BaseCommand):
             help="delete rules and silences of the file's sections that it does not list",
         )
         parser.add_argument(
-            "--actor", default="import_config", help="who the version history names"
+            "--actor",
+            default="import_config",
+            help="who the version history and the audit name",
         )
 
     def handle(self, *args, file: str, dry_run: bool, prune: bool, actor: str, **options):
