@@ -393,28 +393,25 @@ def _resolve_channel_alert(channel: NotificationChannel, n: Notification) -> Non
     Only on this transition (failures counted, then a success), so a healthy channel's
     deliveries pay nothing for it.
     """
-    from alerts.constants import OPEN_STATUSES
-    from alerts.models import Alert as AlertRecord
-    from alerts.service import AlertService, fingerprint_of
+    from alerts.service import AlertService, open_alert
 
-    fingerprint = fingerprint_of(CHANNEL_ALERT_TYPE, f"channel:{channel.name}")
     subject = f"alert #{n.alert_id}" if n.alert_id else "a test"
     try:
-        for pk, metadata in AlertRecord.objects.filter(
-            fingerprint=fingerprint, status__in=OPEN_STATUSES
-        ).values_list("pk", "metadata"):
-            note = f"{channel.name} delivered the {n.transition} message about {subject}"
-            # The messages that failed from the first failure on stay failed: say so,
-            # since the alert's advice to resend them goes with it.
-            undelivered = Notification.objects.filter(
-                channel_id=channel.pk,
-                status__in=(DeliveryStatus.FAILED, DeliveryStatus.DEAD),
-                pk__gte=(metadata or {}).get("notification_id") or 0,
-            ).count()
-            if undelivered:
-                note += f"; {undelivered} message(s) that failed stay undelivered: "
-                note += "resend them from the delivery log"
-            AlertService().resolve_alert(pk, resolved_by="notifier", resolution_notes=note)
+        alert = open_alert(CHANNEL_ALERT_TYPE, f"channel:{channel.name}")
+        if alert is None:
+            return
+        note = f"{channel.name} delivered the {n.transition} message about {subject}"
+        # The messages that failed from the first failure on stay failed: say so, since
+        # the alert's advice to resend them goes with it.
+        undelivered = Notification.objects.filter(
+            channel_id=channel.pk,
+            status__in=(DeliveryStatus.FAILED, DeliveryStatus.DEAD),
+            pk__gte=(alert.metadata or {}).get("notification_id") or 0,
+        ).count()
+        if undelivered:
+            note += f"; {undelivered} message(s) that failed stay undelivered: "
+            note += "resend them from the delivery log"
+        AlertService().resolve_alert(alert.pk, resolved_by="notifier", resolution_notes=note)
     except Exception:
         logger.exception("could not resolve the alert about channel %s", channel.name)
 

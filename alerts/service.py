@@ -133,6 +133,14 @@ def fingerprint_of(alert_type: str, resource: str, labels: dict | None = None) -
         return _fingerprint.__wrapped__(alert_type, resource, items)
 
 
+def open_alert(alert_type: str, resource: str) -> AlertRecord | None:
+    """The open alert of this type on this resource (without labels), if any: at most
+    one, by the fingerprint's partial unique index."""
+    return AlertRecord.objects.filter(
+        fingerprint=fingerprint_of(alert_type, resource), status__in=OPEN_STATUSES
+    ).first()
+
+
 # A storm fires the same few problems thousands of times: hash each once.
 @functools.lru_cache(maxsize=4096)
 def _fingerprint(alert_type: str, resource: str, labels: tuple) -> str:

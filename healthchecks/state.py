@@ -21,10 +21,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from alerts import silences
-from alerts.constants import OPEN_STATUSES, Category, EventKind, Severity, Status
+from alerts.constants import Category, EventKind, Severity, Status
 from alerts.models import Alert as AlertRecord
 from alerts.models import AlertEvent
-from alerts.service import Alert, AlertService, fingerprint_of
+from alerts.service import Alert, AlertService, open_alert
 from healthchecks.constants import Outcome, State
 from healthchecks.models import CheckResult, Flip, ServiceEndpoint
 from healthchecks.probes import ProbeResult
@@ -286,12 +286,6 @@ def _slow_alert(endpoint: ServiceEndpoint) -> Alert:
         value=endpoint.last_response_ms,
         threshold=endpoint.max_response_time_ms,
     )
-
-
-def open_alert(alert_type: str, name: str) -> AlertRecord | None:
-    return AlertRecord.objects.filter(
-        fingerprint=fingerprint_of(alert_type, name), status__in=OPEN_STATUSES
-    ).first()
 
 
 def _resolve(service: AlertService, alert_type: str, endpoint: ServiceEndpoint, note: str):
