@@ -42,11 +42,10 @@ def _allowed_name(host: str) -> bool:
 
 
 def _allowed(host: str, addresses: list[_Address]) -> bool:
-    entries = _entries()
-    if host.lower() in entries:
+    if _allowed_name(host):
         return True
     networks = []
-    for entry in entries:
+    for entry in _entries():
         try:
             networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
         except ValueError:
@@ -149,13 +148,6 @@ def guard(transport: httpx.HTTPTransport) -> httpx.HTTPTransport:
         raise RuntimeError("httpx's transport has no direct connection pool to guard")
     pool._network_backend = GuardedBackend(pool._network_backend)
     return transport
-
-
-def guarded_transport(**kwargs) -> httpx.HTTPTransport:
-    """A direct httpx transport whose every connection goes through GuardedBackend."""
-    if kwargs.get("proxy") or kwargs.get("uds"):
-        raise ValueError("a guarded transport connects directly: no proxy, no unix socket")
-    return guard(httpx.HTTPTransport(**kwargs))
 
 
 def check_url(url: str) -> None:

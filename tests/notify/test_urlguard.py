@@ -148,7 +148,7 @@ def test_https_through_the_guard_still_checks_the_certificate_against_the_name(s
 
     import httpx
 
-    from alerts.urlguard import guarded_transport
+    from alerts.urlguard import guard
 
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
@@ -179,7 +179,7 @@ def test_https_through_the_guard_still_checks_the_certificate_against_the_name(s
     trusting = ssl.create_default_context(cafile=str(cert))
     try:
         settings.NOTIFY_ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
-        with httpx.Client(transport=guarded_transport(verify=trusting)) as client:
+        with httpx.Client(transport=guard(httpx.HTTPTransport(verify=trusting))) as client:
             assert client.post(f"https://localhost:{port}/hook", json={}).status_code == 204
             # By address the certificate (issued to localhost) does not match.
             with pytest.raises(httpx.ConnectError, match=r"certificate|IP address mismatch"):
