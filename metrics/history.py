@@ -91,18 +91,21 @@ def chart_history(host: Host, start: datetime, end: datetime, source: str) -> Hi
     notice; when every chart fails, or Prometheus holds nothing of the host in the
     range, the whole page is.
     """
+
+    def console(why: str = "") -> History:
+        notice = f"{why}; showing the console's own samples" if why else ""
+        return History(_build(console_points(host, start, end), start, end), CONSOLE, notice)
+
     if source != PROMETHEUS:
-        return History(_build(console_points(host, start, end), start, end), CONSOLE)
+        return console()
     answered = prometheus_points(host.hostname, start, end)
     if not answered.points:
-        notice = f"{_shown(answered.first_failure)}; showing the console's own samples"
-        return History(_build(console_points(host, start, end), start, end), CONSOLE, notice)
+        return console(_shown(answered.first_failure))
     if not answered.failures and not any(answered.points.values()):
-        notice = (
+        return console(
             f"Prometheus at {prometheus_display_url()} holds no samples of "
-            f"{host.hostname} in this range; showing the console's own samples"
+            f"{host.hostname} in this range"
         )
-        return History(_build(console_points(host, start, end), start, end), CONSOLE, notice)
     if not answered.failures:
         return History(_build(answered.points, start, end), PROMETHEUS)
     local = console_points(host, start, end, keys=list(answered.failures))
