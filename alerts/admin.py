@@ -488,7 +488,3 @@ class SilenceAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
-
-
-# Channels, routing rules and the delivery log register themselves on import.
-from alerts import notification_admin  # noqa: E402, F401

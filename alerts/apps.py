@@ -11,24 +11,14 @@ class AlertsConfig(AppConfig):
     def ready(self):
         from alerts import exposition
         from alerts.configcode import RulesSection, SilencesSection
-        from alerts.notification_configcode import ChannelsSection, RoutingSection
-        from alerts.notification_panels import deliveries_panel
         from metrics.signals import samples_ingested
         from opsconsole.configcode import register_section
         from opsconsole.exposition import register_series
-        from opsconsole.grafana import register_panel as register_grafana_panel
-        from opsconsole.panels import register_panel
         from opsconsole.ticker import register_job
 
         register_series("alerts", exposition.alert_series)
-        register_series("notifications", exposition.notification_series)
-        for panel in exposition.grafana_panels():
-            register_grafana_panel(panel)
         register_section(RulesSection())
         register_section(SilencesSection())
-        register_section(ChannelsSection())
-        register_section(RoutingSection())
-        register_panel("alert_detail", deliveries_panel)
 
         register_job(
             "alerts.evaluate",
@@ -36,21 +26,7 @@ class AlertsConfig(AppConfig):
             lambda: settings.ALERT_EVALUATION_INTERVAL,
             args=_evaluate_args,
         )
-        register_job(
-            "alerts.notify_sweep",
-            "alerts.tasks.sweep_notifications",
-            lambda: settings.NOTIFY_SWEEP_INTERVAL,
-            args=_sweep_args,
-        )
         samples_ingested.connect(_evaluate_soon, dispatch_uid="alerts.evaluate_after_ingest")
-
-
-def _sweep_args() -> tuple | None:
-    """No task when the outbox has nothing due: the question is two indexed queries in
-    the ticker, a task is a queue row, a worker's turn and a result."""
-    from alerts.delivery import sweep_needed
-
-    return () if sweep_needed() else None
 
 
 def _evaluate_soon(sender, **kwargs):

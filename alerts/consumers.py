@@ -23,9 +23,9 @@ from django.template.loader import render_to_string
 
 from alerts import console
 from alerts.models import Alert
-from alerts.notification_panels import DELIVERIES_GROUP, render_live
 from alerts.service import ALERTS_GROUP
 from opsconsole.live import local_fanout
+from opsconsole.panels import live_panels, render_live_panels
 from opsconsole.roles import Role
 from opsconsole.sockets import admit
 
@@ -175,23 +175,29 @@ class AlertListConsumer(_LiveAlerts):
 
 class AlertDetailConsumer(_LiveAlerts):
     """One alert's page: its summary, the timeline events as they are written, and the
-    deliveries made for it as their outcomes are recorded."""
+    live panels other apps add (the deliveries made for it, as their outcomes are
+    recorded)."""
 
     async def connect(self):
         await super().connect()
         if getattr(self, "joined", False):
-            await local_fanout().join(DELIVERIES_GROUP, self.delivery_changed)
-            self.joined_deliveries = True
+            self.panel_groups = sorted({p.group for p in live_panels("alert_detail")})
+            for group in self.panel_groups:
+                await local_fanout().join(group, self.panel_changed)
 
     async def disconnect(self, code):
-        if getattr(self, "joined_deliveries", False):
-            await local_fanout().leave(DELIVERIES_GROUP, self.delivery_changed)
+        for group in getattr(self, "panel_groups", ()):
+            await local_fanout().leave(group, self.panel_changed)
         await super().disconnect(code)
 
-    async def delivery_changed(self, event):
+    async def panel_changed(self, event):
         if self.alert_id not in event.get("alert_ids", ()):
             return
-        await self.send(text_data=await database_sync_to_async(render_live)(self.alert_id))
+        html = await database_sync_to_async(render_live_panels)(
+            "alert_detail", self.alert_id, event.get("group")
+        )
+        if html:
+            await self.send(text_data=html)
 
     def prepare(self):
         self.alert_id = int(self.scope["url_route"]["kwargs"]["alert_id"])
@@ -243,5 +249,5 @@ class AlertDetailConsumer(_LiveAlerts):
             parts.append(f'<ol hx-swap-oob="beforeend:#timeline">{items}</ol>')
             parts.append(_cursor_html(events[-1].pk))
         # Routing wrote the alert's outbox rows in the same transaction as the change.
-        parts.append(render_live(self.alert_id))
+        parts.append(render_live_panels("alert_detail", self.alert_id))
         return "".join(parts)

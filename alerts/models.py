@@ -254,27 +254,3 @@ class RuleState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} @ {self.target}: {self.state}"
-
-
-from alerts.notification_models import (  # noqa: E402
-    ChannelKind,
-    DeliveryStatus,
-    Notification,
-    NotificationChannel,
-    RoutingRule,
-    Transition,
-)
-
-__all__ = [
-    "Alert",
-    "AlertEvent",
-    "AlertRule",
-    "ChannelKind",
-    "DeliveryStatus",
-    "Notification",
-    "NotificationChannel",
-    "RoutingRule",
-    "RuleState",
-    "Silence",
-    "Transition",
-]

@@ -37,7 +37,7 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import ExtractHour
 from django.utils import timezone
 
-from alerts import recommendations, routing
+from alerts import recommendations
 from alerts.constants import (
     OPEN_STATUSES,
     SEVERITY_RANK,
@@ -50,7 +50,7 @@ from alerts.constants import (
 )
 from alerts.models import Alert as AlertRecord
 from alerts.models import AlertEvent, AlertRule
-from alerts.signals import alert_changed, alert_fired
+from alerts.signals import alert_changed, alert_fired, alert_transition
 from opsconsole.live import publish_now
 from opsconsole.prepared import NO_FLUSH_WAIT, server_cursor
 
@@ -697,9 +697,9 @@ class AlertService:
             reason=reason,
             data=data or {},
         )
-        # The outbox rows are written in this same transaction: no change without its
-        # messages, no message for a change that rolled back.
-        routing.on_alert_event(alert, event)
+        # Receivers (the notifications outbox) write in this same transaction: no
+        # change without its messages, no message for a change that rolled back.
+        alert_transition.send(sender=AlertService, alert=alert, event=event)
         return event
 
     def _announce(

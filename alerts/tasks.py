@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 
-from alerts import delivery
 from alerts.evaluator import evaluate as run_evaluation
 
 logger = logging.getLogger(__name__)
@@ -24,13 +23,3 @@ def evaluate() -> dict:
             result.withheld,
         )
     return asdict(result)
-
-
-def deliver_notifications(notification_ids: list[int]) -> dict[int, str]:
-    """One delivery attempt of each due outbox row among these (see alerts.delivery)."""
-    return delivery.deliver_batch(notification_ids)
-
-
-def sweep_notifications() -> dict:
-    """Re-enqueue due and abandoned outbox rows; route repeats (run by the ticker)."""
-    return delivery.sweep()

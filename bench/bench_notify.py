@@ -1,16 +1,16 @@
 """Notification delivery throughput through the outbox.
 
 2,000 alerts are raised, each routed to two webhook channels (two outbox rows), then
-the rows are delivered by the task body each q2 worker runs (claim with a lease,
-render, sign, POST, record), one task after another: for one channel a task per row
-(as routing enqueues a lone alert), for the other tasks of as many rows as routing and
-the sweeper put in one task (9 with the default 10 s HTTP timeout). The reference, in the same run: bare
+the rows are delivered by what each thread of the delivery lane runs (pick the most
+urgent due rows, claim them with a lease, render, sign, POST, record): for one channel
+one row per claim (the worst case, a lone alert), for the other the lane's own rounds
+(``deliver_next`` with ``NOTIFY_CLAIM_BATCH`` rows a claim) until nothing is due. The reference, in the same run: bare
 httpx posts of the same JSON bodies to the same receiver, one after another, over one
 pooled client. The receiver is a separate process on loopback that answers 200.
-Target, for those tasks: at most 4x the bare posts. The floor is a commit per message
+Target, for the lane's rounds: at most 4x the bare posts. The floor is a commit per message
 (its outcome is recorded before the next is sent, so a worker that dies re-sends at
-most the one in flight), plus a claim and a read per task; on PostgreSQL those commits
-do not wait for the WAL flush (see alerts.delivery). Run on SQLite, and on PostgreSQL
+most the one in flight), plus a pick, a claim and a read per round; on PostgreSQL those commits
+do not wait for the WAL flush (see notifications.delivery). Run on SQLite, and on PostgreSQL
 when reachable.
 """
 
@@ -67,13 +67,13 @@ def _result(Result, label: str, figures: dict):
     ratio = batched / bare
     return Result(
         f"{MESSAGES:,} notifications through the outbox to a local webhook ({label})",
-        f"{batched:.2f} s in tasks of {figures['batch']} ({MESSAGES / batched:,.0f}/s); "
-        f"one per task {single:.2f} s ({MESSAGES / single:,.0f}/s)",
+        f"{batched:.2f} s in the lane's rounds of {figures['batch']} ({MESSAGES / batched:,.0f}/s); "
+        f"one per claim {single:.2f} s ({MESSAGES / single:,.0f}/s)",
         f"bare httpx posts {bare:.2f} s ({MESSAGES / bare:,.0f}/s)",
         ratio,
         f"<= {TARGET}, every message sent once",
         ratio <= TARGET and figures["sent"] == 2 * MESSAGES and figures["received"] == 3 * MESSAGES,
-        f"one per task: ratio {single / bare:.2f}; "
+        f"one per claim: ratio {single / bare:.2f}; "
         f"routing {MESSAGES:,} alerts to 2 channels took {figures['routing']:.2f} s (not in the figure)",
     )
 
@@ -115,14 +115,14 @@ def worker(port: int) -> dict:
 
     django_setup(database_url=os.environ.get("BENCH_DATABASE_URL"))
     import httpx
+    from django.conf import settings
 
-    from alerts.delivery import deliver, deliver_batch
-    from alerts.models import Notification, NotificationChannel, RoutingRule
-    from alerts.notifiers import webhook
-    from alerts.notifiers.message import for_notification
-    from alerts.routing import batch_size
+    from notifications.delivery import deliver, deliver_next
+    from notifications.models import Notification, NotificationChannel, RoutingRule
+    from notifications.notifiers import webhook
+    from notifications.notifiers.message import for_notification
 
-    size = batch_size()
+    size = settings.NOTIFY_CLAIM_BATCH
     from alerts.service import Alert, AlertService
 
     url = f"http://127.0.0.1:{port}/hook"
@@ -170,8 +170,8 @@ def worker(port: int) -> dict:
     single = time.perf_counter() - started
 
     started = time.perf_counter()
-    for start in range(0, MESSAGES, size):
-        deliver_batch(batched[start : start + size])
+    while deliver_next(size):
+        pass
     many_seconds = time.perf_counter() - started
 
     return {

@@ -14,12 +14,12 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from alerts.api import router as alerts_router
 from alerts.api import rules_router as alert_rules_router
 from alerts.api import silences_router
-from alerts.api_notify import channels_router, notifications_router, routing_router
 from healthchecks.api import latency_router
 from healthchecks.api import router as services_router
 from healthchecks.api import system_router as health_system_router
 from metrics.api import router as metrics_router
 from metrics.api import system_router
+from notifications.api import channels_router, notifications_router, routing_router
 from opsconsole.auth import api_auth
 from opsconsole.widgets import audit_router, dashboard_router, widgets_router
 

@@ -26,7 +26,7 @@ AUDIT_GROUP = "audit"
 AUDITED_MODELS = (
     "alerts.AlertRule",
     "alerts.Silence",
-    "alerts.NotificationChannel",
+    "notifications.NotificationChannel",
     "healthchecks.ServiceEndpoint",
 )
 # Timeline events that are a person's decision about an alert.

@@ -12,7 +12,7 @@ from django.db import transaction
 from opsconsole.roles import GROUP_NAMES, Role
 
 # Which model permissions each role's group carries in the admin.
-_ADMIN_APPS = ("metrics", "alerts", "healthchecks", "opsconsole", "django_q")
+_ADMIN_APPS = ("metrics", "alerts", "healthchecks", "notifications", "opsconsole", "django_q")
 
 
 def load_defaults() -> list[str]:
@@ -111,7 +111,7 @@ def _default_rules() -> list[str]:
 
 
 def _default_routes() -> list[str]:
-    from alerts.routing import load_default_routes
+    from notifications.routing import load_default_routes
 
     return load_default_routes()
 

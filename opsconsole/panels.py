@@ -5,6 +5,10 @@ service endpoints' health on Sentry Station) registers a function in its
 ``AppConfig.ready()``; the page shows what each returns, in order of registration.
 Nothing is shown for an app that is not installed. Slots: ``alert_detail`` (called
 with the alert and the request) and ``station`` (called with the request).
+
+A panel that changes while the page is open also registers a live source: the group
+its app publishes to and a function rendering the panel's out-of-band swap for an
+alert, which the page's consumer sends when an event of that group names its alert.
 """
 
 from __future__ import annotations
@@ -32,6 +36,41 @@ def register_panel(slot: str, source: PanelSource) -> None:
     sources = _sources.setdefault(slot, [])
     if source not in sources:
         sources.append(source)
+
+
+@dataclass(frozen=True)
+class LivePanel:
+    group: str
+    render: Callable[[int], str]
+
+
+_live: dict[str, list[LivePanel]] = {}
+
+
+def register_live_panel(slot: str, group: str, render: Callable[[int], str]) -> None:
+    """Events on ``group`` that carry ``alert_ids`` re-render the panel on the pages of
+    those alerts: ``render(alert_id)`` returns the swap."""
+    live = _live.setdefault(slot, [])
+    panel = LivePanel(group, render)
+    if panel not in live:
+        live.append(panel)
+
+
+def live_panels(slot: str) -> list[LivePanel]:
+    return list(_live.get(slot, []))
+
+
+def render_live_panels(slot: str, alert_id: int, group: str | None = None) -> str:
+    """Every live panel's swap for this alert (only ``group``'s, when given)."""
+    parts = []
+    for panel in _live.get(slot, []):
+        if group is not None and panel.group != group:
+            continue
+        try:
+            parts.append(panel.render(alert_id))
+        except Exception:
+            logger.exception("live panel %r for %s failed", panel.render, slot)
+    return "".join(parts)
 
 
 def unregister_panel(slot: str, source: PanelSource) -> None:

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "metrics",
     "alerts",
     "healthchecks",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -291,6 +292,16 @@ NOTIFY_RETRY_MAX_SECONDS = envfloat("NOTIFY_RETRY_MAX_SECONDS", 900.0, minimum=1
 NOTIFY_LEASE_SECONDS = envint("NOTIFY_LEASE_SECONDS", 60, minimum=5)
 NOTIFY_HTTP_TIMEOUT = envfloat("NOTIFY_HTTP_TIMEOUT", 10.0, minimum=0.1)
 NOTIFY_SWEEP_INTERVAL = envint("NOTIFY_SWEEP_INTERVAL", 5, minimum=1)
+# The delivery lane (``manage.py deliver``, the "notify" process under serve): threads
+# sending at once, how many rows one claim takes, and how often an idle lane looks at
+# the outbox. Kept apart from the q2 workers, so a storm of messages never delays a
+# collection or an evaluation.
+NOTIFY_THREADS = envint("NOTIFY_THREADS", 4, minimum=1)
+NOTIFY_CLAIM_BATCH = envint("NOTIFY_CLAIM_BATCH", 5, minimum=1)
+NOTIFY_POLL_SECONDS = envfloat("NOTIFY_POLL_SECONDS", 0.5, minimum=0.05)
+# Send on commit in the process that made the change, with no delivery lane: for the
+# test suite and one-off scripts.
+NOTIFY_INLINE = envbool("NOTIFY_INLINE", False)
 NOTIFY_REPEAT_INTERVAL = envint("NOTIFY_REPEAT_INTERVAL", 4 * 3600, minimum=60)
 # Seed 003's cooldowns: a fingerprint re-fired within this time on a channel waits.
 NOTIFY_COOLDOWN_SECONDS = {

@@ -5,15 +5,16 @@ this module (``os.execv``, same process id), so nothing the migrations loaded st
 memory. Here Django is set up once, with everything the children will import (the URL
 configuration and its API schemas, the ASGI application, the task modules, q2's
 cluster), and the heap is frozen; then the web process (daphne, with the ticker as a
-thread) and the django-q2 cluster are forked from it. Those modules are then shared,
+thread), the django-q2 cluster (monitoring: collection, evaluation, health checks) and
+the delivery lane (notifications) are forked from it. Those modules are then shared,
 copy-on-write, between every process of the console instead of being loaded by each:
 on the default embedded setup that is about 50 MiB less in all than starting the
 children as new interpreters.
 
 Each child runs in its own session, so the terminal's Ctrl-C reaches only this process.
 A child that dies is forked again with a backoff, and the console stops if one keeps
-dying; on Ctrl-C or SIGTERM the children are stopped in order, web then workers,
-waiting for each before killing what is left.
+dying; on Ctrl-C or SIGTERM the children are stopped in order, web, workers, then the
+delivery lane, waiting for each before killing what is left.
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ def preload() -> None:
     import opsconsole.asgi  # noqa: F401
 
     get_resolver().url_patterns  # noqa: B018 (imports every view and API schema)
-    for app in ("metrics", "alerts", "opsconsole"):
+    for module in ("metrics.tasks", "alerts.tasks", "opsconsole.tasks", "notifications.dispatcher"):
         with contextlib.suppress(ImportError):
-            __import__(f"{app}.tasks")
+            __import__(module)
     # A connection must never be shared by two processes.
     connections.close_all()
     gc.collect()
@@ -82,6 +83,13 @@ def run_workers(args) -> int:
     from django.core.management import call_command
 
     call_command("workers")
+    return 0
+
+
+def run_delivery(args) -> int:
+    from django.core.management import call_command
+
+    call_command("deliver")
     return 0
 
 
@@ -158,6 +166,9 @@ def children(args) -> list[Child]:
     made = [web]
     if not args.no_workers:
         made.append(Child("worker", lambda: run_workers(args)))
+        # Messages go out on a lane of their own, so a storm of slow deliveries never
+        # holds up the workers' collection and evaluation.
+        made.append(Child("notify", lambda: run_delivery(args)))
     return made
 
 
@@ -199,7 +210,9 @@ def supervise(made: list[Child], banner: str) -> int:
                 time.sleep(len(recent))
                 child.start()
     finally:
-        for name in ("web", "worker"):
+        # The web process first (no new requests), then the workers (no new alerts),
+        # then the delivery lane, which sends what they left in the outbox meanwhile.
+        for name in ("web", "worker", "notify"):
             for child in made:
                 if child.name == name:
                     child.stop(STOP_TIMEOUT)

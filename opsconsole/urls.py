@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 from alerts import views as alert_views
 from metrics import views as metrics_views
@@ -21,6 +22,12 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health", plain_health, name="plain_health"),
     path("metrics", metrics_view, name="prometheus_metrics"),
+    # Channels, routing rules and the delivery log were the alerts app's: old bookmarks
+    # still land on their pages.
+    re_path(
+        r"^admin/alerts/(?P<rest>(?:notificationchannel|routingrule|notification)/.*)$",
+        RedirectView.as_view(url="/admin/notifications/%(rest)s", query_string=True),
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("healthchecks.urls")),

@@ -2,7 +2,8 @@
 
 pytest-django loads settings before any conftest runs, so the switch is made here:
 tasks run inline, the in-process channel layer and cache are used unless REDIS_URL
-is set, passwords hash fast, and files go to var/test/.
+is set, passwords hash fast, messages are sent on commit by the process that made
+the change (no delivery lane runs), and files go to var/test/.
 """
 
 import os
@@ -13,3 +14,5 @@ os.environ.setdefault(
 )
 
 from opsconsole.settings import *  # noqa: F403
+
+NOTIFY_INLINE = True

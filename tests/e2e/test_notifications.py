@@ -22,7 +22,7 @@ def receiver():
 
 def test_an_admin_adds_a_slack_channel_tests_it_and_an_alert_reaches_it(page, console, receiver):
     log_in(page, console)
-    page.goto(f"{console.url}/admin/alerts/notificationchannel/add/")
+    page.goto(f"{console.url}/admin/notifications/notificationchannel/add/")
     page.fill("input[name=name]", "ops-slack")
     page.select_option("select[name=kind]", "slack")
     page.fill("textarea[name=new_secrets]", '{"webhook_url": "http://169.254.169.254/hook"}')
@@ -60,7 +60,7 @@ def test_an_admin_adds_a_slack_channel_tests_it_and_an_alert_reaches_it(page, co
     header = receiver.requests[1].json["blocks"][0]["text"]["text"]
     assert header == "[CRITICAL] CRITICAL: Primary Postgres Connection Failed"
 
-    page.goto(f"{console.url}/admin/alerts/notification/")
+    page.goto(f"{console.url}/admin/notifications/notification/")
     expect(page.locator("#result_list")).to_contain_text("Primary Postgres")
     expect(page.locator("#result_list")).to_contain_text("Sent")
     screenshot(page, "admin-delivery-log")
@@ -70,7 +70,7 @@ def test_an_alert_page_shows_its_deliveries_and_follows_them_live(page, console,
     console.manage(
         "shell",
         "-c",
-        "from alerts.models import NotificationChannel; NotificationChannel.objects.create("
+        "from notifications.models import NotificationChannel; NotificationChannel.objects.create("
         f"name='ops-webhook', kind='webhook', secrets={{'url': '{receiver.url}/incoming'}})",
     )
     out = console.manage(
@@ -96,7 +96,7 @@ def test_an_alert_page_shows_its_deliveries_and_follows_them_live(page, console,
     console.manage(
         "shell",
         "-c",
-        "from alerts.delivery import resend; from alerts.models import Notification; "
+        "from notifications.delivery import resend; from notifications.models import Notification; "
         f"resend(list(Notification.objects.filter(alert_id={alert_id}, "
         "channel__name='ops-webhook').values_list('pk', flat=True)))",
     )

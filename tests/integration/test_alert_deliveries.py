@@ -7,8 +7,8 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
-from alerts import delivery
-from alerts.models import DeliveryStatus, Notification
+from notifications import delivery
+from notifications.models import DeliveryStatus, Notification
 from opsconsole.asgi import application
 from tests.notify.helpers import fire
 from tests.notify.receivers import Receiver

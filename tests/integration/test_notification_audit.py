@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.models import NotificationChannel
+from notifications.models import NotificationChannel
 from opsconsole.bootstrap import load_defaults
 from opsconsole.models import AuditEntry
 from tests.notify.helpers import fire
@@ -29,7 +29,7 @@ def test_a_channel_made_through_the_api_is_recorded_with_who_did_it_and_no_secre
     assert response.status_code == 201, response.content
     (entry,) = entries("config_change")
     assert entry.actor == "alice" and "ops-slack" in entry.summary and "created" in entry.summary
-    assert entry.object_type == "alerts.notificationchannel"
+    assert entry.object_type == "notifications.notificationchannel"
     assert "SECRETPART" not in entry.summary and "SECRETPART" not in str(entry.data)
 
 
@@ -53,7 +53,7 @@ def test_a_channel_edited_and_deleted_in_the_admin_is_recorded(client, alice, ma
     channel = make_channel("dashboard", name="screen")
     client.force_login(alice)
     response = client.post(
-        f"/admin/alerts/notificationchannel/{channel.pk}/change/",
+        f"/admin/notifications/notificationchannel/{channel.pk}/change/",
         {
             "name": "big screen",
             "kind": "dashboard",
@@ -66,7 +66,7 @@ def test_a_channel_edited_and_deleted_in_the_admin_is_recorded(client, alice, ma
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
-    client.post(f"/admin/alerts/notificationchannel/{channel.pk}/delete/", {"post": "yes"})
+    client.post(f"/admin/notifications/notificationchannel/{channel.pk}/delete/", {"post": "yes"})
     changed, deleted = entries("config_change")[-2:]
     assert changed.actor == "alice" and "big screen" in changed.summary
     assert deleted.actor == "alice" and "deleted" in deleted.summary
@@ -77,7 +77,7 @@ def test_disabling_channels_from_the_admin_list_is_recorded(client, alice, make_
     channel = make_channel("dashboard", name="screen")
     client.force_login(alice)
     client.post(
-        "/admin/alerts/notificationchannel/",
+        "/admin/notifications/notificationchannel/",
         {"action": "disable", "_selected_action": [str(channel.pk)]},
     )
     channel.refresh_from_db()

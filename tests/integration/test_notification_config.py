@@ -9,7 +9,7 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from alerts.models import NotificationChannel, RoutingRule
+from notifications.models import NotificationChannel, RoutingRule
 from opsconsole.bootstrap import load_defaults
 from opsconsole.models import ConfigVersion
 
@@ -227,11 +227,11 @@ def _routing_form(**fields) -> dict:
 
 def test_an_admin_edit_of_a_routing_rule_records_who_and_what_changed(admin_client):
     screen = NotificationChannel.objects.create(name="screen", kind="dashboard")
-    response = admin_client.post("/admin/alerts/routingrule/add/", _routing_form())
+    response = admin_client.post("/admin/notifications/routingrule/add/", _routing_form())
     assert response.status_code == 302
     rule = RoutingRule.objects.get(name="db team")
     admin_client.post(
-        f"/admin/alerts/routingrule/{rule.pk}/change/",
+        f"/admin/notifications/routingrule/{rule.pk}/change/",
         _routing_form(severities='["critical", "error"]', channels=[str(screen.pk)]),
     )
     first, second = routing_versions(rule)
@@ -254,10 +254,12 @@ def test_an_api_edit_of_a_routing_rule_records_a_version(alice, token_for, api_c
 
 def test_the_admin_shows_a_routing_diff_and_rolls_back(admin_client):
     screen = NotificationChannel.objects.create(name="screen", kind="dashboard")
-    admin_client.post("/admin/alerts/routingrule/add/", _routing_form(channels=[str(screen.pk)]))
+    admin_client.post(
+        "/admin/notifications/routingrule/add/", _routing_form(channels=[str(screen.pk)])
+    )
     rule = RoutingRule.objects.get(name="db team")
     admin_client.post(
-        f"/admin/alerts/routingrule/{rule.pk}/change/",
+        f"/admin/notifications/routingrule/{rule.pk}/change/",
         _routing_form(severities='["info"]', channels=[]),
     )
     first, second = routing_versions(rule)
@@ -274,10 +276,10 @@ def test_the_admin_shows_a_routing_diff_and_rolls_back(admin_client):
 
 
 def test_a_deleted_routing_rule_comes_back_on_rollback(admin_client):
-    admin_client.post("/admin/alerts/routingrule/add/", _routing_form())
+    admin_client.post("/admin/notifications/routingrule/add/", _routing_form())
     rule = RoutingRule.objects.get(name="db team")
     first = routing_versions(rule)[0]
-    admin_client.post(f"/admin/alerts/routingrule/{rule.pk}/delete/", {"post": "yes"})
+    admin_client.post(f"/admin/notifications/routingrule/{rule.pk}/delete/", {"post": "yes"})
     assert not RoutingRule.objects.filter(pk=rule.pk).exists()
     admin_client.post(f"/admin/opsconsole/configversion/{first.pk}/rollback/")
     assert RoutingRule.objects.get(pk=rule.pk).label_matchers == {"team": "db"}
@@ -285,10 +287,14 @@ def test_a_deleted_routing_rule_comes_back_on_rollback(admin_client):
 
 def test_a_rollback_to_a_channel_since_deleted_is_refused_with_a_reason(admin_client):
     screen = NotificationChannel.objects.create(name="screen", kind="dashboard")
-    admin_client.post("/admin/alerts/routingrule/add/", _routing_form(channels=[str(screen.pk)]))
+    admin_client.post(
+        "/admin/notifications/routingrule/add/", _routing_form(channels=[str(screen.pk)])
+    )
     rule = RoutingRule.objects.get(name="db team")
     first = routing_versions(rule)[0]
-    admin_client.post(f"/admin/alerts/routingrule/{rule.pk}/change/", _routing_form(channels=[]))
+    admin_client.post(
+        f"/admin/notifications/routingrule/{rule.pk}/change/", _routing_form(channels=[])
+    )
     screen.delete()
     response = admin_client.post(
         f"/admin/opsconsole/configversion/{first.pk}/rollback/", follow=True
@@ -298,9 +304,9 @@ def test_a_rollback_to_a_channel_since_deleted_is_refused_with_a_reason(admin_cl
 
 
 def test_a_routing_rules_admin_page_links_to_its_versions(admin_client):
-    admin_client.post("/admin/alerts/routingrule/add/", _routing_form())
+    admin_client.post("/admin/notifications/routingrule/add/", _routing_form())
     rule = RoutingRule.objects.get(name="db team")
-    page = admin_client.get(f"/admin/alerts/routingrule/{rule.pk}/change/").content.decode()
+    page = admin_client.get(f"/admin/notifications/routingrule/{rule.pk}/change/").content.decode()
     link = f"/admin/opsconsole/configversion/?section=routing&amp;object_key={rule.pk}"
     assert link in page
     listed = admin_client.get(

@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from alerts.models import Notification
+from notifications.models import Notification
 from tests.notify.helpers import fire
 
 pytestmark = pytest.mark.django_db

@@ -31,7 +31,7 @@ def smtp():
 
 @pytest.fixture
 def make_channel(db):
-    from alerts.models import NotificationChannel
+    from notifications.models import NotificationChannel
 
     def make(kind="webhook", name=None, *, receiver=None, config=None, secrets=None, **fields):
         config = dict(config or {})
@@ -69,6 +69,6 @@ def make_channel(db):
 @pytest.fixture
 def route_all(db):
     """One routing rule: every severity to every channel."""
-    from alerts.models import RoutingRule
+    from notifications.models import RoutingRule
 
     return RoutingRule.objects.create(name="everything", all_channels=True)

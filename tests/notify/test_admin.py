@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.models import DeliveryStatus, Notification, NotificationChannel, RoutingRule
+from notifications.models import DeliveryStatus, Notification, NotificationChannel, RoutingRule
 from tests.notify.helpers import fire
 
 pytestmark = pytest.mark.django_db
 
-ADD_URL = "/admin/alerts/notificationchannel/add/"
-LIST_URL = "/admin/alerts/notificationchannel/"
+ADD_URL = "/admin/notifications/notificationchannel/add/"
+LIST_URL = "/admin/notifications/notificationchannel/"
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def admin_client(client, alice):
 
     # The Admins group's permissions, as a console's first start grants them.
     Group.objects.get(name="Admins").permissions.set(
-        Permission.objects.filter(content_type__app_label="alerts")
+        Permission.objects.filter(content_type__app_label__in=["alerts", "notifications"])
     )
     client.force_login(alice)
     return client
@@ -91,7 +91,7 @@ def test_the_delivery_log_is_read_only_with_a_resend_action(
     receiver.answer((400, {}, b"bad"))
     fire(django_capture_on_commit_callbacks)
     notification = Notification.objects.get(alert__alert_type="disk_full")
-    log_url = "/admin/alerts/notification/"
+    log_url = "/admin/notifications/notification/"
     page = admin_client.get(log_url, {"status__exact": "failed"}).content.decode()
     assert "HTTP 400: bad" in page
     assert admin_client.get(f"{log_url}add/").status_code == 403
@@ -108,7 +108,7 @@ def test_the_delivery_log_is_read_only_with_a_resend_action(
 
 def test_a_routing_rule_with_an_unknown_severity_is_a_form_error(admin_client):
     response = admin_client.post(
-        "/admin/alerts/routingrule/add/",
+        "/admin/notifications/routingrule/add/",
         {
             "name": "bad",
             "position": 10,
@@ -122,3 +122,10 @@ def test_a_routing_rule_with_an_unknown_severity_is_a_form_error(admin_client):
     assert response.status_code == 200
     assert "severities: unknown [&#x27;dire&#x27;]" in response.content.decode()
     assert not RoutingRule.objects.exists()
+
+
+def test_old_admin_addresses_of_channels_lead_to_their_new_pages(admin_client):
+    response = admin_client.get("/admin/alerts/notificationchannel/?kind=slack")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/notifications/notificationchannel/?kind=slack"
+    assert admin_client.get(response["Location"]).status_code == 200

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.models import DeliveryStatus, Notification, NotificationChannel, RoutingRule
+from notifications.models import DeliveryStatus, Notification, NotificationChannel, RoutingRule
 from tests.notify.helpers import fire
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from alerts.models import DeliveryStatus, Notification
-from alerts.notifiers import telegram
+from notifications.models import DeliveryStatus, Notification
+from notifications.notifiers import telegram
 from tests.notify.helpers import fire, resolve
 
 pytestmark = pytest.mark.django_db
@@ -136,7 +136,7 @@ def test_it_texts_through_the_twilio_sdk_in_one_short_line(
 def test_sms_channels_are_for_critical_alerts_unless_told_otherwise(
     make_channel, route_all, receiver, django_capture_on_commit_callbacks
 ):
-    from alerts.notification_channels import default_min_severity
+    from notifications.channels import default_min_severity
 
     assert default_min_severity("sms") == "critical"
     make_channel("sms", receiver=receiver, min_severity=default_min_severity("sms"))
@@ -177,7 +177,7 @@ def test_email_goes_through_the_environments_smtp_relay_even_on_localhost(
 
 
 def test_an_smtp_server_named_in_the_channel_is_checked_like_a_url(settings, make_channel):
-    from alerts.notification_channels import ChannelError, save_channel
+    from notifications.channels import ChannelError, save_channel
 
     settings.NOTIFY_ALLOWED_HOSTS = []
     with pytest.raises(ChannelError, match="non-public address"):

@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from alerts import delivery
-from alerts.models import Alert, DeliveryStatus, Notification, NotificationChannel
+from alerts.models import Alert
+from notifications import delivery
+from notifications.models import DeliveryStatus, Notification, NotificationChannel
 from tests.notify.helpers import fire
 from tests.notify.receivers import HANG
 
@@ -40,7 +41,7 @@ def test_a_500_is_retried_and_delivered_once_the_receiver_recovers(
     assert notification.response_code == 500
     assert "HTTP 500" in notification.last_error
     assert notification.next_attempt_at > timezone.now()
-    # Nothing due yet: the ticker enqueues no sweep.
+    # Nothing due yet: the delivery lane has nothing to send.
     assert not delivery.sweep_needed()
     assert delivery.sweep_needed(notification.next_attempt_at + timedelta(seconds=1))
 
@@ -251,9 +252,9 @@ def test_claims_abandoned_by_dead_workers_are_delivered_after_their_lease(
         delivery.sweep()
     assert receiver.requests == []
 
-    # A lease later: the claims ran out, and the tasks enqueued back then are long gone.
+    # A lease later: the claims ran out.
     past = timezone.now() - timedelta(seconds=1)
-    Notification.objects.update(lease_until=past, enqueued_at=past - delivery.ENQUEUE_GRACE)
+    Notification.objects.update(lease_until=past)
     with django_capture_on_commit_callbacks(execute=True):
         delivery.sweep()
     assert Notification.objects.filter(status=DeliveryStatus.SENT).count() == 20
@@ -303,21 +304,11 @@ class _NoCapture:
         return False
 
 
-def test_the_ticker_runs_the_sweeper_every_few_seconds(settings):
+def test_no_delivery_work_reaches_the_monitoring_queue():
     from opsconsole.ticker import registered_jobs
 
-    job = registered_jobs()["alerts.notify_sweep"]
-    assert job.func == "alerts.tasks.sweep_notifications"
-    assert job.interval() == settings.NOTIFY_SWEEP_INTERVAL == 5
-
-
-def test_a_batch_fits_in_the_task_timeout_even_if_every_receiver_hangs(settings):
-    from alerts.routing import batch_size
-
-    settings.NOTIFY_HTTP_TIMEOUT = 10
-    assert batch_size() * 10 < settings.Q_CLUSTER["timeout"]
-    settings.NOTIFY_HTTP_TIMEOUT = 1
-    assert batch_size() == 20
+    # Messages are the delivery lane's: the ticker enqueues monitoring work only.
+    assert not [name for name in registered_jobs() if "notif" in name or "deliver" in name]
 
 
 def test_a_circuit_opened_in_a_batch_holds_for_the_rest_of_it(

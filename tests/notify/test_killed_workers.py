@@ -16,9 +16,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from alerts import delivery
-from alerts.models import DeliveryStatus, Notification
 from alerts.service import AlertService
+from notifications import delivery
+from notifications.models import DeliveryStatus, Notification
 from tests.notify.helpers import spec
 from tests.notify.receivers import HANG
 
@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = (
     "import sys, django; django.setup(); "
-    "from alerts.delivery import deliver_batch; deliver_batch([int(sys.argv[1])])"
+    "from notifications.delivery import deliver_batch; deliver_batch([int(sys.argv[1])])"
 )
 
 
@@ -55,19 +55,18 @@ def _wait_for(predicate, seconds: float = 60) -> None:
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
 def test_messages_survive_twenty_workers_killed_mid_send(
-    monkeypatch, make_channel, route_all, receiver
+    settings, make_channel, route_all, receiver
 ):
-    from django_q.conf import Conf
-
     make_channel("webhook", receiver=receiver)
-    # Tasks go to the queue for workers, instead of running inline as elsewhere in tests.
-    monkeypatch.setattr(Conf, "SYNC", False)
+    # Rows wait in the outbox for the senders, instead of being sent inline as elsewhere
+    # in tests.
+    settings.NOTIFY_INLINE = False
     service = AlertService()
     ids = [
         Notification.objects.get(alert=service.create_alert(spec(alert_type=f"kill_{n}"))).pk
         for n in range(20)
     ]
-    monkeypatch.setattr(Conf, "SYNC", True)
+    settings.NOTIFY_INLINE = True
     receiver.answer(*[HANG] * 20)
 
     env = _worker_env()
@@ -80,11 +79,11 @@ def test_messages_survive_twenty_workers_killed_mid_send(
         worker.wait()
     assert Notification.objects.filter(status=DeliveryStatus.SENDING).count() == 20
 
-    # A lease later, the receiver answers again and the sweeper finds the claims.
+    # A lease later, the receiver answers again and the claims are due again.
     receiver.released.set()
     receiver.replies.clear()
     past = timezone.now() - timedelta(seconds=1)
-    Notification.objects.update(lease_until=past, enqueued_at=past - delivery.ENQUEUE_GRACE)
+    Notification.objects.update(lease_until=past)
     delivery.sweep()
 
     assert Notification.objects.filter(status=DeliveryStatus.SENT).count() == 20

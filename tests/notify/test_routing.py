@@ -9,16 +9,16 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from alerts import delivery, routing
-from alerts.models import (
-    Alert,
+from alerts.models import Alert
+from alerts.service import AlertService
+from notifications import delivery, routing
+from notifications.models import (
     DeliveryStatus,
     Notification,
     NotificationChannel,
     RoutingRule,
     Transition,
 )
-from alerts.service import AlertService
 from opsconsole.bootstrap import load_defaults
 from tests.notify.helpers import fire, resolve, spec
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.models import Alert, Notification
+from alerts.models import Alert
 from alerts.notify import AlertLevel, get_alert_manager
+from notifications.models import Notification
 from opsconsole.bootstrap import load_defaults
 
 pytestmark = pytest.mark.django_db

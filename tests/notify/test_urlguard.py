@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from alerts.models import DeliveryStatus, Notification
-from alerts.urlguard import UnsafeURL, check_url
+from notifications.models import DeliveryStatus, Notification
+from notifications.urlguard import UnsafeURL, check_url
 from tests.notify.helpers import fire
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +132,7 @@ def test_a_name_that_rebinds_to_the_network_after_the_check_is_refused_at_connec
 
 
 def test_the_notifiers_client_checks_the_address_it_connects_to(nothing_allowed, receiver):
-    from alerts.notifiers import http_client
+    from notifications.notifiers import http_client
 
     with pytest.raises(UnsafeURL, match=r"127\.0\.0\.1, a non-public address"):
         http_client().post(f"{receiver.url}/incoming", json={})
@@ -148,7 +148,7 @@ def test_https_through_the_guard_still_checks_the_certificate_against_the_name(s
 
     import httpx
 
-    from alerts.urlguard import guard
+    from notifications.urlguard import guard
 
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
@@ -201,7 +201,7 @@ def test_a_name_that_does_not_resolve_now_is_retried_not_dropped(
 
 def test_channels_still_go_through_the_environments_proxy(monkeypatch, nothing_allowed, receiver):
     """HTTP(S)_PROXY applies: the guarded client keeps httpx's proxy mounts."""
-    from alerts import notifiers
+    from notifications import notifiers
 
     monkeypatch.setenv("HTTP_PROXY", receiver.url)
     monkeypatch.delenv("NO_PROXY", raising=False)

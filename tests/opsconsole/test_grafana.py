@@ -12,8 +12,8 @@ from django.utils import timezone
 from django_q.tasks import async_task
 from prometheus_client.parser import text_string_to_metric_families
 
-from alerts.models import NotificationChannel
 from alerts.service import AlertService
+from notifications.models import NotificationChannel
 from tests.metrics.helpers import store
 
 

@@ -19,13 +19,17 @@ from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
-    help = "Run the whole console (web, websockets, workers, ticker) in the foreground."
+    help = (
+        "Run the whole console (web, websockets, workers, delivery lane, ticker) in the foreground."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=settings.HOST, help="address to bind (HOST)")
         parser.add_argument("--port", type=int, default=settings.PORT, help="port (PORT)")
         parser.add_argument("--skip-setup", action="store_true", help="no migrate/defaults")
-        parser.add_argument("--no-workers", action="store_true", help="web only")
+        parser.add_argument(
+            "--no-workers", action="store_true", help="web only (no workers, no delivery lane)"
+        )
         parser.add_argument("--no-ticker", action="store_true", help="no periodic jobs")
 
     def handle(self, *args, host, port, skip_setup, no_workers, no_ticker, **options):
@@ -35,7 +39,7 @@ class Command(BaseCommand):
         log_dir = Path(settings.VAR_DIR) / "log"
         log_dir.mkdir(exist_ok=True)
         shown = host if ":" not in host else f"[{host}]"
-        parts = ["web"] + ([] if no_workers else ["worker"])
+        parts = ["web"] + ([] if no_workers else ["worker", "notify"])
         if not (no_workers or no_ticker):
             parts.append("ticker")
         banner = (

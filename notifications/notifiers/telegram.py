@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 import re
 
-from alerts.notifiers import DeliveryError, post
-from alerts.notifiers.message import Message
+from notifications.notifiers import DeliveryError, post
+from notifications.notifiers.message import Message
 
 API_BASE = "https://api.telegram.org"
 CONFIG = ("chat_id", "parse_mode", "api_base", "timeout")

@@ -13,9 +13,9 @@ from django.core.validators import validate_email
 from django.forms import ValidationError
 from django.template.loader import render_to_string
 
-from alerts.notifiers import DeliveryError, refused
-from alerts.notifiers.message import Message
-from alerts.urlguard import UnsafeURL, check_host
+from notifications.notifiers import DeliveryError, refused
+from notifications.notifiers.message import Message
+from notifications.urlguard import UnsafeURL, check_host
 
 CONFIG = ("to", "from_email", "host", "port", "username", "use_tls", "use_ssl", "timeout")
 SECRETS = ("password",)
@@ -49,8 +49,8 @@ def render(message: Message) -> tuple[str, str, str]:
     """(subject, text, html)."""
     context = {"m": message, "facts": message.facts()}
     subject = message.headline[:200]
-    text = render_to_string("alerts/notifications/email.txt", context)
-    body = render_to_string("alerts/notifications/email.html", context)
+    text = render_to_string("notifications/email.txt", context)
+    body = render_to_string("notifications/email.html", context)
     return subject, text, body
 
 

@@ -1,4 +1,8 @@
-"""Notification channels, the routing matrix, and the outbox of messages to deliver."""
+"""Notification channels, the routing matrix, and the outbox of messages to deliver.
+
+These tables were created by the alerts app and keep its table names (``db_table``):
+moving the models here moved no data (see migrations/0001_initial.py).
+"""
 
 from __future__ import annotations
 
@@ -57,6 +61,7 @@ class NotificationChannel(models.Model):
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "alerts_notificationchannel"
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -83,11 +88,17 @@ class RoutingRule(models.Model):
         default=list, blank=True, help_text="Every enabled channel of these kinds."
     )
     all_channels = models.BooleanField(default=False, help_text="Every enabled channel.")
-    channels = models.ManyToManyField(NotificationChannel, blank=True, related_name="routes")
+    channels = models.ManyToManyField(
+        NotificationChannel,
+        blank=True,
+        related_name="routes",
+        db_table="alerts_routingrule_channels",
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "alerts_routingrule"
         ordering = ["position", "name"]
 
     def __str__(self) -> str:
@@ -145,20 +156,30 @@ class Notification(models.Model):
     last_error = models.TextField(blank=True)
     response_code = models.PositiveIntegerField(null=True, blank=True)
     context = models.JSONField(default=dict, blank=True)
+    # The alert's severity rank when routed (0 info .. 3 critical): the delivery lane
+    # sends the most urgent due message first.
+    urgency = models.PositiveSmallIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "alerts_notification"
         ordering = ["-created", "-id"]
         indexes = [
-            # The sweeper: waiting rows that are due.
+            # The delivery lane: the most urgent waiting rows that are due.
+            models.Index(
+                fields=["-urgency", "next_attempt_at"],
+                condition=Q(status__in=["pending", "retrying"]),
+                name="notification_due_urgent",
+            ),
+            # Waiting rows that are due: the lane's idle check and the oldest-age gauge.
             models.Index(
                 fields=["next_attempt_at"],
                 condition=Q(status__in=["pending", "retrying"]),
                 name="notification_due",
             ),
-            # The sweeper: claims whose worker vanished (lease expired).
+            # Claims whose sender vanished (lease expired).
             models.Index(
                 fields=["lease_until"],
                 condition=Q(status="sending"),

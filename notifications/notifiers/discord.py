@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from alerts.notifiers import post
-from alerts.notifiers.message import Message
+from notifications.notifiers import post
+from notifications.notifiers.message import Message
 
 CONFIG = ("username", "timeout")
 SECRETS = ("webhook_url",)

@@ -14,22 +14,22 @@ from django.db import IntegrityError, transaction
 from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
-from alerts.delivery import resend, send_test
-from alerts.models import (
+from notifications.channels import (
+    ChannelError,
+    routing_rule_problems,
+    save_channel,
+    secret_names,
+)
+from notifications.configcode import routing_history
+from notifications.delivery import resend, send_test
+from notifications.models import (
     DeliveryStatus,
     Notification,
     NotificationChannel,
     RoutingRule,
     Transition,
 )
-from alerts.notification_channels import (
-    ChannelError,
-    routing_rule_problems,
-    save_channel,
-    secret_names,
-)
-from alerts.notification_configcode import routing_history
-from alerts.notifiers import available_kinds
+from notifications.notifiers import available_kinds
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role

@@ -7,8 +7,8 @@ admins can create channels.
 
 from __future__ import annotations
 
-from alerts.notifiers import DeliveryError
-from alerts.notifiers.message import Message
+from notifications.notifiers import DeliveryError
+from notifications.notifiers.message import Message
 
 CONFIG = ()
 SECRETS = ("url",)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from django.template.loader import render_to_string
 
-from alerts.notification_models import Notification
+from notifications.models import Notification
 from opsconsole.live import publish_soon
 from opsconsole.panels import Panel
 
-TEMPLATE = "alerts/partials/deliveries.html"
+TEMPLATE = "notifications/partials/deliveries.html"
 # Alert pages follow delivery outcomes here; the alerts group stays for alert changes,
 # so open consoles do not re-render a row for every message sent.
 DELIVERIES_GROUP = "deliveries"
@@ -62,4 +62,7 @@ def publish_deliveries(alert_ids) -> None:
     alert_ids = sorted(alert_ids)
     if alert_ids:
         # A hint to re-render the panel: the worker does not wait for the layer.
-        publish_soon(DELIVERIES_GROUP, {"type": "deliveries.changed", "alert_ids": alert_ids})
+        publish_soon(
+            DELIVERIES_GROUP,
+            {"type": "deliveries.changed", "group": DELIVERIES_GROUP, "alert_ids": alert_ids},
+        )

@@ -11,8 +11,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from alerts.constants import Category, Severity, parse_severity
-from alerts.notification_models import NotificationChannel
-from alerts.notifiers import available_kinds, notifier, validate
+from notifications.models import NotificationChannel
+from notifications.notifiers import available_kinds, notifier, validate
 
 
 class ChannelError(ValueError):

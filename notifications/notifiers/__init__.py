@@ -20,7 +20,7 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 
-from alerts.urlguard import Unresolvable, UnsafeURL, check_url, guard
+from notifications.urlguard import Unresolvable, UnsafeURL, check_url, guard
 
 MAX_REDIRECTS = 3
 BODY_EXCERPT = 200
@@ -42,11 +42,11 @@ class DeliveryError(Exception):
 
 
 def notifier(kind: str) -> ModuleType:
-    return importlib.import_module(f"alerts.notifiers.{kind}")
+    return importlib.import_module(f"notifications.notifiers.{kind}")
 
 
 def available_kinds() -> list[str]:
-    from alerts.notification_models import ChannelKind
+    from notifications.models import ChannelKind
 
     kinds = list(ChannelKind.values)
     if not apprise_installed():

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from alerts.notification_models import Transition
+from notifications.models import Transition
 
 STACK_TRACE_LIMIT = 3000
 

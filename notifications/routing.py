@@ -10,9 +10,10 @@
   went out (even if the alert was silenced since), and pending firing messages dropped;
 - suppressed → firing messages not yet sent are dropped.
 
-Repeats of an open alert are counted on the alert, not sent; the sweeper sends a
-*repeat* for alerts still active and unacknowledged every ``NOTIFY_REPEAT_INTERVAL``.
-Delivery is enqueued after commit, by id.
+Repeats of an open alert are counted on the alert, not sent; the delivery lane routes
+a *repeat* for alerts still active and unacknowledged every ``NOTIFY_REPEAT_INTERVAL``.
+Each row carries its alert's severity rank (``urgency``); the delivery lane
+(``notifications.dispatcher``) takes due rows from the outbox, most urgent first.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from alerts.constants import SEVERITY_RANK, EventKind, Severity, Status
-from alerts.notification_models import (
+from notifications.models import (
     WAITING_STATUSES,
     ChannelKind,
     DeliveryStatus,
@@ -66,6 +67,11 @@ def load_default_routes() -> list[str]:
     return [f"created routing rule {name!r}" for name, *_ in DEFAULT_ROUTES]
 
 
+def on_transition(sender, *, alert, event, **kwargs) -> None:
+    """The ``alert_transition`` receiver: every timeline entry the pipeline writes."""
+    on_alert_event(alert, event)
+
+
 def on_alert_event(alert, event) -> list[int]:
     """Write the notifications this timeline entry calls for; return their ids."""
     kind = event.kind
@@ -86,42 +92,20 @@ def on_alert_event(alert, event) -> list[int]:
 
 
 def schedule_delivery(ids: list[int]) -> None:
-    """Enqueue delivery of these rows once they are committed."""
-    from django_q.conf import Conf
+    """Make these rows' delivery happen once they are committed.
 
-    if Conf.ORM and not Conf.SYNC and transaction.get_connection().in_atomic_block:
-        # The ORM broker's queue is a table of this same database: enqueued inside the
-        # transaction, the task commits or rolls back with the rows it names, and the
-        # broker skips the reconnect it makes for every enqueue outside a transaction
-        # (about 30 ms on SQLite).
-        enqueue(ids)
-    else:
-        transaction.on_commit(lambda: enqueue(ids))
+    The delivery lane finds due rows in the outbox by itself, most urgent first, so
+    nothing needs enqueueing: a row committed is a row that will be sent. With
+    ``NOTIFY_INLINE`` (the tests, one-off scripts) this process sends them on commit.
+    """
+    if settings.NOTIFY_INLINE:
+        from notifications.delivery import deliver_batch
 
-
-# Rows per delivery task: one claim and one read serve the batch.
-BATCH = 20
+        transaction.on_commit(lambda: deliver_batch(list(ids)))
 
 
-def batch_size() -> int:
-    """At most BATCH rows, and few enough that a batch whose every receiver times out
-    still ends well within q2's task timeout (a task past it is killed)."""
-    budget = settings.Q_CLUSTER.get("timeout", 120) * 0.8
-    return max(1, min(BATCH, int(budget // settings.NOTIFY_HTTP_TIMEOUT)))
-
-
-def enqueue(ids: list[int]) -> None:
-    from django_q.tasks import async_task
-
-    size = batch_size()
-    for start in range(0, len(ids), size):
-        batch = list(ids[start : start + size])
-        async_task(
-            "alerts.tasks.deliver_notifications",
-            batch,
-            task_name=f"notify:{batch[0]}+{len(batch) - 1}",
-            group="alerts.notify",
-        )
+def urgency_of(severity: str) -> int:
+    return SEVERITY_RANK[Severity(severity)]
 
 
 def channels_for(alert, severity: str | None = None) -> list[NotificationChannel]:
@@ -202,6 +186,7 @@ def _route_firing(alert, transition: str, *, cooldown: bool) -> list[int]:
             # Sent on commit now; a held one is left to the sweeper when it is due.
             enqueued_at=None if channel.pk in held else now,
             context={"severity": alert.severity},
+            urgency=urgency_of(alert.severity),
         )
         for channel in channels
     ]
@@ -230,6 +215,7 @@ def _route_resolved(alert) -> list[int]:
             next_attempt_at=now,
             enqueued_at=now,
             context={"severity": alert.severity},
+            urgency=urgency_of(alert.severity),
         )
         for channel in channels
     ]
@@ -269,7 +255,7 @@ def repeats_due(now: datetime):
             status=DeliveryStatus.SENT,
             channel__enabled=True,
         )
-        .values("alert_id", "channel_id")
+        .values("alert_id", "channel_id", "alert__severity")
         .annotate(last=Max("sent_at"))
         .filter(last__lte=cutoff)
     )
@@ -291,6 +277,7 @@ def route_repeats(now: datetime | None = None) -> list[int]:
             ),
             next_attempt_at=now,
             enqueued_at=now,
+            urgency=urgency_of(row["alert__severity"]),
         )
         for row in due
     ]

@@ -6,9 +6,9 @@ import re
 
 from django.conf import settings
 
-from alerts.notifiers import DeliveryError, refused
-from alerts.notifiers.message import Message
-from alerts.urlguard import UnsafeURL, check_url
+from notifications.notifiers import DeliveryError, refused
+from notifications.notifiers.message import Message
+from notifications.urlguard import UnsafeURL, check_url
 
 CONFIG = ("from_number", "to_numbers", "api_base", "timeout")
 SECRETS = ("account_sid", "auth_token")

@@ -19,8 +19,8 @@ import re
 from typing import Any
 
 from alerts.constants import parse_severity
-from alerts.notification_channels import problems_for, routing_rule_problems
-from alerts.notification_models import NotificationChannel, RoutingRule
+from notifications.channels import problems_for, routing_rule_problems
+from notifications.models import NotificationChannel, RoutingRule
 from opsconsole import versions
 from opsconsole.configcode import (
     Change,
@@ -162,7 +162,7 @@ class ChannelsSection:
         if found:
             return None
         if severity is None:
-            from alerts.notification_channels import default_min_severity
+            from notifications.channels import default_min_severity
 
             severity = channel.min_severity if channel is not None else default_min_severity(kind)
         desired = {
@@ -270,7 +270,7 @@ def _channel_saver(
     channel: NotificationChannel | None, name: str, desired: dict, secrets: dict, refs: dict
 ):
     def apply(actor: str) -> None:
-        from alerts.notification_channels import save_channel
+        from notifications.channels import save_channel
 
         target = channel or NotificationChannel()
         # The file holds the whole set: a secret it no longer lists is removed.
@@ -303,7 +303,7 @@ ROUTING_FIELDS = {
 
 class RoutingSection(versions.VersionedSection):
     name = "routing"
-    permission = "alerts.change_routingrule"
+    permission = "notifications.change_routingrule"
 
     def __init__(self) -> None:
         self._file_channels: set[str] = set()

@@ -3,8 +3,8 @@ so a retried or repeated trigger never opens a second incident."""
 
 from __future__ import annotations
 
-from alerts.notifiers import post
-from alerts.notifiers.message import Message
+from notifications.notifiers import post
+from notifications.notifiers.message import Message
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 CONFIG = ("url", "component", "group", "timeout")

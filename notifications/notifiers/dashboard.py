@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alerts.notifiers.message import Message
+from notifications.notifiers.message import Message
 from opsconsole.live import publish_now
 
 GROUP = "notifications"

@@ -10,17 +10,17 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from alerts.constants import Severity
-from alerts.delivery import resend, send_test
-from alerts.models import DeliveryStatus, Notification, NotificationChannel, RoutingRule
-from alerts.notification_channels import (
+from notifications.channels import (
     default_min_severity,
     merged_secrets,
     problems_for,
     routing_rule_problems,
     secret_names,
 )
-from alerts.notification_configcode import routing_history
-from alerts.notifiers import available_kinds
+from notifications.configcode import routing_history
+from notifications.delivery import resend, send_test
+from notifications.models import DeliveryStatus, Notification, NotificationChannel, RoutingRule
+from notifications.notifiers import available_kinds
 
 
 class NotificationChannelForm(forms.ModelForm):

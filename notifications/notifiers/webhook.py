@@ -12,8 +12,8 @@ import hmac
 import json
 import time
 
-from alerts.notifiers import post
-from alerts.notifiers.message import Message
+from notifications.notifiers import post
+from notifications.notifiers.message import Message
 
 CONFIG = ("headers", "timeout")
 # The URL is a secret too: many receivers put their token in it.

@@ -1,8 +1,8 @@
 """Deliver outbox rows: claim, send, record; retry, dead-letter, break circuits.
 
-A row is claimed with one conditional UPDATE that sets a lease, so two workers handed
-the same id cannot both send it; a worker that dies mid-send leaves a lease that
-expires, and the sweeper enqueues the row again. Delivery is therefore at least once:
+A row is claimed with one conditional UPDATE that sets a lease, so two senders that
+pick the same row cannot both send it; a sender that dies mid-send leaves a lease
+that expires, and the row is due again. Delivery is therefore at least once:
 a receiver can drop the rare duplicate by the idempotency key (PagerDuty by dedup_key).
 
 Failures: network errors, timeouts, 5xx, 408 and 429 are retried with capped, jittered
@@ -23,37 +23,36 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connection, connections
 from django.db.models import F, Q, QuerySet
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from alerts.constants import Status
-from alerts.notification_models import (
+from notifications.models import (
     WAITING_STATUSES,
     DeliveryStatus,
     Notification,
     NotificationChannel,
     Transition,
 )
-from alerts.notification_panels import publish_deliveries
-from alerts.notifiers import DeliveryError, notifier, redact
-from alerts.notifiers.message import for_notification
+from notifications.notifiers import DeliveryError, notifier, redact
+from notifications.notifiers.message import for_notification
+from notifications.panels import publish_deliveries
 from opsconsole.prepared import NO_FLUSH_WAIT, server_cursor
 
 logger = logging.getLogger(__name__)
 
 CHANNEL_ALERT_TYPE = "notification_channel_failing"
 # A rate-limited message waits in the worker for its slot up to this long; longer, and
-# it goes back to the outbox for the sweeper.
+# it goes back to the outbox until then.
 MAX_INLINE_WAIT = 1.0
 # A resolved message waits this long while the firing one is still being sent.
 ORDER_WAIT = timedelta(seconds=5)
 MAX_RETRY_AFTER = 3600.0
-# The sweeper leaves a row it (or routing) enqueued alone this long before enqueuing
-# it again: the task may simply be waiting in the queue.
-ENQUEUE_GRACE = timedelta(seconds=30)
 SWEEP_BATCH = 500
+# Rows one sweep sends per claim.
+BATCH = 20
 
 
 def _update_unhurried(rows: QuerySet, **fields) -> int:
@@ -126,13 +125,8 @@ def claim(ids: list[int], now: datetime | None = None) -> uuid.UUID | None:
     token = uuid.uuid4()
     # Long enough for every row of the batch to time out once.
     seconds = settings.NOTIFY_LEASE_SECONDS + len(ids) * settings.NOTIFY_HTTP_TIMEOUT
-    due = Notification.objects.filter(pk__in=ids).filter(
-        Q(status__in=WAITING_STATUSES, next_attempt_at__lte=now)
-        # A claim whose worker vanished: its lease ran out without an outcome.
-        | Q(status=DeliveryStatus.SENDING, lease_until__lt=now)
-    )
     claimed = _update_unhurried(
-        due,
+        due(now).filter(pk__in=ids),
         status=DeliveryStatus.SENDING,
         lease_until=now + timedelta(seconds=seconds),
         claim_token=token,
@@ -140,6 +134,36 @@ def claim(ids: list[int], now: datetime | None = None) -> uuid.UUID | None:
         updated=now,
     )
     return token if claimed else None
+
+
+def due(now: datetime) -> QuerySet:
+    """Rows that may be claimed now: waiting and due, or claimed by a sender that
+    vanished (its lease ran out without an outcome)."""
+    return Notification.objects.filter(
+        Q(status__in=WAITING_STATUSES, next_attempt_at__lte=now)
+        | Q(status=DeliveryStatus.SENDING, lease_until__lt=now)
+    )
+
+
+def deliver_next(limit: int, now: datetime | None = None) -> int:
+    """Claim and send up to ``limit`` due rows of the most urgent severity waiting; the
+    number of rows tried (0: nothing was due, or another sender took them first).
+
+    One claim takes rows of one urgency only, and few of them, so a critical message
+    that becomes due waits at most for the messages already in flight, never behind a
+    queue of info ones. Served by notification_due_urgent (and notification_leased).
+    """
+    now = now or timezone.now()
+    top = due(now).order_by("-urgency").values_list("urgency", flat=True).first()
+    if top is None:
+        return 0
+    ids = list(
+        due(now)
+        .filter(urgency=top)
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return len(deliver_batch(ids, now)) if ids else 0
 
 
 def deliver(notification_id: int, now: datetime | None = None) -> str:
@@ -466,43 +490,36 @@ def _finish(
     return status
 
 
-def due_rows(now: datetime):
-    """Rows the sweeper must enqueue: due retries and held messages not enqueued lately,
-    and claims whose lease expired."""
-    not_recent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - ENQUEUE_GRACE)
-    due = Q(status__in=WAITING_STATUSES, next_attempt_at__lte=now) | Q(
-        status=DeliveryStatus.SENDING, lease_until__lt=now
-    )
-    return Notification.objects.filter(due).filter(not_recent)
-
-
 def sweep_needed(now: datetime | None = None) -> bool:
-    """Whether a sweep would do anything: asked by the ticker before it enqueues one,
-    so a quiet console does not run a task every few seconds for nothing."""
-    from alerts import routing
+    """Whether a sweep would do anything (a row due, or a repeat to route)."""
+    from notifications import routing
 
     now = now or timezone.now()
-    return due_rows(now).exists() or routing.repeats_due(now).exists()
+    return due(now).exists() or routing.repeats_due(now).exists()
 
 
 def sweep(now: datetime | None = None) -> dict:
-    """Enqueue rows that are due (retries, held messages, lost tasks) and claims whose
-    lease expired; route repeat messages. Run by the ticker every few seconds."""
-    from alerts import routing
+    """Send every due row (retries, held messages, claims whose sender vanished), most
+    urgent first, and route repeat messages: one round of what the delivery lane does
+    continuously (``manage.py deliver --once``)."""
+    from notifications import routing
 
     now = now or timezone.now()
-    ids = list(due_rows(now).order_by("next_attempt_at").values_list("pk", flat=True)[:SWEEP_BATCH])
-    if ids:
-        with transaction.atomic():
-            Notification.objects.filter(pk__in=ids).update(enqueued_at=now)
-            routing.schedule_delivery(ids)
+    ids = list(
+        due(now)
+        .order_by("-urgency", "next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    sent = 0
+    for start in range(0, len(ids), BATCH):
+        sent += len(deliver_batch(ids[start : start + BATCH], now))
     repeats = routing.route_repeats(now)
-    return {"enqueued": len(ids), "repeats": len(repeats)}
+    return {"sent": sent, "repeats": len(repeats)}
 
 
 def resend(notification_ids: list[int]) -> int:
     """Send again (an operator's decision): a fresh set of attempts, now."""
-    from alerts import routing
+    from notifications import routing
 
     now = timezone.now()
     rows = Notification.objects.filter(pk__in=notification_ids).exclude(
@@ -528,7 +545,7 @@ def send_test(channel: NotificationChannel) -> Notification:
     """Send a test message now, outside the retry policy, and log it."""
     import uuid
 
-    from alerts.notifiers.message import test_message
+    from notifications.notifiers.message import test_message
 
     now = timezone.now()
     record = Notification.objects.create(

@@ -1,0 +1,26 @@
+from django.apps import AppConfig
+
+
+class NotificationsConfig(AppConfig):
+    name = "notifications"
+    verbose_name = "Notifications"
+
+    def ready(self):
+        from alerts.signals import alert_transition
+        from notifications import exposition, routing
+        from notifications.configcode import ChannelsSection, RoutingSection
+        from notifications.panels import DELIVERIES_GROUP, deliveries_panel, render_live
+        from opsconsole.configcode import register_section
+        from opsconsole.exposition import register_series
+        from opsconsole.grafana import register_panel as register_grafana_panel
+        from opsconsole.panels import register_live_panel, register_panel
+
+        # Inside the alert's transaction: the outbox rows commit or roll back with it.
+        alert_transition.connect(routing.on_transition, dispatch_uid="notifications.route")
+        register_series("notifications", exposition.notification_series)
+        for panel in exposition.grafana_panels():
+            register_grafana_panel(panel)
+        register_section(ChannelsSection())
+        register_section(RoutingSection())
+        register_panel("alert_detail", deliveries_panel)
+        register_live_panel("alert_detail", DELIVERIES_GROUP, render_live)
