@@ -1,4 +1,4 @@
-// The alerts console in the browser: resume after a reconnect, new rows in their
+// The live console pages in the browser: resume after a reconnect, new rows in their
 // place, keyboard shortcuts, and bulk selection. htmx does the requests and swaps.
 (function () {
   "use strict";
@@ -14,6 +14,21 @@
     badge.dataset.state = state;
   }
 
+  // The badge is easy to miss; a page whose socket is down says so in words, since
+  // everything on it stops changing while it looks just as it did.
+  const paused = document.getElementById("live-paused");
+  let pausedTimer = null;
+  function setPaused(text, state) {
+    if (!paused) return;
+    clearTimeout(pausedTimer);
+    // Every failed retry closes again: the same words must not be announced again.
+    if (paused.textContent !== text) paused.textContent = text;
+    paused.dataset.state = state || "";
+    if (state === "ok") {
+      pausedTimer = setTimeout(function () { setPaused(""); }, 4000);
+    }
+  }
+
   function cursor() {
     const el = document.getElementById("live-cursor");
     return el ? parseInt(el.dataset.event || "0", 10) : 0;
@@ -22,6 +37,7 @@
   if (live) {
     live.addEventListener("htmx:wsOpen", function (evt) {
       setBadge("live", "live");
+      if (paused && paused.textContent) setPaused("Live updates resumed.", "ok");
       // Ask for anything committed since this page's last known event: covers the gap
       // between rendering the page and opening the socket, and any dropped connection.
       evt.detail.socketWrapper.send(JSON.stringify({ resume: cursor() }));
@@ -30,9 +46,11 @@
       const code = evt.detail.event.code;
       if (CLOSED_FOR_GOOD.includes(code)) {
         setBadge("not allowed: log in again", "off");
+        setPaused("Live updates stopped: log in again to resume them.", "off");
         return;
       }
       setBadge("reconnecting…", "retry");
+      setPaused("Live updates paused, reconnecting…", "retry");
       if (!HTMX_RETRIES.includes(code)) {
         setTimeout(function () { evt.detail.socketWrapper.reconnect(); }, 1000);
       }
