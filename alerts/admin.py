@@ -445,14 +445,8 @@ class SilenceStateFilter(admin.SimpleListFilter):
         return [("active", "Active"), ("pending", "Pending"), ("expired", "Expired")]
 
     def queryset(self, request, queryset):
-        now = timezone.now()
-        match self.value():
-            case "active":
-                return queryset.filter(starts_at__lte=now, ends_at__gt=now)
-            case "pending":
-                return queryset.filter(starts_at__gt=now)
-            case "expired":
-                return queryset.filter(ends_at__lte=now)
+        if self.value() in Silence.STATES:
+            return queryset.in_state(self.value(), timezone.now())
         return queryset
 
 

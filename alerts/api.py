@@ -524,12 +524,8 @@ def list_silences(request, state: str | None = None):
     """Silences, newest first; ``state`` = pending, active or expired."""
     now = timezone.now()
     silences = Silence.objects.select_related("created_by").order_by("-starts_at")
-    if state == "active":
-        silences = silences.filter(starts_at__lte=now, ends_at__gt=now)
-    elif state == "pending":
-        silences = silences.filter(starts_at__gt=now)
-    elif state == "expired":
-        silences = silences.filter(ends_at__lte=now)
+    if state in Silence.STATES:
+        silences = silences.in_state(state, now)
     elif state:
         raise HttpError(400, "state must be pending, active or expired")
     return silences[:500]

@@ -4,10 +4,12 @@ One pass reads every rule's data with one aggregate query per distinct window (n
 query per rule per host), then steps each (rule, target) through its state: OK,
 pending (the condition holds, waiting out ``for_seconds``), firing. It honours
 cooldowns after a resolve, hysteresis (``clear_threshold``), the repeat interval,
-silences, and flapping (too many changes in a window: the alert is held open instead
+and flapping (too many changes in a window: the alert is held open instead
 of firing and resolving in a stream). A firing rule whose data stops raises a "no data"
-alert rather than resolving falsely. Decisions that withhold something are written to
-the timeline (``AlertEvent``) with the reason.
+alert rather than resolving falsely. What it finds goes through ``alerts.pipeline``
+like every other source's alerts (silences and dependencies are applied there).
+Decisions that withhold something are written to the timeline (``AlertEvent``) with
+the reason.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from django.db import connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from alerts import recommendations, silences
+from alerts import pipeline, policies, recommendations
 from alerts.constants import EventKind, Status
 from alerts.models import AlertEvent, AlertRule, RuleState
-from alerts.service import Alert, AlertService, AlertStateError
+from alerts.service import Alert, AlertService
 from metrics.catalog import parse_key
 from metrics.ingest import get_latest
 from metrics.models import Host, Metric, MetricSample, MinuteRollup, ProcessSample
@@ -89,6 +91,9 @@ class PassResult:
     withheld: int = 0
     no_data: int = 0
     expired: int = 0
+    # Held-back alerts let go (their silence ended) and open ones a new silence covers.
+    released: int = 0
+    held: int = 0
     seconds: float = 0.0
 
 
@@ -167,7 +172,6 @@ class Evaluator:
             ):
                 self.result.targets += 1
                 observations.append(Observation(by_id[rule_id], host, series, None))
-        self.silences = silences.in_force(self.now)
         for observation in observations:
             state = states.get((observation.rule.pk, observation.target))
             if state is None and observation.value is not None and not self._breach(observation):
@@ -178,6 +182,11 @@ class Evaluator:
             except Exception:
                 logger.exception("evaluating %s failed", observation.target)
         self.result.expired = self.service.expire_alerts(self.now)
+        try:
+            changed = pipeline.reapply_policies(self.now)
+            self.result.released, self.result.held = changed["released"], changed["held"]
+        except Exception:
+            logger.exception("re-applying silences and dependencies failed")
         self.result.seconds = time.perf_counter() - started
         return self.result
 
@@ -373,7 +382,7 @@ class Evaluator:
             self.result.withheld += 1
             return
         self._record_change(state)
-        alert = self.service.create_alert(self._alert(obs), actor="evaluator")
+        alert = pipeline.raise_alert(self._alert(obs), actor="evaluator", at=now)
         state.state, state.since, state.last_fired, state.alert = (
             RuleState.State.FIRING,
             now,
@@ -382,7 +391,8 @@ class Evaluator:
         )
         state.save()
         self.result.fired += 1
-        self._silence_if_matching(alert)
+        if alert.suppressed_by in policies.POLICY_ACTORS and alert.status == Status.SUPPRESSED:
+            self.result.withheld += 1
 
     def _repeat(self, obs: Observation, state: RuleState) -> None:
         rule = obs.rule
@@ -390,7 +400,7 @@ class Evaluator:
             (self.now - state.last_fired).total_seconds() >= rule.repeat_interval_seconds
         )
         if due and state.alert_id:
-            self.service.create_alert(self._alert(obs), actor="evaluator")
+            pipeline.raise_alert(self._alert(obs), actor="evaluator", at=self.now)
             state.last_fired = self.now
             self.result.repeated += 1
         state.save()
@@ -405,20 +415,16 @@ class Evaluator:
         state.alert = None
         state.flapping = False
         state.save()
-        if alert_id:
-            try:
-                self.service.resolve_alert(
-                    alert_id,
-                    resolved_by="evaluator",
-                    resolution_notes=(
-                        f"condition cleared: {obs.rule.metric or obs.series} is "
-                        f"{_cleared_value(obs)}"
-                    ),
-                    data={"value": obs.value},
-                )
-                self.result.resolved += 1
-            except AlertStateError:
-                pass  # someone resolved it by hand meanwhile
+        # (None: someone resolved it by hand meanwhile.)
+        if alert_id and pipeline.clear_alert(
+            f"rule_{obs.rule.pk}",
+            obs.host.hostname,
+            {"series": obs.series},
+            actor="evaluator",
+            note=f"condition cleared: {obs.rule.metric or obs.series} is {_cleared_value(obs)}",
+            data={"value": obs.value},
+        ):
+            self.result.resolved += 1
 
     def _recent_changes(self, state: RuleState) -> list[str]:
         horizon = (self.now - FLAP_WINDOW).isoformat()
@@ -456,7 +462,7 @@ class Evaluator:
             return
         # Firing, and the data stopped: say so instead of resolving on silence.
         rule = obs.rule
-        self.service.create_alert(
+        pipeline.raise_alert(
             Alert(
                 alert_type=f"no_data_rule_{rule.pk}",
                 title=f"No data: {rule.name} - {obs.host.hostname}",
@@ -475,24 +481,20 @@ class Evaluator:
                 ],
             ),
             actor="evaluator",
+            at=self.now,
         )
         state.no_data = True
         state.save()
         self.result.no_data += 1
 
     def _data_back(self, obs: Observation, state: RuleState) -> None:
-        from alerts.models import Alert as AlertRecord
-        from alerts.service import fingerprint_of
-
-        fingerprint = fingerprint_of(
-            f"no_data_rule_{obs.rule.pk}", obs.host.hostname, {"series": obs.series}
+        pipeline.clear_alert(
+            f"no_data_rule_{obs.rule.pk}",
+            obs.host.hostname,
+            {"series": obs.series},
+            actor="evaluator",
+            note="data is arriving again",
         )
-        for alert_id in AlertRecord.objects.filter(
-            fingerprint=fingerprint, status__in=[Status.ACTIVE, Status.ACKNOWLEDGED]
-        ).values_list("pk", flat=True):
-            self.service.resolve_alert(
-                alert_id, resolved_by="evaluator", resolution_notes="data is arriving again"
-            )
         state.no_data = False
 
     # -- helpers -----------------------------------------------------------------------------
@@ -539,33 +541,6 @@ class Evaluator:
                 *recommendations.for_metric(name, obs.host.hostname),
             ],
         )
-
-    def _silence_if_matching(self, alert) -> None:
-        fields = {
-            "alert_type": alert.alert_type,
-            "resource": alert.resource,
-            "severity": alert.severity,
-            "category": alert.category,
-            **{f"label:{k}": str(v) for k, v in (alert.labels or {}).items()},
-        }
-        silence = silences.matching(self.silences, fields, self.now)
-        if silence is None or alert.status != Status.ACTIVE:
-            return
-        hours = max((silence.ends_at - self.now).total_seconds() / 3600, 1 / 60)
-        self.service.suppress_alert(
-            alert.pk,
-            suppressed_by="evaluator",
-            reason=f"silenced by silence #{silence.pk}: {silence.comment or 'no comment'}",
-            duration_hours=hours,
-        )
-        AlertEvent.objects.create(
-            alert=alert,
-            rule=alert.rule,
-            kind=EventKind.SILENCED,
-            actor="evaluator",
-            reason=f"silenced by silence #{silence.pk}: {silence.comment}",
-        )
-        self.result.withheld += 1
 
     def _note(self, rule, kind, obs: Observation, reason: str) -> None:
         AlertEvent.objects.create(

@@ -151,7 +151,7 @@ class Alert(models.Model):
     @property
     def priority(self):
         """Seed 001's name for the severity (AlertPriority.HIGH is error)."""
-        from alerts.service import AlertPriority
+        from alerts.spec import AlertPriority
 
         return AlertPriority(self.severity)
 
@@ -184,8 +184,30 @@ class AlertEvent(models.Model):
         return f"{self.get_kind_display()} by {self.actor or 'system'}"
 
 
+class SilenceQuerySet(models.QuerySet):
+    """A silence's state at a moment, for lists, the API and the pipeline alike (a
+    weekly window is judged within an active silence by ``alerts.silences``)."""
+
+    def in_force(self, now):
+        # Served by silence_ends_at.
+        return self.filter(starts_at__lte=now, ends_at__gt=now)
+
+    def pending(self, now):
+        return self.filter(starts_at__gt=now)
+
+    def expired(self, now):
+        return self.filter(ends_at__lte=now)
+
+    def in_state(self, state: str, now):
+        return {"active": self.in_force, "pending": self.pending, "expired": self.expired}[state](
+            now
+        )
+
+
 class Silence(models.Model):
     """Mutes matching alerts between two times, or in a weekly maintenance window."""
+
+    STATES = ("pending", "active", "expired")
 
     matchers = models.JSONField(
         default=list,
@@ -206,6 +228,8 @@ class Silence(models.Model):
     )
     created = models.DateTimeField(auto_now_add=True)
 
+    objects = SilenceQuerySet.as_manager()
+
     class Meta:
         indexes = [
             # "Silences in force now": ends_at in the future.
@@ -216,7 +240,7 @@ class Silence(models.Model):
         return self.comment or f"silence #{self.pk}"
 
     def state(self, now=None) -> str:
-        """pending (not started), active, or expired."""
+        """pending (not started), active, or expired: the same bounds as the queryset's."""
         from django.utils import timezone
 
         now = now or timezone.now()

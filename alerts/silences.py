@@ -1,4 +1,6 @@
-"""Which silence, if any, mutes an alert now: time bounds, weekly windows, matchers."""
+"""Which silence, if any, mutes an alert now: time bounds, weekly windows, matchers.
+
+Asked through ``alerts.policies``, the one place the pipeline consults."""
 
 from __future__ import annotations
 
@@ -7,10 +9,6 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.models import Silence
-
-
-def in_force(now: datetime) -> list[Silence]:
-    return list(Silence.objects.filter(starts_at__lte=now, ends_at__gt=now))
 
 
 def matching(silences: list[Silence], fields: dict[str, str], now: datetime) -> Silence | None:

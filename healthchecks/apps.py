@@ -17,7 +17,8 @@ class HealthchecksConfig(AppConfig):
     verbose_name = "Service health"
 
     def ready(self) -> None:
-        from healthchecks import exposition, latency
+        from alerts.policies import register_dependency
+        from healthchecks import exposition, latency, state
         from healthchecks.configcode import EndpointsSection
         from metrics.signals import samples_ingested
         from opsconsole.configcode import register_section
@@ -33,6 +34,8 @@ class HealthchecksConfig(AppConfig):
         # task costs the queue and a worker, at rest too.
         register_job("healthchecks.upkeep", "healthchecks.tasks.upkeep", lambda: UPKEEP_SECONDS)
         samples_ingested.connect(latency.on_ingest, dispatch_uid="healthchecks.ingest_latency")
+        # An endpoint's alerts wait while its parent is down, whatever raised them.
+        register_dependency(state.dependency_of)
         register_section(EndpointsSection())
         register_series("endpoints", exposition.endpoint_series)
 

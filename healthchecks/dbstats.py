@@ -15,9 +15,10 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from alerts import pipeline
 from alerts.constants import OPEN_STATUSES, Category
 from alerts.models import Alert as AlertRecord
-from alerts.service import Alert, AlertService, fingerprint_of, priority_for_overage
+from alerts.service import Alert, fingerprint_of, priority_for_overage
 from metrics.ingest import Batch, ingest
 
 SLOW_QUERY_ALERT = "database_slow_query"
@@ -129,13 +130,12 @@ def explain(query: str) -> str:
 def alert_slow_queries() -> int:
     """One alert per slow query (its text and plan attached); resolved once it ends."""
     threshold = settings.DB_SLOW_QUERY_SECONDS
-    service = AlertService()
     current = set()
     for query in slow_queries():
         labels = {"pid": str(query["pid"]), "started": query["started"].isoformat()}
         current.add(fingerprint_of(SLOW_QUERY_ALERT, DATABASE_RESOURCE, labels))
         overage = (query["seconds"] - threshold) / threshold * 100
-        service.create_alert(
+        pipeline.raise_alert(
             Alert(
                 alert_type=SLOW_QUERY_ALERT,
                 title=f"Slow database query (pid {query['pid']})",
@@ -165,8 +165,12 @@ def alert_slow_queries() -> int:
         )
     for alert in AlertRecord.objects.filter(alert_type=SLOW_QUERY_ALERT, status__in=OPEN_STATUSES):
         if alert.fingerprint not in current:
-            service.resolve_alert(
-                alert.pk, resolved_by="healthchecks", resolution_notes="the query finished"
+            pipeline.clear_alert(
+                SLOW_QUERY_ALERT,
+                DATABASE_RESOURCE,
+                alert.labels,
+                actor="healthchecks",
+                note="the query finished",
             )
     return len(current)
 

@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from alerts import pipeline
 from alerts.constants import OPEN_STATUSES
 from alerts.models import Alert as AlertRecord
-from alerts.service import AlertService, fingerprint_of
+from alerts.service import AlertService
 from healthchecks.models import LatencySample
 
 INGEST_SOURCE = "console.ingest"
@@ -121,14 +122,12 @@ class LatencyMonitor:
         )
         for alert in open_alerts:
             fig = figures.get(alert.resource)
-            if fig is None or fig["p95_ms"] <= threshold:
-                if alert.fingerprint != fingerprint_of(alert.alert_type, alert.resource):
-                    continue
-                service.resolve_alert(
-                    alert.pk,
-                    resolved_by="healthchecks",
-                    resolution_notes=f"P95 lag back under {threshold:g} ms",
-                )
+            if (fig is None or fig["p95_ms"] <= threshold) and pipeline.clear_alert(
+                alert.alert_type,
+                alert.resource,
+                actor="healthchecks",
+                note=f"P95 lag back under {threshold:g} ms",
+            ):
                 done[alert.resource] = "resolved"
         return done
 

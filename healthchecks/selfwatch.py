@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from alerts import pipeline
 from alerts.constants import Category, Severity
-from alerts.service import Alert, AlertService
+from alerts.spec import AlertSpec as Alert
 from healthchecks.models import ServiceEndpoint
 from healthchecks.runner import gap_cutoff
-from healthchecks.state import mark_unknown, open_alert
+from healthchecks.state import mark_unknown
 from opsconsole.models import SchedulerLease
 
 GAP_ALERT = "monitoring_gap"
@@ -54,10 +55,9 @@ def watch(now: datetime | None = None) -> list[str]:
     """One pass; returns the problems found (empty when all is fresh)."""
     now = now or timezone.now()
     problems, stale = find_gaps(now)
-    service = AlertService()
     if problems:
         mark_unknown(stale, "monitoring gap: the checks stopped running", now)
-        service.create_alert(
+        pipeline.raise_alert(
             Alert(
                 alert_type=GAP_ALERT,
                 title="Monitoring gap: the console is not watching",
@@ -73,11 +73,9 @@ def watch(now: datetime | None = None) -> list[str]:
             actor="healthchecks",
         )
     else:
-        alert = open_alert(GAP_ALERT, GAP_RESOURCE)
-        if alert is not None:
-            service.resolve_alert(
-                alert.pk, resolved_by="healthchecks", resolution_notes="monitoring is fresh again"
-            )
+        pipeline.clear_alert(
+            GAP_ALERT, GAP_RESOURCE, actor="healthchecks", note="monitoring is fresh again"
+        )
     return problems
 
 

@@ -3,28 +3,32 @@
 A failure counts against the endpoint's retries before it turns DOWN; a success is UP,
 or DEGRADED when slower than ``max_response_time_ms`` (or passing with a warning, like a
 certificate about to expire). Each transition is stored as a Flip and raises or resolves
-an alert through AlertService, so deduplication, silences and the timeline apply.
+an alert through the alert pipeline, so deduplication, silences and the timeline apply.
 
-Dependencies: while an ancestor is DOWN, a child's alert is withheld and the decision
-is written on the ancestor's alert timeline instead: one outage, one page. If the child
-is still down when the ancestor recovers, its alert is raised then.
+Dependencies: while an ancestor is DOWN, the pipeline holds a child's alert back
+(``dependency_of``, registered as one of its policies, so an alert about the endpoint
+from any source is held back the same way); the decision is on the child's timeline
+and noted on the ancestor's alert: one outage, one page. If the child is still down
+when the ancestor recovers, its alert is sent then.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from alerts import silences
+from alerts import pipeline, policies
 from alerts.constants import Category, EventKind, Severity, Status
-from alerts.models import Alert as AlertRecord
 from alerts.models import AlertEvent
-from alerts.service import Alert, AlertService, open_alert
+from alerts.pipeline import open_alert
+from alerts.spec import AlertSpec as Alert
 from healthchecks.constants import Outcome, State
 from healthchecks.models import CheckResult, Flip, ServiceEndpoint
 from healthchecks.probes import ProbeResult
@@ -198,15 +202,12 @@ def disable(endpoints: list[ServiceEndpoint], actor: str, now: datetime | None =
     """Stop checking: the endpoints become disabled and UNKNOWN, and their open alerts
     are resolved, since nothing would ever resolve them otherwise."""
     now = now or timezone.now()
-    service = AlertService()
     with transaction.atomic():
         for endpoint in endpoints:
             for alert_type in (DOWN_ALERT, SLOW_ALERT):
-                alert = open_alert(alert_type, endpoint.name)
-                if alert is not None:
-                    service.resolve_alert(
-                        alert.pk, resolved_by=actor, resolution_notes="the check was disabled"
-                    )
+                pipeline.clear_alert(
+                    alert_type, endpoint.name, actor=actor, note="the check was disabled"
+                )
         ServiceEndpoint.objects.filter(pk__in=[e.pk for e in endpoints]).update(enabled=False)
         mark_unknown(endpoints, f"disabled by {actor}", now)
     return len(endpoints)
@@ -219,38 +220,40 @@ def _event(ids: list[int]) -> dict:
 
 # -- alerts ------------------------------------------------------------------------------
 def _alert(pairs, transitions: list[Transition], now: datetime) -> None:
-    service = AlertService()
     graph = _Graph()
     changed = {t.endpoint.pk: t for t in transitions}
-    in_force = None
-    # Parents first, so a parent that went down in this cycle is known before its child.
-    for endpoint, _result in sorted(pairs, key=lambda p: graph.depth(p[0].pk)):
-        graph.state[endpoint.pk] = endpoint.state
-        transition = changed.get(endpoint.pk)
-        if transition is None and not (endpoint.state == State.DOWN and endpoint.alert_withheld):
-            continue
-        if endpoint.state in (State.DOWN, State.DEGRADED):
-            down_ancestor = graph.down_ancestor(endpoint.pk)
-            if down_ancestor is not None:
-                if transition is not None:
-                    _withhold(endpoint, down_ancestor, transition.reason)
-                    endpoint.alert_withheld = True
+    token = _cycle_graph.set(graph)
+    try:
+        # Parents first, so a parent that went down in this cycle is known before its
+        # child, whose alert the pipeline then holds back.
+        for endpoint, _result in sorted(pairs, key=lambda p: graph.depth(p[0].pk)):
+            graph.state[endpoint.pk] = endpoint.state
+            transition = changed.get(endpoint.pk)
+            if transition is None and not (
+                endpoint.state == State.DOWN and endpoint.alert_withheld
+            ):
                 continue
-            endpoint.alert_withheld = False
-            if in_force is None:
-                in_force = silences.in_force(now)
-            if endpoint.state == State.DOWN:
-                _resolve(service, SLOW_ALERT, endpoint, "down now; see the down alert")
-                record = service.create_alert(_down_alert(endpoint), actor=ACTOR)
+            if endpoint.state in (State.DOWN, State.DEGRADED):
+                if endpoint.state == State.DOWN:
+                    _resolve(SLOW_ALERT, endpoint, "down now; see the down alert")
+                    record = pipeline.raise_alert(_down_alert(endpoint), actor=ACTOR, at=now)
+                else:
+                    _resolve(DOWN_ALERT, endpoint, "answering again, but slowly")
+                    record = pipeline.raise_alert(_slow_alert(endpoint), actor=ACTOR, at=now)
+                held = (
+                    record.status == Status.SUPPRESSED
+                    and record.suppressed_by == policies.DEPENDENCY_ACTOR
+                )
+                if held and transition is not None:
+                    _note_on_ancestor(endpoint, graph.down_ancestor(endpoint.pk), transition)
+                endpoint.alert_withheld = held
             else:
-                _resolve(service, DOWN_ALERT, endpoint, "answering again, but slowly")
-                record = service.create_alert(_slow_alert(endpoint), actor=ACTOR)
-            _silence_if_matching(service, record, in_force, now)
-        else:
-            endpoint.alert_withheld = False
-            note = f"{endpoint.name} is {endpoint.state}"
-            _resolve(service, DOWN_ALERT, endpoint, note)
-            _resolve(service, SLOW_ALERT, endpoint, note)
+                endpoint.alert_withheld = False
+                note = f"{endpoint.name} is {endpoint.state}"
+                _resolve(DOWN_ALERT, endpoint, note)
+                _resolve(SLOW_ALERT, endpoint, note)
+    finally:
+        _cycle_graph.reset(token)
 
 
 def _down_alert(endpoint: ServiceEndpoint) -> Alert:
@@ -288,39 +291,51 @@ def _slow_alert(endpoint: ServiceEndpoint) -> Alert:
     )
 
 
-def _resolve(service: AlertService, alert_type: str, endpoint: ServiceEndpoint, note: str):
-    alert = open_alert(alert_type, endpoint.name)
-    if alert is not None:
-        service.resolve_alert(alert.pk, resolved_by=ACTOR, resolution_notes=note)
+def _resolve(alert_type: str, endpoint: ServiceEndpoint, note: str) -> None:
+    pipeline.clear_alert(alert_type, endpoint.name, actor=ACTOR, note=note)
 
 
-def _withhold(endpoint: ServiceEndpoint, ancestor: str, reason: str) -> None:
+def _note_on_ancestor(endpoint: ServiceEndpoint, ancestor: str | None, t: Transition) -> None:
+    """The ancestor's page says which alerts its outage holds back."""
+    if ancestor is None:
+        return
     AlertEvent.objects.create(
         alert=open_alert(DOWN_ALERT, ancestor),
         kind=EventKind.NOTE,
         actor=ACTOR,
-        reason=f"withheld: parent {ancestor} down ({endpoint.name}: {reason})",
+        reason=f"withheld: parent {ancestor} down ({endpoint.name}: {t.reason})",
         data={"endpoint": endpoint.name, "parent": ancestor, "state": endpoint.state},
     )
 
 
-def _silence_if_matching(service: AlertService, record: AlertRecord, in_force, now) -> None:
-    if record.status != Status.ACTIVE:
-        return
-    fields = {
-        "alert_type": record.alert_type,
-        "resource": record.resource,
-        "severity": record.severity,
-        "category": record.category,
-        **{f"label:{k}": str(v) for k, v in (record.labels or {}).items()},
-    }
-    silence = silences.matching(in_force, fields, now)
-    if silence is None:
-        return
-    reason = f"silenced by silence #{silence.pk}: {silence.comment or 'no comment'}"
-    hours = max((silence.ends_at - now).total_seconds() / 3600, 1 / 60)
-    service.suppress_alert(record.pk, suppressed_by=ACTOR, reason=reason, duration_hours=hours)
-    AlertEvent.objects.create(alert=record, kind=EventKind.SILENCED, actor=ACTOR, reason=reason)
+# -- dependencies, as a policy of the pipeline -----------------------------------------------
+# Within a cycle the endpoints' new states are known before they are written: the cycle
+# hands its graph to the policy. Elsewhere the graph is read from the database at most
+# once per ALERT_POLICY_CACHE_SECONDS per process (a storm from the API asks per alert).
+_cycle_graph: contextvars.ContextVar[_Graph | None] = contextvars.ContextVar(
+    "healthchecks_cycle_graph", default=None
+)
+_read_graph: tuple[float, _Graph] | None = None
+
+
+def dependency_of(fields: dict[str, str]) -> str | None:
+    """Why an alert about an endpoint is withheld ("parent database down"), or None:
+    any alert whose resource is an endpoint with a DOWN ancestor, whatever raised it."""
+    global _read_graph
+    resource = fields.get("resource")
+    if not resource:
+        return None
+    graph = _cycle_graph.get()
+    if graph is None:
+        now = time.monotonic()
+        if _read_graph is None or now - _read_graph[0] >= settings.ALERT_POLICY_CACHE_SECONDS:
+            _read_graph = (now, _Graph())
+        graph = _read_graph[1]
+    pk = graph.by_name.get(resource)
+    if pk is None:
+        return None
+    ancestor = graph.down_ancestor(pk)
+    return f"parent {ancestor} down" if ancestor else None
 
 
 class _Graph:
@@ -331,6 +346,7 @@ class _Graph:
         self.parent = {pk: parent for pk, parent, _, _ in rows}
         self.state = {pk: state for pk, _, state, _ in rows}
         self.name = {pk: name for pk, _, _, name in rows}
+        self.by_name = {name: pk for pk, name in self.name.items()}
 
     def ancestors(self, pk: int):
         seen = {pk}

@@ -28,7 +28,10 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
+from alerts import pipeline
 from alerts.constants import Status
+from alerts.pipeline import open_alert
+from alerts.spec import AlertSpec
 from notifications.models import (
     WAITING_STATUSES,
     DeliveryStatus,
@@ -379,13 +382,11 @@ def _audit_undelivered(n: Notification, status: str, error: str, code: int | Non
 
 def _raise_channel_alert(n: Notification, error: str) -> None:
     """An alert about the failing channel, routed to every channel but that one."""
-    from alerts.service import Alert, AlertService
-
     channel = n.channel
     subject = f"alert #{n.alert_id}" if n.alert_id else "a test"
     try:
-        AlertService().create_alert(
-            Alert(
+        pipeline.raise_alert(
+            AlertSpec(
                 alert_type=CHANNEL_ALERT_TYPE,
                 title=f"Notification channel {channel.name} is failing",
                 message=(
@@ -417,8 +418,6 @@ def _resolve_channel_alert(channel: NotificationChannel, n: Notification) -> Non
     Only on this transition (failures counted, then a success), so a healthy channel's
     deliveries pay nothing for it.
     """
-    from alerts.service import AlertService, open_alert
-
     subject = f"alert #{n.alert_id}" if n.alert_id else "a test"
     try:
         alert = open_alert(CHANNEL_ALERT_TYPE, f"channel:{channel.name}")
@@ -435,7 +434,9 @@ def _resolve_channel_alert(channel: NotificationChannel, n: Notification) -> Non
         if undelivered:
             note += f"; {undelivered} message(s) that failed stay undelivered: "
             note += "resend them from the delivery log"
-        AlertService().resolve_alert(alert.pk, resolved_by="notifier", resolution_notes=note)
+        pipeline.clear_alert(
+            CHANNEL_ALERT_TYPE, f"channel:{channel.name}", actor="notifier", note=note
+        )
     except Exception:
         logger.exception("could not resolve the alert about channel %s", channel.name)
 

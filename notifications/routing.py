@@ -8,7 +8,9 @@
 - escalated → an *escalated* message, at once (more severe is more urgent);
 - resolved or expired → a *resolved* message to every channel whose firing message
   went out (even if the alert was silenced since), and pending firing messages dropped;
-- suppressed → firing messages not yet sent are dropped.
+- suppressed or silenced → firing messages not yet sent are dropped; an alert that a
+  silence or a dependency held back from the start sends nothing until it is let go
+  (*unsuppressed*), which sends its firing message then.
 
 Repeats of an open alert are counted on the alert, not sent; the delivery lane routes
 a *repeat* for alerts still active and unacknowledged every ``NOTIFY_REPEAT_INTERVAL``.
@@ -76,12 +78,17 @@ def on_alert_event(alert, event) -> list[int]:
     """Write the notifications this timeline entry calls for; return their ids."""
     kind = event.kind
     if kind in (EventKind.FIRED, EventKind.UNSUPPRESSED):
-        ids = _route_firing(alert, Transition.FIRING, cooldown=True)
+        if alert.status == Status.SUPPRESSED:
+            return []  # held back by a silence or a dependency: sent when it ends
+        # A suppression's end is a firing of its own: keyed by its event, since the
+        # alert's count may not have moved since the first message.
+        occurrence = f"e{event.pk}" if kind == EventKind.UNSUPPRESSED else None
+        ids = _route_firing(alert, Transition.FIRING, cooldown=True, occurrence=occurrence)
     elif kind == EventKind.ESCALATED:
         ids = _route_firing(alert, Transition.ESCALATED, cooldown=False)
     elif kind in (EventKind.RESOLVED, EventKind.EXPIRED):
         ids = _route_resolved(alert)
-    elif kind == EventKind.SUPPRESSED:
+    elif kind in (EventKind.SUPPRESSED, EventKind.SILENCED):
         _cancel_waiting(alert, "silenced before it was sent")
         ids = []
     else:
@@ -155,7 +162,7 @@ def _key(alert, channel, transition: str, occurrence) -> str:
     return f"{alert.pk}:{channel.pk}:{transition}:{occurrence}"
 
 
-def _route_firing(alert, transition: str, *, cooldown: bool) -> list[int]:
+def _route_firing(alert, transition: str, *, cooldown: bool, occurrence=None) -> list[int]:
     channels = channels_for(alert)
     if not channels:
         return []
@@ -181,7 +188,9 @@ def _route_firing(alert, transition: str, *, cooldown: bool) -> list[int]:
             alert=alert,
             channel=channel,
             transition=transition,
-            idempotency_key=_key(alert, channel, transition, alert.notification_count),
+            idempotency_key=_key(
+                alert, channel, transition, occurrence or alert.notification_count
+            ),
             next_attempt_at=held.get(channel.pk, now),
             # Sent on commit now; a held one is left to the sweeper when it is due.
             enqueued_at=None if channel.pk in held else now,

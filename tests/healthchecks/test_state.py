@@ -74,15 +74,19 @@ def test_slower_than_the_maximum_is_degraded_with_a_performance_alert(make_endpo
     assert Alert.objects.get().status == Status.RESOLVED
 
 
-def test_a_child_of_a_down_parent_is_withheld_on_the_parents_timeline(make_endpoint):
+def test_a_child_of_a_down_parent_is_held_back_and_says_why(make_endpoint):
     parent = make_endpoint("database")
     child = make_endpoint("api", parent=parent)
     apply_results([(child, FAIL), (parent, FAIL)])
     child.refresh_from_db()
     assert child.state == "down"
-    alert = Alert.objects.get()  # one outage, one page
-    assert alert.resource == "database"
-    note = AlertEvent.objects.get(alert=alert, kind=EventKind.NOTE)
+    # One outage, one page: only the parent's alert is active.
+    (paged,) = Alert.objects.filter(status=Status.ACTIVE)
+    assert paged.resource == "database"
+    held = Alert.objects.get(resource="api")
+    assert held.status == Status.SUPPRESSED and held.suppressed_by == "dependency"
+    assert held.events.get(kind=EventKind.SILENCED).reason == "withheld: parent database down"
+    note = AlertEvent.objects.get(alert=paged, kind=EventKind.NOTE)
     assert note.reason.startswith("withheld: parent database down (api:")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +41,8 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     replies: deque = field(default_factory=deque)
     default: tuple = (200, {"Content-Type": "application/json"}, b'{"ok": true}')
+    # Seconds each answer takes: a slow chat service.
+    delay: float = 0.0
 
     def __post_init__(self):
         self.released = threading.Event()
@@ -66,6 +69,8 @@ class Receiver:
                     )
                 )
                 reply = receiver.replies.popleft() if receiver.replies else receiver.default
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 if reply == HANG:
                     receiver.released.wait(30)
                     return

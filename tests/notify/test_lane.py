@@ -1,0 +1,106 @@
+"""The delivery lane: messages leave the outbox most urgent first, on threads of their
+own, and never as tasks in the monitoring queue."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.core.management import call_command
+from django_q.models import OrmQ
+
+from alerts.service import AlertService
+from notifications import delivery
+from notifications.dispatcher import Dispatcher
+from notifications.models import DeliveryStatus, Notification
+from tests.notify.helpers import spec
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def outbox(settings, make_channel, route_all, receiver):
+    """Rows wait in the outbox for the lane, instead of being sent inline."""
+    settings.NOTIFY_INLINE = False
+    make_channel("webhook", receiver=receiver)
+    return receiver
+
+
+def _raise(severity: str, name: str):
+    return AlertService().create_alert(spec(alert_type=name, priority=severity))
+
+
+def test_the_most_urgent_due_message_goes_first(outbox):
+    for n in range(3):
+        _raise("info", f"info_{n}")
+    _raise("warning", "warning_0")
+    _raise("critical", "critical_0")
+    sent_after_each_round = []
+    while delivery.deliver_next(5):
+        sent_after_each_round.append(len(outbox.requests))
+    assert [r.json["alert"]["severity"] for r in outbox.requests] == [
+        "critical",
+        "warning",
+        "info",
+        "info",
+        "info",
+    ]
+    # One claim takes one severity: critical alone, warning alone, then the infos.
+    assert sent_after_each_round == [1, 2, 5]
+    assert set(Notification.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+
+
+def test_routing_enqueues_nothing_in_the_monitoring_queue(outbox, settings):
+    from django_q.conf import Conf
+
+    if not Conf.ORM:
+        pytest.skip("the ORM broker's queue is a table to count")
+    before = OrmQ.objects.count()
+    for n in range(50):
+        _raise("warning", f"storm_{n}")
+    assert Notification.objects.filter(status=DeliveryStatus.PENDING).count() == 50
+    assert OrmQ.objects.count() == before
+
+
+def test_deliver_once_sends_what_is_due_and_says_so(outbox, capsys):
+    _raise("error", "once_0")
+    _raise("error", "once_1")
+    call_command("deliver", "--once")
+    assert capsys.readouterr().out.strip() == "sent 2 message(s), routed 0 repeat(s)"
+    assert len(outbox.requests) == 2
+
+
+def test_deliver_refuses_zero_threads_with_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        call_command("deliver", "--threads", "0")
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip() == "deliver: --threads must be at least 1"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_critical_raised_during_a_burst_overtakes_the_info_messages_waiting(outbox):
+    outbox.delay = 0.05
+    for n in range(30):
+        _raise("info", f"info_{n}")
+    lane = Dispatcher(threads=1, batch=2, poll=0.05)
+    runner = threading.Thread(target=lane.run, kwargs={"handle_signals": False}, daemon=True)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(outbox.requests) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sent_when_raised = len(outbox.requests)
+        _raise("critical", "critical_0")
+        while len(outbox.requests) < 31 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        lane.stop()
+        runner.join(10)
+    order = [r.json["alert"]["severity"] for r in outbox.requests]
+    assert len(order) == 31, order
+    # At most the claim in flight (2 rows) and the one being sent go before it; a
+    # first-come queue would have sent it last.
+    assert order.index("critical") <= sent_when_raised + 2
+    assert not runner.is_alive()
+    assert set(Notification.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
