@@ -279,39 +279,25 @@ def reapply_policies(now: datetime | None = None) -> dict[str, int]:
 
 
 def _release(alert_id: int, reason: str, now: datetime) -> bool:
-    def check(alert: AlertRecord) -> None:
-        if alert.status != Status.SUPPRESSED:
-            raise AlertStateError(f"alert #{alert.pk} is {alert.status}")
-
-    try:
-        transition(
-            alert_id,
-            check,
-            {"status": Status.ACTIVE, "suppressed_until": None},
-            EventKind.UNSUPPRESSED,
-            "pipeline",
-            reason,
-        )
-    except (AlertStateError, AlertRecord.DoesNotExist):
-        return False
-    return True
+    changes = {"status": Status.ACTIVE, "suppressed_until": None}
+    return _move(alert_id, Status.SUPPRESSED, changes, EventKind.UNSUPPRESSED, "pipeline", reason)
 
 
 def _hold(alert_id: int, hold: policies.Hold) -> bool:
+    changes = _held_fields(hold, timezone.now())
+    kind, data = EventKind.SILENCED, _hold_data(hold)
+    return _move(alert_id, Status.ACTIVE, changes, kind, hold.actor, hold.reason, data)
+
+
+def _move(alert_id: int, status: str, changes: dict, kind, actor, reason, data=None) -> bool:
+    """``transition`` from ``status`` only: False when the alert moved on meanwhile."""
+
     def check(alert: AlertRecord) -> None:
-        if alert.status != Status.ACTIVE:
+        if alert.status != status:
             raise AlertStateError(f"alert #{alert.pk} is {alert.status}")
 
     try:
-        transition(
-            alert_id,
-            check,
-            _held_fields(hold, timezone.now()),
-            EventKind.SILENCED,
-            hold.actor,
-            hold.reason,
-            _hold_data(hold),
-        )
+        transition(alert_id, check, changes, kind, actor, reason, data)
     except (AlertStateError, AlertRecord.DoesNotExist):
         return False
     return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -100,7 +101,12 @@ def free_port() -> int:
 
 
 class ServedConsole:
-    """``manage.py serve`` in a temporary directory (embedded mode unless env says)."""
+    """``manage.py serve`` in a temporary directory (embedded mode unless env says).
+
+    Stopped as Ctrl-C would; then anything left of its tree is killed by process id
+    (each child runs in its own session, which the supervisor's process group does not
+    reach), checking each process's start time so a reused id is never killed.
+    """
 
     def __init__(self, **env: str):
         self.var = tempfile.mkdtemp(prefix="opsbench-serve-")
@@ -114,7 +120,8 @@ class ServedConsole:
             OPSCONSOLE_ADMIN_PASSWORD=self.password,
             **env,
         )
-        self.log = open(Path(self.var) / "serve.log", "w")  # noqa: SIM115
+        self.log_path = Path(self.var) / "serve.log"
+        self.log = open(self.log_path, "w")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "serve"],
             env=self.env,
@@ -123,7 +130,14 @@ class ServedConsole:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        self.known: dict[int, float] = {}  # pid -> create time
+        self.stopped = False
         self._wait()
+
+    @property
+    def database(self) -> Path:
+        """The embedded console's SQLite file."""
+        return Path(self.var) / "opsconsole.sqlite3"
 
     def _wait(self) -> None:
         import httpx
@@ -131,12 +145,17 @@ class ServedConsole:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError((Path(self.var) / "serve.log").read_text()[-3000:])
+                raise RuntimeError(self.log_tail())
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200:
+                    self.note_tree()
                     return
             time.sleep(0.3)
-        raise RuntimeError("the console did not start within 120 s")
+        raise RuntimeError(f"the console did not start within 120 s:\n{self.log_tail()}")
+
+    def log_tail(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")[-3000:]
 
     def tree(self):
         import psutil
@@ -144,14 +163,51 @@ class ServedConsole:
         root = psutil.Process(self.process.pid)
         return [root, *root.children(recursive=True)]
 
+    def note_tree(self) -> None:
+        """Remember the processes of the console now, for stop()."""
+        import psutil
+
+        with contextlib.suppress(psutil.Error):
+            for process in self.tree():
+                with contextlib.suppress(psutil.Error):
+                    self.known[process.pid] = process.create_time()
+
+    def manage(self, *args: str) -> str:
+        """A management command against this console's files; its output."""
+        return subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+
     def stop(self) -> None:
+        import psutil
+
+        if self.stopped:
+            return
+        self.stopped = True
+        self.note_tree()
         with contextlib.suppress(ProcessLookupError):
             self.process.send_signal(signal.SIGINT)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(40)
-        with contextlib.suppress(ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5)
+        for pid, created in self.known.items():
+            with contextlib.suppress(psutil.Error):
+                process = psutil.Process(pid)
+                if process.create_time() == created:
+                    process.kill()
         self.log.close()
+
+    def remove(self) -> None:
+        shutil.rmtree(self.var, ignore_errors=True)
 
 
 def median(values) -> float:

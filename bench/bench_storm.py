@@ -29,14 +29,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
-import signal
 import sqlite3
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -46,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, child_env, free_port
+from _common import ServedConsole
 
 RECEIVER_DELAY = 0.3  # seconds per message, as a slow chat service answers
 INTERVAL = 5  # METRICS_COLLECTION_INTERVAL, the shortest the console accepts
@@ -59,106 +54,8 @@ CLIENT_THREADS = 4
 WATCH = 75  # seconds after the storm
 MAX_INTERVAL_RATIO = 1.2
 SKIP_RATIO = 1.5
-ADMIN_PASSWORD = "bench-admin-password"
 SEVERITIES = ("info", "warning", "error", "critical")
 REPLY = b'{"ok": true}'
-
-
-class Console:
-    """``manage.py serve`` in a temporary directory, stopped with SIGTERM as a service
-    manager would, then anything left of its tree killed by process id (each child runs
-    in its own session, so the supervisor's process group does not reach them)."""
-
-    def __init__(self, **env: str):
-        self.var = tempfile.mkdtemp(prefix="opsbench-storm-")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = child_env(
-            OPSCONSOLE_VAR_DIR=self.var,
-            PORT=str(self.port),
-            HOST="127.0.0.1",
-            OPSCONSOLE_ADMIN_PASSWORD=ADMIN_PASSWORD,
-            **env,
-        )
-        self.log_path = Path(self.var) / "serve.log"
-        self.log = open(self.log_path, "w")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "serve"],
-            env=self.env,
-            cwd=ROOT,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.known: dict[int, float] = {}  # pid -> create time, to never kill a reused pid
-        self.stopped = False
-
-    @property
-    def database(self) -> Path:
-        return Path(self.var) / "opsconsole.sqlite3"
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"serve exited:\n{self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200:
-                    self.note_tree()
-                    return
-            time.sleep(0.3)
-        raise RuntimeError(f"the console did not answer within {timeout:.0f} s:\n{self.log_tail()}")
-
-    def log_tail(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")[-3000:]
-
-    def note_tree(self) -> None:
-        import psutil
-
-        with contextlib.suppress(psutil.Error):
-            root = psutil.Process(self.process.pid)
-            for process in [root, *root.children(recursive=True)]:
-                with contextlib.suppress(psutil.Error):
-                    self.known[process.pid] = process.create_time()
-
-    def manage(self, *args: str) -> str:
-        return subprocess.run(
-            [sys.executable, str(ROOT / "manage.py"), *args],
-            env=self.env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout
-
-    def stop(self) -> None:
-        import psutil
-
-        if self.stopped:
-            return
-        self.stopped = True
-        self.note_tree()
-        with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(45)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(5)
-        for pid, created in self.known.items():
-            with contextlib.suppress(psutil.Error):
-                process = psutil.Process(pid)
-                if process.create_time() == created:
-                    process.kill()
-        self.log.close()
-
-    def remove(self) -> None:
-        shutil.rmtree(self.var, ignore_errors=True)
 
 
 class Receiver:
@@ -215,7 +112,7 @@ def _severity(index: int) -> str:
     return "info" if index % 2 == 0 else "warning"
 
 
-def _set_up(console: Console, receiver: Receiver) -> tuple[str, int]:
+def _set_up(console: ServedConsole, receiver: Receiver) -> tuple[str, int]:
     """An admin token (the command the API's docs name), then the channel and the
     routing rule through the API; returns (token, channel id)."""
     import httpx
@@ -251,7 +148,7 @@ def _set_up(console: Console, receiver: Receiver) -> tuple[str, int]:
     return token, channel
 
 
-def _storm(console: Console, token: str, run_id: str) -> dict:
+def _storm(console: ServedConsole, token: str, run_id: str) -> dict:
     """Raise STORM_ALERTS alerts on a schedule spread over STORM_SECONDS from
     CLIENT_THREADS clients; an index is taken in order, so the critical ones (the
     highest) go last. Returns when each was answered, and the failures."""
@@ -308,7 +205,7 @@ def _storm(console: Console, token: str, run_id: str) -> dict:
     return {"raised": raised, "failures": failures, "seconds": time.monotonic() - started}
 
 
-def _backlog(console: Console, token: str, channel: int) -> dict[str, int]:
+def _backlog(console: ServedConsole, token: str, channel: int) -> dict[str, int]:
     """The channel's outbox by status when the watch ends (empty if the API says no)."""
     import httpx
 
@@ -371,12 +268,11 @@ def run():
 
     run_id = f"{int(time.time())}"
     receiver = Receiver(RECEIVER_DELAY)
-    console = Console(
+    console = ServedConsole(
         METRICS_COLLECTION_INTERVAL=str(INTERVAL),
         NOTIFY_ALLOWED_HOSTS="127.0.0.1",
     )
     try:
-        console.wait_ready()
         token, channel = _set_up(console, receiver)
         baseline_start = time.time()
         time.sleep(BASELINE)

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import log_in, screenshot
-from tests.notify.receivers import Receiver
+from tests.notifications.receivers import Receiver
 
 pytestmark = pytest.mark.e2e
 

@@ -3,6 +3,6 @@ that join notifications to the console, /metrics, configuration as code and the 
 
 from __future__ import annotations
 
-from tests.notify.conftest import _allow_loopback, make_channel, receiver, route_all
+from tests.notifications.conftest import _allow_loopback, make_channel, receiver, route_all
 
 __all__ = ["_allow_loopback", "make_channel", "receiver", "route_all"]

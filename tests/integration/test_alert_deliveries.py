@@ -10,8 +10,8 @@ from django.utils import timezone
 from notifications import delivery
 from notifications.models import DeliveryStatus, Notification
 from opsconsole.asgi import application
-from tests.notify.helpers import fire
-from tests.notify.receivers import Receiver
+from tests.notifications.helpers import fire
+from tests.notifications.receivers import Receiver
 
 JSON = {"Content-Type": "application/json"}
 

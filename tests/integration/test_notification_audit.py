@@ -7,7 +7,7 @@ import pytest
 from notifications.models import NotificationChannel
 from opsconsole.bootstrap import load_defaults
 from opsconsole.models import AuditEntry
-from tests.notify.helpers import fire
+from tests.notifications.helpers import fire
 
 pytestmark = pytest.mark.django_db
 

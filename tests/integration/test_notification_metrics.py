@@ -14,7 +14,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from notifications.models import Notification
-from tests.notify.helpers import fire
+from tests.notifications.helpers import fire
 
 pytestmark = pytest.mark.django_db
 

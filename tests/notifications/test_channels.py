@@ -11,7 +11,7 @@ from channels.layers import get_channel_layer
 
 from notifications.models import DeliveryStatus, Notification
 from notifications.notifiers import telegram
-from tests.notify.helpers import fire, resolve
+from tests.notifications.helpers import fire, resolve
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from alerts.service import AlertService
 from notifications import delivery
 from notifications.dispatcher import Dispatcher
 from notifications.models import DeliveryStatus, Notification
-from tests.notify.helpers import spec
+from tests.notifications.helpers import spec
 
 pytestmark = pytest.mark.django_db
 

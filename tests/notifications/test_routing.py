@@ -20,7 +20,7 @@ from notifications.models import (
     Transition,
 )
 from opsconsole.bootstrap import load_defaults
-from tests.notify.helpers import fire, resolve, spec
+from tests.notifications.helpers import fire, resolve, spec
 
 pytestmark = pytest.mark.django_db
 

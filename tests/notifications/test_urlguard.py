@@ -10,7 +10,7 @@ import pytest
 
 from notifications.models import DeliveryStatus, Notification
 from notifications.urlguard import UnsafeURL, check_url
-from tests.notify.helpers import fire
+from tests.notifications.helpers import fire
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from django.utils import timezone
 from alerts.models import Alert
 from notifications import delivery
 from notifications.models import DeliveryStatus, Notification, NotificationChannel
-from tests.notify.helpers import fire
-from tests.notify.receivers import HANG
+from tests.notifications.helpers import fire
+from tests.notifications.receivers import HANG
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +70,7 @@ def test_a_429_waits_for_retry_after(
 def test_a_400_fails_for_good_and_alerts_through_another_channel(
     make_channel, route_all, receiver, django_capture_on_commit_callbacks
 ):
-    from tests.notify.receivers import Receiver
+    from tests.notifications.receivers import Receiver
 
     backup = Receiver()
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from notifications.models import DeliveryStatus, Notification, NotificationChannel, RoutingRule
-from tests.notify.helpers import fire
+from tests.notifications.helpers import fire
 
 pytestmark = pytest.mark.django_db
 
@@ -169,7 +169,7 @@ def test_bad_routing_rules_are_refused(admin_api, body, message):
 def test_the_delivery_log_filters_by_status_and_channel(
     admin_api, make_channel, route_all, receiver, django_capture_on_commit_callbacks
 ):
-    from tests.notify.receivers import Receiver
+    from tests.notifications.receivers import Receiver
 
     gone = Receiver(default=(410, {}, b"gone"))
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from notifications.models import DeliveryStatus, Notification, NotificationChannel, RoutingRule
-from tests.notify.helpers import fire
+from tests.notifications.helpers import fire
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,8 @@ from django.utils import timezone
 from alerts.service import AlertService
 from notifications import delivery
 from notifications.models import DeliveryStatus, Notification
-from tests.notify.helpers import spec
-from tests.notify.receivers import HANG
+from tests.notifications.helpers import spec
+from tests.notifications.receivers import HANG
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.notify.receivers import Receiver, SMTPReceiver
+from tests.notifications.receivers import Receiver, SMTPReceiver
 
 
 @pytest.fixture(autouse=True)
