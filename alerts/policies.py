@@ -107,13 +107,13 @@ def _silences_in_force(at: datetime) -> list[Silence]:
     global _cached
     now = time.monotonic()
     with _cache_lock:
-        cached = _cached if settings.ALERT_POLICY_CACHE_SECONDS else None
+        cached = _cached if settings.CONFIG_CACHE_SECONDS else None
     # The copy serves only the moment it was read for (within the cache's life): a pass
     # judging another time (a backfill, a test) reads afresh.
     if (
         cached is not None
-        and now - cached[0] < settings.ALERT_POLICY_CACHE_SECONDS
-        and abs((at - cached[1]).total_seconds()) < settings.ALERT_POLICY_CACHE_SECONDS
+        and now - cached[0] < settings.CONFIG_CACHE_SECONDS
+        and abs((at - cached[1]).total_seconds()) < settings.CONFIG_CACHE_SECONDS
     ):
         return cached[2]
     found = list(Silence.objects.in_force(at))

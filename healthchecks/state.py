@@ -311,7 +311,7 @@ def _note_on_ancestor(endpoint: ServiceEndpoint, ancestor: str | None, t: Transi
 # -- dependencies, as a policy of the pipeline -----------------------------------------------
 # Within a cycle the endpoints' new states are known before they are written: the cycle
 # hands its graph to the policy. Elsewhere the graph is read from the database at most
-# once per ALERT_POLICY_CACHE_SECONDS per process (a storm from the API asks per alert).
+# once per CONFIG_CACHE_SECONDS per process (a storm from the API asks per alert).
 _cycle_graph: contextvars.ContextVar[_Graph | None] = contextvars.ContextVar(
     "healthchecks_cycle_graph", default=None
 )
@@ -328,7 +328,7 @@ def dependency_of(fields: dict[str, str]) -> str | None:
     graph = _cycle_graph.get()
     if graph is None:
         now = time.monotonic()
-        if _read_graph is None or now - _read_graph[0] >= settings.ALERT_POLICY_CACHE_SECONDS:
+        if _read_graph is None or now - _read_graph[0] >= settings.CONFIG_CACHE_SECONDS:
             _read_graph = (now, _Graph())
         graph = _read_graph[1]
     pk = graph.by_name.get(resource)

@@ -514,8 +514,7 @@ def sweep(now: datetime | None = None) -> dict:
     sent = 0
     for start in range(0, len(ids), BATCH):
         sent += len(deliver_batch(ids[start : start + BATCH], now))
-    repeats = routing.route_repeats(now)
-    return {"sent": sent, "repeats": len(repeats)}
+    return {"sent": sent, "repeats": routing.route_repeats(now)}
 
 
 def resend(notification_ids: list[int]) -> int:

@@ -20,11 +20,14 @@ Each row carries its alert's severity rank (``urgency``); the delivery lane
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Prefetch
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
 from alerts.constants import SEVERITY_RANK, EventKind, Severity, Status
@@ -119,7 +122,7 @@ def channels_for(alert, severity: str | None = None) -> list[NotificationChannel
     """Enabled channels this alert goes to: the ones it names (seed 000's ``channels``,
     by name or kind), else the routing matrix; each channel's minimum severity holds."""
     severity = severity or alert.severity
-    enabled = list(NotificationChannel.objects.filter(enabled=True))
+    enabled, rules = _routing_table()
     if not enabled:
         return []
     metadata = alert.metadata or {}
@@ -128,7 +131,7 @@ def channels_for(alert, severity: str | None = None) -> list[NotificationChannel
         wanted = {str(name).lower() for name in named}
         chosen = [c for c in enabled if c.name.lower() in wanted or c.kind in wanted]
     else:
-        chosen = _by_matrix(alert, severity, enabled)
+        chosen = _by_matrix(alert, severity, enabled, rules)
     excluded = set(metadata.get("exclude_channels") or ())
     rank = SEVERITY_RANK[Severity(severity)]
     return [
@@ -138,11 +141,11 @@ def channels_for(alert, severity: str | None = None) -> list[NotificationChannel
     ]
 
 
-def _by_matrix(alert, severity: str, enabled: list[NotificationChannel]):
+def _by_matrix(alert, severity: str, enabled: list[NotificationChannel], rules):
     labels = {str(k): str(v) for k, v in (alert.labels or {}).items()}
     chosen: dict[int, NotificationChannel] = {}
     by_id = {c.pk: c for c in enabled}
-    for rule in RoutingRule.objects.filter(enabled=True).prefetch_related("channels"):
+    for rule, channel_ids in rules:
         if rule.severities and severity not in rule.severities:
             continue
         if rule.categories and alert.category not in rule.categories:
@@ -152,10 +155,56 @@ def _by_matrix(alert, severity: str, enabled: list[NotificationChannel]):
         for channel in enabled:
             if rule.all_channels or channel.kind in (rule.channel_kinds or ()):
                 chosen[channel.pk] = channel
-        for channel in rule.channels.all():
-            if channel.pk in by_id:
-                chosen[channel.pk] = by_id[channel.pk]
+        for channel_id in channel_ids:
+            if channel_id in by_id:
+                chosen[channel_id] = by_id[channel_id]
     return list(chosen.values())
+
+
+# The routing table (enabled channels, enabled rules with their channels), kept per
+# process for CONFIG_CACHE_SECONDS: a storm routes hundreds of alerts a second, and the
+# table changes a few times a day. An edit in this process drops the copy at once;
+# another process's copy is at most that old, and delivery checks that a channel is
+# still enabled before it sends.
+_table_lock = threading.Lock()
+_table: tuple[float, list[NotificationChannel], list] | None = None
+
+
+def _routing_table() -> tuple[list[NotificationChannel], list]:
+    global _table
+    now = time.monotonic()
+    with _table_lock:
+        table = _table
+    if table is not None and now - table[0] < settings.CONFIG_CACHE_SECONDS:
+        return table[1], table[2]
+    enabled = list(
+        NotificationChannel.objects.filter(enabled=True).only("id", "name", "kind", "min_severity")
+    )
+    rules = [
+        (rule, [c.pk for c in rule.channels.all()])
+        for rule in RoutingRule.objects.filter(enabled=True).prefetch_related(
+            Prefetch("channels", queryset=NotificationChannel.objects.only("id"))
+        )
+    ]
+    with _table_lock:
+        _table = (now, enabled, rules)
+    return enabled, rules
+
+
+def forget_routing_table(**kwargs) -> None:
+    global _table
+    with _table_lock:
+        _table = None
+
+
+for _model in (NotificationChannel, RoutingRule):
+    post_save.connect(forget_routing_table, sender=_model, dispatch_uid=f"routing.{_model}.saved")
+    post_delete.connect(
+        forget_routing_table, sender=_model, dispatch_uid=f"routing.{_model}.deleted"
+    )
+m2m_changed.connect(
+    forget_routing_table, sender=RoutingRule.channels.through, dispatch_uid="routing.m2m"
+)
 
 
 def _key(alert, channel, transition: str, occurrence) -> str:
@@ -243,6 +292,9 @@ def _insert(rows: list[Notification], now) -> list[int]:
     # A second routing of the same change (a retried transaction, two sweepers) meets
     # the unique idempotency key and adds nothing.
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    if not settings.NOTIFY_INLINE:
+        # The delivery lane finds the rows itself: nobody needs their ids.
+        return []
     keys = [row.idempotency_key for row in rows]
     return list(
         Notification.objects.filter(
@@ -270,9 +322,9 @@ def repeats_due(now: datetime):
     )
 
 
-def route_repeats(now: datetime | None = None) -> list[int]:
+def route_repeats(now: datetime | None = None) -> int:
     """Repeat messages for alerts still active and unacknowledged whose last message
-    to a channel went out ``NOTIFY_REPEAT_INTERVAL`` ago or more."""
+    to a channel went out ``NOTIFY_REPEAT_INTERVAL`` ago or more; how many were due."""
     now = now or timezone.now()
     due = repeats_due(now)[:500]
     rows = [
@@ -280,7 +332,7 @@ def route_repeats(now: datetime | None = None) -> list[int]:
             alert_id=row["alert_id"],
             channel_id=row["channel_id"],
             transition=Transition.REPEAT,
-            # One repeat per last send: a second sweeper in the same spell adds nothing.
+            # One repeat per last send: a second lane in the same spell adds nothing.
             idempotency_key=(
                 f"{row['alert_id']}:{row['channel_id']}:repeat:{int(row['last'].timestamp())}"
             ),
@@ -293,4 +345,4 @@ def route_repeats(now: datetime | None = None) -> list[int]:
     ids = _insert(rows, now)
     if ids:
         schedule_delivery(ids)
-    return ids
+    return len(rows)

@@ -263,9 +263,10 @@ CPU_ALERT_THRESHOLD = envfloat("CPU_ALERT_THRESHOLD", 80.0, minimum=0)
 MEMORY_ALERT_THRESHOLD = envfloat("MEMORY_ALERT_THRESHOLD", 85.0, minimum=0)
 DISK_ALERT_THRESHOLD = envfloat("DISK_ALERT_THRESHOLD", 90.0, minimum=0)
 RESPONSE_TIME_ALERT_THRESHOLD = envfloat("RESPONSE_TIME_ALERT_THRESHOLD", 5000.0, minimum=0)
-# Silences in force are read at most this often per process (a storm raises thousands
-# of alerts a second); a silence saved or deleted in a process drops its copy at once.
-ALERT_POLICY_CACHE_SECONDS = envfloat("ALERT_POLICY_CACHE_SECONDS", 1.0, minimum=0)
+# Silences in force, the endpoints' dependency graph and the routing table are read at
+# most this often per process (a storm raises thousands of alerts a second); an edit
+# saved in a process drops that process's copy at once.
+CONFIG_CACHE_SECONDS = envfloat("CONFIG_CACHE_SECONDS", 1.0, minimum=0)
 SERVICE_ENDPOINTS = envstr("SERVICE_ENDPOINTS")
 METRICS_RETENTION_DAYS = envint("METRICS_RETENTION_DAYS", 30, minimum=1)
 PROCESS_RETENTION_DAYS = envint("PROCESS_RETENTION_DAYS", 7, minimum=1)

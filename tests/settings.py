@@ -16,5 +16,6 @@ os.environ.setdefault(
 from opsconsole.settings import *  # noqa: F403
 
 NOTIFY_INLINE = True
-# Each test's silences are its own: rolled-back rows send no signal to drop a copy.
-ALERT_POLICY_CACHE_SECONDS = 0
+# Each test's silences and routing are its own: rolled-back rows send no signal to drop
+# a copy.
+CONFIG_CACHE_SECONDS = 0
