@@ -20,6 +20,7 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -54,6 +55,8 @@ MAX_INLINE_WAIT = 1.0
 ORDER_WAIT = timedelta(seconds=5)
 MAX_RETRY_AFTER = 3600.0
 SWEEP_BATCH = 500
+# The highest urgency (critical): nothing overtakes it.
+SEVERITY_TOP = 3
 # Rows one sweep sends per claim.
 BATCH = 20
 
@@ -148,25 +151,66 @@ def due(now: datetime) -> QuerySet:
     )
 
 
+def waiting(now: datetime) -> QuerySet:
+    """Waiting rows that are due (served by notification_due)."""
+    return Notification.objects.filter(status__in=WAITING_STATUSES, next_attempt_at__lte=now)
+
+
 def deliver_next(limit: int, now: datetime | None = None) -> int:
     """Claim and send up to ``limit`` due rows of the most urgent severity waiting; the
     number of rows tried (0: nothing was due, or another sender took them first).
 
-    One claim takes rows of one urgency only, and few of them, so a critical message
-    that becomes due waits at most for the messages already in flight, never behind a
-    queue of info ones. Served by notification_due_urgent (and notification_leased).
+    One claim takes rows of one urgency only, and while it is sent the sender asks
+    every YIELD_CHECK_SECONDS whether a more urgent message has arrived, handing the
+    rest back if so: a critical message waits for the messages in flight, never behind
+    a queue of info ones. One read, served by notification_due_urgent in its order.
+    Claims abandoned by a sender that died are put back by ``reclaim_abandoned``.
     """
     now = now or timezone.now()
-    top = due(now).order_by("-urgency").values_list("urgency", flat=True).first()
-    if top is None:
-        return 0
-    ids = list(
-        due(now)
-        .filter(urgency=top)
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:limit]
+    rows = list(
+        waiting(now).order_by("-urgency", "next_attempt_at").values_list("pk", "urgency")[:limit]
     )
-    return len(deliver_batch(ids, now)) if ids else 0
+    if not rows:
+        return 0
+    top = rows[0][1]
+    ids = [pk for pk, urgency in rows if urgency == top]
+    return len(deliver_batch(ids, now, yield_to=_more_urgent_than(top)))
+
+
+# While a sender works through a claim, it asks at most this often whether a more
+# urgent message has arrived since (one indexed query).
+YIELD_CHECK_SECONDS = 0.25
+
+
+def _more_urgent_than(urgency: int) -> Callable[[], bool] | None:
+    if urgency >= SEVERITY_TOP:
+        return None
+    asked = time.monotonic()
+
+    def more_urgent() -> bool:
+        nonlocal asked
+        if time.monotonic() - asked < YIELD_CHECK_SECONDS:
+            return False
+        asked = time.monotonic()
+        return waiting(timezone.now()).filter(urgency__gt=urgency).exists()
+
+    return more_urgent
+
+
+def reclaim_abandoned(now: datetime | None = None) -> int:
+    """Claims whose lease ran out without an outcome (their sender died) wait again, in
+    their urgency's place; the attempt they used still counts. Served by
+    notification_leased. A sender that was only slow finds its claim gone and records
+    nothing (its token no longer matches)."""
+    now = now or timezone.now()
+    return _update_unhurried(
+        Notification.objects.filter(status=DeliveryStatus.SENDING, lease_until__lt=now),
+        status=DeliveryStatus.RETRYING,
+        next_attempt_at=now,
+        lease_until=None,
+        claim_token=None,
+        updated=now,
+    )
 
 
 def deliver(notification_id: int, now: datetime | None = None) -> str:
@@ -174,9 +218,19 @@ def deliver(notification_id: int, now: datetime | None = None) -> str:
     return deliver_batch([notification_id], now).get(notification_id, "not claimed")
 
 
-def deliver_batch(ids: list[int], now: datetime | None = None) -> dict[int, str]:
+def deliver_batch(
+    ids: list[int],
+    now: datetime | None = None,
+    *,
+    yield_to: Callable[[], bool] | None = None,
+) -> dict[int, str]:
     """One delivery attempt of each due row among ``ids``: one claim and one read for
-    the batch, then each row is sent and its outcome recorded on its own."""
+    the batch, then each row is sent and its outcome recorded on its own.
+
+    ``yield_to``: asked before each row after the first; when it says a more urgent
+    message waits, the rows not yet sent go back to the outbox (no attempt counted) and
+    the batch ends, so the sender can take that message next.
+    """
     now = now or timezone.now()
     token = claim(ids, now)
     if token is None:
@@ -189,10 +243,14 @@ def deliver_batch(ids: list[int], now: datetime | None = None) -> dict[int, str]
     outcomes = {}
     changed: set[int] = set()
     try:
-        for n in rows.order_by("pk"):
+        for position, n in enumerate(rows.order_by("pk")):
+            elapsed = timedelta(seconds=time.monotonic() - started)
+            if position and yield_to is not None and yield_to():
+                outcomes[n.pk] = _release(n, token, now + elapsed, "a more urgent message first")
+                yield_to = _always
+                continue
             # One instance per channel, so a circuit opened by one row holds for the next.
             n.channel = channels.setdefault(n.channel_id, n.channel)
-            elapsed = timedelta(seconds=time.monotonic() - started)
             outcomes[n.pk] = _attempt(n, token, now + elapsed)
             if outcomes[n.pk] != "lease lost" and n.alert_id is not None:
                 changed.add(n.alert_id)
@@ -200,6 +258,10 @@ def deliver_batch(ids: list[int], now: datetime | None = None) -> dict[int, str]
         # One event for the batch: a publish per message cost more than its send.
         publish_deliveries(changed)
     return outcomes
+
+
+def _always() -> bool:
+    return True
 
 
 def _attempt(n: Notification, token: uuid.UUID, now: datetime) -> str:

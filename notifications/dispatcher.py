@@ -67,7 +67,8 @@ class Dispatcher:
             while not self.stopping.is_set():
                 try:
                     now = timezone.now()
-                    if delivery.due(now).exists():
+                    delivery.reclaim_abandoned(now)
+                    if delivery.waiting(now).exists():
                         self.work.set()
                     if time.monotonic() >= next_repeats:
                         next_repeats = time.monotonic() + settings.NOTIFY_SWEEP_INTERVAL

@@ -301,7 +301,7 @@ NOTIFY_SWEEP_INTERVAL = envint("NOTIFY_SWEEP_INTERVAL", 5, minimum=1)
 # the outbox. Kept apart from the q2 workers, so a storm of messages never delays a
 # collection or an evaluation.
 NOTIFY_THREADS = envint("NOTIFY_THREADS", 4, minimum=1)
-NOTIFY_CLAIM_BATCH = envint("NOTIFY_CLAIM_BATCH", 5, minimum=1)
+NOTIFY_CLAIM_BATCH = envint("NOTIFY_CLAIM_BATCH", 10, minimum=1)
 NOTIFY_POLL_SECONDS = envfloat("NOTIFY_POLL_SECONDS", 0.5, minimum=0.05)
 # Send on commit in the process that made the change, with no delivery lane: for the
 # test suite and one-off scripts.

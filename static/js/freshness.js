@@ -55,6 +55,7 @@
     const staleAfter = parseInt(monitor.dataset.staleAfter, 10);
     const stale = seconds > staleAfter;
     age.classList.toggle("stale", stale);
+    showHostState(stale);
     setText(age, stale ? "no sample for " + span(seconds) : "last sample " + ago(seconds));
     // Announced on a change of state only: a reader counting seconds aloud is noise.
     if (announcer && wasStale !== null && stale !== wasStale) {
@@ -63,6 +64,23 @@
         : "Samples from " + monitor.dataset.host + " are arriving again.";
     }
     wasStale = stale;
+  }
+
+  // The host's badge was drawn with the last frame: a host that went quiet since must
+  // not go on reading "Healthy" beside "no sample for 2 min".
+  function showHostState(stale) {
+    const badge = document.getElementById("host-status");
+    if (!badge) return;
+    if (stale && !badge.dataset.drawn) {
+      badge.dataset.drawn = badge.className + "|" + badge.textContent;
+      badge.className = "badge status-no_data";
+      badge.textContent = "No data";
+    } else if (!stale && badge.dataset.drawn) {
+      const parts = badge.dataset.drawn.split("|");
+      badge.className = parts[0];
+      badge.textContent = parts.slice(1).join("|");
+      delete badge.dataset.drawn;
+    }
   }
 
   // -- alert pages: when each alert was last seen ------------------------------------------

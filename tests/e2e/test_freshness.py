@@ -102,12 +102,16 @@ def test_the_sample_age_ticks_turns_stale_and_a_new_sample_resets_it(browser, co
         assert status.text_content() == announced  # not re-announced every second
         assert _seconds(age.text_content()) >= _seconds(announced) + 2
         assert _contrast(page, "#sample-age") >= 4.5
+        # The host's badge, drawn healthy with the last frame, says so too.
+        expect(page.locator("#host-status")).to_have_text("No data")
+        assert _contrast(page, "#host-status") >= 4.5
 
         # The next sample's live frame resets it.
         push("e2e-quiet", datetime.now(UTC))
         expect(age).to_have_text(FRESH, timeout=10_000)
         expect(age).not_to_have_class(re.compile(r"\bstale\b"))
         expect(status).to_have_text("Samples from e2e-quiet are arriving again.")
+        expect(page.locator("#host-status")).not_to_have_text("No data")
         assert page.evaluate("window.__notReloaded") is True
 
         # A dropped socket says so on the page until the next connection.

@@ -104,3 +104,49 @@ def test_a_critical_raised_during_a_burst_overtakes_the_info_messages_waiting(ou
     assert order.index("critical") <= sent_when_raised + 2
     assert not runner.is_alive()
     assert set(Notification.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_of_info_messages_hands_its_rest_back_when_a_critical_arrives(outbox):
+    outbox.delay = 0.2
+    for n in range(12):
+        _raise("info", f"info_{n}")
+    lane = Dispatcher(threads=1, batch=10, poll=0.05)
+    runner = threading.Thread(target=lane.run, kwargs={"handle_signals": False}, daemon=True)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not outbox.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        _raise("critical", "critical_0")
+        while len(outbox.requests) < 13 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        lane.stop()
+        runner.join(10)
+    order = [r.json["alert"]["severity"] for r in outbox.requests]
+    assert len(order) == 13, order
+    # The first claim took ten infos; without handing them back the critical would be
+    # eleventh at best.
+    assert order.index("critical") <= 3, order
+    rows = Notification.objects.all()
+    assert {n.status for n in rows} == {DeliveryStatus.SENT}
+    # Handed back without counting an attempt.
+    assert {n.attempts for n in rows} == {1}
+
+
+def test_a_claim_whose_sender_died_waits_again_in_its_place(outbox):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    _raise("warning", "abandoned")
+    row = Notification.objects.get()
+    assert delivery.claim([row.pk])  # a sender took it, then died
+    assert delivery.deliver_next(5) == 0  # within its lease nobody else may send it
+    Notification.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert delivery.reclaim_abandoned() == 1
+    assert delivery.deliver_next(5) == 1
+    row.refresh_from_db()
+    assert row.status == DeliveryStatus.SENT and row.attempts == 2
+    assert len(outbox.requests) == 1
