@@ -47,35 +47,44 @@ def _cursor_html(event_id: int) -> str:
     return f'<span id="live-cursor" data-event="{int(event_id)}" hx-swap-oob="true" hidden></span>'
 
 
-async def _row(alert_id: int, event_id: int | None, can_act: bool) -> tuple[Alert, str] | None:
+def _change_key(event: dict):
+    """What names one change: its timeline event, or for a repeat counted without one
+    the alert's count then (published as ``count``); None when neither is known."""
+    if event.get("event_id") is not None:
+        return event["event_id"]
+    if event.get("count") is not None:
+        return ("count", event.get("alert_id"), event["count"])
+    return None
+
+
+async def _row(alert_id: int, change, can_act: bool) -> tuple[Alert, str] | None:
     # Looked up here, not in a worker thread: pages get each change one after another,
     # and all but the first find it rendered already.
-    cached = _rows.get((alert_id, event_id, can_act)) if event_id is not None else None
-    return cached if cached is not None else await _load_row(alert_id, event_id, can_act)
+    cached = _rows.get((alert_id, change, can_act)) if change is not None else None
+    return cached if cached is not None else await _load_row(alert_id, change, can_act)
 
 
 @database_sync_to_async
-def _load_row(alert_id: int, event_id: int | None, can_act: bool) -> tuple[Alert, str] | None:
+def _load_row(alert_id: int, change, can_act: bool) -> tuple[Alert, str] | None:
     alert = Alert.objects.select_related("rule").filter(pk=alert_id).first()
     if alert is None:
         return None
     html = render_to_string("alerts/partials/row.html", {"alert": alert, "can_act": can_act})
-    # A repeat without a timeline event changes counts in place: always read it fresh.
-    if event_id is not None:
-        _remember((alert_id, event_id, can_act), (alert, html))
+    if change is not None:
+        _remember((alert_id, change, can_act), (alert, html))
     return alert, html
 
 
-async def _counts_html(event_id: int | None = None) -> str:
-    cached = _rows.get(("counts", event_id)) if event_id is not None else None
-    return cached if cached is not None else await _load_counts(event_id)
+async def _counts_html(change=None) -> str:
+    cached = _rows.get(("counts", change)) if change is not None else None
+    return cached if cached is not None else await _load_counts(change)
 
 
 @database_sync_to_async
-def _load_counts(event_id: int | None) -> str:
+def _load_counts(change) -> str:
     html = render_to_string("alerts/partials/counts.html", {"counts": console.open_counts()})
-    if event_id is not None:
-        _remember(("counts", event_id), html)
+    if change is not None:
+        _remember(("counts", change), html)
     return html
 
 
@@ -144,14 +153,14 @@ class AlertListConsumer(_LiveAlerts):
         self.filters = console.parse_filters(params)
 
     async def alert_changed(self, event):
-        loaded = await _row(event["alert_id"], event.get("event_id"), self.can_act)
+        loaded = await _row(event["alert_id"], _change_key(event), self.can_act)
         if loaded is None:
             return
         alert, html = loaded
         if not console.matches(alert, self.filters):
             # Still swapped if the row is on the page; never inserted as a new one.
             html = html.replace('data-match="1"', 'data-match="0"', 1)
-        parts = [html, await _counts_html(event.get("event_id"))]
+        parts = [html, await _counts_html(_change_key(event))]
         if event.get("event_id"):
             parts.append(_cursor_html(event["event_id"]))
         await self.send(text_data="".join(parts))

@@ -506,6 +506,8 @@ def _announce(alert: AlertRecord, event: AlertEvent | None, *, fired: bool = Fal
             "event_id": event.pk if event else None,
             "status": alert.status,
             "severity": alert.severity,
+            # A repeat counted without a timeline event is told apart by its count.
+            "count": alert.notification_count,
         },
     )
 

@@ -88,6 +88,8 @@ def on_alert_event(alert, event) -> list[int]:
         occurrence = f"e{event.pk}" if kind == EventKind.UNSUPPRESSED else None
         ids = _route_firing(alert, Transition.FIRING, cooldown=True, occurrence=occurrence)
     elif kind == EventKind.ESCALATED:
+        if alert.status == Status.SUPPRESSED:
+            return []  # held back or suppressed: its firing message goes out when let go
         ids = _route_firing(alert, Transition.ESCALATED, cooldown=False)
     elif kind in (EventKind.RESOLVED, EventKind.EXPIRED):
         ids = _route_resolved(alert)

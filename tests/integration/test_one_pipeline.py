@@ -302,3 +302,37 @@ def test_a_spec_with_labels_of_other_types_is_matched_as_text(
         )
     assert alert.labels == {"shard": "7"}
     assert alert.status == Status.SUPPRESSED
+
+
+def test_open_pages_hear_of_a_quiet_repeat_so_last_seen_stays_true(
+    django_capture_on_commit_callbacks,
+):
+    import asyncio
+    import contextlib
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    listener = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(pipeline.ALERTS_GROUP, listener)
+    alert = _from_alert_service(django_capture_on_commit_callbacks, None, None, None)
+    _from_alert_service(django_capture_on_commit_callbacks, None, None, None)
+    # Fifteen seconds on, a repeat with no timeline event still reaches open pages.
+    Alert.objects.filter(pk=alert.pk).update(last_seen=timezone.now() - timedelta(seconds=15))
+    _from_alert_service(django_capture_on_commit_callbacks, None, None, None)
+    # A fourth at once is not published: open pages hear at most every 10 s.
+    _from_alert_service(django_capture_on_commit_callbacks, None, None, None)
+
+    async def published():
+        # One event loop for every receive: channels-redis buffers per loop.
+        messages = [await layer.receive(listener) for _ in range(3)]
+        with contextlib.suppress(TimeoutError):
+            messages.append(await asyncio.wait_for(layer.receive(listener), 0.5))
+        return messages
+
+    fired, noted, quiet, *more = async_to_sync(published)()
+    assert fired["alert_id"] == alert.pk and fired["count"] == 1
+    assert noted["event_id"] is not None and noted["count"] == 2  # the first repeat's note
+    assert quiet["alert_id"] == alert.pk and quiet["event_id"] is None and quiet["count"] == 3
+    assert more == []
