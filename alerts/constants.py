@@ -73,6 +73,13 @@ class Status(models.TextChoices):
     EXPIRED = "expired", "Expired"
 
 
+# Who suppressed an alert that a policy holds back (``Alert.suppressed_by``): the
+# pipeline lets it go when its policy ends, and leaves an operator's own suppressions
+# to run their course.
+SILENCE_ACTOR = "silence"
+DEPENDENCY_ACTOR = "dependency"
+POLICY_ACTORS = (SILENCE_ACTOR, DEPENDENCY_ACTOR)
+
 # An alert in one of these states absorbs new occurrences of its fingerprint.
 OPEN_STATUSES = (Status.ACTIVE, Status.ACKNOWLEDGED, Status.SUPPRESSED)
 

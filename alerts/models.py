@@ -6,7 +6,15 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from alerts.constants import OPEN_STATUSES, SEVERITY_RANK, Category, EventKind, Severity, Status
+from alerts.constants import (
+    OPEN_STATUSES,
+    POLICY_ACTORS,
+    SEVERITY_RANK,
+    Category,
+    EventKind,
+    Severity,
+    Status,
+)
 
 
 class AlertRule(models.Model):
@@ -143,6 +151,12 @@ class Alert(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def held_back(self) -> bool:
+        """Suppressed by a policy (a silence, a dependency), not by a person: sent if
+        still open when the policy ends."""
+        return self.status == Status.SUPPRESSED and self.suppressed_by in POLICY_ACTORS
 
     @property
     def severity_rank(self) -> int:

@@ -25,16 +25,12 @@ from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 
 from alerts import silences
+from alerts.constants import DEPENDENCY_ACTOR, POLICY_ACTORS, SILENCE_ACTOR
 from alerts.models import Silence
 
 logger = logging.getLogger(__name__)
 
-# Who suppressed an alert held back by a policy (``Alert.suppressed_by``): the pipeline
-# lets such an alert go when its policy ends, and leaves an operator's own
-# suppressions to run their course.
-SILENCE_ACTOR = "silence"
-DEPENDENCY_ACTOR = "dependency"
-POLICY_ACTORS = (SILENCE_ACTOR, DEPENDENCY_ACTOR)
+__all__ = ["DEPENDENCY_ACTOR", "POLICY_ACTORS", "SILENCE_ACTOR", "Hold", "hold_for"]
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,10 @@ if REDIS_URL:
             "CONFIG": {
                 # redis-py 8's async pool stops at 100 connections by default and would
                 # refuse a reconnect storm; each consumer holds none, daphne holds a few.
-                "hosts": [{"address": REDIS_URL, "max_connections": 1000}],
+                # Reads wait longer than the layer's blocking pop (5 s): redis-py 8's
+                # default socket timeout is also 5 s, and a page's quiet channel then
+                # failed every 6 s with a TimeoutError instead of simply waiting.
+                "hosts": [{"address": REDIS_URL, "max_connections": 1000, "socket_timeout": 30}],
                 "capacity": 1000,
                 "expiry": 30,
             },

@@ -57,3 +57,25 @@ def test_events_keep_their_order_and_a_failing_send_does_not_stop_the_thread(lay
     assert calls == [1, 2, 3, 4]
     live._background.flush(timeout=5)
     assert live._background.pending == 0
+
+
+@pytest.mark.skipif(not __import__("django.conf").conf.settings.REDIS_URL, reason="needs REDIS_URL")
+def test_a_quiet_redis_channel_simply_waits():
+    """A page whose group says nothing for longer than the layer's blocking pop (5 s)
+    must not log a receive error every few seconds."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+
+    async def listen_quietly() -> str:
+        channel = await layer.new_channel()
+        try:
+            await asyncio.wait_for(layer.receive(channel), timeout=7)
+        except TimeoutError:
+            return "waited"
+        return "received"
+
+    assert async_to_sync(listen_quietly)() == "waited"
