@@ -257,24 +257,41 @@ def reapply_policies(now: datetime | None = None) -> dict[str, int]:
         "suppressed_by", "suppressed_until",
     )  # fmt: skip
     for alert in suppressed:
-        if alert.suppressed_by in policies.POLICY_ACTORS:
-            if policies.hold_for(policies.fields_of(alert), now) is not None:
-                continue  # still held back
-            reason = f"no longer held back (the {alert.suppressed_by} ended); still open"
-        elif alert.suppressed_until is not None and alert.suppressed_until <= now:
-            reason = "suppression ended; still open"
-        else:
-            continue
-        if _release(alert.pk, reason, now):
-            released += 1
-    active = AlertRecord.objects.filter(status=Status.ACTIVE).only(
-        "id", "alert_type", "resource", "severity", "category", "labels"
-    )
-    if policies.any_silence_in_force(now):
-        for alert in active:
+        # One alert that cannot be moved (bad metadata, a receiver that fails) must not
+        # keep every alert after it held back.
+        try:
             hold = policies.hold_for(policies.fields_of(alert), now)
-            if hold is not None and hold.actor == policies.SILENCE_ACTOR and _hold(alert.pk, hold):
-                held += 1
+            if alert.suppressed_by in policies.POLICY_ACTORS:
+                if hold is not None:
+                    continue  # still held back
+                reason = f"no longer held back (the {alert.suppressed_by} ended); still open"
+                moved = _release(alert.pk, reason, now)
+            elif alert.suppressed_until is not None and alert.suppressed_until <= now:
+                # An operator's suppression ran out inside a silence or while the parent
+                # is down: the policy takes over rather than paging now.
+                moved = (
+                    _hold(alert.pk, hold, Status.SUPPRESSED)
+                    if hold is not None
+                    else _release(alert.pk, "suppression ended; still open", now)
+                )
+            else:
+                continue
+        except Exception:
+            logger.exception("could not re-apply the policies to alert #%s", alert.pk)
+            continue
+        if moved and hold is None:
+            released += 1
+    if policies.any_silence_in_force(now):
+        active = AlertRecord.objects.filter(status=Status.ACTIVE).only(
+            "id", "alert_type", "resource", "severity", "category", "labels"
+        )
+        for alert in active:
+            try:
+                hold = policies.hold_for(policies.fields_of(alert), now)
+                if hold is not None and hold.actor == policies.SILENCE_ACTOR:
+                    held += _hold(alert.pk, hold, Status.ACTIVE)
+            except Exception:
+                logger.exception("could not hold back alert #%s", alert.pk)
     return {"released": released, "held": held}
 
 
@@ -283,10 +300,10 @@ def _release(alert_id: int, reason: str, now: datetime) -> bool:
     return _move(alert_id, Status.SUPPRESSED, changes, EventKind.UNSUPPRESSED, "pipeline", reason)
 
 
-def _hold(alert_id: int, hold: policies.Hold) -> bool:
+def _hold(alert_id: int, hold: policies.Hold, status: str) -> bool:
     changes = _held_fields(hold, timezone.now())
     kind, data = EventKind.SILENCED, _hold_data(hold)
-    return _move(alert_id, Status.ACTIVE, changes, kind, hold.actor, hold.reason, data)
+    return _move(alert_id, status, changes, kind, hold.actor, hold.reason, data)
 
 
 def _move(alert_id: int, status: str, changes: dict, kind, actor, reason, data=None) -> bool:
@@ -432,18 +449,30 @@ def _repeat(
     escalated = SEVERITY_RANK[severity] > existing.severity_rank
     if escalated:
         updates["severity"] = severity
-    unsuppressed = False
+    # The policies are asked again when the answer may change what is sent: a held or
+    # suppressed alert, or one whose new severity would page.
+    hold = None
+    if existing.status == Status.SUPPRESSED or escalated:
+        fields = policies.fields_of(existing)
+        if escalated:
+            fields["severity"] = str(severity)
+        hold = policies.hold_for(fields, at)
+    unsuppressed = held_now = False
     if existing.status == Status.SUPPRESSED:
         if existing.suppressed_by in policies.POLICY_ACTORS:
             # Held back by a policy: asked again at every firing, so the alert goes out
             # as soon as the silence ends or the parent is up again.
-            unsuppressed = policies.hold_for(policies.fields_of(existing), at) is None
-        else:
-            until = existing.suppressed_until
-            unsuppressed = until is not None and until <= now
+            unsuppressed = hold is None
+        elif existing.suppressed_until is not None and existing.suppressed_until <= now:
+            # An operator's suppression ran out inside a silence: the policy takes over.
+            unsuppressed, held_now = hold is None, hold is not None
+    elif escalated and hold is not None and existing.status == Status.ACTIVE:
+        held_now = True
     if unsuppressed:
         updates["status"] = Status.ACTIVE
         updates["suppressed_until"] = None
+    if held_now:
+        updates.update(_held_fields(hold, now))
     previous_seen = existing.last_seen
     AlertRecord.objects.filter(pk=existing.pk).update(**updates)
     existing.refresh_from_db(fields=[f for f in _REPEAT_FIELDS if f != "id"])
@@ -457,12 +486,17 @@ def _repeat(
             if existing.suppressed_by in policies.POLICY_ACTORS
             else "suppression ended; it fired again",
         )
+    if held_now:
+        event = _event(existing, EventKind.SILENCED, hold.actor, hold.reason, _hold_data(hold))
     if escalated:
+        # Under a silence (an acknowledged alert keeps its state) the escalation is on
+        # the timeline, and routing sends nothing for it.
         event = _event(
             existing,
             EventKind.ESCALATED,
             actor,
             f"severity raised to {severity}: {spec.message}",
+            {"held_by": hold.actor, "reason": hold.reason} if hold is not None else None,
         )
     elif event is None and (
         existing.notification_count == 2 or now - previous_seen >= DEDUP_EVENT_EVERY

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from alerts import pipeline
 from alerts.constants import Status
+from alerts.models import Alert as AlertRecord
 from alerts.pipeline import open_alert
 from alerts.spec import AlertSpec
 from notifications.models import (
@@ -113,6 +114,55 @@ def _claimed_update(names: tuple[str, ...]) -> str:
     )
 
 
+def _renew(n: Notification, token: uuid.UUID) -> tuple[bool, str | None]:
+    """Just before a row is sent: extend its lease while our claim holds, and read its
+    alert's status as it is now. (still ours, alert status or None for a test message).
+
+    A claim is taken for a whole batch; by its last row the lease may be near its end
+    (slow receivers, a channel's own longer timeout), and the alert may have been
+    silenced, acknowledged or resolved meanwhile. Without this a sender whose claim was
+    taken over would send the row a second time.
+    """
+    lease_until = timezone.now() + timedelta(
+        seconds=settings.NOTIFY_LEASE_SECONDS + _send_timeout(n.channel)
+    )
+    if connection.vendor != "postgresql":
+        renewed = Notification.objects.filter(
+            pk=n.pk, status=DeliveryStatus.SENDING, claim_token=token
+        ).update(lease_until=lease_until)
+        if not renewed:
+            return False, None
+        if n.alert_id is None:
+            return True, None
+        return True, AlertRecord.objects.filter(pk=n.alert_id).values_list(
+            "status", flat=True
+        ).first()
+    with server_cursor(connection) as cursor:
+        cursor.execute(_renew_statement(), [lease_until, n.pk, token], prepare=True)
+        row = cursor.fetchone()
+    return (row is not None), (row[0] if row else None)
+
+
+@functools.cache
+def _renew_statement() -> str:
+    table, alerts = Notification._meta.db_table, AlertRecord._meta.db_table
+    return (
+        f"UPDATE {table} SET lease_until = %s FROM {NO_FLUSH_WAIT} "
+        f"WHERE id = %s AND status = '{DeliveryStatus.SENDING}' AND claim_token = %s "
+        f"RETURNING (SELECT status FROM {alerts} WHERE {alerts}.id = {table}.alert_id)"
+    )
+
+
+def _send_timeout(channel: NotificationChannel) -> float:
+    """The longest one send to this channel may take."""
+    config = channel.config if isinstance(channel.config, dict) else {}
+    try:
+        own = float(config.get("timeout") or 0)
+    except (TypeError, ValueError):
+        own = 0.0
+    return max(own, settings.NOTIFY_HTTP_TIMEOUT, float(settings.EMAIL_TIMEOUT or 0)) + 1
+
+
 def backoff(attempt: int) -> float:
     """Seconds before retry number ``attempt`` (1-based): doubling from the base, capped,
     with jitter so many rows failing together do not retry in step."""
@@ -156,25 +206,37 @@ def waiting(now: datetime) -> QuerySet:
     return Notification.objects.filter(status__in=WAITING_STATUSES, next_attempt_at__lte=now)
 
 
-def deliver_next(limit: int, now: datetime | None = None) -> int:
+def deliver_next(
+    limit: int, now: datetime | None = None, *, stopping: Callable[[], bool] | None = None
+) -> int:
     """Claim and send up to ``limit`` due rows of the most urgent severity waiting; the
-    number of rows tried (0: nothing was due, or another sender took them first).
+    number of rows tried (0: nothing was due).
 
     One claim takes rows of one urgency only, and while it is sent the sender asks
     every YIELD_CHECK_SECONDS whether a more urgent message has arrived, handing the
-    rest back if so: a critical message waits for the messages in flight, never behind
-    a queue of info ones. One read, served by notification_due_urgent in its order.
-    Claims abandoned by a sender that died are put back by ``reclaim_abandoned``.
+    rest back if so (and at once when ``stopping()`` says the lane is stopping): a
+    critical message waits for the messages in flight, never behind a queue of info
+    ones. One read, served by notification_due_urgent in its order. Claims abandoned by
+    a sender that died are put back by ``reclaim_abandoned``.
     """
-    now = now or timezone.now()
-    rows = list(
-        waiting(now).order_by("-urgency", "next_attempt_at").values_list("pk", "urgency")[:limit]
-    )
-    if not rows:
-        return 0
-    top = rows[0][1]
-    ids = [pk for pk, urgency in rows if urgency == top]
-    return len(deliver_batch(ids, now, yield_to=_more_urgent_than(top)))
+    # Senders on other threads read the same head of the queue; one that loses the
+    # claim to them reads again at once instead of idling until the next poll.
+    for _ in range(3):
+        now = timezone.now() if now is None else now
+        rows = list(
+            waiting(now)
+            .order_by("-urgency", "next_attempt_at")
+            .values_list("pk", "urgency")[:limit]
+        )
+        if not rows:
+            return 0
+        top = rows[0][1]
+        ids = [pk for pk, urgency in rows if urgency == top]
+        tried = deliver_batch(ids, now, yield_to=_more_urgent_than(top, stopping))
+        if tried:
+            return len(tried)
+        now = None
+    return 0
 
 
 # While a sender works through a claim, it asks at most this often whether a more
@@ -182,14 +244,18 @@ def deliver_next(limit: int, now: datetime | None = None) -> int:
 YIELD_CHECK_SECONDS = 0.25
 
 
-def _more_urgent_than(urgency: int) -> Callable[[], bool] | None:
-    if urgency >= SEVERITY_TOP:
+def _more_urgent_than(
+    urgency: int, stopping: Callable[[], bool] | None = None
+) -> Callable[[], bool] | None:
+    if urgency >= SEVERITY_TOP and stopping is None:
         return None
     asked = time.monotonic()
 
     def more_urgent() -> bool:
         nonlocal asked
-        if time.monotonic() - asked < YIELD_CHECK_SECONDS:
+        if stopping is not None and stopping():
+            return True
+        if urgency >= SEVERITY_TOP or time.monotonic() - asked < YIELD_CHECK_SECONDS:
             return False
         asked = time.monotonic()
         return waiting(timezone.now()).filter(urgency__gt=urgency).exists()
@@ -203,8 +269,12 @@ def reclaim_abandoned(now: datetime | None = None) -> int:
     notification_leased. A sender that was only slow finds its claim gone and records
     nothing (its token no longer matches)."""
     now = now or timezone.now()
+    abandoned = Notification.objects.filter(status=DeliveryStatus.SENDING, lease_until__lt=now)
+    # Asked first: on SQLite an UPDATE is a write lock taken twice a second for nothing.
+    if not abandoned.exists():
+        return 0
     return _update_unhurried(
-        Notification.objects.filter(status=DeliveryStatus.SENDING, lease_until__lt=now),
+        abandoned,
         status=DeliveryStatus.RETRYING,
         next_attempt_at=now,
         lease_until=None,
@@ -251,7 +321,13 @@ def deliver_batch(
                 continue
             # One instance per channel, so a circuit opened by one row holds for the next.
             n.channel = channels.setdefault(n.channel_id, n.channel)
-            outcomes[n.pk] = _attempt(n, token, now + elapsed)
+            try:
+                outcomes[n.pk] = _attempt(n, token, now + elapsed)
+            except Exception as exc:
+                # One row that cannot be handled (its channel deleted meanwhile, a
+                # database error) must not keep the rest of the claim waiting.
+                logger.exception("delivering notification %s failed", n.pk)
+                outcomes[n.pk] = _after_error(n, token, now + elapsed, exc)
             if outcomes[n.pk] != "lease lost" and n.alert_id is not None:
                 changed.add(n.alert_id)
     finally:
@@ -264,6 +340,14 @@ def _always() -> bool:
     return True
 
 
+def _after_error(n: Notification, token: uuid.UUID, now: datetime, exc: Exception) -> str:
+    try:
+        return _failed(n, token, now, DeliveryError(f"internal error: {type(exc).__name__}"))
+    except Exception:
+        logger.exception("could not record the failure of notification %s", n.pk)
+        return "error"
+
+
 def _attempt(n: Notification, token: uuid.UUID, now: datetime) -> str:
     channel, alert = n.channel, n.alert
     if n.attempts > settings.NOTIFY_MAX_ATTEMPTS:
@@ -271,13 +355,7 @@ def _attempt(n: Notification, token: uuid.UUID, now: datetime) -> str:
         return _give_up(n, token, now, DeliveryError("workers died during every attempt"))
     if not channel.enabled:
         return _finish(n, token, DeliveryStatus.CANCELLED, now, error="channel disabled")
-    if (
-        alert is not None
-        and n.transition in (Transition.FIRING, Transition.ESCALATED)
-        and alert.status not in (Status.ACTIVE, Status.ACKNOWLEDGED)
-    ):
-        return _finish(n, token, DeliveryStatus.CANCELLED, now, error=f"alert {alert.status}")
-    if alert is not None and n.transition == Transition.REPEAT and alert.status != Status.ACTIVE:
+    if alert is not None and not _still_to_send(n, alert):
         return _finish(n, token, DeliveryStatus.CANCELLED, now, error=f"alert {alert.status}")
     if n.transition == Transition.RESOLVED and _firing_in_flight(n):
         return _release(n, token, now + ORDER_WAIT, "waiting for the firing message")
@@ -288,6 +366,13 @@ def _attempt(n: Notification, token: uuid.UUID, now: datetime) -> str:
         return _release(n, token, now + timedelta(seconds=wait), "rate limited")
     if wait > 0:
         time.sleep(wait)
+    ours, status = _renew(n, token)
+    if not ours:
+        return "lease lost"
+    if status is not None and status != alert.status:
+        alert.status = status
+        if not _still_to_send(n, alert):
+            return _finish(n, token, DeliveryStatus.CANCELLED, now, error=f"alert {status}")
     try:
         code = notifier(channel.kind).send(channel, for_notification(n))
     except DeliveryError as exc:
@@ -303,6 +388,17 @@ def _attempt(n: Notification, token: uuid.UUID, now: datetime) -> str:
         channel.consecutive_failures, channel.circuit_open_until = 0, None
         _resolve_channel_alert(channel, n)
     return _finish(n, token, DeliveryStatus.SENT, now, code=code, sent=True)
+
+
+def _still_to_send(n: Notification, alert) -> bool:
+    """Whether the alert, as it stands, still wants this message: firing and
+    escalated ones only while it is active or acknowledged (not held back, resolved or
+    expired), repeats only while it is active."""
+    if n.transition in (Transition.FIRING, Transition.ESCALATED):
+        return alert.status in (Status.ACTIVE, Status.ACKNOWLEDGED)
+    if n.transition == Transition.REPEAT:
+        return alert.status == Status.ACTIVE
+    return True
 
 
 def _firing_in_flight(n: Notification) -> bool:
@@ -575,7 +671,8 @@ def sweep(now: datetime | None = None) -> dict:
     )
     sent = 0
     for start in range(0, len(ids), BATCH):
-        sent += len(deliver_batch(ids[start : start + BATCH], now))
+        # Each batch's lease and backoff start from its own moment.
+        sent += len(deliver_batch(ids[start : start + BATCH], timezone.now()))
     return {"sent": sent, "repeats": routing.route_repeats(now)}
 
 

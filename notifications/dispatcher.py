@@ -30,6 +30,9 @@ from notifications import delivery, routing
 
 logger = logging.getLogger(__name__)
 
+# How long a stopping lane waits for its senders (the supervisor kills at 15 s).
+STOP_SECONDS = 12.0
+
 
 class Dispatcher:
     def __init__(
@@ -80,10 +83,11 @@ class Dispatcher:
                 self.stopping.wait(self.poll)
         finally:
             self.stop()
-            # Each thread finishes the message it is sending; its claim's other rows
-            # stay leased and are sent again once the lease runs out.
+            # Each thread finishes the message it is sending and hands the rest of its
+            # claim back; all are waited for together, within the supervisor's 15 s.
+            deadline = time.monotonic() + STOP_SECONDS
             for worker in workers:
-                worker.join(timeout=settings.NOTIFY_HTTP_TIMEOUT + 5)
+                worker.join(timeout=max(deadline - time.monotonic(), 0))
             connection.close()
             logger.info("delivery lane stopped after %s messages", self.sent)
 
@@ -91,7 +95,7 @@ class Dispatcher:
         try:
             while not self.stopping.is_set():
                 try:
-                    tried = delivery.deliver_next(self.batch)
+                    tried = delivery.deliver_next(self.batch, stopping=self.stopping.is_set)
                 except Exception:
                     logger.exception("a delivery round failed")
                     close_old_connections()

@@ -26,7 +26,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Prefetch
+from django.db.models import Exists, Max, OuterRef, Prefetch
+from django.db.models.functions import Coalesce
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
@@ -88,7 +89,7 @@ def on_alert_event(alert, event) -> list[int]:
         occurrence = f"e{event.pk}" if kind == EventKind.UNSUPPRESSED else None
         ids = _route_firing(alert, Transition.FIRING, cooldown=True, occurrence=occurrence)
     elif kind == EventKind.ESCALATED:
-        if alert.status == Status.SUPPRESSED:
+        if alert.status == Status.SUPPRESSED or (event.data or {}).get("held_by"):
             return []  # held back or suppressed: its firing message goes out when let go
         ids = _route_firing(alert, Transition.ESCALATED, cooldown=False)
     elif kind in (EventKind.RESOLVED, EventKind.EXPIRED):
@@ -127,20 +128,30 @@ def channels_for(alert, severity: str | None = None) -> list[NotificationChannel
     enabled, rules = _routing_table()
     if not enabled:
         return []
-    metadata = alert.metadata or {}
-    named = metadata.get("notification_channels")
+    metadata = alert.metadata if isinstance(alert.metadata, dict) else {}
+    named = _listed(metadata.get("notification_channels"))
     if named is not None:
         wanted = {str(name).lower() for name in named}
         chosen = [c for c in enabled if c.name.lower() in wanted or c.kind in wanted]
     else:
         chosen = _by_matrix(alert, severity, enabled, rules)
-    excluded = set(metadata.get("exclude_channels") or ())
+    excluded = set(_listed(metadata.get("exclude_channels")) or ())
     rank = SEVERITY_RANK[Severity(severity)]
     return [
         c
         for c in chosen
         if c.pk not in excluded and rank >= SEVERITY_RANK[Severity(c.min_severity)]
     ]
+
+
+def _listed(value) -> list | None:
+    """A metadata list as routing reads it: any caller may have stored a lone name or
+    number (the API takes any metadata), which must not stop the alert's routing."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple, set)):
+        return [v for v in value if isinstance(v, (str, int)) and not isinstance(v, bool)]
+    return [value] if isinstance(value, (str, int)) and not isinstance(value, bool) else []
 
 
 def _by_matrix(alert, severity: str, enabled: list[NotificationChannel], rules):
@@ -291,6 +302,16 @@ def _cancel_waiting(alert, reason: str) -> int:
 def _insert(rows: list[Notification], now) -> list[int]:
     if not rows:
         return []
+    # The routing table may be a second old: a channel deleted meanwhile in another
+    # process would fail the whole alert change at commit (a deferred foreign key).
+    existing = set(
+        NotificationChannel.objects.filter(pk__in={row.channel_id for row in rows}).values_list(
+            "pk", flat=True
+        )
+    )
+    rows = [row for row in rows if row.channel_id in existing]
+    if not rows:
+        return []
     # A second routing of the same change (a retried transaction, two sweepers) meets
     # the unique idempotency key and adds nothing.
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
@@ -308,19 +329,34 @@ def _insert(rows: list[Notification], now) -> list[int]:
 
 
 def repeats_due(now: datetime):
-    """(alert, channel, last sent) for active, unacknowledged alerts whose last message to
-    a channel went out ``NOTIFY_REPEAT_INTERVAL`` ago or more."""
+    """(alert, channel, last) for active, unacknowledged alerts whose last firing-type
+    message to a channel was settled ``NOTIFY_REPEAT_INTERVAL`` ago or more, oldest
+    first.
+
+    "Settled" counts a message that failed or ran out of retries too, so one that
+    could not be delivered is not asked for again at every sweep; a channel with a
+    firing-type message still waiting or being sent gets no repeat on top of it (an
+    alert let go after a long silence sends its firing message, not a repeat beside
+    it)."""
     cutoff = now - timedelta(seconds=settings.NOTIFY_REPEAT_INTERVAL)
+    in_flight = Notification.objects.filter(
+        alert_id=OuterRef("alert_id"),
+        channel_id=OuterRef("channel_id"),
+        transition__in=FIRING_TRANSITIONS,
+        status__in=(*WAITING_STATUSES, DeliveryStatus.SENDING),
+    )
     return (
         Notification.objects.filter(
             alert__status=Status.ACTIVE,
             transition__in=FIRING_TRANSITIONS,
-            status=DeliveryStatus.SENT,
+            status__in=(DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.DEAD),
             channel__enabled=True,
         )
+        .filter(~Exists(in_flight))
         .values("alert_id", "channel_id", "alert__severity")
-        .annotate(last=Max("sent_at"))
+        .annotate(last=Max(Coalesce("sent_at", "updated")))
         .filter(last__lte=cutoff)
+        .order_by("last")
     )
 
 

@@ -336,3 +336,82 @@ def test_open_pages_hear_of_a_quiet_repeat_so_last_seen_stays_true(
     assert noted["event_id"] is not None and noted["count"] == 2  # the first repeat's note
     assert quiet["alert_id"] == alert.pk and quiet["event_id"] is None and quiet["count"] == 3
     assert more == []
+
+
+def test_one_alert_that_cannot_be_routed_does_not_keep_the_others_held(
+    hook, django_capture_on_commit_callbacks
+):
+    silence = _silence("resource", "db-01")
+    with django_capture_on_commit_callbacks(execute=True):
+        odd = AlertService().create_alert(
+            AlertSpec(
+                alert_type="odd",
+                title="Odd metadata",
+                message="stored by a script",
+                resource="db-01",
+                metadata={"exclude_channels": 5, "notification_channels": "webhook"},
+            )
+        )
+        plain = AlertService().create_alert(
+            AlertSpec(alert_type="plain", title="Plain", message="m", resource="db-01")
+        )
+    silence.delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pipeline.reapply_policies()["released"] == 2
+    assert {a.status for a in Alert.objects.filter(pk__in=[odd.pk, plain.pk])} == {Status.ACTIVE}
+    assert sorted(r.json["alert"]["title"] for r in hook.requests) == ["Odd metadata", "Plain"]
+
+
+def test_an_operators_suppression_that_runs_out_inside_a_silence_stays_quiet(
+    hook, django_capture_on_commit_callbacks
+):
+    alert = _from_alert_service(django_capture_on_commit_callbacks, None, None, None)
+    with django_capture_on_commit_callbacks(execute=True):
+        AlertService().suppress_alert(alert.pk, suppressed_by="bob", duration_hours=1)
+    _silence("resource", "db-01")
+    Alert.objects.filter(pk=alert.pk).update(suppressed_until=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pipeline.reapply_policies()["released"] == 0
+    alert.refresh_from_db()
+    assert alert.status == Status.SUPPRESSED and alert.suppressed_by == "silence"
+    assert len(hook.requests) == 1  # the first firing, before anything was suppressed
+
+
+def test_an_acknowledged_alert_that_escalates_inside_a_silence_pages_nobody(
+    hook, django_capture_on_commit_callbacks
+):
+    first = _from_alert_service(django_capture_on_commit_callbacks, None, None, None)
+    assert first.severity == "error"
+    with django_capture_on_commit_callbacks(execute=True):
+        AlertService().acknowledge_alert(first.pk, acknowledged_by="bob")
+    _silence("resource", "db-01")
+    with django_capture_on_commit_callbacks(execute=True):
+        escalated = AlertService().create_system_alert(
+            metric_name="cpu_percent", current_value=200, threshold_value=80, resource="db-01"
+        )
+    assert escalated.pk == first.pk
+    escalated.refresh_from_db()
+    assert escalated.severity == "critical" and escalated.status == Status.ACKNOWLEDGED
+    event = escalated.events.get(kind=EventKind.ESCALATED)
+    assert event.data["held_by"] == "silence"
+    assert len(hook.requests) == 1
+
+
+def test_a_channel_deleted_by_another_process_does_not_lose_the_alert(
+    settings, hook, make_channel, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+
+    settings.CONFIG_CACHE_SECONDS = 60
+    gone = make_channel("webhook", name="gone", receiver=hook)
+    _from_alert_service(django_capture_on_commit_callbacks, None, None, None)  # table cached
+    # Deleted behind this process's back: no signal reaches its routing table.
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM alerts_notification WHERE channel_id = %s", [gone.pk])
+        cursor.execute("DELETE FROM alerts_notificationchannel WHERE id = %s", [gone.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        alert = AlertService().create_alert(
+            AlertSpec(alert_type="after", title="After", message="m", resource="db-02")
+        )
+    assert Alert.objects.filter(pk=alert.pk).exists()
+    assert Notification.objects.get(alert=alert).channel_id != gone.pk

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from django.core.management import call_command
+from django.utils.timezone import now as timezone_now
 from django_q.models import OrmQ
 
 from alerts.service import AlertService
@@ -150,3 +151,85 @@ def test_a_claim_whose_sender_died_waits_again_in_its_place(outbox):
     row.refresh_from_db()
     assert row.status == DeliveryStatus.SENT and row.attempts == 2
     assert len(outbox.requests) == 1
+
+
+def test_a_row_claimed_before_its_alert_was_silenced_is_not_sent(outbox):
+    from alerts import pipeline
+    from alerts.policies import Hold
+
+    alert = _raise("warning", "silenced_meanwhile")
+    row = Notification.objects.get()
+    token = delivery.claim([row.pk])
+    assert pipeline._hold(alert.pk, Hold("silence", "silenced by silence #9: deploy"), "active")
+    row = Notification.objects.select_related("channel", "alert").get()
+    # The sender read the alert (active) with its claim; by the time it sends, it is held.
+    row.alert.status = "active"
+    assert delivery._attempt(row, token, timezone_now()) == DeliveryStatus.CANCELLED
+    assert outbox.requests == []
+
+
+def test_a_slow_sender_whose_claim_was_taken_over_sends_nothing_twice(outbox):
+    from datetime import timedelta
+
+    _raise("warning", "slow_sender")
+    row = Notification.objects.get()
+    stale = delivery.claim([row.pk])
+    Notification.objects.update(lease_until=timezone_now() - timedelta(seconds=1))
+    delivery.reclaim_abandoned()
+    assert delivery.deliver_next(5) == 1  # another sender took it and sent it
+    late = Notification.objects.select_related("channel", "alert").get()
+    late.status = DeliveryStatus.SENDING  # what the slow sender still believes
+    assert delivery._attempt(late, stale, timezone_now()) == "lease lost"
+    assert len(outbox.requests) == 1
+
+
+def test_a_stopping_lane_hands_back_the_rest_of_its_claim(outbox):
+    for n in range(4):
+        _raise("info", f"stop_{n}")
+    assert delivery.deliver_next(10, stopping=lambda: True) == 4
+    rows = list(Notification.objects.order_by("pk"))
+    assert len(outbox.requests) == 1
+    assert [r.status for r in rows].count(DeliveryStatus.SENT) == 1
+    waiting = [r for r in rows if r.status == DeliveryStatus.PENDING]
+    assert len(waiting) == 3 and {r.attempts for r in waiting} == {0}
+
+
+def test_a_broken_row_does_not_keep_the_rest_of_its_claim_waiting(outbox, monkeypatch):
+    for n in range(3):
+        _raise("error", f"broken_{n}")
+    first = Notification.objects.order_by("pk").first()
+    real = delivery._rate_slot
+
+    def failing(channel, now):
+        if not getattr(failing, "failed", False):
+            failing.failed = True
+            raise RuntimeError("database went away for a moment")
+        return real(channel, now)
+
+    monkeypatch.setattr(delivery, "_rate_slot", failing)
+    assert delivery.deliver_next(10) == 3
+    statuses = dict(Notification.objects.values_list("pk", "status"))
+    assert statuses.pop(first.pk) == DeliveryStatus.RETRYING
+    assert set(statuses.values()) == {DeliveryStatus.SENT}
+
+
+def test_no_repeat_is_routed_beside_a_firing_message_still_waiting(outbox, settings):
+    from datetime import timedelta
+
+    from notifications import routing
+
+    _raise("warning", "long_silence")
+    assert delivery.deliver_next(5) == 1
+    long_ago = timezone_now() - timedelta(seconds=settings.NOTIFY_REPEAT_INTERVAL + 60)
+    Notification.objects.update(sent_at=long_ago, updated=long_ago)
+    assert routing.repeats_due(timezone_now()).count() == 1
+    # The alert was let go after a silence: its firing message waits in the outbox.
+    sent = Notification.objects.get()
+    Notification.objects.create(
+        alert_id=sent.alert_id,
+        channel_id=sent.channel_id,
+        transition="firing",
+        idempotency_key="released-firing",
+        next_attempt_at=timezone_now(),
+    )
+    assert routing.repeats_due(timezone_now()).count() == 0
