@@ -14,6 +14,7 @@ class NotificationsConfig(AppConfig):
         from opsconsole.exposition import register_series
         from opsconsole.grafana import register_panel as register_grafana_panel
         from opsconsole.panels import register_live_panel, register_panel
+        from opsconsole.ticker import register_job
 
         # Inside the alert's transaction: the outbox rows commit or roll back with it.
         alert_transition.connect(routing.on_transition, dispatch_uid="notifications.route")
@@ -24,3 +25,11 @@ class NotificationsConfig(AppConfig):
         register_section(RoutingSection())
         register_panel("alert_detail", deliveries_panel)
         register_live_panel("alert_detail", DELIVERIES_GROUP, render_live)
+        from notifications import watch
+
+        register_job(
+            "notifications.watch",
+            "notifications.tasks.watch_lane",
+            watch.stall_interval,
+            args=watch.watch_args,
+        )

@@ -56,6 +56,9 @@ MAX_INLINE_WAIT = 1.0
 ORDER_WAIT = timedelta(seconds=5)
 MAX_RETRY_AFTER = 3600.0
 SWEEP_BATCH = 500
+# How stale a claim's view of its rows and alerts may be before a send: past this a
+# row renews its lease and re-reads its alert first.
+RENEW_AFTER_SECONDS = 1.0
 # The highest urgency (critical): nothing overtakes it.
 SEVERITY_TOP = 3
 # Rows one sweep sends per claim.
@@ -308,7 +311,7 @@ def deliver_batch(
     rows = Notification.objects.select_related("channel", "alert").filter(
         pk__in=ids, claim_token=token
     )
-    started = time.monotonic()
+    started = checked = time.monotonic()
     channels: dict[int, NotificationChannel] = {}
     outcomes = {}
     changed: set[int] = set()
@@ -321,8 +324,13 @@ def deliver_batch(
                 continue
             # One instance per channel, so a circuit opened by one row holds for the next.
             n.channel = channels.setdefault(n.channel_id, n.channel)
+            # The claim and the alerts were read just now; once the batch has run a
+            # while, each row renews its lease and re-reads its alert before it is sent.
+            renew = time.monotonic() - checked > RENEW_AFTER_SECONDS
+            if renew:
+                checked = time.monotonic()
             try:
-                outcomes[n.pk] = _attempt(n, token, now + elapsed)
+                outcomes[n.pk] = _attempt(n, token, now + elapsed, renew=renew)
             except Exception as exc:
                 # One row that cannot be handled (its channel deleted meanwhile, a
                 # database error) must not keep the rest of the claim waiting.
@@ -348,7 +356,7 @@ def _after_error(n: Notification, token: uuid.UUID, now: datetime, exc: Exceptio
         return "error"
 
 
-def _attempt(n: Notification, token: uuid.UUID, now: datetime) -> str:
+def _attempt(n: Notification, token: uuid.UUID, now: datetime, *, renew: bool = True) -> str:
     channel, alert = n.channel, n.alert
     if n.attempts > settings.NOTIFY_MAX_ATTEMPTS:
         # Only reachable through expired leases: workers keep dying on this row.
@@ -366,10 +374,10 @@ def _attempt(n: Notification, token: uuid.UUID, now: datetime) -> str:
         return _release(n, token, now + timedelta(seconds=wait), "rate limited")
     if wait > 0:
         time.sleep(wait)
-    ours, status = _renew(n, token)
+    ours, status = _renew(n, token) if renew else (True, None)
     if not ours:
         return "lease lost"
-    if status is not None and status != alert.status:
+    if status is not None and alert is not None and status != alert.status:
         alert.status = status
         if not _still_to_send(n, alert):
             return _finish(n, token, DeliveryStatus.CANCELLED, now, error=f"alert {status}")

@@ -306,6 +306,9 @@ NOTIFY_SWEEP_INTERVAL = envint("NOTIFY_SWEEP_INTERVAL", 5, minimum=1)
 NOTIFY_THREADS = envint("NOTIFY_THREADS", 4, minimum=1)
 NOTIFY_CLAIM_BATCH = envint("NOTIFY_CLAIM_BATCH", 10, minimum=1)
 NOTIFY_POLL_SECONDS = envfloat("NOTIFY_POLL_SECONDS", 0.5, minimum=0.05)
+# A due message waiting longer than this raises "Notifications are not leaving the
+# console" (no delivery lane running, or one that cannot keep up).
+NOTIFY_STALL_SECONDS = envint("NOTIFY_STALL_SECONDS", 300, minimum=30)
 # Send on commit in the process that made the change, with no delivery lane: for the
 # test suite and one-off scripts.
 NOTIFY_INLINE = envbool("NOTIFY_INLINE", False)

@@ -46,7 +46,14 @@ def preload() -> None:
     import opsconsole.asgi  # noqa: F401
 
     get_resolver().url_patterns  # noqa: B018 (imports every view and API schema)
-    for module in ("metrics.tasks", "alerts.tasks", "opsconsole.tasks", "notifications.dispatcher"):
+    for module in (
+        "metrics.tasks",
+        "alerts.tasks",
+        "opsconsole.tasks",
+        "healthchecks.tasks",
+        "notifications.tasks",
+        "notifications.dispatcher",
+    ):
         with contextlib.suppress(ImportError):
             __import__(module)
     # A connection must never be shared by two processes.

@@ -15,12 +15,27 @@ MODELS = ("notificationchannel", "routingrule", "notification")
 
 def rename_content_types(apps, schema_editor, old="alerts", new="notifications"):
     ContentType = apps.get_model("contenttypes", "ContentType")
+    Permission = apps.get_model("auth", "Permission")
     AuditEntry = apps.get_model("opsconsole", "AuditEntry")
     db = schema_editor.connection.alias
     for model in MODELS:
-        # A console migrated from scratch may already have made the new ones.
-        if not ContentType.objects.using(db).filter(app_label=new, model=model).exists():
-            ContentType.objects.using(db).filter(app_label=old, model=model).update(app_label=new)
+        before = ContentType.objects.using(db).filter(app_label=old, model=model).first()
+        after = ContentType.objects.using(db).filter(app_label=new, model=model).first()
+        if before is not None and after is None:
+            before.app_label = new
+            before.save(update_fields=["app_label"])
+        elif before is not None:
+            # Both exist (an earlier partial migrate made the new one): the groups and
+            # people who held a permission on the old keep it on the new.
+            for permission in Permission.objects.using(db).filter(content_type=before):
+                moved, _ = Permission.objects.using(db).get_or_create(
+                    content_type=after,
+                    codename=permission.codename,
+                    defaults={"name": permission.name},
+                )
+                moved.group_set.add(*permission.group_set.all())
+                moved.user_set.add(*permission.user_set.all())
+            before.delete()
         # The audit stream names objects by label: a channel's history stays one history.
         AuditEntry.objects.using(db).filter(object_type=f"{old}.{model}").update(
             object_type=f"{new}.{model}"
@@ -38,6 +53,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('alerts', '0006_notifications_moved'),
         ('contenttypes', '0002_remove_content_type_name'),
+        ('auth', '0012_alter_user_first_name_max_length'),
         ('opsconsole', '0004_audit_delivery_failed'),
     ]
 

@@ -3,6 +3,7 @@ own, and never as tasks in the monitoring queue."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -233,3 +234,27 @@ def test_no_repeat_is_routed_beside_a_firing_message_still_waiting(outbox, setti
         next_attempt_at=timezone_now(),
     )
     assert routing.repeats_due(timezone_now()).count() == 0
+
+
+def test_messages_left_waiting_raise_an_alert_that_resolves_once_they_leave(outbox, settings):
+    from datetime import timedelta
+
+    from alerts.models import Alert
+    from notifications import watch
+
+    _raise("critical", "nobody_sends")
+    # No lane is running: the message has waited past the stall limit.
+    past = timezone_now() - timedelta(seconds=settings.NOTIFY_STALL_SECONDS + 30)
+    Notification.objects.update(next_attempt_at=past)
+    assert watch.watch_args() == ()
+    assert watch.watch() > settings.NOTIFY_STALL_SECONDS
+    stalled = Alert.objects.get(alert_type=watch.STALL_ALERT)
+    assert stalled.status == "active"
+    assert re.search(r"has waited 5 min \d+ s \(more than 300 s\)", stalled.message)
+    while delivery.deliver_next(10):
+        pass
+    assert watch.watch() == 0
+    stalled.refresh_from_db()
+    assert stalled.status == "resolved" and stalled.resolution_notes == "messages are leaving again"
+    # Nothing to raise or resolve now: the ticker enqueues no task.
+    assert watch.watch_args() is None
