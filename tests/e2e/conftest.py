@@ -1,5 +1,11 @@
 """Browser tests run the real console (``manage.py serve``: daphne, q2 workers, the
-ticker, the SQLite channel layer) in a temporary directory, and Debian's chromium."""
+delivery lane, the ticker, the SQLite channel layer) in a temporary directory, and
+Debian's chromium.
+
+With ``E2E_DATABASE_URL`` and ``E2E_REDIS_URL`` set, the same tests run the console in
+production mode instead: PostgreSQL (that database is made afresh) and Redis (that
+database is emptied) for the channel layer, the cache and the broker.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +42,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _production_mode() -> dict[str, str]:
+    """DATABASE_URL and REDIS_URL for a console in production mode, on a fresh database
+    and an empty Redis database; nothing for the embedded default."""
+    database_url = os.environ.get("E2E_DATABASE_URL")
+    redis_url = os.environ.get("E2E_REDIS_URL")
+    if not (database_url and redis_url):
+        return {}
+    import psycopg
+    import redis
+    from psycopg import sql
+
+    base, _, name = database_url.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    redis.Redis.from_url(redis_url).flushdb()
+    return {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "Q_BROKER": "redis"}
+
+
 class Console:
     def __init__(self, tmp: Path):
         self.port = _free_port()
@@ -48,6 +75,7 @@ class Console:
             if k
             not in {"OPSCONSOLE_TESTING", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL"}
         }
+        env.update(_production_mode())
         env.update(
             OPSCONSOLE_VAR_DIR=str(tmp),
             PORT=str(self.port),
