@@ -20,6 +20,7 @@ from alerts.service import AlertService, AlertStateError
 from metrics.catalog import KNOWN, parse_key
 from metrics.models import Metric
 from metrics.templatetags.units import exact_value
+from opsconsole.broken import BrokenFilter, broken_display
 
 METRIC_KINDS = {
     AlertRule.Kind.SYSTEM_METRIC,
@@ -143,8 +144,17 @@ class AlertRuleAdmin(admin.ModelAdmin):
     form = AlertRuleForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     # Kind and category are filters on the right; the condition says the rest.
-    list_display = ["name", "watches", "condition", "severity", "enabled", "preview_link"]
-    list_filter = ["enabled", "kind", "severity", "category"]
+    list_display = [
+        "name",
+        "watches",
+        "condition",
+        "severity",
+        "enabled",
+        "evaluation",
+        "preview_link",
+    ]
+    list_filter = ["enabled", BrokenFilter, "kind", "severity", "category"]
+    readonly_fields = ["evaluation"]
     search_fields = ["name", "metric", "process", "service", "description"]
     actions = ["enable", "disable"]
     fieldsets = [
@@ -176,6 +186,16 @@ class AlertRuleAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def get_fieldsets(self, request, obj=None):
+        # Where the rule stands only when there is something to say.
+        if obj is not None and obj.broken:
+            return [("Evaluation", {"fields": ["evaluation"]}), *self.fieldsets]
+        return self.fieldsets
+
+    @admin.display(description="evaluation")
+    def evaluation(self, rule: AlertRule) -> str:
+        return broken_display(rule)
 
     def get_urls(self):
         return [
