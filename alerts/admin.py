@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import re
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -21,6 +19,7 @@ from metrics.catalog import KNOWN, parse_key
 from metrics.models import Metric
 from metrics.templatetags.units import exact_value
 from opsconsole.broken import BrokenFilter, broken_display
+from opsconsole.patterns import check_pattern
 
 METRIC_KINDS = {
     AlertRule.Kind.SYSTEM_METRIC,
@@ -29,24 +28,6 @@ METRIC_KINDS = {
     AlertRule.Kind.LATENCY,
     AlertRule.Kind.TREND,
 }
-# A quantified group that is itself quantified, e.g. (a+)+ or (\w*)*: the shape of
-# patterns whose matching time explodes on near-misses.
-_NESTED_QUANTIFIER = re.compile(r"\([^)]*[+*][^)]*\)\s*[+*{]")
-
-
-def check_pattern(pattern: str) -> str:
-    """A regex an operator may use in a matcher; ValueError with the reason if not."""
-    if len(pattern) > 200:
-        raise ValueError("a pattern may be at most 200 characters")
-    if _NESTED_QUANTIFIER.search(pattern):
-        raise ValueError(
-            "nested repetition such as (a+)+ can take exponential time; rewrite it without"
-        )
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression: {exc}") from None
-    return pattern
 
 
 def _formfield(field, **kwargs):
