@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import re
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -20,6 +18,8 @@ from alerts.service import AlertService, AlertStateError
 from metrics.catalog import KNOWN, parse_key
 from metrics.models import Metric
 from metrics.templatetags.units import exact_value
+from opsconsole.broken import BrokenFilter, broken_display
+from opsconsole.patterns import check_pattern
 
 METRIC_KINDS = {
     AlertRule.Kind.SYSTEM_METRIC,
@@ -28,24 +28,6 @@ METRIC_KINDS = {
     AlertRule.Kind.LATENCY,
     AlertRule.Kind.TREND,
 }
-# A quantified group that is itself quantified, e.g. (a+)+ or (\w*)*: the shape of
-# patterns whose matching time explodes on near-misses.
-_NESTED_QUANTIFIER = re.compile(r"\([^)]*[+*][^)]*\)\s*[+*{]")
-
-
-def check_pattern(pattern: str) -> str:
-    """A regex an operator may use in a matcher; ValueError with the reason if not."""
-    if len(pattern) > 200:
-        raise ValueError("a pattern may be at most 200 characters")
-    if _NESTED_QUANTIFIER.search(pattern):
-        raise ValueError(
-            "nested repetition such as (a+)+ can take exponential time; rewrite it without"
-        )
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression: {exc}") from None
-    return pattern
 
 
 def _formfield(field, **kwargs):
@@ -143,8 +125,17 @@ class AlertRuleAdmin(admin.ModelAdmin):
     form = AlertRuleForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     # Kind and category are filters on the right; the condition says the rest.
-    list_display = ["name", "watches", "condition", "severity", "enabled", "preview_link"]
-    list_filter = ["enabled", "kind", "severity", "category"]
+    list_display = [
+        "name",
+        "watches",
+        "condition",
+        "severity",
+        "enabled",
+        "evaluation",
+        "preview_link",
+    ]
+    list_filter = ["enabled", BrokenFilter, "kind", "severity", "category"]
+    readonly_fields = ["evaluation"]
     search_fields = ["name", "metric", "process", "service", "description"]
     actions = ["enable", "disable"]
     fieldsets = [
@@ -176,6 +167,16 @@ class AlertRuleAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def get_fieldsets(self, request, obj=None):
+        # Where the rule stands only when there is something to say.
+        if obj is not None and obj.broken:
+            return [("Evaluation", {"fields": ["evaluation"]}), *self.fieldsets]
+        return self.fieldsets
+
+    @admin.display(description="evaluation")
+    def evaluation(self, rule: AlertRule) -> str:
+        return broken_display(rule)
 
     def get_urls(self):
         return [

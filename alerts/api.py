@@ -219,6 +219,9 @@ def check_alerts(request):
         "fired": result.fired,
         "resolved": result.resolved,
         "withheld": result.withheld,
+        # Rules that could not be evaluated: each carries its reason (GET a rule's
+        # broken_reason, or the admin's list); the other rules were evaluated.
+        "broken": result.broken,
         "milliseconds": round(result.seconds * 1000, 1),
     }
 
@@ -296,6 +299,9 @@ class RuleOut(Schema):
     description: str
     runbook_url: str
     recommendations: list
+    # Why the evaluator could not evaluate the rule, since when; empty when it can.
+    broken_reason: str
+    broken_since: datetime | None
 
 
 _SEED_OPERATORS = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte", "==": "eq", "!=": "ne"}
@@ -340,7 +346,9 @@ def _save_rule(rule: AlertRule | None, body: dict) -> AlertRule:
             body["severity"] = parse_severity(body["severity"]).value
         except ValueError as exc:
             raise HttpError(422, str(exc)) from None
+    # What a GET returns may be sent back: the id and the broken marker are ignored.
     unknown = set(body) - set(RuleOut.model_fields) - {"id"}
+    body = {k: v for k, v in body.items() if k not in {"broken_reason", "broken_since"}}
     if unknown:
         raise HttpError(422, f"unknown field(s): {', '.join(sorted(unknown))}")
     # A PATCH changes only what it names; a POST starts from the model's defaults.

@@ -23,7 +23,8 @@ from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, DateTimeField, F, Max, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from alerts import pipeline, policies, recommendations
@@ -34,6 +35,7 @@ from metrics.catalog import parse_key
 from metrics.ingest import get_latest
 from metrics.models import Host, Metric, MetricSample, MinuteRollup, ProcessSample
 from metrics.templatetags.units import humanize_value
+from opsconsole.bounds import stored_problems
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +96,8 @@ class PassResult:
     # Held-back alerts let go (their silence ended) and open ones a new silence covers.
     released: int = 0
     held: int = 0
+    # Rules that could not be evaluated this pass (marked broken, the others went on).
+    broken: int = 0
     seconds: float = 0.0
 
 
@@ -113,8 +117,14 @@ def enabled_rules() -> list[AlertRule]:
         # Only what evaluation reads: with a thousand rules, loading descriptions and
         # parsing timestamps nobody looks at is a good share of a pass.
         rules = list(
-            AlertRule.objects.filter(enabled=True).defer("description", "created", "updated")
+            AlertRule.objects.filter(enabled=True).defer(
+                "description", "created", "updated", "broken_reason"
+            )
         )
+        # Values stored before the bounds existed (a window of 10^12 s) are found once per
+        # load, not per pass: such a rule is reported broken instead of evaluated.
+        for rule in rules:
+            rule._stored_problems = stored_problems(rule, AlertRule.BOUNDED_FIELDS)
         _rules_cache = (version, rules)
     return list(_rules_cache[1])
 
@@ -135,11 +145,23 @@ class Evaluator:
         self.now = now
         self.service = AlertService()
         self.result = PassResult()
+        # rule id -> why it could not be evaluated this pass.
+        self.failures: dict[int, str] = {}
+
+    def _failed(self, rules: list[AlertRule], exc: BaseException | str) -> None:
+        """Set these rules aside as broken for this pass; the rest go on."""
+        reason = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        for rule in rules:
+            self.failures.setdefault(rule.pk, reason[:1000])
 
     def run(self) -> PassResult:
         started = time.perf_counter()
-        rules = enabled_rules()
-        self.result.rules = len(rules)
+        loaded = enabled_rules()
+        for rule in loaded:
+            if rule._stored_problems:
+                self._failed([rule], "; ".join(rule._stored_problems))
+        rules = [r for r in loaded if r.pk not in self.failures]
+        self.result.rules = len(loaded)
         hosts = {h.pk: h for h in Host.objects.filter(enabled=True).only("id", "hostname")}
         # A join, not an IN list of every rule's id.
         states = {(s.rule_id, s.target): s for s in RuleState.objects.filter(rule__enabled=True)}
@@ -173,14 +195,22 @@ class Evaluator:
                 self.result.targets += 1
                 observations.append(Observation(by_id[rule_id], host, series, None))
         for observation in observations:
+            if observation.rule.pk in self.failures:
+                continue
             state = states.get((observation.rule.pk, observation.target))
-            if state is None and observation.value is not None and not self._breach(observation):
-                continue  # healthy and never anything else: nothing to record
             try:
+                if (
+                    state is None
+                    and observation.value is not None
+                    and not self._breach(observation)
+                ):
+                    continue  # healthy and never anything else: nothing to record
                 with transaction.atomic():
                     self._step(observation, state)
-            except Exception:
+            except Exception as exc:
                 logger.exception("evaluating %s failed", observation.target)
+                self._failed([observation.rule], exc)
+        self._record_broken(loaded)
         self.result.expired = self.service.expire_alerts(self.now)
         try:
             changed = pipeline.reapply_policies(self.now)
@@ -189,6 +219,27 @@ class Evaluator:
             logger.exception("re-applying silences and dependencies failed")
         self.result.seconds = time.perf_counter() - started
         return self.result
+
+    def _record_broken(self, loaded: list[AlertRule]) -> None:
+        """Mark the rules that failed this pass with their reason (kept from their first
+        failure on), and clear the mark of enabled rules evaluated without one."""
+        self.result.broken = len(self.failures)
+        names = {r.pk: r.name for r in loaded}
+        since = Coalesce(F("broken_since"), Value(self.now, output_field=DateTimeField()))
+        for rule_id, reason in self.failures.items():
+            newly = AlertRule.objects.filter(pk=rule_id, broken_since__isnull=True).update(
+                broken_reason=reason, broken_since=self.now
+            )
+            if newly:
+                logger.warning("rule %s is broken: %s", names.get(rule_id, rule_id), reason)
+            else:
+                AlertRule.objects.filter(pk=rule_id).exclude(broken_reason=reason).update(
+                    broken_reason=reason, broken_since=since
+                )
+        # (update() leaves ``updated`` alone, so the rules kept between passes stay.)
+        AlertRule.objects.filter(enabled=True, broken_since__isnull=False).exclude(
+            pk__in=list(self.failures)
+        ).update(broken_reason="", broken_since=None)
 
     # -- reading the data ------------------------------------------------------------------
     def _metric_observations(
@@ -200,8 +251,8 @@ class Evaluator:
         for rule in rules:
             try:
                 name, labels = parse_key(rule.metric)
-            except ValueError:
-                logger.warning("rule %s has an invalid metric %r; skipped", rule, rule.metric)
+            except ValueError as exc:
+                self._failed([rule], f"invalid metric {rule.metric!r}: {exc}")
                 continue
             rule._name = name
             rule._labels = {**labels, **(rule.labels or {})}
@@ -214,52 +265,65 @@ class Evaluator:
         for name_rules in wanted.values():
             for rule in name_rules:
                 windows[rule.window_seconds or 60].append(rule)
-        absence_pairs = None
+        self._absence_pairs = None
         for window, window_rules in windows.items():
-            names = {parse_key(r.metric)[0] for r in window_rules}
-            ids = [pk for pk, m in metrics.items() if m.name in names]
-            trend = any(r.kind == AlertRule.Kind.TREND for r in window_rules)
-            rows = _aggregate(ids, self.now - timedelta(seconds=window), self.now, slope=trend)
-            present = set()
-            plan = _Plan(window_rules, state_keys)
-            for (host_id, metric_id), aggregate in rows.items():
-                host = hosts.get(host_id)
-                if host is None:
+            # One window's query and matching at a time: a failure sets aside the rules
+            # of that window, and the other windows' observations still count.
+            try:
+                observations += self._window_observations(
+                    window, window_rules, metrics, hosts, state_keys
+                )
+            except Exception as exc:
+                logger.exception("evaluating the %s s window failed", window)
+                self._failed(window_rules, exc)
+        return observations
+
+    def _window_observations(
+        self, window: int, window_rules: list[AlertRule], metrics: dict, hosts: dict, state_keys
+    ) -> list[Observation]:
+        observations: list[Observation] = []
+        names = {parse_key(r.metric)[0] for r in window_rules}
+        ids = [pk for pk, m in metrics.items() if m.name in names]
+        trend = any(r.kind == AlertRule.Kind.TREND for r in window_rules)
+        rows = _aggregate(ids, self.now - timedelta(seconds=window), self.now, slope=trend)
+        present = set()
+        plan = _Plan(window_rules, state_keys)
+        for (host_id, metric_id), aggregate in rows.items():
+            host = hosts.get(host_id)
+            if host is None:
+                continue
+            present.add((host_id, metric_id))
+            metric = metrics[metric_id]
+            # Rules without a host or label filter, grouped by how they read the
+            # data: one value per group, and the breached thresholds found by
+            # bisection, not by testing a thousand rules one by one.
+            for group in plan.simple.get(metric.name, ()):
+                self.result.targets += group.size
+                value = _read(group.reading, aggregate, window, host, metric)
+                for rule in group.breached(value):
+                    observations.append(Observation(rule, host, metric.key, value, metric.unit))
+            target = f"{host.hostname}/{metric.key}" if plan.needs_target else ""
+            for rule in plan.stateful_simple.get((metric.name, target), ()):
+                value = self._value(rule, host, metric, aggregate, window)
+                if not _breaches(rule, value):  # breached ones are already in
+                    observations.append(Observation(rule, host, metric.key, value, metric.unit))
+            for rule in plan.filtered.get(metric.name, ()):
+                if not _applies(rule, host, metric):
                     continue
-                present.add((host_id, metric_id))
-                metric = metrics[metric_id]
-                # Rules without a host or label filter, grouped by how they read the
-                # data: one value per group, and the breached thresholds found by
-                # bisection, not by testing a thousand rules one by one.
-                for group in plan.simple.get(metric.name, ()):
-                    self.result.targets += group.size
-                    value = _read(group.reading, aggregate, window, host, metric)
-                    for rule in group.breached(value):
-                        observations.append(Observation(rule, host, metric.key, value, metric.unit))
-                target = f"{host.hostname}/{metric.key}" if plan.needs_target else ""
-                for rule in plan.stateful_simple.get((metric.name, target), ()):
-                    value = self._value(rule, host, metric, aggregate, window)
-                    if not _breaches(rule, value):  # breached ones are already in
-                        observations.append(Observation(rule, host, metric.key, value, metric.unit))
-                for rule in plan.filtered.get(metric.name, ()):
-                    if not _applies(rule, host, metric):
-                        continue
-                    self.result.targets += 1
-                    value = self._value(rule, host, metric, aggregate, window)
-                    if (rule.pk, target) in state_keys or _breaches(rule, value):
-                        observations.append(Observation(rule, host, metric.key, value, metric.unit))
-            absence = [r for r in window_rules if r.kind == AlertRule.Kind.ABSENCE]
-            if absence:
-                if absence_pairs is None:
-                    absence_pairs = _recent_pairs(list(metrics), self.now)
-                for host_id, metric_id in absence_pairs - present:
-                    host, metric = hosts.get(host_id), metrics[metric_id]
-                    for rule in absence:
-                        if host is not None and _applies(rule, host, metric):
-                            self.result.targets += 1
-                            observations.append(
-                                Observation(rule, host, metric.key, None, metric.unit)
-                            )
+                self.result.targets += 1
+                value = self._value(rule, host, metric, aggregate, window)
+                if (rule.pk, target) in state_keys or _breaches(rule, value):
+                    observations.append(Observation(rule, host, metric.key, value, metric.unit))
+        absence = [r for r in window_rules if r.kind == AlertRule.Kind.ABSENCE]
+        if absence:
+            if self._absence_pairs is None:
+                self._absence_pairs = _recent_pairs(list(metrics), self.now)
+            for host_id, metric_id in self._absence_pairs - present:
+                host, metric = hosts.get(host_id), metrics[metric_id]
+                for rule in absence:
+                    if host is not None and _applies(rule, host, metric):
+                        self.result.targets += 1
+                        observations.append(Observation(rule, host, metric.key, None, metric.unit))
         return observations
 
     def _value(self, rule, host, metric, aggregate, window) -> float:
@@ -268,19 +332,28 @@ class Evaluator:
     def _process_observations(self, rules: list[AlertRule], hosts: dict) -> list[Observation]:
         observations = []
         for rule in rules:
-            # Process rules are few; one aggregate query each over the process samples.
-            since = self.now - timedelta(seconds=rule.window_seconds or 60)
-            rows = ProcessSample.objects.filter(name=rule.process, time__gte=since).order_by("time")
-            per_host: dict[int, list[float]] = defaultdict(list)
-            for host_id, value in rows.values_list("host_id", process_field(rule)):
-                per_host[host_id].append(value)
-            for host_id, values in per_host.items():
-                host = hosts.get(host_id)
-                if host is None or (rule.host and host.hostname != rule.host):
-                    continue
-                self.result.targets += 1
-                value = process_value(rule, values)
-                observations.append(Observation(rule, host, rule.process, value, "percent"))
+            try:
+                observations += self._process_rule(rule, hosts)
+            except Exception as exc:
+                logger.exception("reading process samples for rule %s failed", rule)
+                self._failed([rule], exc)
+        return observations
+
+    def _process_rule(self, rule: AlertRule, hosts: dict) -> list[Observation]:
+        # Process rules are few; one aggregate query each over the process samples.
+        observations = []
+        since = self.now - timedelta(seconds=rule.window_seconds or 60)
+        rows = ProcessSample.objects.filter(name=rule.process, time__gte=since).order_by("time")
+        per_host: dict[int, list[float]] = defaultdict(list)
+        for host_id, value in rows.values_list("host_id", process_field(rule)):
+            per_host[host_id].append(value)
+        for host_id, values in per_host.items():
+            host = hosts.get(host_id)
+            if host is None or (rule.host and host.hostname != rule.host):
+                continue
+            self.result.targets += 1
+            value = process_value(rule, values)
+            observations.append(Observation(rule, host, rule.process, value, "percent"))
         return observations
 
     def _service_observations(self, rules: list[AlertRule]) -> list[Observation]:
@@ -309,19 +382,28 @@ class Evaluator:
             results[endpoint_id].append((at, outcome, response_ms))
         observations = []
         for rule in rules:
-            window = rule.window_seconds or 60
-            since = self.now - timedelta(seconds=window)
-            for endpoint in by_id.values():
-                if rule.service not in ("*", endpoint.name):
-                    continue
-                checks = [c for c in results.get(endpoint.pk, ()) if c[0] >= since]
-                read = service_value(rule, checks)
-                if read is None:
-                    continue
-                value, unit = read
-                self.result.targets += 1
-                target = _ServiceTarget(endpoint.name)
-                observations.append(Observation(rule, target, service_series(unit), value, unit))
+            try:
+                observations += self._service_rule(rule, by_id, results)
+            except Exception as exc:
+                logger.exception("reading check results for rule %s failed", rule)
+                self._failed([rule], exc)
+        return observations
+
+    def _service_rule(self, rule: AlertRule, by_id: dict, results: dict) -> list[Observation]:
+        observations = []
+        window = rule.window_seconds or 60
+        since = self.now - timedelta(seconds=window)
+        for endpoint in by_id.values():
+            if rule.service not in ("*", endpoint.name):
+                continue
+            checks = [c for c in results.get(endpoint.pk, ()) if c[0] >= since]
+            read = service_value(rule, checks)
+            if read is None:
+                continue
+            value, unit = read
+            self.result.targets += 1
+            target = _ServiceTarget(endpoint.name)
+            observations.append(Observation(rule, target, service_series(unit), value, unit))
         return observations
 
     # -- stepping a target -------------------------------------------------------------------

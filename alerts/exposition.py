@@ -28,7 +28,15 @@ def alert_series() -> Iterable[Metric]:
     enabled = AlertRule.objects.filter(enabled=True).count()
     rules.add_metric(["enabled"], enabled)
     rules.add_metric(["disabled"], AlertRule.objects.count() - enabled)
+    broken = GaugeMetricFamily(
+        "opsconsole_alert_rule_broken",
+        "1 for an enabled rule the last evaluation pass could not evaluate (its reason is "
+        "in the admin), 0 for the others.",
+        labels=["rule"],
+    )
+    for name, since in AlertRule.objects.filter(enabled=True).values_list("name", "broken_since"):
+        broken.add_metric([name], 0 if since is None else 1)
     silences = GaugeMetricFamily("opsconsole_silences_in_force", "Silences not yet expired.")
     # Served by silence_ends_at.
     silences.add_metric([], Silence.objects.filter(ends_at__gt=timezone.now()).count())
-    yield from (alerts, rules, silences)
+    yield from (alerts, rules, broken, silences)

@@ -15,6 +15,12 @@ from alerts.constants import (
     Severity,
     Status,
 )
+from opsconsole.bounds import DAY, between, finite
+
+# A window covers at least one collection (5 s at the shortest) and at most 30 days, the
+# longest history a chart shows; `for`, cooldown and repeat share the upper bound.
+WINDOW_BOUNDS = (5, 30 * DAY)
+HOLD_BOUNDS = (0, 30 * DAY)
 
 
 class AlertRule(models.Model):
@@ -60,36 +66,64 @@ class AlertRule(models.Model):
         max_length=255, blank=True, help_text="Only this host (blank: every host)."
     )
     operator = models.CharField(max_length=3, choices=Operator.choices, default=Operator.GT)
-    threshold = models.FloatField(null=True, blank=True)
+    threshold = models.FloatField(null=True, blank=True, validators=[finite])
     clear_threshold = models.FloatField(
         null=True,
         blank=True,
+        validators=[finite],
         help_text="Resolve only past this value (hysteresis); blank: the threshold itself.",
     )
-    window_seconds = models.PositiveIntegerField(default=300)
+    window_seconds = models.PositiveIntegerField(
+        default=300, validators=between(*WINDOW_BOUNDS), help_text="5 s to 30 days."
+    )
     aggregation = models.CharField(
         max_length=5, choices=Aggregation.choices, default=Aggregation.AVG
     )
     for_seconds = models.PositiveIntegerField(
-        default=0, help_text="How long the condition must hold before the alert fires."
+        default=0,
+        validators=between(*HOLD_BOUNDS),
+        help_text="How long the condition must hold before the alert fires (up to 30 days).",
     )
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
     category = models.CharField(max_length=20, choices=Category.choices, default=Category.SYSTEM)
     labels = models.JSONField(default=dict, blank=True)
-    cooldown_seconds = models.PositiveIntegerField(default=300)
-    repeat_interval_seconds = models.PositiveIntegerField(default=3600)
+    cooldown_seconds = models.PositiveIntegerField(
+        default=300, validators=between(*HOLD_BOUNDS), help_text="Up to 30 days."
+    )
+    repeat_interval_seconds = models.PositiveIntegerField(
+        default=3600, validators=between(*HOLD_BOUNDS), help_text="Up to 30 days."
+    )
     enabled = models.BooleanField(default=True)
     description = models.TextField(blank=True)
     runbook_url = models.URLField(blank=True)
     recommendations = models.JSONField(default=list, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+    # Set by the evaluator when this rule could not be evaluated (the others go on),
+    # cleared by the first pass that evaluates it again. Written with update(), so
+    # marking a rule does not count as an edit (``updated`` stays).
+    broken_reason = models.TextField(blank=True, editable=False)
+    broken_since = models.DateTimeField(null=True, blank=True, editable=False)
+
+    # The numbers the evaluator turns into time spans and comparisons.
+    BOUNDED_FIELDS = (
+        "window_seconds",
+        "for_seconds",
+        "cooldown_seconds",
+        "repeat_interval_seconds",
+        "threshold",
+        "clear_threshold",
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def broken(self) -> bool:
+        return self.broken_since is not None
 
 
 class Alert(models.Model):

@@ -37,6 +37,7 @@ from alerts.evaluator import (
 from alerts.models import AlertRule
 from metrics.catalog import parse_key, unit_of
 from metrics.models import Host, Metric, MinuteRollup, ProcessSample
+from opsconsole.bounds import stored_problems
 
 MAX_BACKTEST_HOURS = 24 * 7
 
@@ -114,8 +115,17 @@ def _hosts(rule: AlertRule) -> dict[int, Host]:
     return {h.pk: h for h in hosts}
 
 
+def _check_stored(rule: AlertRule) -> None:
+    """A rule saved before its numbers had bounds (a window of 10^12 s) cannot be
+    replayed: say why, as the evaluator does, instead of overflowing."""
+    problems = stored_problems(rule, AlertRule.BOUNDED_FIELDS)
+    if problems:
+        raise ValueError("this rule needs fixing first: " + "; ".join(problems))
+
+
 def matches_now(rule: AlertRule, now: datetime | None = None) -> list[Match]:
     """Every series the rule reads, with its value over the window now; breaches first."""
+    _check_stored(rule)
     now = now or timezone.now()
     if rule.kind == AlertRule.Kind.PROCESS_METRIC:
         found = _timed_matches_now(rule, _process_samples(rule, now, now), now)
@@ -157,6 +167,7 @@ def backtest(rule: AlertRule, hours: int = 24, now: datetime | None = None) -> B
     """Replay the rule over the last ``hours`` of stored history."""
     if not 1 <= hours <= MAX_BACKTEST_HOURS:
         raise ValueError(f"hours must be between 1 and {MAX_BACKTEST_HOURS}")
+    _check_stored(rule)
     now = (now or timezone.now()).replace(second=0, microsecond=0)
     if rule.kind == AlertRule.Kind.PROCESS_METRIC:
         targets = _process_samples(rule, now - timedelta(hours=hours), now)

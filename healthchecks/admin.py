@@ -7,6 +7,7 @@ from healthchecks.models import CheckResult, Flip, LatencySample, ServiceEndpoin
 from healthchecks.runner import run_checks
 from healthchecks.state import disable
 from healthchecks.validation import endpoint_errors
+from opsconsole.broken import BrokenFilter, broken_display
 
 
 class ServiceEndpointForm(forms.ModelForm):
@@ -28,6 +29,12 @@ class ServiceEndpointForm(forms.ModelForm):
             "tls_expiry_warning_days", "period_seconds", "cron", "grace_seconds", "time_zone",
             "recovery_webhook_url", "recovery_after_failures",
         ]  # fmt: skip
+
+    def save(self, commit=True):
+        # An edit is the fix for a broken endpoint: the scheduler claims it again, and
+        # marks it anew if it still cannot be checked.
+        self.instance.broken_reason, self.instance.broken_since = "", None
+        return super().save(commit)
 
     def clean(self):
         data = super().clean()
@@ -78,8 +85,9 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
         "last_checked",
         "interval_seconds",
         "enabled",
+        "scheduling",
     )
-    list_filter = ("state", "kind", "enabled", OriginFilter)
+    list_filter = ("state", "kind", "enabled", BrokenFilter, OriginFilter)
     search_fields = ("name", "target")
     actions = ["check_now", "enable", "disable"]
     readonly_fields = (
@@ -94,6 +102,7 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
         "last_duration_ms",
         "next_check_at",
         "origin",
+        "scheduling",
     )
     fieldsets = (
         (
@@ -164,6 +173,7 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
                     "response_time",
                     "last_error",
                     "next_check_at",
+                    "scheduling",
                 )
             },
         ),
@@ -186,6 +196,10 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
         if endpoint.last_response_ms is None:
             return "—"
         return f"{endpoint.last_response_ms:,.1f} ms"
+
+    @admin.display(description="scheduling")
+    def scheduling(self, endpoint):
+        return broken_display(endpoint)
 
     @admin.display(description="Origin")
     def origin(self, endpoint):

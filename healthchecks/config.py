@@ -23,6 +23,7 @@ from healthchecks.constants import Kind
 from healthchecks.models import ServiceEndpoint
 from healthchecks.probes import UnsafeTarget, validate_url
 from healthchecks.state import disable
+from opsconsole.bounds import stored_problems
 
 _OPTION_FIELDS = {
     "interval": "interval_seconds",
@@ -98,6 +99,11 @@ def _spec(name: str, value) -> EndpointSpec:
             )
     if options.get("interval_seconds", 5) < 5:
         raise EndpointConfigError(f"SERVICE_ENDPOINTS: {name!r}: interval must be >= 5 s")
+    # The bounds the admin and the API enforce: this path creates rows without a form.
+    bounded = [key for key in options if key in ServiceEndpoint.BOUNDED_FIELDS]
+    problems = stored_problems(ServiceEndpoint(**options), bounded)
+    if problems:
+        raise EndpointConfigError(f"SERVICE_ENDPOINTS: {name!r}: {problems[0]}")
     return EndpointSpec(
         name=name, target=value["url"], options=options, parent=str(value.get("parent") or "")
     )
@@ -148,6 +154,10 @@ def import_endpoints(text: str | None = None, *, retire: bool = False) -> Import
                     restored += 1
                 elif changed:
                     updated += 1
+                if changed and endpoint.broken:
+                    # As an edit in the admin: claimed again, marked anew if still broken.
+                    endpoint.broken_reason, endpoint.broken_since = "", None
+                    changed += ["broken_reason", "broken_since"]
                 if changed:
                     endpoint.save(update_fields=changed)
         for spec in specs:

@@ -28,16 +28,23 @@ def endpoint_series() -> Iterable[Metric]:
         "Time up or degraded over the time the state was known, last 24 hours.",
         labels=["endpoint", "kind"],
     )
+    broken = GaugeMetricFamily(
+        "opsconsole_endpoint_broken",
+        "1 for an enabled endpoint the scheduler or a check cycle could not handle (its "
+        "reason is in the admin; it is not checked until fixed), 0 for the others.",
+        labels=["endpoint", "kind"],
+    )
     endpoints = list(
         ServiceEndpoint.objects.filter(enabled=True).values_list(
-            "pk", "name", "kind", "state", "last_response_ms"
+            "pk", "name", "kind", "state", "last_response_ms", "broken_since"
         )
     )
     # One query for every endpoint's flips, as the status page reads them.
     percents = uptimes(
-        [pk for pk, *_ in endpoints], timezone.now(), {pk: s for pk, _, _, s, _ in endpoints}
+        [pk for pk, *_ in endpoints], timezone.now(), {pk: s for pk, _, _, s, *_ in endpoints}
     )
-    for pk, name, kind, current, last_ms in endpoints:
+    for pk, name, kind, current, last_ms, broken_since in endpoints:
+        broken.add_metric([name, kind], 0 if broken_since is None else 1)
         for choice in State.values:
             state.add_metric([name, kind, choice], 1 if choice == current else 0)
         if last_ms is not None:
@@ -47,3 +54,4 @@ def endpoint_series() -> Iterable[Metric]:
     yield state
     yield response
     yield uptime
+    yield broken

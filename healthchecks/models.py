@@ -9,11 +9,18 @@ from django.db import models
 
 from alerts.constants import Severity
 from healthchecks.constants import Kind, Outcome, State
+from opsconsole.bounds import DAY, between, finite
 
 
 def default_interval() -> int:
     """New endpoints are checked every HEALTH_CHECK_INTERVAL seconds unless told."""
     return settings.HEALTH_CHECK_INTERVAL
+
+
+# Checked at most every 5 s (a probe must finish within its interval) and at least once
+# a day; a heartbeat may be expected up to yearly.
+INTERVAL_BOUNDS = (5, DAY)
+TIMEOUT_MAX = 120
 
 
 class ServiceEndpoint(models.Model):
@@ -25,13 +32,24 @@ class ServiceEndpoint(models.Model):
         help_text="HTTP(S): a URL. TCP: host:port. Database: a Django alias (blank: default). "
         "Redis: a redis:// URL (blank: REDIS_URL). Queue and heartbeat: blank.",
     )
-    interval_seconds = models.PositiveIntegerField(default=default_interval)
-    timeout_seconds = models.FloatField(default=10.0)
+    interval_seconds = models.PositiveIntegerField(
+        default=default_interval,
+        validators=between(*INTERVAL_BOUNDS),
+        help_text="5 s to 1 day.",
+    )
+    timeout_seconds = models.FloatField(
+        default=10.0, validators=[*between(0.1, TIMEOUT_MAX), finite], help_text="0.1 to 120 s."
+    )
     retries = models.PositiveSmallIntegerField(
-        default=0, help_text="Consecutive failures tolerated before the endpoint is DOWN."
+        default=0,
+        validators=between(0, 100, ""),
+        help_text="Consecutive failures tolerated before the endpoint is DOWN (up to 100).",
     )
     max_response_time_ms = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Slower than this is DEGRADED (blank: never)."
+        null=True,
+        blank=True,
+        validators=between(1, TIMEOUT_MAX * 1000, "ms"),
+        help_text="Slower than this is DEGRADED (blank: never; up to 120,000 ms).",
     )
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.ERROR)
     parent = models.ForeignKey(
@@ -62,18 +80,24 @@ class ServiceEndpoint(models.Model):
     )
     follow_redirects = models.BooleanField(default=True)
     tls_expiry_warning_days = models.PositiveSmallIntegerField(
-        default=14, help_text="DEGRADED when the certificate expires within this many days."
+        default=14,
+        validators=between(0, 365, "days"),
+        help_text="DEGRADED when the certificate expires within this many days (up to 365).",
     )
 
     # Heartbeat options
     ping_uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     period_seconds = models.PositiveIntegerField(
-        default=3600, help_text="Heartbeat: expected time between pings."
+        default=3600,
+        validators=between(5, 366 * DAY),
+        help_text="Heartbeat: expected time between pings (5 s to 366 days).",
     )
     cron = models.CharField(
         max_length=100, blank=True, help_text="Heartbeat: a cron expression instead of a period."
     )
-    grace_seconds = models.PositiveIntegerField(default=300)
+    grace_seconds = models.PositiveIntegerField(
+        default=300, validators=between(0, 30 * DAY), help_text="Up to 30 days."
+    )
     time_zone = models.CharField(max_length=64, default="UTC")
     last_ping = models.DateTimeField(null=True, blank=True)
     last_start = models.DateTimeField(null=True, blank=True)
@@ -83,7 +107,9 @@ class ServiceEndpoint(models.Model):
     recovery_webhook_url = models.URLField(
         blank=True, help_text="Called (POST) after the failures below, e.g. a restart hook."
     )
-    recovery_after_failures = models.PositiveSmallIntegerField(default=3)
+    recovery_after_failures = models.PositiveSmallIntegerField(
+        default=3, validators=between(0, 100, "")
+    )
 
     # Where it stands (written by the state machine only).
     state = models.CharField(max_length=10, choices=State.choices, default=State.UNKNOWN)
@@ -106,6 +132,22 @@ class ServiceEndpoint(models.Model):
         "with its history kept, and is enabled again if the variable names it again.",
     )
     created = models.DateTimeField(auto_now_add=True)
+    # Set when the scheduler or a check cycle could not handle this endpoint (the others
+    # are checked all the same), cleared when a cycle checks it again.
+    broken_reason = models.TextField(blank=True, editable=False)
+    broken_since = models.DateTimeField(null=True, blank=True, editable=False)
+
+    # The numbers scheduling and probing turn into time spans.
+    BOUNDED_FIELDS = (
+        "interval_seconds",
+        "timeout_seconds",
+        "retries",
+        "max_response_time_ms",
+        "tls_expiry_warning_days",
+        "period_seconds",
+        "grace_seconds",
+        "recovery_after_failures",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -116,6 +158,10 @@ class ServiceEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def broken(self) -> bool:
+        return self.broken_since is not None
 
 
 class CheckResult(models.Model):

@@ -9,12 +9,11 @@ services = physician.check_service_health()  # every endpoint's state, as the AP
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.utils import timezone
 
 from healthchecks.constants import State
 from healthchecks.models import ServiceEndpoint
+from healthchecks.runner import gap_cutoff
 from healthchecks.uptime import uptimes
 from metrics.vitals import NO_DATA, local_host, summarize
 
@@ -40,8 +39,8 @@ def service_health() -> dict:
     services = []
     counts = {state: 0 for state in State.values}
     for endpoint in endpoints:
-        stale = endpoint.last_checked is not None and endpoint.last_checked < now - timedelta(
-            seconds=3 * endpoint.interval_seconds + 30
+        stale = endpoint.last_checked is not None and endpoint.last_checked < gap_cutoff(
+            endpoint, now
         )
         state = State.UNKNOWN.value if stale else endpoint.state
         counts[state] += 1

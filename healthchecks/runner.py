@@ -7,6 +7,7 @@ the database happens before or after the loop, in a few set-wise statements.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -15,9 +16,12 @@ from django.utils import timezone
 
 from healthchecks import heartbeats
 from healthchecks.constants import Kind
-from healthchecks.models import ServiceEndpoint
+from healthchecks.models import INTERVAL_BOUNDS, ServiceEndpoint
 from healthchecks.probes import ProbeResult, http_client, probe
 from healthchecks.state import Transition, apply_results, mark_unknown
+from opsconsole.bounds import stored_problems
+
+logger = logging.getLogger(__name__)
 
 # Concurrent connections per cycle: a cycle with thousands of endpoints must not open
 # thousands of sockets at once.
@@ -30,12 +34,36 @@ class Cycle:
     transitions: list[Transition] = field(default_factory=list)
     unknown: int = 0
     results: list[tuple[ServiceEndpoint, ProbeResult]] = field(default_factory=list)
+    # Endpoints set aside as broken (with their reason) instead of checked.
+    broken: int = 0
 
 
 def gap_cutoff(endpoint: ServiceEndpoint, now: datetime) -> datetime:
     """Checked before this, the endpoint missed about three checks: the console, not the
     service, was away."""
-    return now - timedelta(seconds=3 * endpoint.interval_seconds + 30)
+    # An interval stored before the bounds (10^12 s) reads as the longest allowed, so
+    # pages and the self-watch never overflow on it; the cycle reports it broken.
+    interval = min(endpoint.interval_seconds, INTERVAL_BOUNDS[1])
+    return now - timedelta(seconds=3 * interval + 30)
+
+
+def mark_broken(failures: dict[int, str], now: datetime) -> None:
+    """Set these endpoints aside with their reason (kept from the first failure on):
+    the scheduler stops claiming them until they are saved again or checked by hand."""
+    for pk, reason in failures.items():
+        reason = reason[:1000]
+        if ServiceEndpoint.objects.filter(pk=pk, broken_since__isnull=True).update(
+            broken_reason=reason, broken_since=now
+        ):
+            logger.warning("endpoint %s is broken: %s", pk, reason)
+        else:
+            ServiceEndpoint.objects.filter(pk=pk).exclude(broken_reason=reason).update(
+                broken_reason=reason
+            )
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 async def probe_many(endpoints: list[ServiceEndpoint]) -> list[ProbeResult]:
@@ -65,6 +93,14 @@ def run_checks(endpoint_ids: list[int] | None = None, *, now: datetime | None = 
     cycle = Cycle()
     if not endpoints:
         return cycle
+    # Values stored before the bounds (an interval of 10^12 s) would fail this cycle
+    # for every endpoint in it: such an endpoint is reported broken, the rest checked.
+    failures = {
+        e.pk: "; ".join(problems)
+        for e in endpoints
+        if (problems := stored_problems(e, ServiceEndpoint.BOUNDED_FIELDS))
+    }
+    endpoints = [e for e in endpoints if e.pk not in failures]
     stale = [
         e for e in endpoints if e.last_checked is not None and e.last_checked < gap_cutoff(e, now)
     ]
@@ -78,16 +114,41 @@ def run_checks(endpoint_ids: list[int] | None = None, *, now: datetime | None = 
     for endpoint in endpoints:
         if endpoint.kind != Kind.HEARTBEAT:
             continue
-        late = heartbeats.lateness(endpoint, now)
+        try:
+            late = heartbeats.lateness(endpoint, now)
+        except Exception as exc:
+            logger.exception("heartbeat deadline of %s failed", endpoint.name)
+            failures[endpoint.pk] = _reason(exc)
+            continue
         if late is None:
             quiet.append(endpoint.pk)
         else:
             pairs.append((endpoint, late))
     if quiet:
         ServiceEndpoint.objects.filter(pk__in=quiet).update(last_checked=now)
-    cycle.checked = len(endpoints)
-    cycle.results = pairs
-    cycle.transitions = apply_results(pairs, now)
+    try:
+        cycle.transitions = apply_results(pairs, now)
+    except Exception:
+        # One endpoint's results must not lose every other's: apply them one by one,
+        # and set aside the ones that still fail.
+        logger.exception("storing the cycle's results failed; storing them one by one")
+        for pair in pairs:
+            # (The failed batch already stepped the endpoints in memory.)
+            pair[0].refresh_from_db()
+            try:
+                cycle.transitions += apply_results([pair], now)
+            except Exception as exc:
+                logger.exception("storing the result of %s failed", pair[0].name)
+                failures[pair[0].pk] = _reason(exc)
+    cycle.results = [pair for pair in pairs if pair[0].pk not in failures]
+    cycle.checked = sum(1 for e in endpoints if e.pk not in failures)
+    cycle.broken = len(failures)
+    if failures:
+        mark_broken(failures, now)
+    checked = [e.pk for e in endpoints if e.pk not in failures]
+    ServiceEndpoint.objects.filter(pk__in=checked, broken_since__isnull=False).update(
+        broken_reason="", broken_since=None
+    )
     return cycle
 
 
@@ -101,13 +162,22 @@ def claim_due(now: datetime | None = None) -> list[int]:
     """
     now = now or timezone.now()
     due = list(
-        ServiceEndpoint.objects.filter(enabled=True)
+        ServiceEndpoint.objects.filter(enabled=True, broken_since__isnull=True)
         .filter(Q(next_check_at__lte=now) | Q(next_check_at__isnull=True))
         .values_list("id", "interval_seconds", "next_check_at")
     )
     by_interval: dict[int, list[tuple[int, datetime | None]]] = {}
+    failures: dict[int, str] = {}
+    low, high = INTERVAL_BOUNDS
     for pk, interval, next_at in due:
+        if not low <= interval <= high:
+            # Stored before the bounds: moving it on by 10^12 s overflows, and did so
+            # for every endpoint claimed in the same tick.
+            failures[pk] = f"interval_seconds: {interval} is outside {low} s to 1 day"
+            continue
         by_interval.setdefault(interval, []).append((pk, next_at))
+    if failures:
+        mark_broken(failures, now)
     claimed: list[int] = []
     for interval, rows in by_interval.items():
         step = timedelta(seconds=max(interval, 1))
@@ -130,7 +200,7 @@ def seconds_to_next_due(now: datetime | None = None) -> float | None:
     """How long until the next enabled endpoint is due (0 if one already is); None when
     there is none."""
     now = now or timezone.now()
-    enabled = ServiceEndpoint.objects.filter(enabled=True)
+    enabled = ServiceEndpoint.objects.filter(enabled=True, broken_since__isnull=True)
     if enabled.filter(next_check_at__isnull=True).exists():
         return 0.0
     earliest = enabled.aggregate(earliest=Min("next_check_at"))["earliest"]

@@ -40,9 +40,10 @@ def find_gaps(now: datetime) -> tuple[list[str], list[ServiceEndpoint]]:
         problems.append(f"the scheduler has not run since {_at(lease.heartbeat)}")
     stale = [
         e
-        for e in ServiceEndpoint.objects.filter(enabled=True, last_checked__isnull=False).exclude(
-            kind="heartbeat"
-        )
+        # A broken endpoint is not checked on purpose and says so itself: not a gap.
+        for e in ServiceEndpoint.objects.filter(
+            enabled=True, last_checked__isnull=False, broken_since__isnull=True
+        ).exclude(kind="heartbeat")
         if e.last_checked < gap_cutoff(e, now)
     ]
     if stale:

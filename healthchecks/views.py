@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from healthchecks.charts import badge, sparkline
 from healthchecks.constants import State
 from healthchecks.heartbeats import PingRateLimited, receive_ping
-from healthchecks.models import CheckResult, ServiceEndpoint
+from healthchecks.models import INTERVAL_BOUNDS, CheckResult, ServiceEndpoint
 from healthchecks.uptime import uptimes
 from opsconsole.roles import Role, role_required
 
@@ -35,7 +35,11 @@ def services_context() -> dict:
     # The newest results per endpoint for the sparklines: one query over a bounded window.
     window = now - min(
         max(
-            (timedelta(seconds=e.interval_seconds * SPARK_RESULTS) for e in endpoints),
+            # (An interval stored before its bounds reads as the longest allowed.)
+            (
+                timedelta(seconds=min(e.interval_seconds, INTERVAL_BOUNDS[1]) * SPARK_RESULTS)
+                for e in endpoints
+            ),
             default=timedelta(hours=1),
         ),
         timedelta(hours=24),

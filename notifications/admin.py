@@ -50,13 +50,16 @@ class NotificationChannelForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [
-            (value, label)
-            for value, label in self.fields["kind"].choices
-            if value in available_kinds()
-        ]
+        # Staff who may only view a channel get a form without its fields (the admin
+        # shows them read-only), so each one is adjusted only when it is there.
+        if "kind" in self.fields:
+            self.fields["kind"].choices = [
+                (value, label)
+                for value, label in self.fields["kind"].choices
+                if value in available_kinds()
+            ]
         stored = secret_names(self.instance) if self.instance.pk else []
-        if stored:
+        if stored and "new_secrets" in self.fields:
             self.fields["new_secrets"].help_text = (
                 f"Stored: {', '.join(f'{name} ••••••' for name in stored)}. "
                 + self.fields["new_secrets"].help_text

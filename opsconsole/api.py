@@ -6,6 +6,7 @@ import platform
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.utils import timezone
 from ninja import NinjaAPI, Schema, Status
@@ -49,6 +50,14 @@ def validation_error(request, exc: ValidationError):
     return api.create_response(
         request, {"detail": "; ".join(problems), "errors": exc.errors}, status=422
     )
+
+
+@api.exception_handler(DjangoValidationError)
+def unstorable(request, exc: DjangoValidationError):
+    # A value the database cannot store (opsconsole.inputguard.check_storable).
+    if not getattr(exc, "storable", False):
+        raise exc
+    return api.create_response(request, {"detail": "; ".join(exc.messages)}, status=422)
 
 
 @api.exception_handler(AuthenticationError)

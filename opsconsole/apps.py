@@ -9,15 +9,18 @@ class OpsConsoleConfig(AppConfig):
 
     def ready(self):
         from django.core.signals import got_request_exception
+        from django.db.models.signals import pre_save
         from django_q.signals import post_execute_in_worker, pre_execute
 
-        from opsconsole import audit, errors, joblog
+        from opsconsole import audit, errors, inputguard, joblog
         from opsconsole.configcode import register_section
         from opsconsole.exposition import register_series
         from opsconsole.live import socket_series
         from opsconsole.thresholds import ThresholdsSection
 
         got_request_exception.connect(errors.on_request_exception, dispatch_uid="ops.errors")
+        # Every model, every save: values the database cannot store are refused by name.
+        pre_save.connect(inputguard.check_storable, dispatch_uid="ops.inputguard")
         pre_execute.connect(joblog.on_pre_execute, dispatch_uid="ops.joblog.pre")
         post_execute_in_worker.connect(joblog.on_post_execute, dispatch_uid="ops.joblog.post")
         errors.install_task_reporter()

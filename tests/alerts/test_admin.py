@@ -119,7 +119,7 @@ def test_the_alert_page_shows_its_timeline(admin_client):
 @pytest.mark.parametrize(
     ("matchers", "message"),
     [
-        ('[{"field": "resource", "op": "regex", "value": "(a+)+$"}]', "exponential"),
+        ('[{"field": "resource", "op": "regex", "value": "(a)\\\\1"}]', "no backreferences"),
         ('[{"field": "resource", "op": "regex", "value": "web-("}]', "not a valid regular"),
         ('[{"field": "host", "value": "x"}]', "unknown field 'host'"),
         ("[]", "This field is required"),
@@ -216,5 +216,7 @@ def test_a_silence_is_saved_with_its_creator(admin_client, alice):
 
 def test_check_pattern_accepts_ordinary_patterns():
     assert check_pattern(r"^web-\d+$") == r"^web-\d+$"
-    with pytest.raises(ValueError):
-        check_pattern(r"(\w*)*x")
+    # Nested repetition is harmless on a linear-time engine.
+    assert check_pattern(r"(\w*)*x") == r"(\w*)*x"
+    with pytest.raises(ValueError, match="at most 200 characters"):
+        check_pattern("a" * 201)

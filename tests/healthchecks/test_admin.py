@@ -57,7 +57,7 @@ def test_a_valid_endpoint_is_saved(admin_client):
         ({"kind": "tcp", "target": "db.example"}, "a TCP target is host:port"),
         ({"kind": "heartbeat", "target": "", "cron": "61 * * * *"}, "bad cron expression"),
         ({"kind": "heartbeat", "target": "", "time_zone": "Mars/Olympus"}, "unknown time zone"),
-        ({"interval_seconds": 1}, "at least 5 seconds"),
+        ({"interval_seconds": 1}, "at least 5 s"),
     ],
 )
 def test_what_cannot_be_checked_is_a_form_error(admin_client, overrides, message):
