@@ -20,6 +20,7 @@ class OpsConsoleConfig(AppConfig):
         got_request_exception.connect(errors.on_request_exception, dispatch_uid="ops.errors")
         pre_execute.connect(joblog.on_pre_execute, dispatch_uid="ops.joblog.pre")
         post_execute_in_worker.connect(joblog.on_post_execute, dispatch_uid="ops.joblog.post")
+        post_execute_in_worker.connect(errors.scrub_task_result, dispatch_uid="ops.errors.task")
         errors.install_task_reporter()
         register_section(ThresholdsSection())
         register_series("websockets", socket_series)
