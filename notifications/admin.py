@@ -28,8 +28,9 @@ class NotificationChannelForm(forms.ModelForm):
         required=False,
         label="Secrets",
         widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
-        help_text='Write-only. JSON of the secrets to set, e.g. {"webhook_url": "https://..."}; '
-        "keys not given are kept, a key given as null is removed.",
+        help_text='Write-only. JSON of the secrets to set, e.g. {"webhook_url": "https://..."} '
+        'or a webhook\'s headers, {"headers": {"Authorization": "Bearer ..."}}; keys (and '
+        "headers) not given are kept, one given as null is removed.",
     )
     min_severity = forms.ChoiceField(
         choices=[("", "Default for the kind (critical for SMS, else info)"), *Severity.choices],
@@ -50,13 +51,16 @@ class NotificationChannelForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [
-            (value, label)
-            for value, label in self.fields["kind"].choices
-            if value in available_kinds()
-        ]
+        # Staff who may only view get a form without fields (the page shows values
+        # read-only instead), so there is nothing to narrow or annotate then.
+        if "kind" in self.fields:
+            self.fields["kind"].choices = [
+                (value, label)
+                for value, label in self.fields["kind"].choices
+                if value in available_kinds()
+            ]
         stored = secret_names(self.instance) if self.instance.pk else []
-        if stored:
+        if stored and "new_secrets" in self.fields:
             self.fields["new_secrets"].help_text = (
                 f"Stored: {', '.join(f'{name} ••••••' for name in stored)}. "
                 + self.fields["new_secrets"].help_text
@@ -99,7 +103,12 @@ class NotificationChannelAdmin(admin.ModelAdmin):
     list_filter = ["kind", "enabled"]
     search_fields = ["name"]
     actions = ["send_test_message", "enable", "disable"]
-    readonly_fields = ["consecutive_failures", "circuit_open_until", "next_send_at"]
+    readonly_fields = [
+        "masked_secrets",
+        "consecutive_failures",
+        "circuit_open_until",
+        "next_send_at",
+    ]
 
     @admin.display(description="secrets")
     def masked_secrets(self, channel: NotificationChannel) -> str:

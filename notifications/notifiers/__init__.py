@@ -99,6 +99,8 @@ def redact(text: str, secrets: dict) -> str:
 
 
 def _secret_pieces(value) -> list[str]:
+    if isinstance(value, dict):  # a webhook's headers: their values
+        return [p for v in value.values() for p in _secret_pieces(v)]
     if isinstance(value, list | tuple):
         return [p for v in value for p in _secret_pieces(v)]
     text = str(value or "")
