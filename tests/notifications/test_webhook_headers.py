@@ -162,3 +162,15 @@ def test_stored_headers_move_from_config_to_secrets_with_none_lost():
     hook.refresh_from_db()
     assert hook.config["headers"] == {"Authorization": BEARER, "X-Team": "db"}
     assert "headers" not in hook.secrets
+
+
+def test_a_card_number_in_a_receivers_error_is_scrubbed_from_the_delivery_log(
+    make_channel, receiver, route_all, django_capture_on_commit_callbacks
+):
+    from notifications.models import Notification
+
+    make_channel("webhook", receiver=receiver)
+    receiver.answer((422, {"Content-Type": "text/plain"}, b"card 4111-1111-1111-1111 refused"))
+    fire(django_capture_on_commit_callbacks)
+    error = Notification.objects.get().last_error
+    assert "4111-1111-1111-1111" not in error and "card *** refused" in error
