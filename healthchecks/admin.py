@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib import admin, messages
 
@@ -8,6 +10,15 @@ from healthchecks.runner import run_checks
 from healthchecks.state import disable
 from healthchecks.validation import endpoint_errors
 from opsconsole.broken import BrokenFilter, broken_display
+from opsconsole.scrubbing import Scrubber
+
+MASK = "••••••"
+# Fields whose values are credentials, and what view-only staff see in their place.
+_MASKED_FOR_VIEWERS = {
+    "target": "masked_target",
+    "http_headers": "masked_http_headers",
+    "recovery_webhook_url": "masked_recovery_webhook_url",
+}
 
 
 class ServiceEndpointForm(forms.ModelForm):
@@ -178,6 +189,43 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
             },
         ),
     )
+
+    # Staff who may only view (the Viewers group) read every field of the page; the
+    # headers (an Authorization header), the recovery hook (a restart URL with its
+    # token) and a target's password are shown masked to them. Editors see the fields.
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (
+                name,
+                {**options, "fields": [_MASKED_FOR_VIEWERS.get(f, f) for f in options["fields"]]},
+            )
+            for name, options in fieldsets
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            fields += tuple(_MASKED_FOR_VIEWERS.values())
+        return fields
+
+    @admin.display(description="Target")
+    def masked_target(self, endpoint):
+        return Scrubber().command_line(endpoint.target)  # the password, not the user
+
+    @admin.display(description="HTTP headers")
+    def masked_http_headers(self, endpoint):
+        # Every value: which header carries a credential is the service's choice.
+        return ", ".join(f"{name}: {MASK}" for name in endpoint.http_headers or {}) or "—"
+
+    @admin.display(description="Recovery webhook url")
+    def masked_recovery_webhook_url(self, endpoint):
+        if not endpoint.recovery_webhook_url:
+            return "—"
+        parts = urlsplit(endpoint.recovery_webhook_url)
+        return f"{parts.scheme}://{parts.hostname or ''}/{MASK}"
 
     @admin.action(description="Check now")
     def check_now(self, request, queryset):

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import psutil
 
 from metrics.catalog import series_key
+from opsconsole.scrubbing import Scrubber, secret_values
 
 # Filesystems that are not real storage; their usage would only add noise.
 _PSEUDO_FS = {
@@ -260,8 +261,9 @@ class Collector:
         previous_io: dict[str, list[float]] = self.state.get("proc_io", {})
         current_io: dict[str, list[float]] = {}
         records = []
+        scrubber = Scrubber(secret_values())
         for process, status, cpu_percent, rss in chosen.values():
-            detail = _process_detail(process)
+            detail = _process_detail(process, scrubber)
             if detail is None:
                 continue
             read_rate = write_rate = None
@@ -290,7 +292,7 @@ class Collector:
         return records
 
 
-def _process_detail(process: psutil.Process) -> dict | None:
+def _process_detail(process: psutil.Process, scrubber: Scrubber) -> dict | None:
     try:
         with process.oneshot():
             name = process.name()
@@ -304,7 +306,10 @@ def _process_detail(process: psutil.Process) -> dict | None:
             except (psutil.AccessDenied, AttributeError, NotImplementedError):
                 io = None
             try:
-                cmdline = " ".join(process.cmdline())
+                # Masked here, so an agent's batch (and its spool file) never holds a
+                # password some process was started with; ingest masks again for
+                # batches from elsewhere.
+                cmdline = scrubber.command_line(" ".join(process.cmdline()))
             except psutil.AccessDenied:
                 cmdline = ""
             threads = process.num_threads()

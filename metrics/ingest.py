@@ -21,12 +21,14 @@ from metrics import catalog
 from metrics.models import Host, Metric, MetricSample, ProcessSample
 from metrics.signals import samples_ingested
 from opsconsole.live import publish_now
+from opsconsole.scrubbing import Scrubber, secret_values
 
 logger = logging.getLogger(__name__)
 
 # The layer group of every host's live vitals; an event names the hosts it is about.
 VITALS_GROUP = "vitals"
 LATEST_TTL_SECONDS = 7 * 24 * 3600
+CMDLINE_CHARS = ProcessSample._meta.get_field("cmdline").max_length
 
 
 class IngestError(ValueError):
@@ -198,6 +200,19 @@ def _validate(batch: Batch) -> _Checked:
     return _Checked(rows, keys, newest)
 
 
+def _mask_command_lines(batches: list[Batch]) -> None:
+    """Secret arguments out of every process's command line before it is stored or
+    cached: viewers read them on the System Monitor and in /api/v1/metrics/processes,
+    and an older agent, or any other client of the API, sends them as they are."""
+    scrubber = None
+    for batch in batches:
+        for process in batch.processes:
+            cmdline = process.get("cmdline")
+            if cmdline:
+                scrubber = scrubber or Scrubber(secret_values())
+                process["cmdline"] = scrubber.command_line(cmdline)[:CMDLINE_CHARS]
+
+
 def ingest(batch: Batch, *, received_at: float | None = None) -> IngestResult:
     """Store one host's batch atomically; raise IngestError (storing nothing) if bad."""
     return ingest_many([batch], received_at=received_at)[0]
@@ -212,6 +227,7 @@ def ingest_many(batches: list[Batch], *, received_at: float | None = None) -> li
     what its rows cost.
     """
     received_at = received_at or time.perf_counter()
+    _mask_command_lines(batches)
     validated = [(batch, _validate(batch)) for batch in batches]
     for key in set().union(*(checked.keys for _, checked in validated)):
         catalog.parse_key(key)  # raises InvalidMetric, a ValueError, with the reason

@@ -28,8 +28,9 @@ class NotificationChannelForm(forms.ModelForm):
         required=False,
         label="Secrets",
         widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
-        help_text='Write-only. JSON of the secrets to set, e.g. {"webhook_url": "https://..."}; '
-        "keys not given are kept, a key given as null is removed.",
+        help_text='Write-only. JSON of the secrets to set, e.g. {"webhook_url": "https://..."} '
+        'or a webhook\'s headers, {"headers": {"Authorization": "Bearer ..."}}; keys (and '
+        "headers) not given are kept, one given as null is removed.",
     )
     min_severity = forms.ChoiceField(
         choices=[("", "Default for the kind (critical for SMS, else info)"), *Severity.choices],
@@ -102,7 +103,12 @@ class NotificationChannelAdmin(admin.ModelAdmin):
     list_filter = ["kind", "enabled"]
     search_fields = ["name"]
     actions = ["send_test_message", "enable", "disable"]
-    readonly_fields = ["consecutive_failures", "circuit_open_until", "next_send_at"]
+    readonly_fields = [
+        "masked_secrets",
+        "consecutive_failures",
+        "circuit_open_until",
+        "next_send_at",
+    ]
 
     @admin.display(description="secrets")
     def masked_secrets(self, channel: NotificationChannel) -> str:

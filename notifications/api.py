@@ -67,7 +67,10 @@ class ChannelIn(Schema):
     name: str = Field(..., min_length=1, max_length=100)
     kind: str = Field(..., description="slack, email, sms, pagerduty, discord, telegram, ...")
     config: dict[str, Any] = Field(default_factory=dict)
-    secrets: dict[str, Any] = Field(default_factory=dict, description="write-only")
+    secrets: dict[str, Any] = Field(
+        default_factory=dict,
+        description='write-only; a webhook\'s headers too: {"headers": {"Authorization": "..."}}',
+    )
     min_severity: str | None = Field(None, description="blank: info (critical for sms)")
     enabled: bool = True
     send_resolved: bool = True
@@ -77,7 +80,9 @@ class ChannelIn(Schema):
 class ChannelPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
     config: dict[str, Any] | None = None
-    secrets: dict[str, Any] | None = Field(None, description="merged; null or '' removes one")
+    secrets: dict[str, Any] | None = Field(
+        None, description="merged, headers one by one; null or '' removes one"
+    )
     min_severity: str | None = None
     enabled: bool | None = None
     send_resolved: bool | None = None

@@ -2,6 +2,8 @@
 
 Secrets are write-only: a change merges the given keys into the stored ones (a key
 given as null or "" is removed), so editing a channel never needs its secrets again.
+A secret may be a mapping (a webhook's ``headers``): its entries merge the same way,
+and its entries' names are shown (``headers.Authorization``), never their values.
 """
 
 from __future__ import annotations
@@ -33,11 +35,28 @@ def default_min_severity(kind: str) -> str:
 def merged_secrets(stored: dict, given: dict | None) -> dict:
     secrets = dict(stored or {})
     for key, value in (given or {}).items():
-        if value in (None, ""):
+        if isinstance(value, dict):
+            # One header changed, the others kept: they are write-only too.
+            inner = secrets.get(key)
+            value = merged_secrets(inner if isinstance(inner, dict) else {}, value)
+        if value in (None, "", {}):
             secrets.pop(key, None)
         else:
             secrets[key] = value
     return secrets
+
+
+def flat_secrets(secrets: dict) -> dict[str, object]:
+    """``{"url": ..., "headers": {"Authorization": ...}}`` as ``{"url": ...,
+    "headers.Authorization": ...}``: one entry per value a person sets, for listing names
+    and for the ``${ENV}`` reference each has in a configuration file."""
+    flat: dict[str, object] = {}
+    for key, value in (secrets or {}).items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{name}": item for name, item in value.items()})
+        else:
+            flat[key] = value
+    return flat
 
 
 def problems_for(kind: str, config: Any, secrets: Any) -> list[str]:
@@ -80,8 +99,9 @@ def save_channel(
 
 
 def secret_names(channel: NotificationChannel) -> list[str]:
-    """Which secrets are set, never their values."""
-    return sorted(key for key, value in (channel.secrets or {}).items() if value)
+    """Which secrets are set, never their values (``headers.Authorization`` for each of a
+    webhook's headers)."""
+    return sorted(key for key, value in flat_secrets(channel.secrets).items() if value)
 
 
 def routing_rule_problems(fields: dict) -> list[str]:

@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from alerts.constants import parse_severity
-from notifications.channels import problems_for, routing_rule_problems
+from notifications.channels import flat_secrets, problems_for, routing_rule_problems
 from notifications.models import NotificationChannel, RoutingRule
 from opsconsole import versions
 from opsconsole.configcode import (
@@ -83,11 +83,17 @@ class ChannelsSection:
                 item["send_resolved"] = False
             if channel.rate_limit_per_minute is not None:
                 item["rate_limit_per_minute"] = channel.rate_limit_per_minute
-            secrets = {
-                key: f"${{{self._reference(channel, key)}}}"
-                for key in sorted(channel.secrets or {})
-                if channel.secrets[key]
-            }
+            secrets: dict[str, Any] = {}
+            for key, value in sorted(flat_secrets(channel.secrets).items()):
+                if not value:
+                    continue
+                reference = f"${{{self._reference(channel, key)}}}"
+                # A webhook's headers stay a mapping: secrets.headers.Authorization.
+                head, nested, name = key.partition(".")
+                if nested:
+                    secrets.setdefault(head, {})[name] = reference
+                else:
+                    secrets[key] = reference
             if secrets:
                 item["secrets"] = secrets
             items.append(item)
@@ -185,12 +191,13 @@ class ChannelsSection:
             for key, value in desired.items()
             if getattr(channel, key) != value
         }
-        stored = channel.secrets or {}
-        for key in sorted(set(stored) | set(secrets)):
+        stored = flat_secrets(channel.secrets)
+        flat = flat_secrets(secrets)
+        for key in sorted(set(stored) | set(flat)):
             before_ref = self._reference(channel, key) if stored.get(key) else None
-            after_ref = refs.get(key) if key in secrets else None
+            after_ref = refs.get(key) if key in flat else None
             # Values are compared but never shown: the diff names the references only.
-            if stored.get(key) != secrets.get(key) or before_ref != after_ref:
+            if stored.get(key) != flat.get(key) or before_ref != after_ref:
                 diff[f"secrets.{key}"] = (
                     f"${{{before_ref}}}" if before_ref else None,
                     f"${{{after_ref}}}" if after_ref else None,
@@ -223,37 +230,51 @@ class ChannelsSection:
                 )
             )
             return {}, {}
-        stored = channel.secrets if channel is not None else {}
-        secrets: dict[str, str] = {}
+        stored = flat_secrets(channel.secrets if channel is not None else {})
+        secrets: dict[str, Any] = {}
         refs: dict[str, str] = {}
-        for key, value in given.items():
-            where = given.line_of(key)
+        name = item.get("name", "")
+
+        def take(key: str, value: Any, where: int) -> Any:
+            """One secret's value from its reference (or the stored one), else None."""
             if not is_reference(value):
                 # Keys that name a secret are reported by the document-wide check already.
-                if not (isinstance(key, str) and is_secret_key(key) and value):
+                leaf = key.rpartition(".")[2]
+                if not (is_secret_key(leaf) and value):
                     found.append(
                         ConfigError(
                             where,
                             f"{label}: secrets.{key} must be a reference to an environment "
-                            f"variable, like ${{{default_reference(item.get('name', ''), key)}}}",
+                            f"variable, like ${{{default_reference(name, key)}}}",
                         )
                     )
-                continue
+                return None
             variable = _REFERENCE_NAME.fullmatch(value.strip()).group(1)
             refs[key] = variable
             try:
-                secrets[key] = resolve_references(value.strip())
+                return resolve_references(value.strip())
             except KeyError:
                 if stored.get(key):
-                    secrets[key] = stored[key]
-                else:
-                    found.append(
-                        ConfigError(
-                            where,
-                            f"{label}: secrets.{key}: the environment variable {variable} "
-                            "is not set",
-                        )
+                    return stored[key]
+                found.append(
+                    ConfigError(
+                        where,
+                        f"{label}: secrets.{key}: the environment variable {variable} is not set",
                     )
+                )
+                return None
+
+        for key, value in given.items():
+            if isinstance(value, LineDict):  # a webhook's headers, each a secret
+                taken = {
+                    header: take(f"{key}.{header}", inner, value.line_of(header))
+                    for header, inner in value.items()
+                }
+                secrets[key] = {k: v for k, v in taken.items() if v is not None}
+                continue
+            taken = take(key, value, given.line_of(key))
+            if taken is not None:
+                secrets[key] = taken
         return secrets, refs
 
 

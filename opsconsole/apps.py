@@ -23,6 +23,7 @@ class OpsConsoleConfig(AppConfig):
         pre_save.connect(inputguard.check_storable, dispatch_uid="ops.inputguard")
         pre_execute.connect(joblog.on_pre_execute, dispatch_uid="ops.joblog.pre")
         post_execute_in_worker.connect(joblog.on_post_execute, dispatch_uid="ops.joblog.post")
+        post_execute_in_worker.connect(errors.scrub_task_result, dispatch_uid="ops.errors.task")
         errors.install_task_reporter()
         register_section(ThresholdsSection())
         register_series("websockets", socket_series)

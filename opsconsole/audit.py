@@ -18,6 +18,7 @@ from django.db.models.signals import post_delete, post_save
 
 from opsconsole.live import publish_now
 from opsconsole.models import AuditEntry
+from opsconsole.scrubbing import Scrubber, scrub_text, secret_values
 
 logger = logging.getLogger(__name__)
 
@@ -58,13 +59,17 @@ def acting_as(name: str):
 
 
 def record(kind: str, summary: str, *, actor: str = "", obj=None, data=None) -> AuditEntry:
+    # Every viewer reads the stream (Sentry Station, /api/v1/audit), so what goes in is
+    # scrubbed as alerts and Sentry events are: an exception's text can hold a card
+    # number, a task's traceback a password.
+    scrubber = Scrubber(secret_values())
     entry = AuditEntry.objects.create(
         kind=kind,
-        summary=summary[:300],
+        summary=scrubber.text(summary)[:300],
         actor=actor[:150],
         object_type=obj._meta.label_lower if obj is not None else "",
         object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
-        data=data or {},
+        data=scrubber.data(data or {}),
     )
     transaction.on_commit(
         lambda: publish_now(
@@ -170,7 +175,11 @@ def _request_failed(sender, request=None, **kwargs):
         AuditEntry.Kind.APP_ERROR,
         f"{exc.__class__.__name__ if exc else 'Error'} on {where}",
         actor=user.get_username() if user is not None and user.is_authenticated else "",
-        data={"error": str(exc)[:500] if exc else "", "path": getattr(request, "path", "")},
+        # Scrubbed before it is cut, so a secret is never half kept.
+        data={
+            "error": scrub_text(str(exc))[:500] if exc else "",
+            "path": getattr(request, "path", ""),
+        },
     )
 
 
@@ -183,7 +192,7 @@ def _task_finished(sender, task, **kwargs):
     record(
         AuditEntry.Kind.APP_ERROR,
         f"background task {name} failed",
-        data={"error": str(task.get("result", ""))[:500], "task": task.get("name", "")},
+        data={"error": scrub_text(str(task.get("result", "")))[:500], "task": task.get("name", "")},
     )
 
 

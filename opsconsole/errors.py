@@ -9,6 +9,7 @@ see ``opsconsole.scrubbing``.
 
 from __future__ import annotations
 
+import copy
 import logging
 import sys
 import traceback
@@ -26,18 +27,84 @@ MAX_TRACE_CHARS = 20_000
 
 
 # -- Sentry ------------------------------------------------------------------------------
+class ScrubbedException(Exception):
+    """Stands in for an exception in the hint a ``before_send`` hook is given: its text
+    is the original's, scrubbed; ``original_type`` is the original's class."""
+
+    def __init__(self, original: BaseException, scrubber: Scrubber):
+        super().__init__(scrubber.text(str(original)))
+        self.original_type = type(original)
+
+    def __repr__(self) -> str:
+        return f"{self.original_type.__name__}({str(self)!r})"
+
+
+class ScrubbedExcInfo(tuple):
+    """``(type, ScrubbedException, None)``: unpacks like ``sys.exc_info()``, and its
+    ``str()`` is the scrubbed traceback, which is what seed 001's recipe stores as the
+    alert's stack trace (``str(hint["exc_info"])``). The traceback object itself is left
+    out: its frames hold the variables the event scrubber filtered."""
+
+    text: str
+
+    def __new__(cls, exc_info: tuple, scrubber: Scrubber):
+        kind, value, tb = exc_info
+        made = super().__new__(cls, (kind, ScrubbedException(value, scrubber), None))
+        formatted = "".join(traceback.format_exception(kind, value, tb))
+        made.text = scrubber.text(formatted)[-MAX_TRACE_CHARS:]
+        return made
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def scrubbed_hint(hint: dict, scrubber: Scrubber) -> dict:
+    """The hint Sentry passes ``before_send``, with nothing in it the event lost."""
+    clean: dict = {}
+    for key, value in (hint or {}).items():
+        if key == "exc_info" and isinstance(value, tuple) and len(value) == 3 and value[1]:
+            clean[key] = ScrubbedExcInfo(value, scrubber)
+        elif key == "log_record" and isinstance(value, logging.LogRecord):
+            record = copy.copy(value)
+            record.msg, record.args = scrubber.text(value.getMessage()), None
+            record.exc_info, record.exc_text = None, None
+            clean[key] = record
+        elif isinstance(value, str | dict | list | tuple):
+            clean[key] = scrubber.data(value)
+        else:
+            # Anything else (attachments, a framework's request object) may hold what the
+            # event scrubbing removed: the hook does without it.
+            continue
+    return clean
+
+
 def make_before_send(
     user_hook: Callable[[dict, dict], dict | None] | None = None,
 ) -> Callable[[dict, dict], dict | None]:
     """Sentry's ``before_send``: financial data and secret values out of every string of
     the event (messages, exception values, frame variables, breadcrumbs, request), then
-    ``user_hook`` (seed 001's recipe) sees the scrubbed event."""
+    ``user_hook`` (seed 001's recipe) sees the scrubbed event and a scrubbed hint.
+
+    A hook that raises (seed 001's reads ``event["request"]``, which a task's event has
+    not) is logged, and the scrubbed event is sent as it is: Sentry drops an event whose
+    ``before_send`` raised, so a task's error would otherwise never reach it.
+    """
 
     def before_send(event: dict, hint: dict) -> dict | None:
-        scrubbed = Scrubber(secret_values()).data(event)
-        if user_hook is not None:
-            return user_hook(scrubbed, hint)
-        return scrubbed
+        scrubber = Scrubber(secret_values())
+        scrubbed = scrubber.data(event)
+        if user_hook is None:
+            return scrubbed
+        try:
+            returned = user_hook(copy.deepcopy(scrubbed), scrubbed_hint(hint, scrubber))
+        except Exception:
+            logger.warning(
+                "the before_send hook failed; the event is sent as scrubbed", exc_info=True
+            )
+            return scrubbed
+        # What the hook added came from a scrubbed event and hint; scrubbed once more all
+        # the same, since it may add from anywhere.
+        return None if returned is None else scrubber.data(returned)
 
     return before_send
 
@@ -175,6 +242,14 @@ class TaskErrorReporter:
             report_exception(exc, endpoint=f"task {_current_task_func()}")
         if self.previous is not None:
             self.previous.report()
+
+
+def scrub_task_result(sender, task: dict, **kwargs) -> None:
+    """q2's ``post_execute_in_worker``: a failed task's result is its exception's text and
+    traceback, which q2 stores (the admin's failed tasks), logs and hands to the audit
+    stream; scrubbed in place, in the worker, before any of that."""
+    if task.get("success") is False and isinstance(task.get("result"), str):
+        task["result"] = Scrubber(secret_values()).text(task["result"])
 
 
 def _current_task_func() -> str:

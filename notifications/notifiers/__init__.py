@@ -21,6 +21,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from notifications.urlguard import Unresolvable, UnsafeURL, check_url, guard
+from opsconsole.scrubbing import COMMAND_MASK, Scrubber, secret_values
 
 MAX_REDIRECTS = 3
 BODY_EXCERPT = 200
@@ -91,14 +92,19 @@ def validate(kind: str, config: dict, secrets: dict) -> list[str]:
 
 
 def redact(text: str, secrets: dict) -> str:
-    """Remove every secret value (and its URL path) from a message meant for logs."""
-    for value in secrets.values():
-        for piece in _secret_pieces(value):
-            text = text.replace(piece, "***")
-    return text
+    """Remove every secret value of the channel (and its URL path) from a message meant
+    for logs and the delivery log, and what the console's scrubber removes everywhere
+    (card numbers, tokens, credentials in URLs): a receiver's error body is shown on the
+    alert page to viewers."""
+    pieces = [piece for value in secrets.values() for piece in _secret_pieces(value)]
+    # Longest first, so a URL goes whole before its path is looked for.
+    known = sorted({*pieces, *secret_values()}, key=len, reverse=True)
+    return Scrubber(known, mask=COMMAND_MASK).text(text)
 
 
 def _secret_pieces(value) -> list[str]:
+    if isinstance(value, dict):  # a webhook's headers: their values
+        return [p for v in value.values() for p in _secret_pieces(v)]
     if isinstance(value, list | tuple):
         return [p for v in value for p in _secret_pieces(v)]
     text = str(value or "")

@@ -3,6 +3,10 @@
 The receiver checks ``X-OpsConsole-Signature: sha256=<hex>`` over
 ``<X-OpsConsole-Timestamp>.<body>`` with the shared secret, and can drop duplicates
 by ``Idempotency-Key``.
+
+Extra request headers (``secrets.headers``, ``{"Authorization": "Bearer ..."}``) are
+secrets, every value of them: receivers authenticate by header, and which header
+carries a credential is theirs to choose, so the console cannot tell by the name.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ import time
 from notifications.notifiers import post
 from notifications.notifiers.message import Message
 
-CONFIG = ("headers", "timeout")
+CONFIG = ("timeout",)
 # The URL is a secret too: many receivers put their token in it.
-SECRETS = ("url", "signing_secret")
+SECRETS = ("url", "signing_secret", "headers")
 REQUIRED = ("url",)
 URL_KEYS = ("url",)
 RATE_PER_MINUTE = 0
@@ -57,9 +61,12 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def check(config: dict, secrets: dict) -> list[str]:
-    headers = config.get("headers", {})
-    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
-        return ['config.headers must be an object of strings: {"X-Team": "db"}']
+    headers = secrets.get("headers", {})
+    if not isinstance(headers, dict) or not all(
+        isinstance(name, str) and name.strip() and isinstance(value, str)
+        for name, value in headers.items()
+    ):
+        return ['secrets.headers must be an object of strings: {"Authorization": "Bearer ..."}']
     return []
 
 
@@ -67,7 +74,7 @@ def send(channel, message: Message) -> int:
     body = json.dumps(render(message), default=str).encode()
     timestamp = str(int(time.time()))
     headers = {
-        **channel.config.get("headers", {}),
+        **(channel.secrets.get("headers") or {}),
         "Content-Type": "application/json",
         "X-OpsConsole-Timestamp": timestamp,
         "X-OpsConsole-Event": message.transition,

@@ -142,3 +142,50 @@ def test_endpoints_filter_by_origin(admin_client, make_endpoint):
     assert names("admin") == ["billing"]
     assert names("environment") == ["api"]
     assert names("removed") == ["db"]
+
+
+SECRET_HEADER = "Bearer hc-s3cret-header-77"
+RECOVERY = "https://restart.example.com/hooks/RESTART-TOKEN-88"
+
+
+def _guarded(make_endpoint):
+    return make_endpoint(
+        "payments",
+        target="http://app:db-pw-99@127.0.0.1:9/health",
+        http_headers={"Authorization": SECRET_HEADER, "X-Team": "team-pay-11"},
+        recovery_webhook_url=RECOVERY,
+    )
+
+
+def test_view_only_staff_see_no_header_value_recovery_url_or_password(client, make_endpoint):
+    from tests.conftest import _user
+
+    load_defaults()
+    endpoint = _guarded(make_endpoint)
+    client.force_login(_user("vera", "Viewers", is_staff=True))
+    response = client.get(f"/admin/healthchecks/serviceendpoint/{endpoint.pk}/change/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    for secret in ("hc-s3cret-header-77", "RESTART-TOKEN-88", "db-pw-99", "team-pay-11"):
+        assert secret not in page
+    assert "Authorization: ••••••" in page and "X-Team: ••••••" in page
+    assert "https://restart.example.com/••••••" in page
+    assert "http://app:***@127.0.0.1:9/health" in page
+
+
+def test_an_admin_still_edits_the_headers_and_recovery_url(admin_client, make_endpoint):
+    endpoint = _guarded(make_endpoint)
+    page = admin_client.get(f"/admin/healthchecks/serviceendpoint/{endpoint.pk}/change/")
+    assert "RESTART-TOKEN-88" in page.content.decode()
+    response = admin_client.post(
+        f"/admin/healthchecks/serviceendpoint/{endpoint.pk}/change/",
+        _endpoint(
+            name="payments",
+            http_headers='{"Authorization": "Bearer rotated"}',
+            recovery_webhook_url="https://restart.example.com/hooks/NEW",
+        ),
+    )
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.http_headers == {"Authorization": "Bearer rotated"}
+    assert endpoint.recovery_webhook_url == "https://restart.example.com/hooks/NEW"

@@ -23,6 +23,10 @@ def failing_task(order_id: int):
     raise RuntimeError(f"could not post order {order_id} to {slack_webhook_url}")
 
 
+def declined_task(order_id: int):
+    raise RuntimeError(f"order {order_id}: card 4111-1111-1111-1111 declined")
+
+
 def quiet_task():
     return "ok"
 
