@@ -11,8 +11,17 @@ from django.db import transaction
 
 from opsconsole.roles import GROUP_NAMES, Role
 
-# Which model permissions each role's group carries in the admin.
-_ADMIN_APPS = ("metrics", "alerts", "healthchecks", "notifications", "opsconsole", "django_q")
+# Which model permissions each role's group carries in the admin. axes: admins unlock a
+# locked-out login by deleting its access attempt.
+_ADMIN_APPS = (
+    "metrics",
+    "alerts",
+    "healthchecks",
+    "notifications",
+    "opsconsole",
+    "django_q",
+    "axes",
+)
 
 
 def load_defaults() -> list[str]:

@@ -11,6 +11,7 @@ import os
 import secrets
 import socket
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -78,6 +79,7 @@ INSTALLED_APPS = [
     "django_q",
     "django_htmx",
     "ninja",
+    "axes",
     "opsconsole",
     "metrics",
     "alerts",
@@ -97,6 +99,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # After authentication: records who edits rules and silences, for the audit stream.
     "opsconsole.audit.AuditActorMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "opsconsole.urls"
@@ -235,6 +239,22 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Failed logins are throttled per account and per address (django-axes): after
+# LOGIN_FAILURE_LIMIT failures either is refused, even with the right password, for
+# LOGIN_LOCKOUT_MINUTES or until an admin deletes its access attempt (README, "Roles").
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+# Two separate locks: one account from anywhere, and one address whatever it tries.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+# Every attempt is already in the audit stream; axes keeps only the counters.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "system_monitor"
 LOGOUT_REDIRECT_URL = "login"
