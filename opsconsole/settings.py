@@ -61,6 +61,8 @@ if PORT > 65535:
     raise ImproperlyConfigured(f"PORT={PORT} is not a TCP port (1-65535)")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", HOST])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
+# An anonymous write gets 401 and where to log in, not "CSRF verification failed".
+CSRF_FAILURE_VIEW = "opsconsole.views.csrf_failure"
 # Links in notifications point back here.
 PUBLIC_URL = envstr("PUBLIC_URL", f"http://{HOST}:{PORT}").rstrip("/")
 
