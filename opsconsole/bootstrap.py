@@ -125,13 +125,20 @@ def _default_routes() -> list[str]:
     return load_default_routes()
 
 
+def admin_password_from_env() -> str:
+    """OPSCONSOLE_ADMIN_PASSWORD, or the file OPSCONSOLE_ADMIN_PASSWORD_FILE names."""
+    from opsconsole.env import envsecret
+
+    return envsecret("OPSCONSOLE_ADMIN_PASSWORD")
+
+
 def ensure_admin(username: str | None = None, password: str | None = None) -> str | None:
     """Create the first superuser if there is none; return a generated password once."""
     User = get_user_model()
     if User.objects.filter(is_superuser=True).exists():
         return None
     username = username or os.environ.get("OPSCONSOLE_ADMIN_USER", "admin")
-    given = password or os.environ.get("OPSCONSOLE_ADMIN_PASSWORD")
+    given = password or admin_password_from_env()
     chosen = given or secrets.token_urlsafe(12)
     User.objects.create_superuser(username=username, email="", password=chosen)
     return None if given else chosen
