@@ -22,9 +22,11 @@ from opsconsole.env import (
     envfloat,
     envint,
     envlist,
+    envloglevel,
     envsecret,
     envstr,
     envtemplates,
+    envtimezone,
     load_dotenv,
     sqlite_database,
 )
@@ -33,7 +35,15 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(Path(envstr("OPSCONSOLE_ENV_FILE", str(BASE_DIR / ".env"))))
 
 VAR_DIR = Path(envstr("OPSCONSOLE_VAR_DIR", str(BASE_DIR / "var"))).resolve()
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+try:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # Made here, so a directory that exists but cannot be written fails now, in one line,
+    # not in the middle of a migration or the first request.
+    (VAR_DIR / "staticfiles").mkdir(exist_ok=True)
+except OSError as exc:
+    raise ImproperlyConfigured(
+        f"OPSCONSOLE_VAR_DIR={str(VAR_DIR)!r} cannot be used: {exc.strerror}"
+    ) from None
 
 # Set by tests/conftest.py before settings load: tasks run inline, fast hashing.
 TESTING = envbool("OPSCONSOLE_TESTING", False)
@@ -267,13 +277,12 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # --- I18N / static ------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = envstr("TIME_ZONE", "UTC")
+TIME_ZONE = envtimezone("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)
 # Serve static files from the finders in every mode: no collectstatic step to forget.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
@@ -376,7 +385,7 @@ PROMETHEUS_TIMEOUT = envfloat("PROMETHEUS_TIMEOUT", 10.0, minimum=0.1)
 PROMETHEUS_CHART_QUERIES = envtemplates("PROMETHEUS_CHART_QUERIES", "{host}", "{host_regex}")
 
 # --- Logging -------------------------------------------------------------------------------
-LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
+LOG_LEVEL = envloglevel("LOG_LEVEL", "INFO")
 # json: one object per line for log shippers; text: readable lines. By default, text on
 # a terminal (a developer's `make run`) and json anywhere else (systemd, containers).
 LOG_FORMAT = envstr("LOG_FORMAT", "text" if sys.stderr.isatty() else "json").lower()
@@ -398,7 +407,7 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
         # q2 logs every enqueue and pick-up at INFO; the tasks log their own outcome.
-        "django-q": {"level": envstr("Q_LOG_LEVEL", "WARNING").upper()},
+        "django-q": {"level": envloglevel("Q_LOG_LEVEL", "WARNING")},
         # HTTP clients log each request's URL at INFO, and a Slack, Discord or Telegram
         # URL is itself the secret; Twilio's logs its request parameters.
         "httpx": {"level": "WARNING"},
