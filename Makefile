@@ -2,7 +2,13 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-DEPS_STAMP := $(VENV)/.deps-$(shell sha1sum pyproject.toml | cut -c1-12)
+DEPS_HASH := $(shell sha1sum pyproject.toml | cut -c1-12)
+# Two sets: `run` needs the runtime dependencies only (about 300 MiB); the tests, the
+# linter and the benchmarks need the dev extras too (playwright and all, about 500 MiB).
+RUN_STAMP := $(VENV)/.deps-run-$(DEPS_HASH)
+DEV_STAMP := $(VENV)/.deps-dev-$(DEPS_HASH)
+DEPS_SET = $(BIN)/python -c 'import sys, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + (p["optional-dependencies"]["dev"] if sys.argv[1] == "dev" else [])))'
+PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar on
 
 .PHONY: run setup test test-postgres e2e bench lint clean
 
@@ -11,38 +17,49 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Dependencies are pinned in pyproject.toml; reinstall whenever it changes.
-$(DEPS_STAMP): pyproject.toml | $(BIN)/python
+# Dependencies are pinned in pyproject.toml; reinstall whenever it changes. pip shows
+# what it fetches: the first run takes about a minute and should not look stuck.
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
 	@mkdir -p var
-	$(BIN)/python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))' > var/requirements.txt
-	$(BIN)/python -m pip install --quiet -r var/requirements.txt
+	@$(DEPS_SET) run > var/requirements-run.txt
+	@echo "Installing the runtime dependencies into $(VENV) (about a minute the first time)..."
+	$(PIP_INSTALL) -r var/requirements-run.txt
 	@rm -f $(VENV)/.deps-*
 	@touch $@
 
-setup: $(DEPS_STAMP)
+# The dev set includes the runtime set, so it stands for both.
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	@mkdir -p var
+	@$(DEPS_SET) dev > var/requirements-dev.txt
+	@echo "Installing the runtime and development dependencies into $(VENV) (a few minutes the first time)..."
+	$(PIP_INSTALL) -r var/requirements-dev.txt
+	@rm -f $(VENV)/.deps-*
+	@touch $@ $(RUN_STAMP)
+
+setup: $(RUN_STAMP)
 	$(BIN)/python manage.py setup_console
 
 # serve migrates, loads defaults and creates the admin (printing its password once).
-run: $(DEPS_STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/python manage.py serve
 
-test: $(DEPS_STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m "not e2e" -q
 
 # The same suite against PostgreSQL and Redis (see .ci/run for the URLs CI uses).
-test-postgres: $(DEPS_STAMP)
+test-postgres: $(DEV_STAMP)
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
 	$(BIN)/python -m pytest -m "not e2e" -q
 
 # Browser tests: Debian's chromium driven by playwright.
-e2e: $(DEPS_STAMP)
+e2e: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m e2e -q
 
-bench: $(DEPS_STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py
 
-lint: $(DEPS_STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 
 clean:

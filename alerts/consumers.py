@@ -17,7 +17,6 @@ import json
 from collections import OrderedDict
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import QueryDict
 from django.template.loader import render_to_string
 
@@ -27,7 +26,7 @@ from alerts.service import ALERTS_GROUP
 from opsconsole.live import local_fanout
 from opsconsole.panels import live_panels, render_live_panels
 from opsconsole.roles import Role
-from opsconsole.sockets import admit
+from opsconsole.sockets import LiveConsumer, admit
 
 # Rendered rows and counts shared by every page open in this process, by the change
 # that caused them, so 100 open consoles cost one render and query per change, not 100.
@@ -107,10 +106,7 @@ def _whole_list(filters: console.Filters, can_act: bool) -> str:
     )
 
 
-class _LiveAlerts(AsyncWebsocketConsumer):
-    # No layer channel of its own: events come through the process's shared fan-out.
-    channel_layer_alias = "fanout-only"
-
+class _LiveAlerts(LiveConsumer):
     async def connect(self):
         role = await admit(self)
         if role is None:

@@ -54,11 +54,18 @@ def parse(text: str) -> list[EndpointSpec]:
     text = (text or "").strip()
     if not text:
         return []
-    if text.startswith("{"):
+    # What starts like JSON is read as JSON, so a broken object or list is called bad
+    # JSON rather than a malformed name=url pair.
+    if text[0] in '{["':
         try:
             raw = json.loads(text)
         except ValueError as exc:
             raise EndpointConfigError(f"SERVICE_ENDPOINTS is not valid JSON: {exc}") from None
+        if not isinstance(raw, dict):
+            raise EndpointConfigError(
+                "SERVICE_ENDPOINTS must be a JSON object of name to URL or settings "
+                f'({{"web": "https://example.com/health"}}), not a JSON {type(raw).__name__}'
+            )
     else:
         raw = {}
         for item in filter(None, (part.strip() for part in text.split(","))):

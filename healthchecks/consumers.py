@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
 from healthchecks.state import SERVICES_GROUP
 from opsconsole.live import local_fanout
-from opsconsole.sockets import admit
+from opsconsole.sockets import LiveConsumer, admit
 
 # The last change rendered in this process: every open page is sent the same render.
 _last: dict[str, object] = {"at": None, "html": ""}
@@ -26,10 +25,7 @@ def _render(at) -> str:
     return str(_last["html"])
 
 
-class ServicesConsumer(AsyncWebsocketConsumer):
-    # Events arrive through the process's shared fan-out, as for the vitals pages.
-    channel_layer_alias = "fanout-only"
-
+class ServicesConsumer(LiveConsumer):
     async def connect(self):
         if await admit(self) is None:
             return

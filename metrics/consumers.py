@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
 from alerts.console import gauge_alerts
@@ -14,7 +13,7 @@ from metrics.ingest import VITALS_GROUP
 from metrics.models import Host
 from metrics.vitals import summarize
 from opsconsole.live import local_fanout
-from opsconsole.sockets import admit
+from opsconsole.sockets import LiveConsumer, admit
 
 # (host id, sample time) -> rendered HTML, shared by every consumer in this process, so
 # 100 open pages cost one render per collection, not 100.
@@ -46,12 +45,7 @@ def _render(host_id: int, at: str | None) -> str | None:
     return html
 
 
-class VitalsConsumer(AsyncWebsocketConsumer):
-    # No channel of its own: events arrive through the process's shared fan-out (see
-    # opsconsole.live.LocalFanout), so an open page costs the layer nothing. An alias
-    # that names no layer makes Channels skip the per-consumer channel.
-    channel_layer_alias = "fanout-only"
-
+class VitalsConsumer(LiveConsumer):
     async def connect(self):
         if await admit(self) is None:
             return

@@ -12,7 +12,7 @@ class OpsConsoleConfig(AppConfig):
         from django.db.models.signals import pre_save
         from django_q.signals import post_execute_in_worker, pre_execute
 
-        from opsconsole import audit, errors, inputguard, joblog
+        from opsconsole import audit, errors, inputguard, joblog, sockets
         from opsconsole.configcode import register_section
         from opsconsole.exposition import register_series
         from opsconsole.live import socket_series
@@ -28,6 +28,7 @@ class OpsConsoleConfig(AppConfig):
         register_section(ThresholdsSection())
         register_series("websockets", socket_series)
         audit.connect()
+        sockets.connect()
         _import_backends()
 
         # `manage.py serve` runs the ticker as a thread of the web process (it only

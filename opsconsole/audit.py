@@ -118,6 +118,37 @@ def _login_failed(sender, credentials, request=None, **kwargs):
 
 
 @_safely
+def _locked_out(sender, request=None, username="", ip_address="", **kwargs):
+    who = str(username or "")[:150]
+    record(
+        AuditEntry.Kind.LOGIN_LOCKED,
+        f"logins locked for {who or '(no username)'} from {ip_address or 'an unknown address'} "
+        "after too many failures",
+        actor=who,
+        data={"ip": ip_address or ""},
+    )
+
+
+@_safely
+def _unlocked(sender, instance, **kwargs):
+    # Deleting a lockout's access attempt lifts it: the admin's delete, axes_reset*, or
+    # the cool-off's own clean-up, which runs with nobody acting. Rows of a few
+    # mistakes that locked nothing are deleted the same way and are not worth a line.
+    from django.conf import settings
+
+    if instance.failures_since_start < settings.AXES_FAILURE_LIMIT:
+        return
+    who = _actor()
+    record(
+        AuditEntry.Kind.LOGIN_UNLOCKED,
+        f"logins unlocked for {instance.username or '(no username)'} "
+        f"from {instance.ip_address or 'any address'}" + (f" by {who}" if who else ""),
+        actor=who,
+        data={"username": instance.username or "", "ip": instance.ip_address or ""},
+    )
+
+
+@_safely
 def _logged_out(sender, request, user, **kwargs):
     if user is not None:
         record(
@@ -207,6 +238,12 @@ def connect() -> None:
     user_logged_out.connect(_logged_out, dispatch_uid="audit.logout")
     alert_changed.connect(_alert_changed, dispatch_uid="audit.alert_changed")
     got_request_exception.connect(_request_failed, dispatch_uid="audit.request_failed")
+    if apps.is_installed("axes"):
+        from axes.models import AccessAttempt
+        from axes.signals import user_locked_out
+
+        user_locked_out.connect(_locked_out, dispatch_uid="audit.locked_out")
+        post_delete.connect(_unlocked, sender=AccessAttempt, dispatch_uid="audit.unlocked")
     for label in AUDITED_MODELS:
         try:
             model = apps.get_model(label)

@@ -11,6 +11,7 @@ from datetime import timedelta
 from django.utils import timezone
 from ninja.errors import HttpError
 from ninja.security import APIKeyHeader, HttpBearer, SessionAuth
+from ninja.utils import check_csrf
 
 from opsconsole.models import ApiToken, Scope, hash_token
 from opsconsole.roles import Role, role_of
@@ -73,6 +74,20 @@ class RoleSessionAuth(SessionAuth):
     def __init__(self, role: Role = Role.VIEWER):
         super().__init__()
         self.role = role
+
+    def _get_key(self, request):
+        # Without a signed-in session there is nothing for CSRF to protect: an
+        # anonymous write is unauthenticated (401, saying how to authenticate), not a
+        # failed CSRF check (403), which told a script nothing about its missing token.
+        if not request.user.is_authenticated:
+            return None
+        if not getattr(request, "_ninja_csrf_exempt", False) and check_csrf(request):
+            raise HttpError(
+                403,
+                "CSRF check failed: a write with a session must send the csrftoken "
+                "cookie's value in an X-CSRFToken header",
+            )
+        return request.COOKIES.get(self.param_name)
 
     def authenticate(self, request, key):
         user = super().authenticate(request, key)

@@ -11,8 +11,17 @@ from django.db import transaction
 
 from opsconsole.roles import GROUP_NAMES, Role
 
-# Which model permissions each role's group carries in the admin.
-_ADMIN_APPS = ("metrics", "alerts", "healthchecks", "notifications", "opsconsole", "django_q")
+# Which model permissions each role's group carries in the admin. axes: admins unlock a
+# locked-out login by deleting its access attempt.
+_ADMIN_APPS = (
+    "metrics",
+    "alerts",
+    "healthchecks",
+    "notifications",
+    "opsconsole",
+    "django_q",
+    "axes",
+)
 
 
 def load_defaults() -> list[str]:
@@ -116,13 +125,20 @@ def _default_routes() -> list[str]:
     return load_default_routes()
 
 
+def admin_password_from_env() -> str:
+    """OPSCONSOLE_ADMIN_PASSWORD, or the file OPSCONSOLE_ADMIN_PASSWORD_FILE names."""
+    from opsconsole.env import envsecret
+
+    return envsecret("OPSCONSOLE_ADMIN_PASSWORD")
+
+
 def ensure_admin(username: str | None = None, password: str | None = None) -> str | None:
     """Create the first superuser if there is none; return a generated password once."""
     User = get_user_model()
     if User.objects.filter(is_superuser=True).exists():
         return None
     username = username or os.environ.get("OPSCONSOLE_ADMIN_USER", "admin")
-    given = password or os.environ.get("OPSCONSOLE_ADMIN_PASSWORD")
+    given = password or admin_password_from_env()
     chosen = given or secrets.token_urlsafe(12)
     User.objects.create_superuser(username=username, email="", password=chosen)
     return None if given else chosen

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import QueryDict
 from django.template.loader import render_to_string
 
@@ -13,14 +12,12 @@ from opsconsole import audit
 from opsconsole.live import local_fanout
 from opsconsole.models import AuditEntry
 from opsconsole.roles import Role
-from opsconsole.sockets import admit
+from opsconsole.sockets import LiveConsumer, admit
 
 CATCH_UP_LIMIT = 200
 
 
-class AuditConsumer(AsyncWebsocketConsumer):
-    channel_layer_alias = "fanout-only"
-
+class AuditConsumer(LiveConsumer):
     async def connect(self):
         role = await admit(self)
         if role is None:

@@ -54,6 +54,38 @@ def envsecret(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def envloglevel(name: str, default: str) -> str:
+    """A logging level name; anything else would fail deep inside logging's setup."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    level = value.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a log level (one of: {', '.join(LOG_LEVELS)})"
+        )
+    return level
+
+
+def envtimezone(name: str, default: str) -> str:
+    """An IANA time zone name such as Europe/Paris, checked against the zone database."""
+    import zoneinfo
+
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        zoneinfo.ZoneInfo(value.strip())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a time zone (an IANA name such as UTC or Europe/Paris)"
+        ) from None
+    return value.strip()
+
+
 def envbool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     if value is None:

@@ -90,6 +90,8 @@ class AuditEntry(models.Model):
     class Kind(models.TextChoices):
         LOGIN = "login", "Login"
         LOGIN_FAILED = "login_failed", "Failed login"
+        LOGIN_LOCKED = "login_locked", "Login locked out"
+        LOGIN_UNLOCKED = "login_unlocked", "Login unlocked"
         LOGOUT = "logout", "Logout"
         ALERT_ACTION = "alert_action", "Alert action"
         CONFIG_CHANGE = "config_change", "Configuration change"

@@ -11,6 +11,7 @@ import os
 import secrets
 import socket
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -21,9 +22,11 @@ from opsconsole.env import (
     envfloat,
     envint,
     envlist,
+    envloglevel,
     envsecret,
     envstr,
     envtemplates,
+    envtimezone,
     load_dotenv,
     sqlite_database,
 )
@@ -32,7 +35,15 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(Path(envstr("OPSCONSOLE_ENV_FILE", str(BASE_DIR / ".env"))))
 
 VAR_DIR = Path(envstr("OPSCONSOLE_VAR_DIR", str(BASE_DIR / "var"))).resolve()
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+try:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # Made here, so a directory that exists but cannot be written fails now, in one line,
+    # not in the middle of a migration or the first request.
+    (VAR_DIR / "staticfiles").mkdir(exist_ok=True)
+except OSError as exc:
+    raise ImproperlyConfigured(
+        f"OPSCONSOLE_VAR_DIR={str(VAR_DIR)!r} cannot be used: {exc.strerror}"
+    ) from None
 
 # Set by tests/conftest.py before settings load: tasks run inline, fast hashing.
 TESTING = envbool("OPSCONSOLE_TESTING", False)
@@ -60,6 +71,8 @@ if PORT > 65535:
     raise ImproperlyConfigured(f"PORT={PORT} is not a TCP port (1-65535)")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", HOST])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
+# An anonymous write gets 401 and where to log in, not "CSRF verification failed".
+CSRF_FAILURE_VIEW = "opsconsole.views.csrf_failure"
 # Links in notifications point back here.
 PUBLIC_URL = envstr("PUBLIC_URL", f"http://{HOST}:{PORT}").rstrip("/")
 
@@ -78,6 +91,7 @@ INSTALLED_APPS = [
     "django_q",
     "django_htmx",
     "ninja",
+    "axes",
     "opsconsole",
     "metrics",
     "alerts",
@@ -87,6 +101,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "opsconsole.csp.ContentSecurityPolicyMiddleware",
     # Before anything reads the session or a view runs: NUL characters and huge integers
     # get a 400 with the reason instead of a database error.
     "opsconsole.inputguard.RefuseUnstorableInput",
@@ -100,6 +115,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # After authentication: records who edits rules and silences, for the audit stream.
     "opsconsole.audit.AuditActorMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "opsconsole.urls"
@@ -238,6 +255,22 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Failed logins are throttled per account and per address (django-axes): after
+# LOGIN_FAILURE_LIMIT failures either is refused, even with the right password, for
+# LOGIN_LOCKOUT_MINUTES or until an admin deletes its access attempt (README, "Roles").
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+# Two separate locks: one account from anywhere, and one address whatever it tries.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+# Every attempt is already in the audit stream; axes keeps only the counters.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "system_monitor"
 LOGOUT_REDIRECT_URL = "login"
@@ -247,13 +280,12 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # --- I18N / static ------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = envstr("TIME_ZONE", "UTC")
+TIME_ZONE = envtimezone("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)
 # Serve static files from the finders in every mode: no collectstatic step to forget.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
@@ -359,7 +391,7 @@ PROMETHEUS_TIMEOUT = envfloat("PROMETHEUS_TIMEOUT", 10.0, minimum=0.1)
 PROMETHEUS_CHART_QUERIES = envtemplates("PROMETHEUS_CHART_QUERIES", "{host}", "{host_regex}")
 
 # --- Logging -------------------------------------------------------------------------------
-LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
+LOG_LEVEL = envloglevel("LOG_LEVEL", "INFO")
 # json: one object per line for log shippers; text: readable lines. By default, text on
 # a terminal (a developer's `make run`) and json anywhere else (systemd, containers).
 LOG_FORMAT = envstr("LOG_FORMAT", "text" if sys.stderr.isatty() else "json").lower()
@@ -381,7 +413,7 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
         # q2 logs every enqueue and pick-up at INFO; the tasks log their own outcome.
-        "django-q": {"level": envstr("Q_LOG_LEVEL", "WARNING").upper()},
+        "django-q": {"level": envloglevel("Q_LOG_LEVEL", "WARNING")},
         # HTTP clients log each request's URL at INFO, and a Slack, Discord or Telegram
         # URL is itself the secret; Twilio's logs its request parameters.
         "httpx": {"level": "WARNING"},

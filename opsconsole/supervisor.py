@@ -13,8 +13,11 @@ children as new interpreters.
 
 Each child runs in its own session, so the terminal's Ctrl-C reaches only this process.
 A child that dies is forked again with a backoff, and the console stops if one keeps
-dying; on Ctrl-C or SIGTERM the children are stopped in order, web, workers, then the
-delivery lane, waiting for each before killing what is left.
+dying; on Ctrl-C, SIGTERM or SIGHUP (the terminal closed) the children are stopped in
+order, web, workers, then the delivery lane, waiting for each before killing what is
+left. Should this process itself be killed outright, the kernel sends each child
+SIGTERM (PR_SET_PDEATHSIG), so no child keeps serving on its own. Every process is
+named in ``ps``: ``opsconsole: supervisor``, ``opsconsole: web`` and so on.
 """
 
 from __future__ import annotations
@@ -30,7 +33,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 STOP_TIMEOUT = 15.0
+# The signals that stop the console: Ctrl-C, systemd or kill, and the terminal closing.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 MAX_RESTARTS_PER_MINUTE = 3
+_PR_SET_PDEATHSIG = 1
+
+
+def name_process(name: str) -> None:
+    """``opsconsole: <name>`` in ps and top, instead of the interpreter's command line."""
+    try:
+        from setproctitle import setproctitle
+    except ImportError:  # an install without it still runs, unnamed
+        return
+    setproctitle(f"opsconsole: {name}")
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel for SIGTERM when the supervisor goes, however it goes (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def preload() -> None:
@@ -117,8 +142,12 @@ class Child:
             code = 1
             try:
                 os.setsid()
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                for signum in STOP_SIGNALS:
+                    signal.signal(signum, signal.SIG_DFL)
+                _die_with_parent()
+                if os.getppid() == 1:  # the supervisor went before the request held
+                    os._exit(1)
+                name_process(self.name)
                 os.environ.update({"OPSCONSOLE_PROCESS": self.name, **self.env})
                 code = self.target()
             except SystemExit as exc:
@@ -186,8 +215,8 @@ def supervise(made: list[Child], banner: str) -> int:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, request_stop)
     for child in made:
         child.start()
     print(banner, flush=True)
@@ -223,7 +252,9 @@ def supervise(made: list[Child], banner: str) -> int:
             for child in made:
                 if child.name == name:
                     child.stop(STOP_TIMEOUT)
-        print("OpsConsole stopped.", flush=True)
+        # After a hangup the terminal is gone, and writing to it fails.
+        with contextlib.suppress(OSError):
+            print("OpsConsole stopped.", flush=True)
     return exit_code
 
 
@@ -238,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # The web child is told to run the ticker; set here, it would start in this process.
     os.environ.pop("OPSCONSOLE_TICKER_THREAD", None)
+    name_process("supervisor")
     preload()
     code = supervise(children(args), args.banner)
     if code:

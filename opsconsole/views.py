@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 from opsconsole import audit
 from opsconsole.models import AuditEntry
@@ -59,3 +60,21 @@ def sentry_station(request):
         "panels": panels_for("station", request),
     }
     return render(request, "opsconsole/station.html", context)
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: a write from someone not signed in is unauthenticated (401,
+    with where to log in), which is what they need to hear; a signed-in write, or the
+    login form itself, gets Django's own CSRF page (403)."""
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    login_paths = (reverse("login"), reverse("admin:login"))
+    user = getattr(request, "user", None)
+    if (user is not None and user.is_authenticated) or request.path in login_paths:
+        return django_csrf_failure(request, reason)
+    login = f"{reverse('login')}?{urlencode({'next': request.path})}"
+    if request.headers.get("HX-Request") or "json" in request.headers.get("Accept", ""):
+        return JsonResponse(
+            {"detail": f"authentication required: Log in at {login} first"}, status=401
+        )
+    return render(request, "401.html", {"login_url": login}, status=401)

@@ -182,4 +182,13 @@
       if (notes) { notes.focus(); evt.preventDefault(); }
     }
   });
+
+  // Pickers that load their choice at once (the System Monitor's host): inline
+  // handlers would not run under the page's Content-Security-Policy.
+  document.addEventListener("change", function (evt) {
+    const field = evt.target;
+    if (field && field.matches && field.matches("[data-submit-on-change]") && field.form) {
+      field.form.submit();
+    }
+  });
 })();

@@ -18,13 +18,16 @@ pytestmark = pytest.mark.e2e
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 800}
 # Remembers every socket the page opens, and can hold new ones off (as a network drop
-# would) so a test can make changes while the page is away.
+# would) so a test can make changes while the page is away. Held off means a path the
+# console has no socket for, on its own origin: another port would be refused by the
+# Content-Security-Policy (connect-src 'self') instead of failing like a network.
 SOCKET_SPY = """
 window.__sockets = [];
 window.__offline = false;
 const RealWebSocket = window.WebSocket;
 window.WebSocket = function (url, protocols) {
-  const socket = new RealWebSocket(window.__offline ? "ws://127.0.0.1:9/" : url, protocols);
+  const target = window.__offline ? String(url).replace("/ws/", "/ws-offline/") : url;
+  const socket = new RealWebSocket(target, protocols);
   window.__sockets.push(socket);
   return socket;
 };

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from metrics.agent import Agent, TokenRefused, ingest_url
+from opsconsole.env import envsecret
 
 
 class Command(BaseCommand):
@@ -25,8 +26,9 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--token",
-            default=os.environ.get("OPSCONSOLE_AGENT_TOKEN", ""),
-            help="API token with the ingest scope (or OPSCONSOLE_AGENT_TOKEN)",
+            default="",
+            help="API token with the ingest scope (or OPSCONSOLE_AGENT_TOKEN, or the file "
+            "OPSCONSOLE_AGENT_TOKEN_FILE names)",
         )
         parser.add_argument(
             "--interval",
@@ -50,7 +52,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, push, token, interval, hostname, top, buffer, spool, once, **options):
         if not token:
-            raise CommandError("no token: pass --token or set OPSCONSOLE_AGENT_TOKEN")
+            try:
+                token = envsecret("OPSCONSOLE_AGENT_TOKEN")
+            except ImproperlyConfigured as exc:
+                raise CommandError(str(exc)) from None
+        if not token:
+            raise CommandError("no token: pass --token or set OPSCONSOLE_AGENT_TOKEN (or _FILE)")
         if interval < 1:
             raise CommandError(f"--interval must be at least 1 second, not {interval:g}")
         if buffer < 1:

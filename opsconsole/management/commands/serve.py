@@ -34,6 +34,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, skip_setup, no_workers, no_ticker, **options):
         self._check_port(host, port)
+        self._check_redis()
         if not skip_setup:
             call_command("setup_console")
         log_dir = Path(settings.VAR_DIR) / "log"
@@ -72,6 +73,26 @@ class Command(BaseCommand):
         # several mostly empty ones resident. Read once, at the interpreter's start.
         os.environ.setdefault("MALLOC_ARENA_MAX", "2")
         os.execv(sys.executable, argv)  # noqa: S606 (fixed argv, no shell)
+
+    def _check_redis(self) -> None:
+        """Refuse to start on a Redis that does not answer: the console would serve, and
+        every live page, cache read and (with Q_BROKER=redis) job would fail."""
+        if not settings.REDIS_URL:
+            return
+        from urllib.parse import urlsplit
+
+        import redis
+
+        try:
+            client = redis.Redis.from_url(
+                settings.REDIS_URL, socket_connect_timeout=5, socket_timeout=5
+            )
+            client.ping()
+            client.close()
+        except (redis.RedisError, OSError, ValueError) as exc:
+            where = urlsplit(settings.REDIS_URL)
+            shown = f"{where.scheme}://{where.hostname}:{where.port or 6379}{where.path}"
+            raise CommandError(f"REDIS_URL {shown} does not answer: {exc}") from None
 
     def _check_port(self, host: str, port: int) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET

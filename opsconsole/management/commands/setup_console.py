@@ -1,8 +1,12 @@
+import os
+
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from opsconsole.bootstrap import ensure_admin, load_defaults
+from opsconsole.bootstrap import admin_password_from_env, ensure_admin, load_defaults
 
 
 class Command(BaseCommand):
@@ -19,7 +23,23 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         for line in lines:
             self.stdout.write(line)
-        password = ensure_admin()
+        try:
+            given = admin_password_from_env()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
+        had_admin = get_user_model().objects.filter(is_superuser=True).exists()
+        password = ensure_admin(password=given or None)
+        if had_admin and given:
+            # The variable only seeds the first admin: changing it later changes nothing,
+            # which an operator would otherwise find out at the login page.
+            username = os.environ.get("OPSCONSOLE_ADMIN_USER", "admin")
+            self.stdout.write(
+                self.style.WARNING(
+                    "OPSCONSOLE_ADMIN_PASSWORD is ignored: the admin account exists already "
+                    "and keeps its password. To change it: "
+                    f"python manage.py changepassword {username}"
+                )
+            )
         if password:
             self.stdout.write(
                 self.style.WARNING(
