@@ -80,53 +80,45 @@ def test_deliver_refuses_zero_threads_with_one_line(capsys):
     assert capsys.readouterr().err.strip() == "deliver: --threads must be at least 1"
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_critical_raised_during_a_burst_overtakes_the_info_messages_waiting(outbox):
-    outbox.delay = 0.05
-    for n in range(30):
+def _critical_during_a_burst(outbox, *, infos: int, batch: int, raise_after: int):
+    """A lane of one sender works through ``infos`` info messages; a critical alert is
+    raised once ``raise_after`` have arrived. The severities in arrival order, and how
+    many had arrived when the critical was raised."""
+    for n in range(infos):
         _raise("info", f"info_{n}")
-    lane = Dispatcher(threads=1, batch=2, poll=0.05)
+    lane = Dispatcher(threads=1, batch=batch, poll=0.05)
     runner = threading.Thread(target=lane.run, kwargs={"handle_signals": False}, daemon=True)
     runner.start()
     try:
         deadline = time.monotonic() + 30
-        while len(outbox.requests) < 3 and time.monotonic() < deadline:
+        while len(outbox.requests) < raise_after and time.monotonic() < deadline:
             time.sleep(0.01)
         sent_when_raised = len(outbox.requests)
         _raise("critical", "critical_0")
-        while len(outbox.requests) < 31 and time.monotonic() < deadline:
+        while len(outbox.requests) < infos + 1 and time.monotonic() < deadline:
             time.sleep(0.02)
     finally:
         lane.stop()
         runner.join(10)
-    order = [r.json["alert"]["severity"] for r in outbox.requests]
+    assert not runner.is_alive()
+    return [r.json["alert"]["severity"] for r in outbox.requests], sent_when_raised
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_critical_raised_during_a_burst_overtakes_the_info_messages_waiting(outbox):
+    outbox.delay = 0.05
+    order, sent_when_raised = _critical_during_a_burst(outbox, infos=30, batch=2, raise_after=3)
     assert len(order) == 31, order
     # At most the claim in flight (2 rows) and the one being sent go before it; a
     # first-come queue would have sent it last.
     assert order.index("critical") <= sent_when_raised + 2
-    assert not runner.is_alive()
     assert set(Notification.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_claim_of_info_messages_hands_its_rest_back_when_a_critical_arrives(outbox):
     outbox.delay = 0.2
-    for n in range(12):
-        _raise("info", f"info_{n}")
-    lane = Dispatcher(threads=1, batch=10, poll=0.05)
-    runner = threading.Thread(target=lane.run, kwargs={"handle_signals": False}, daemon=True)
-    runner.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not outbox.requests and time.monotonic() < deadline:
-            time.sleep(0.01)
-        _raise("critical", "critical_0")
-        while len(outbox.requests) < 13 and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        lane.stop()
-        runner.join(10)
-    order = [r.json["alert"]["severity"] for r in outbox.requests]
+    order, _sent = _critical_during_a_burst(outbox, infos=12, batch=10, raise_after=1)
     assert len(order) == 13, order
     # The first claim took ten infos; without handing them back the critical would be
     # eleventh at best.
