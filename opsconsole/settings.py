@@ -339,7 +339,7 @@ NOTIFY_SWEEP_INTERVAL = envint("NOTIFY_SWEEP_INTERVAL", 5, minimum=1)
 # the outbox. Kept apart from the q2 workers, so a storm of messages never delays a
 # collection or an evaluation.
 NOTIFY_THREADS = envint("NOTIFY_THREADS", 4, minimum=1)
-NOTIFY_CLAIM_BATCH = envint("NOTIFY_CLAIM_BATCH", 10, minimum=1)
+NOTIFY_CLAIM_BATCH = envint("NOTIFY_CLAIM_BATCH", 20, minimum=1)
 NOTIFY_POLL_SECONDS = envfloat("NOTIFY_POLL_SECONDS", 0.5, minimum=0.05)
 # A due message waiting longer than this raises "Notifications are not leaving the
 # console" (no delivery lane running, or one that cannot keep up).
