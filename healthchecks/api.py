@@ -23,7 +23,7 @@ from healthchecks.uptime import uptimes
 from opsconsole.apitools import as_form_data
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
-from opsconsole.roles import Role
+from opsconsole.roles import Role, has_role
 
 router = Router(tags=["services"])
 system_router = Router(tags=["services"])
@@ -103,11 +103,16 @@ class StoredOut(Schema):
     stored: int
 
 
-def endpoint_out(endpoint: ServiceEndpoint, figures: dict, parents: dict[int, str]) -> dict:
+def endpoint_out(
+    endpoint: ServiceEndpoint, figures: dict, parents: dict[int, str], *, reveal: bool = False
+) -> dict:
+    """One endpoint as the API shows it. A target's credentials (a database URL's
+    password, a token in its query) are masked unless ``reveal`` (admins, who edit it)."""
     from django.urls import reverse
 
     return {
         **{f: getattr(endpoint, f) for f in EndpointOut.model_fields if hasattr(endpoint, f)},
+        "target": endpoint.target if reveal else endpoint.target_for_display(),
         "parent": parents.get(endpoint.parent_id) if endpoint.parent_id else None,
         "uptime": figures.get(endpoint.pk, {}),
         "badge_url": reverse("service_badge", args=[str(endpoint.ping_uuid)]),
@@ -119,10 +124,11 @@ def endpoint_out(endpoint: ServiceEndpoint, figures: dict, parents: dict[int, st
     }
 
 
-def _describe(endpoints: list[ServiceEndpoint]) -> list[dict]:
+def _describe(endpoints: list[ServiceEndpoint], request) -> list[dict]:
     figures = uptimes([e.pk for e in endpoints], timezone.now(), {e.pk: e.state for e in endpoints})
     parents = dict(ServiceEndpoint.objects.values_list("id", "name"))
-    return [endpoint_out(e, figures, parents) for e in endpoints]
+    reveal = has_role(request.user, Role.ADMIN)
+    return [endpoint_out(e, figures, parents, reveal=reveal) for e in endpoints]
 
 
 def _get(ref: str) -> ServiceEndpoint:
@@ -153,7 +159,7 @@ def list_services(request, state: str | None = None, tag: str | None = None):
     found = list(endpoints)
     if tag:
         found = [e for e in found if tag in (e.tags or [])]
-    return _describe(found)
+    return _describe(found, request)
 
 
 def _save(endpoint: ServiceEndpoint | None, body: dict) -> ServiceEndpoint:
@@ -193,7 +199,7 @@ def _save(endpoint: ServiceEndpoint | None, body: dict) -> ServiceEndpoint:
 )
 def create_service(request, payload: Body[dict[str, Any]]):
     """A new endpoint (admin); fields as in the admin, ``parent`` by name."""
-    return Status(201, _describe([_save(None, payload)])[0])
+    return Status(201, _describe([_save(None, payload)], request)[0])
 
 
 @router.patch(
@@ -210,7 +216,7 @@ def update_service(request, ref: str, payload: Body[dict[str, Any]]):
         # Stopping a check resolves its open alerts, as the admin's action does.
         disable([saved], actor=request.user.get_username())
         saved.refresh_from_db()
-    return _describe([saved])[0]
+    return _describe([saved], request)[0]
 
 
 @router.delete(
@@ -227,7 +233,7 @@ def delete_service(request, ref: str):
 
 @router.get("/{ref}", response=EndpointOut, auth=api_auth(), url_name="get_service")
 def get_service(request, ref: str):
-    return _describe([_get(ref)])[0]
+    return _describe([_get(ref)], request)[0]
 
 
 class HistoryQuery(Schema):
@@ -243,7 +249,7 @@ def service_history(request, ref: str, query: Query[HistoryQuery]):
     results = CheckResult.objects.filter(endpoint=endpoint, time__gte=since).order_by("-time")
     flips = Flip.objects.filter(endpoint=endpoint, time__gte=since).order_by("-time")
     return {
-        "endpoint": _describe([endpoint])[0],
+        "endpoint": _describe([endpoint], request)[0],
         "results": list(results[: query.limit]),
         "flips": list(flips[: query.limit]),
     }
@@ -262,7 +268,7 @@ def check_service(request, ref: str):
         raise HttpError(409, f"{endpoint.name} is disabled; enable it first")
     run_checks([endpoint.pk])
     endpoint.refresh_from_db()
-    return _describe([endpoint])[0]
+    return _describe([endpoint], request)[0]
 
 
 @latency_router.post(

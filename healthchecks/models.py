@@ -10,6 +10,7 @@ from django.db import models
 from alerts.constants import Severity
 from healthchecks.constants import Kind, Outcome, State
 from opsconsole.bounds import DAY, between, finite
+from opsconsole.scrubbing import Scrubber
 
 
 def default_interval() -> int:
@@ -158,6 +159,11 @@ class ServiceEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def target_for_display(self) -> str:
+        """The target with its credentials masked (a URL's password, a token in its
+        query), for pages and API readers who do not edit it."""
+        return Scrubber().command_line(self.target) if self.target else ""
 
     @property
     def broken(self) -> bool:

@@ -210,3 +210,20 @@ def test_disabling_an_endpoint_resolves_its_open_alert(admin_api, make_endpoint)
     assert response.status_code == 200 and response.json()["state"] == "unknown"
     alert = Alert.objects.get()
     assert alert.status == "resolved" and alert.resolution_notes == "the check was disabled"
+
+
+def test_a_targets_credentials_are_masked_for_all_but_admins(
+    viewer, api_client, alice, token_for, make_endpoint, client, carol
+):
+    make_endpoint(
+        "orders-db", kind="postgres", target="postgres://orders:S3cretPass@db.internal:5432/orders"
+    )
+    shown = viewer.get("/services/orders-db").json()["target"]
+    assert "S3cretPass" not in shown
+    assert shown.startswith("postgres://orders:") and shown.endswith("@db.internal:5432/orders")
+    admin = api_client(token_for(alice, "read"))
+    assert "S3cretPass" in admin.get("/services/orders-db").json()["target"]
+    # The services page, which viewers read too.
+    client.force_login(carol)
+    page = client.get("/services/").content.decode()
+    assert "orders-db" in page and "S3cretPass" not in page
