@@ -106,16 +106,7 @@ def raise_alert(
         existing = _open(fingerprint)
         if existing is not None:
             return _repeat(existing, spec, severity, now, at, actor)
-        hold = policies.hold_for(
-            {
-                "alert_type": spec.alert_type,
-                "resource": spec.resource,
-                "severity": severity,
-                "category": category,
-                **{f"label:{k}": v for k, v in labels.items()},
-            },
-            at,
-        )
+        hold = policies.hold_for({**policies.fields_of(spec), "category": category}, at)
         try:
             # A savepoint: if another process opens this fingerprint first, the
             # unique constraint stops us and we count a repeat of theirs instead.
@@ -265,14 +256,14 @@ def reapply_policies(now: datetime | None = None) -> dict[str, int]:
                 if hold is not None:
                     continue  # still held back
                 reason = f"no longer held back (the {alert.suppressed_by} ended); still open"
-                moved = _release(alert.pk, reason, now)
+                moved = _release(alert.pk, reason)
             elif alert.suppressed_until is not None and alert.suppressed_until <= now:
                 # An operator's suppression ran out inside a silence or while the parent
                 # is down: the policy takes over rather than paging now.
                 moved = (
                     _hold(alert.pk, hold, Status.SUPPRESSED)
                     if hold is not None
-                    else _release(alert.pk, "suppression ended; still open", now)
+                    else _release(alert.pk, "suppression ended; still open")
                 )
             else:
                 continue
@@ -295,7 +286,7 @@ def reapply_policies(now: datetime | None = None) -> dict[str, int]:
     return {"released": released, "held": held}
 
 
-def _release(alert_id: int, reason: str, now: datetime) -> bool:
+def _release(alert_id: int, reason: str) -> bool:
     changes = {"status": Status.ACTIVE, "suppressed_until": None}
     return _move(alert_id, Status.SUPPRESSED, changes, EventKind.UNSUPPRESSED, "pipeline", reason)
 
