@@ -43,6 +43,8 @@ class Filters:
     metric: str = ""
     q: str = ""
     range: str = ""
+    # The alerts of one notification group (a message's "open in the console" link).
+    group: int = 0
     page: int = 1
     errors: tuple[str, ...] = field(default=(), compare=False)
 
@@ -56,6 +58,8 @@ class Filters:
         }
         if chosen.range:
             params["range"] = chosen.range
+        if chosen.group:
+            params["group"] = str(chosen.group)
         if chosen.page > 1:
             params["page"] = str(chosen.page)
         return params
@@ -99,6 +103,12 @@ def parse_filters(params) -> Filters:
             errors.append(
                 f"Unknown time range {chosen_range!r} (one of {', '.join(RANGES)}): ignored."
             )
+    group = (params.get("group") or "").strip()
+    if group:
+        if group.isdigit() and 0 < int(group) < 2**31:
+            values["group"] = int(group)
+        else:
+            errors.append(f"Group {group[:20]!r} is not a group number: filter ignored.")
     page = params.get("page") or "1"
     try:
         values["page"] = max(1, int(page))
@@ -136,6 +146,9 @@ def filter_alerts(filters: Filters, now: datetime | None = None) -> QuerySet[Ale
         )
     if filters.range:
         alerts = alerts.filter(last_seen__gte=(now or timezone.now()) - RANGES[filters.range])
+    if filters.group:
+        # Groups belong to the notifications app; the relation is read by name only.
+        alerts = alerts.filter(group_memberships__group_id=filters.group)
     return alerts
 
 
@@ -167,7 +180,9 @@ def matches(alert: Alert, filters: Filters, now: datetime | None = None) -> bool
         haystack = (alert.title, alert.message, alert.resource, alert.alert_type)
         if not any(needle in text.lower() for text in haystack):
             return False
-    return not filters.range or alert.last_seen >= (now or timezone.now()) - RANGES[filters.range]
+    if filters.range and alert.last_seen < (now or timezone.now()) - RANGES[filters.range]:
+        return False
+    return not filters.group or alert.group_memberships.filter(group_id=filters.group).exists()
 
 
 # The System Monitor's gauges, by the start of the metric names their alerts watch.

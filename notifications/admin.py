@@ -7,7 +7,8 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from alerts.constants import Severity
 from notifications.channels import (
@@ -19,7 +20,15 @@ from notifications.channels import (
 )
 from notifications.configcode import routing_history
 from notifications.delivery import resend, send_test
-from notifications.models import DeliveryStatus, Notification, NotificationChannel, RoutingRule
+from notifications.grouping import open_groups
+from notifications.models import (
+    GROUP_FIELDS,
+    NO_GROUPING,
+    DeliveryStatus,
+    Notification,
+    NotificationChannel,
+    RoutingRule,
+)
 from notifications.notifiers import available_kinds
 
 
@@ -155,7 +164,29 @@ def _set_enabled(queryset, enabled: bool) -> int:
     return changed
 
 
+class NameListField(forms.CharField):
+    """A list of names typed as "rule, host" (the JSON list it is stored as)."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+
 class RoutingRuleForm(forms.ModelForm):
+    group_by = NameListField(
+        required=False,
+        help_text=(
+            f"Comma-separated: any of {', '.join(GROUP_FIELDS)} or label names (e.g. "
+            f"rule, host). Empty: one group for every alert of this rule; "
+            f"{NO_GROUPING} alone: no grouping, one message per alert."
+        ),
+    )
+
     class Meta:
         model = RoutingRule
         fields = [
@@ -168,6 +199,10 @@ class RoutingRuleForm(forms.ModelForm):
             "channel_kinds",
             "all_channels",
             "channels",
+            "group_by",
+            "group_wait",
+            "group_interval",
+            "repeat_interval",
         ]
 
     def clean(self):
@@ -181,9 +216,68 @@ class RoutingRuleForm(forms.ModelForm):
 @admin.register(RoutingRule)
 class RoutingRuleAdmin(admin.ModelAdmin):
     form = RoutingRuleForm
-    list_display = ["name", "position", "enabled", "matches", "targets"]
+    list_display = ["name", "position", "enabled", "matches", "targets", "grouping"]
     list_editable = ["position", "enabled"]
     filter_horizontal = ["channels"]
+    readonly_fields = ["groups_now"]
+    fieldsets = [
+        (None, {"fields": ["name", "position", "enabled"]}),
+        ("Which alerts", {"fields": ["severities", "categories", "label_matchers"]}),
+        ("Where to", {"fields": ["channel_kinds", "all_channels", "channels"]}),
+        (
+            "Grouping",
+            {
+                "fields": ["group_by", "group_wait", "group_interval", "repeat_interval"],
+                "description": "Alerts with the same values of these fields go out together: "
+                "the first message waits group_wait for others, later changes go out at "
+                "most every group_interval, and a group still firing unacknowledged is "
+                "sent again after repeat_interval.",
+            },
+        ),
+        ("Groups now", {"fields": ["groups_now"]}),
+    ]
+
+    @admin.display(description="grouping")
+    def grouping(self, rule: RoutingRule) -> str:
+        if not rule.grouped:
+            return "none (one message per alert)"
+        by = ", ".join(rule.group_by) or "everything together"
+        return f"by {by}; wait {duration(rule.group_wait)}, every {duration(rule.group_interval)}"
+
+    @admin.display(description="open groups")
+    def groups_now(self, rule: RoutingRule):
+        if rule.pk is None:
+            return "—"
+        groups = list(open_groups(rule)[:50])
+        if not groups:
+            return "No open groups: no alert this rule routes is firing."
+        now = timezone.now()
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    ", ".join(f"{k}={v}" for k, v in sorted(g.labels.items())) or "all alerts",
+                    format_html(
+                        '<a href="{}">{} firing</a> of {}',
+                        f"/alerts/?group={g.pk}",
+                        g.firing,
+                        g.total,
+                    ),
+                    when(g.last_sent_at, now, "never"),
+                    next_message(g.next_flush_at, now),
+                    g.flushes,
+                )
+                for g in groups
+            ),
+        )
+        return format_html(
+            '<table class="groups-now"><thead><tr><th scope="col">Group</th>'
+            '<th scope="col">Alerts</th><th scope="col">Last message</th>'
+            '<th scope="col">Next message</th><th scope="col">Messages sent</th></tr>'
+            "</thead><tbody>{}</tbody></table>",
+            rows,
+        )
 
     @admin.display(description="matches")
     def matches(self, rule: RoutingRule) -> str:
@@ -283,3 +377,30 @@ class NotificationAdmin(admin.ModelAdmin):
     def resend_selected(self, request, queryset):
         count = resend(list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} message(s) queued to be sent again.")
+
+
+def duration(seconds: int) -> str:
+    """'30 s', '5 min', '4 h', '1 h 30 min'."""
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min" + (f" {secs} s" if secs else "")
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h" + (f" {minutes} min" if minutes else "")
+
+
+def when(at, now, empty: str) -> str:
+    if at is None:
+        return empty
+    return f"{at:%Y-%m-%d %H:%M:%S} UTC ({duration(int((now - at).total_seconds()))} ago)"
+
+
+def next_message(at, now) -> str:
+    """When a group next sends: 'in 3 min 12 s', or why it does not."""
+    if at is None:
+        return "none due (only held alerts)"
+    left = int((at - now).total_seconds())
+    if left <= 0:
+        return "due now"
+    return f"in {duration(left)} ({at:%H:%M:%S} UTC)"

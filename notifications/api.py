@@ -23,11 +23,15 @@ from notifications.channels import (
 from notifications.configcode import routing_history
 from notifications.delivery import resend, send_test
 from notifications.models import (
+    GROUP_FIELDS,
+    MAX_GROUP_SECONDS,
+    NO_GROUPING,
     DeliveryStatus,
     Notification,
     NotificationChannel,
     RoutingRule,
     Transition,
+    default_group_by,
 )
 from notifications.notifiers import available_kinds
 from opsconsole.auth import api_auth
@@ -176,6 +180,10 @@ class RoutingRuleOut(Schema):
     channel_kinds: list[str]
     all_channels: bool
     channels: list[int]
+    group_by: list[str]
+    group_wait: int
+    group_interval: int
+    repeat_interval: int
 
     @staticmethod
     def resolve_channels(obj) -> list[int]:
@@ -192,6 +200,24 @@ class RoutingRuleIn(Schema):
     channel_kinds: list[str] = Field(default_factory=list)
     all_channels: bool = False
     channels: list[int] = Field(default_factory=list, description="channel ids")
+    group_by: list[str] = Field(
+        default_factory=default_group_by,
+        description=f"Any of {', '.join(GROUP_FIELDS)} or label names; "
+        f'["{NO_GROUPING}"] sends one message per alert.',
+        examples=[["rule"], ["rule", "host"], [NO_GROUPING]],
+    )
+    group_wait: int = Field(
+        30, ge=0, le=MAX_GROUP_SECONDS, description="seconds a new group waits for more alerts"
+    )
+    group_interval: int = Field(
+        300, ge=0, le=MAX_GROUP_SECONDS, description="seconds at least between a group's messages"
+    )
+    repeat_interval: int = Field(
+        4 * 3600,
+        ge=60,
+        le=MAX_GROUP_SECONDS,
+        description="seconds before an unchanged, unacknowledged group is sent again",
+    )
 
 
 def _save_rule(rule: RoutingRule | None, fields: dict, *, actor: str) -> RoutingRule:

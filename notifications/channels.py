@@ -8,12 +8,13 @@ and its entries' names are shown (``headers.Authorization``), never their values
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from alerts.constants import Category, Severity, parse_severity
-from notifications.models import NotificationChannel
+from notifications.models import GROUP_FIELDS, MAX_GROUP_SECONDS, NO_GROUPING, NotificationChannel
 from notifications.notifiers import available_kinds, notifier, validate
 
 
@@ -116,8 +117,38 @@ def routing_rule_problems(fields: dict) -> list[str]:
     matchers = fields.get("label_matchers") or {}
     if not isinstance(matchers, dict):
         problems.append('label_matchers must be an object: {"team": "db"}')
+    problems.extend(grouping_problems(fields))
     ids = {getattr(c, "pk", c) for c in fields.get("channels") or []}
     known = set(NotificationChannel.objects.filter(pk__in=ids).values_list("pk", flat=True))
     if missing := ids - known:
         problems.append(f"channels: no channel {sorted(missing)}")
+    return problems
+
+
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,99}$")
+
+
+def grouping_problems(fields: dict) -> list[str]:
+    """What is wrong with a routing rule's grouping and its timers."""
+    problems = []
+    group_by = fields.get("group_by", ["rule"])
+    if not isinstance(group_by, list) or not all(isinstance(v, str) for v in group_by):
+        return ['group_by must be a list of names: ["rule", "host"]']
+    if NO_GROUPING in group_by and len(group_by) > 1:
+        problems.append(f'group_by: "{NO_GROUPING}" (no grouping) stands alone')
+    if bad := [v for v in group_by if v != NO_GROUPING and not _LABEL_NAME.match(v)]:
+        problems.append(
+            f"group_by: {', '.join(map(repr, bad))} is not a field or label name "
+            f"(fields: {', '.join(GROUP_FIELDS)}; or a label such as team)"
+        )
+    if len(set(group_by)) != len(group_by):
+        problems.append("group_by: a name is listed twice")
+    for name, low in (("group_wait", 0), ("group_interval", 0), ("repeat_interval", 60)):
+        value = fields.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{name} must be a whole number of seconds")
+        elif not low <= value <= MAX_GROUP_SECONDS:
+            problems.append(f"{name} must be between {low} and {MAX_GROUP_SECONDS} seconds")
     return problems

@@ -319,6 +319,10 @@ ROUTING_FIELDS = {
     "channel_kinds": [],
     "all_channels": False,
     "channels": [],
+    "group_by": ["rule"],
+    "group_wait": 30,
+    "group_interval": 300,
+    "repeat_interval": 4 * 3600,
 }
 
 
@@ -486,6 +490,10 @@ def _type_errors(desired: dict, item: LineDict, label: str) -> list[ConfigError]
         "channel_kinds": (list, "a list"),
         "channels": (list, "a list of channel names"),
         "label_matchers": (dict, "a mapping of label to value"),
+        "group_by": (list, "a list of field or label names"),
+        "group_wait": (int, "a whole number of seconds"),
+        "group_interval": (int, "a whole number of seconds"),
+        "repeat_interval": (int, "a whole number of seconds"),
     }
     for key, (kind, words) in expected.items():
         value = desired[key]

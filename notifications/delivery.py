@@ -669,9 +669,10 @@ def sweep(now: datetime | None = None) -> dict:
     """Send every due row (retries, held messages, claims whose sender vanished), most
     urgent first, and route repeat messages: one round of what the delivery lane does
     continuously (``manage.py deliver --once``)."""
-    from notifications import routing
+    from notifications import grouping, routing
 
     now = now or timezone.now()
+    groups = grouping.flush_due(now)
     ids = list(
         due(now)
         .order_by("-urgency", "next_attempt_at", "pk")
@@ -681,7 +682,7 @@ def sweep(now: datetime | None = None) -> dict:
     for start in range(0, len(ids), BATCH):
         # Each batch's lease and backoff start from its own moment.
         sent += len(deliver_batch(ids[start : start + BATCH], timezone.now()))
-    return {"sent": sent, "repeats": routing.route_repeats(now)}
+    return {"sent": sent, "repeats": routing.route_repeats(now), "group_messages": groups}
 
 
 def resend(notification_ids: list[int]) -> int:

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from notifications import delivery, routing
+from notifications import delivery, grouping, routing
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,8 @@ class Dispatcher:
                 try:
                     now = timezone.now()
                     delivery.reclaim_abandoned(now)
+                    if grouping.flush_due(now):
+                        self.work.set()
                     if delivery.waiting(now).exists():
                         self.work.set()
                     if time.monotonic() >= next_repeats:

@@ -6,10 +6,20 @@ moving the models here moved no data (see migrations/0001_initial.py).
 
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from alerts.constants import Category, Severity
+
+# What a routing rule may group by, besides label names.
+GROUP_FIELDS = ("rule", "alert_type", "category", "severity", "resource", "host")
+NO_GROUPING = "..."
+MAX_GROUP_SECONDS = 7 * 24 * 3600
+
+
+def default_group_by() -> list[str]:
+    return ["rule"]
 
 
 class ChannelKind(models.TextChoices):
@@ -94,6 +104,32 @@ class RoutingRule(models.Model):
         related_name="routes",
         db_table="alerts_routingrule_channels",
     )
+    # Grouping (Alertmanager's timers): alerts that share the values of ``group_by``
+    # go out together, one message per channel per group.
+    group_by = models.JSONField(
+        default=default_group_by,
+        blank=True,
+        help_text=(
+            f"Any of {', '.join(GROUP_FIELDS)} or a label name; [] = one group for every "
+            f'alert of this rule; ["{NO_GROUPING}"] = no grouping (one message per alert).'
+        ),
+    )
+    group_wait = models.PositiveIntegerField(
+        default=30,
+        validators=[MaxValueValidator(MAX_GROUP_SECONDS)],
+        help_text="Seconds a new group waits for more alerts before its first message.",
+    )
+    group_interval = models.PositiveIntegerField(
+        default=300,
+        validators=[MaxValueValidator(MAX_GROUP_SECONDS)],
+        help_text="Seconds at least between two messages of a group that changed.",
+    )
+    repeat_interval = models.PositiveIntegerField(
+        default=4 * 3600,
+        validators=[MinValueValidator(60), MaxValueValidator(MAX_GROUP_SECONDS)],
+        help_text="Seconds before a group whose alerts are still firing, unchanged and "
+        "unacknowledged is sent again.",
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -103,6 +139,70 @@ class RoutingRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def grouped(self) -> bool:
+        return NO_GROUPING not in (self.group_by or [])
+
+
+class AlertGroup(models.Model):
+    """Alerts of one routing rule that share their ``group_by`` values: what one
+    message per channel tells about together. Its timer (``next_flush_at``) says when
+    it next sends; a group whose alerts are all resolved and reported is closed."""
+
+    rule = models.ForeignKey(RoutingRule, on_delete=models.CASCADE, related_name="groups")
+    # rule-independent identity of the group: the values it groups by, hashed (or the
+    # alert's own fingerprint when the rule does not group). PagerDuty's dedup key.
+    key = models.CharField(max_length=64)
+    labels = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    # When the group next sends: set when something changed (or a repeat is due).
+    next_flush_at = models.DateTimeField(null=True, blank=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    flushes = models.PositiveIntegerField(default=0)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            # One open group per rule and key; closed ones stay for the history.
+            models.UniqueConstraint(
+                fields=["rule", "key"],
+                condition=Q(closed_at__isnull=True),
+                name="alertgroup_one_open",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_flush_at"],
+                condition=Q(next_flush_at__isnull=False),
+                name="alertgroup_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        values = ", ".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
+        return f"{self.rule.name}: {values or 'all alerts'}"
+
+
+class AlertGroupMember(models.Model):
+    """One alert in a group, and what the group's messages have said of it."""
+
+    group = models.ForeignKey(AlertGroup, on_delete=models.CASCADE, related_name="members")
+    alert = models.ForeignKey(
+        "alerts.Alert", on_delete=models.CASCADE, related_name="group_memberships"
+    )
+    joined_at = models.DateTimeField()
+    # The severity the last message told (an escalation is news).
+    sent_severity = models.CharField(max_length=10, blank=True)
+    firing_sent_at = models.DateTimeField(null=True, blank=True)
+    resolved_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["joined_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "alert"], name="alertgroupmember_once")
+        ]
 
 
 class Transition(models.TextChoices):
@@ -156,6 +256,10 @@ class Notification(models.Model):
     last_error = models.TextField(blank=True)
     response_code = models.PositiveIntegerField(null=True, blank=True)
     context = models.JSONField(default=dict, blank=True)
+    # A message about a group of alerts (``alert`` is set too when it tells of one).
+    group = models.ForeignKey(
+        "AlertGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
     # The alert's severity rank when routed (0 info .. 3 critical): the delivery lane
     # sends the most urgent due message first.
     urgency = models.PositiveSmallIntegerField(default=0)

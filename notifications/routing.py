@@ -20,18 +20,15 @@ Each row carries its alert's severity rank (``urgency``); the delivery lane
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Prefetch
+from django.db.models import Exists, Max, OuterRef
 from django.db.models.functions import Coalesce
-from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
 from alerts.constants import SEVERITY_RANK, EventKind, Severity, Status
+from notifications import grouping
 from notifications.models import (
     WAITING_STATUSES,
     ChannelKind,
@@ -41,6 +38,8 @@ from notifications.models import (
     RoutingRule,
     Transition,
 )
+from notifications.outbox import insert, listed, schedule_delivery, urgency_of
+from notifications.table import matches, routing_table
 
 FIRING_TRANSITIONS = (Transition.FIRING, Transition.REPEAT, Transition.ESCALATED)
 
@@ -81,19 +80,22 @@ def on_transition(sender, *, alert, event, **kwargs) -> None:
 def on_alert_event(alert, event) -> list[int]:
     """Write the notifications this timeline entry calls for; return their ids."""
     kind = event.kind
-    if kind in (EventKind.FIRED, EventKind.UNSUPPRESSED):
-        if alert.status == Status.SUPPRESSED:
-            return []  # held back by a silence or a dependency: sent when it ends
-        # A suppression's end is a firing of its own: keyed by its event, since the
-        # alert's count may not have moved since the first message.
-        occurrence = f"e{event.pk}" if kind == EventKind.UNSUPPRESSED else None
-        ids = _route_firing(alert, Transition.FIRING, cooldown=True, occurrence=occurrence)
-    elif kind == EventKind.ESCALATED:
+    if kind in (EventKind.FIRED, EventKind.UNSUPPRESSED, EventKind.ESCALATED):
         if alert.status == Status.SUPPRESSED or (event.data or {}).get("held_by"):
-            return []  # held back or suppressed: its firing message goes out when let go
-        ids = _route_firing(alert, Transition.ESCALATED, cooldown=False)
+            return []  # held back by a policy: its firing message goes out when let go
+        direct, routes = routes_for(alert)
+        if kind == EventKind.ESCALATED:
+            ids = _route_firing(alert, Transition.ESCALATED, direct, cooldown=False)
+        else:
+            # A suppression's end is a firing of its own: keyed by its event, since the
+            # alert's count may not have moved since the first message.
+            occurrence = f"e{event.pk}" if kind == EventKind.UNSUPPRESSED else None
+            ids = _route_firing(
+                alert, Transition.FIRING, direct, cooldown=True, occurrence=occurrence
+            )
+        ids += grouping.join(alert, routes, again=kind == EventKind.UNSUPPRESSED)
     elif kind in (EventKind.RESOLVED, EventKind.EXPIRED):
-        ids = _route_resolved(alert)
+        ids = _route_resolved(alert) + grouping.left(alert)
     elif kind in (EventKind.SUPPRESSED, EventKind.SILENCED):
         _cancel_waiting(alert, "silenced before it was sent")
         ids = []
@@ -104,128 +106,71 @@ def on_alert_event(alert, event) -> list[int]:
     return ids
 
 
-def schedule_delivery(ids: list[int]) -> None:
-    """Make these rows' delivery happen once they are committed.
-
-    The delivery lane finds due rows in the outbox by itself, most urgent first, so
-    nothing needs enqueueing: a row committed is a row that will be sent. With
-    ``NOTIFY_INLINE`` (the tests, one-off scripts) this process sends them on commit.
-    """
-    if settings.NOTIFY_INLINE:
-        from notifications.delivery import deliver_batch
-
-        transaction.on_commit(lambda: deliver_batch(list(ids)))
+Route = tuple[RoutingRule, list[NotificationChannel]]
 
 
-def urgency_of(severity: str) -> int:
-    return SEVERITY_RANK[Severity(severity)]
+def routes_for(alert, severity: str | None = None) -> tuple[list[NotificationChannel], list[Route]]:
+    """Where this alert goes: (channels it names itself, routing rules with channels).
+
+    An alert that names its channels (seed 000's ``channels``, by name or kind) goes to
+    them at once, alone. Otherwise each matching routing rule gives it the channels no
+    earlier rule gave (a channel hears of an alert once), and the alert joins that
+    rule's group. Each channel's minimum severity holds either way."""
+    severity = severity or alert.severity
+    enabled, rules = routing_table()
+    if not enabled:
+        return [], []
+    metadata = alert.metadata if isinstance(alert.metadata, dict) else {}
+    excluded = set(listed(metadata.get("exclude_channels")) or ())
+    rank = SEVERITY_RANK[Severity(severity)]
+
+    def wanted(channel) -> bool:
+        return channel.pk not in excluded and rank >= SEVERITY_RANK[Severity(channel.min_severity)]
+
+    named = listed(metadata.get("notification_channels"))
+    if named is not None:
+        names = {str(name).lower() for name in named}
+        return [
+            c for c in enabled if wanted(c) and (c.name.lower() in names or c.kind in names)
+        ], []
+    routes: list[Route] = []
+    taken: set[int] = set()
+    for rule, channels in _by_matrix(alert, severity, enabled, rules):
+        mine = [c for c in channels if c.pk not in taken and wanted(c)]
+        taken.update(c.pk for c in mine)
+        if mine:
+            routes.append((rule, mine))
+    return [], routes
 
 
 def channels_for(alert, severity: str | None = None) -> list[NotificationChannel]:
-    """Enabled channels this alert goes to: the ones it names (seed 000's ``channels``,
-    by name or kind), else the routing matrix; each channel's minimum severity holds."""
-    severity = severity or alert.severity
-    enabled, rules = _routing_table()
-    if not enabled:
-        return []
-    metadata = alert.metadata if isinstance(alert.metadata, dict) else {}
-    named = _listed(metadata.get("notification_channels"))
-    if named is not None:
-        wanted = {str(name).lower() for name in named}
-        chosen = [c for c in enabled if c.name.lower() in wanted or c.kind in wanted]
-    else:
-        chosen = _by_matrix(alert, severity, enabled, rules)
-    excluded = set(_listed(metadata.get("exclude_channels")) or ())
-    rank = SEVERITY_RANK[Severity(severity)]
-    return [
-        c
-        for c in chosen
-        if c.pk not in excluded and rank >= SEVERITY_RANK[Severity(c.min_severity)]
-    ]
+    """Every enabled channel this alert goes to, by itself or through a group."""
+    direct, routes = routes_for(alert, severity)
+    return direct + [channel for _rule, channels in routes for channel in channels]
 
 
-def _listed(value) -> list | None:
-    """A metadata list as routing reads it: any caller may have stored a lone name or
-    number (the API takes any metadata), which must not stop the alert's routing."""
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple, set)):
-        return [v for v in value if isinstance(v, (str, int)) and not isinstance(v, bool)]
-    return [value] if isinstance(value, (str, int)) and not isinstance(value, bool) else []
-
-
-def _by_matrix(alert, severity: str, enabled: list[NotificationChannel], rules):
-    labels = {str(k): str(v) for k, v in (alert.labels or {}).items()}
-    chosen: dict[int, NotificationChannel] = {}
+def _by_matrix(alert, severity: str, enabled: list[NotificationChannel], rules) -> list[Route]:
     by_id = {c.pk: c for c in enabled}
+    found: list[Route] = []
     for rule, channel_ids in rules:
-        if rule.severities and severity not in rule.severities:
+        if matches(rule, alert, severity):
             continue
-        if rule.categories and alert.category not in rule.categories:
-            continue
-        if any(labels.get(str(k)) != str(v) for k, v in (rule.label_matchers or {}).items()):
-            continue
-        for channel in enabled:
-            if rule.all_channels or channel.kind in (rule.channel_kinds or ()):
-                chosen[channel.pk] = channel
-        for channel_id in channel_ids:
-            if channel_id in by_id:
-                chosen[channel_id] = by_id[channel_id]
-    return list(chosen.values())
-
-
-# The routing table (enabled channels, enabled rules with their channels), kept per
-# process for CONFIG_CACHE_SECONDS: a storm routes hundreds of alerts a second, and the
-# table changes a few times a day. An edit in this process drops the copy at once;
-# another process's copy is at most that old, and delivery checks that a channel is
-# still enabled before it sends.
-_table_lock = threading.Lock()
-_table: tuple[float, list[NotificationChannel], list] | None = None
-
-
-def _routing_table() -> tuple[list[NotificationChannel], list]:
-    global _table
-    now = time.monotonic()
-    with _table_lock:
-        table = _table
-    if table is not None and now - table[0] < settings.CONFIG_CACHE_SECONDS:
-        return table[1], table[2]
-    enabled = list(
-        NotificationChannel.objects.filter(enabled=True).only("id", "name", "kind", "min_severity")
-    )
-    rules = [
-        (rule, [c.pk for c in rule.channels.all()])
-        for rule in RoutingRule.objects.filter(enabled=True).prefetch_related(
-            Prefetch("channels", queryset=NotificationChannel.objects.only("id"))
-        )
-    ]
-    with _table_lock:
-        _table = (now, enabled, rules)
-    return enabled, rules
-
-
-def forget_routing_table(**kwargs) -> None:
-    global _table
-    with _table_lock:
-        _table = None
-
-
-for _model in (NotificationChannel, RoutingRule):
-    post_save.connect(forget_routing_table, sender=_model, dispatch_uid=f"routing.{_model}.saved")
-    post_delete.connect(
-        forget_routing_table, sender=_model, dispatch_uid=f"routing.{_model}.deleted"
-    )
-m2m_changed.connect(
-    forget_routing_table, sender=RoutingRule.channels.through, dispatch_uid="routing.m2m"
-)
+        chosen = {
+            c.pk: c for c in enabled if rule.all_channels or c.kind in (rule.channel_kinds or ())
+        }
+        chosen.update((pk, by_id[pk]) for pk in channel_ids if pk in by_id)
+        found.append((rule, list(chosen.values())))
+    return found
 
 
 def _key(alert, channel, transition: str, occurrence) -> str:
     return f"{alert.pk}:{channel.pk}:{transition}:{occurrence}"
 
 
-def _route_firing(alert, transition: str, *, cooldown: bool, occurrence=None) -> list[int]:
-    channels = channels_for(alert)
+def _route_firing(
+    alert, transition: str, channels: list[NotificationChannel], *, cooldown: bool, occurrence=None
+) -> list[int]:
+    """Messages for an alert that named its own channels: one each, at once."""
     if not channels:
         return []
     now = timezone.now()
@@ -236,6 +181,7 @@ def _route_firing(alert, transition: str, *, cooldown: bool, occurrence=None) ->
             recent = (
                 Notification.objects.filter(
                     alert__fingerprint=alert.fingerprint,
+                    group__isnull=True,
                     channel__in=channels,
                     transition__in=FIRING_TRANSITIONS,
                     created__gt=now - timedelta(seconds=seconds),
@@ -261,7 +207,7 @@ def _route_firing(alert, transition: str, *, cooldown: bool, occurrence=None) ->
         )
         for channel in channels
     ]
-    return _insert(rows, now)
+    return insert(rows, now)
 
 
 def _route_resolved(alert) -> list[int]:
@@ -269,6 +215,7 @@ def _route_resolved(alert) -> list[int]:
     fired = (
         Notification.objects.filter(
             alert=alert,
+            group__isnull=True,  # a group tells of its resolutions itself
             transition__in=FIRING_TRANSITIONS,
             status__in=(DeliveryStatus.SENT, DeliveryStatus.SENDING),
         )
@@ -290,42 +237,13 @@ def _route_resolved(alert) -> list[int]:
         )
         for channel in channels
     ]
-    return _insert(rows, now)
+    return insert(rows, now)
 
 
 def _cancel_waiting(alert, reason: str) -> int:
     return Notification.objects.filter(
         alert=alert, transition__in=FIRING_TRANSITIONS, status__in=WAITING_STATUSES
     ).update(status=DeliveryStatus.CANCELLED, last_error=reason, updated=timezone.now())
-
-
-def _insert(rows: list[Notification], now) -> list[int]:
-    if not rows:
-        return []
-    # The routing table may be a second old: a channel deleted meanwhile in another
-    # process would fail the whole alert change at commit (a deferred foreign key).
-    existing = set(
-        NotificationChannel.objects.filter(pk__in={row.channel_id for row in rows}).values_list(
-            "pk", flat=True
-        )
-    )
-    rows = [row for row in rows if row.channel_id in existing]
-    if not rows:
-        return []
-    # A second routing of the same change (a retried transaction, two sweepers) meets
-    # the unique idempotency key and adds nothing.
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    if not settings.NOTIFY_INLINE:
-        # The delivery lane finds the rows itself: nobody needs their ids.
-        return []
-    keys = [row.idempotency_key for row in rows]
-    return list(
-        Notification.objects.filter(
-            idempotency_key__in=keys, status=DeliveryStatus.PENDING, created__gte=now
-        )
-        .filter(enqueued_at__isnull=False)
-        .values_list("pk", flat=True)
-    )
 
 
 def repeats_due(now: datetime):
@@ -348,6 +266,7 @@ def repeats_due(now: datetime):
     return (
         Notification.objects.filter(
             alert__status=Status.ACTIVE,
+            group__isnull=True,  # a group repeats itself (its repeat_interval)
             transition__in=FIRING_TRANSITIONS,
             status__in=(DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.DEAD),
             channel__enabled=True,
@@ -380,7 +299,7 @@ def route_repeats(now: datetime | None = None) -> int:
         )
         for row in due
     ]
-    ids = _insert(rows, now)
+    ids = insert(rows, now)
     if ids:
         schedule_delivery(ids)
     return len(rows)

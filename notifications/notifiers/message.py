@@ -10,6 +10,8 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from alerts.models import Alert
+from notifications.grouping import host_of
 from notifications.models import Transition
 
 STACK_TRACE_LIMIT = 3000
@@ -39,6 +41,11 @@ class Message:
     host: str = ""
     sent_at: datetime = field(default_factory=timezone.now)
     idempotency_key: str = ""
+    # The incident key receivers deduplicate by (PagerDuty's dedup_key): the alert
+    # group's key for a routed message, else the alert's fingerprint.
+    dedup_key: str = ""
+    # A message about several alerts: what ``group_payload`` describes.
+    group: dict[str, Any] | None = None
 
     @property
     def resolved(self) -> bool:
@@ -57,6 +64,15 @@ class Message:
 
     def facts(self) -> list[tuple[str, str]]:
         """Short labelled facts every rich format shows."""
+        if self.group is not None:
+            rows = [("Severity", self.severity), ("Firing", str(self.group["firing_count"]))]
+            if self.group["resolved_count"]:
+                rows.append(("Resolved", str(self.group["resolved_count"])))
+            rows.extend(
+                (name.replace("_", " ").capitalize(), str(value))
+                for name, value in sorted(self.group["labels"].items())
+            )
+            return rows
         rows = [("Severity", self.severity), ("Status", self.status or self.transition)]
         if self.resource:
             rows.append(("Resource", self.resource))
@@ -82,6 +98,9 @@ def alert_link(alert_id: int | None) -> str:
 
 def for_notification(notification) -> Message:
     alert = notification.alert
+    group = (notification.context or {}).get("group")
+    if alert is None and group and notification.group_id:
+        return for_group(notification, group)
     if alert is None:
         return test_message(notification.idempotency_key)
     metadata = dict(alert.metadata or {})
@@ -108,7 +127,107 @@ def for_notification(notification) -> Message:
         stack_trace=(alert.stack_trace or "")[-STACK_TRACE_LIMIT:],
         host=str(metadata.get("host") or settings.LOCAL_HOSTNAME),
         idempotency_key=notification.idempotency_key,
+        dedup_key=group["key"] if group else alert.fingerprint,
     )
+
+
+def group_link(group_id: int, *, resolved: bool = False) -> str:
+    status = "&status=all" if resolved else ""
+    return f"{settings.PUBLIC_URL}/alerts/?group={group_id}{status}"
+
+
+def for_group(notification, group: dict) -> Message:
+    """A message about several alerts of one group: who is firing (the first ones by
+    when they started, with their values), what resolved, and how many more."""
+    ids = [*group["firing"], *group["resolved"]]
+    alerts = Alert.objects.select_related("rule").in_bulk(ids)
+    firing = [alerts[i] for i in group["firing"] if i in alerts]
+    resolved = [alerts[i] for i in group["resolved"] if i in alerts]
+    title = group_title(group, firing or resolved)
+    lines = [_counts(group)]
+    lines.extend(f"• {_line(alert)}" for alert in firing)
+    more = group["firing_count"] - len(firing)
+    if more > 0:
+        lines.append(f"… and {more} more firing")
+    if resolved:
+        lines.append("Resolved:")
+        lines.extend(f"• {_line(alert, resolved=True)}" for alert in resolved)
+        more = group["resolved_count"] - len(resolved)
+        if more > 0:
+            lines.append(f"… and {more} more resolved")
+    first = min((a.first_seen for a in firing or resolved), default=None)
+    return Message(
+        transition=notification.transition,
+        title=title,
+        text="\n".join(lines),
+        severity=(notification.context or {}).get("severity", "info"),
+        category=(firing or resolved)[0].category if (firing or resolved) else "",
+        status="firing" if group["firing_count"] else "resolved",
+        link=group_link(notification.group_id, resolved=not group["firing_count"]),
+        first_seen=first,
+        count=group["firing_count"],
+        labels={str(k): str(v) for k, v in group["labels"].items()},
+        host=settings.LOCAL_HOSTNAME,
+        idempotency_key=notification.idempotency_key,
+        dedup_key=group["key"],
+        group={
+            **group,
+            "alerts": [_entry(a) for a in firing],
+            "resolved_alerts": [_entry(a) for a in resolved],
+        },
+    )
+
+
+def group_title(group: dict, alerts) -> str:
+    """'High CPU usage on 37 hosts', 'Payment API errors: 4 alerts'."""
+    names = {_name(alert) for alert in alerts}
+    base = names.pop() if len(names) == 1 else group.get("rule") or "Alerts"
+    count = group["firing_count"] or group["resolved_count"]
+    hosts = all(alert.resource and alert.resource == host_of(alert) for alert in alerts)
+    if hosts:
+        return f"{base} on {count} host{'s' if count != 1 else ''}"
+    return f"{base}: {count} alert{'s' if count != 1 else ''}"
+
+
+def _name(alert) -> str:
+    if alert.rule_id and alert.rule is not None:
+        return alert.rule.name
+    return alert.alert_type.replace("_", " ").capitalize()
+
+
+def _counts(group: dict) -> str:
+    parts = [f"{group['firing_count']} firing"]
+    if group["new_count"] and group["new_count"] != group["firing_count"]:
+        parts[0] += f" ({group['new_count']} new)"
+    if group["resolved_count"]:
+        parts.append(f"{group['resolved_count']} resolved")
+    return ", ".join(parts) + "."
+
+
+def _line(alert, *, resolved: bool = False) -> str:
+    where = alert.resource or alert.title
+    value = ""
+    if alert.value is not None:
+        value = f" {alert.value:g}"
+        if alert.threshold is not None:
+            value += f" (threshold {alert.threshold:g})"
+    if resolved and alert.resolved_at:
+        return f"{where}{value}, resolved {alert.resolved_at:%H:%M} UTC"
+    return f"{where}{value}, {alert.severity}, since {alert.first_seen:%H:%M} UTC"
+
+
+def _entry(alert) -> dict[str, Any]:
+    return {
+        "id": alert.pk,
+        "title": alert.title,
+        "severity": alert.severity,
+        "status": alert.status,
+        "resource": alert.resource,
+        "value": alert.value,
+        "threshold": alert.threshold,
+        "first_seen": alert.first_seen.isoformat(),
+        "url": alert_link(alert.pk),
+    }
 
 
 def test_message(key: str = "") -> Message:

@@ -15,7 +15,9 @@ RATE_PER_MINUTE = 120  # PagerDuty: 120 events a minute per routing key
 
 
 def render(message: Message, routing_key: str, config: dict) -> dict:
-    dedup_key = message.fingerprint or message.idempotency_key or "opsconsole-test"
+    dedup_key = (
+        message.dedup_key or message.fingerprint or message.idempotency_key or "opsconsole-test"
+    )
     if message.resolved:
         return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": dedup_key}
     details = {
@@ -31,6 +33,10 @@ def render(message: Message, routing_key: str, config: dict) -> dict:
         details["threshold"] = message.threshold
     if message.stack_trace:
         details["stack_trace"] = message.stack_trace
+    if message.group is not None:
+        details["alerts"] = message.group["alerts"]
+        details["firing"] = message.group["firing_count"]
+        details["resolved"] = message.group["resolved_count"]
     return {
         "routing_key": routing_key,
         "event_action": "trigger",

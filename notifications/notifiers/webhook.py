@@ -28,7 +28,7 @@ RATE_PER_MINUTE = 0
 
 
 def render(message: Message) -> dict:
-    return {
+    body = {
         "event": message.transition,
         "alert": {
             "id": message.alert_id,
@@ -53,6 +53,20 @@ def render(message: Message) -> dict:
         "host": message.host,
         "sent_at": message.sent_at.isoformat(),
     }
+    if message.group is not None:
+        group = message.group
+        body["group"] = {
+            "key": group["key"],
+            "rule": group["rule"],
+            "labels": group["labels"],
+            "firing_count": group["firing_count"],
+            "new_count": group["new_count"],
+            "resolved_count": group["resolved_count"],
+            "alerts": group["alerts"],
+            "resolved_alerts": group["resolved_alerts"],
+            "url": message.link,
+        }
+    return body
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:

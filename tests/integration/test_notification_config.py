@@ -220,6 +220,10 @@ def _routing_form(**fields) -> dict:
         "label_matchers": '{"team": "db"}',
         "channel_kinds": "[]",
         "channels": [],
+        "group_by": "rule, host",
+        "group_wait": "30",
+        "group_interval": "300",
+        "repeat_interval": "14400",
     }
     data.update(fields)
     return data

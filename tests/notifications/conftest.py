@@ -68,7 +68,10 @@ def make_channel(db):
 
 @pytest.fixture
 def route_all(db):
-    """One routing rule: every severity to every channel."""
-    from notifications.models import RoutingRule
+    """One routing rule: every severity to every channel, each alert on its own and at
+    once (no grouping, no timers), as the per-alert tests expect."""
+    from notifications.models import NO_GROUPING, RoutingRule
 
-    return RoutingRule.objects.create(name="everything", all_channels=True)
+    return RoutingRule.objects.create(
+        name="everything", all_channels=True, group_by=[NO_GROUPING], group_wait=0, group_interval=0
+    )

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.utils import timezone
+
 from alerts.service import Alert, AlertService
+from notifications import grouping
 
 
 def spec(**fields) -> Alert:
@@ -28,3 +33,13 @@ def fire(capture, **fields):
 def resolve(capture, alert, who="bob"):
     with capture(execute=True):
         return AlertService().resolve_alert(alert.pk, resolved_by=who)
+
+
+def flush_groups(capture=None, seconds: float = 31) -> int:
+    """Let alert groups' timers run out ``seconds`` from now (the default routes wait
+    30 s for more alerts) and flush them; with ``capture``, send what they wrote."""
+    at = timezone.now() + timedelta(seconds=seconds)
+    if capture is None:
+        return grouping.flush_due(at)
+    with capture(execute=True):
+        return grouping.flush_due(at)

@@ -211,7 +211,10 @@ def test_no_repeat_is_routed_beside_a_firing_message_still_waiting(outbox, setti
 
     from notifications import routing
 
-    _raise("warning", "long_silence")
+    # An alert that names its channel: per-alert repeats (a group repeats itself).
+    AlertService().create_alert(
+        spec(alert_type="long_silence", priority="warning", notification_channels=["webhook"])
+    )
     assert delivery.deliver_next(5) == 1
     long_ago = timezone_now() - timedelta(seconds=settings.NOTIFY_REPEAT_INTERVAL + 60)
     Notification.objects.update(sent_at=long_ago, updated=long_ago)

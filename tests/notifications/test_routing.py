@@ -3,8 +3,6 @@ resolved messages, silences, and the outbox written with the alert."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +11,7 @@ from alerts.models import Alert
 from alerts.service import AlertService
 from notifications import delivery, routing
 from notifications.models import (
+    AlertGroup,
     DeliveryStatus,
     Notification,
     NotificationChannel,
@@ -20,7 +19,7 @@ from notifications.models import (
     Transition,
 )
 from opsconsole.bootstrap import load_defaults
-from tests.notifications.helpers import fire, resolve, spec
+from tests.notifications.helpers import fire, flush_groups, resolve, spec
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +35,8 @@ def matrix(db, make_channel, receiver):
 
 
 def routed(alert) -> set[str]:
+    """The channels told of this alert once its groups' first wait is over."""
+    flush_groups()
     return set(Notification.objects.filter(alert=alert).values_list("channel__name", flat=True))
 
 
@@ -131,12 +132,12 @@ def test_a_refire_within_the_cooldown_waits_for_it_to_end(
     make_channel("webhook", receiver=receiver)
     first = fire(django_capture_on_commit_callbacks, priority="warning")
     resolve(django_capture_on_commit_callbacks, first)
-    second = fire(django_capture_on_commit_callbacks, priority="warning")
-    held = Notification.objects.get(alert=second)
-    sent_first = Notification.objects.get(alert=first, transition=Transition.FIRING)
-    assert held.status == DeliveryStatus.PENDING
-    assert held.next_attempt_at == sent_first.created + timedelta(seconds=300)
+    fire(django_capture_on_commit_callbacks, priority="warning")
+    # The same group comes back within the warning cooldown (300 s): it waits it out.
+    flush_groups(django_capture_on_commit_callbacks, seconds=290)
     assert [r.json["event"] for r in receiver.requests] == ["firing", "resolved"]
+    flush_groups(django_capture_on_commit_callbacks, seconds=301)
+    assert [r.json["event"] for r in receiver.requests] == ["firing", "resolved", "firing"]
 
 
 def test_critical_cooldown_is_shorter_than_warning(settings):
@@ -152,8 +153,10 @@ def test_a_held_message_is_dropped_if_the_alert_resolves_first(
     resolve(django_capture_on_commit_callbacks, first)
     second = fire(django_capture_on_commit_callbacks)
     resolve(django_capture_on_commit_callbacks, second)
-    held = Notification.objects.get(alert=second)
-    assert held.status == DeliveryStatus.CANCELLED
+    # Held by the cooldown, then resolved: nothing to tell, and the group closes.
+    flush_groups(django_capture_on_commit_callbacks, seconds=3600)
+    assert not Notification.objects.filter(alert=second).exists()
+    assert not AlertGroup.objects.filter(closed_at=None).exists()
     # No resolved message for a firing message that never went out.
     assert [r.json["event"] for r in receiver.requests] == ["firing", "resolved"]
 
@@ -198,12 +201,16 @@ def test_an_escalation_is_sent_at_once_to_the_channels_of_the_new_severity(
     alert = fire(django_capture_on_commit_callbacks, priority="warning")
     assert routed(alert) == {"slack"}
     fire(django_capture_on_commit_callbacks, priority="critical")
-    escalated = set(
-        Notification.objects.filter(alert=alert, transition=Transition.ESCALATED).values_list(
-            "channel__name", flat=True
-        )
-    )
-    assert escalated == {"slack", "email", "pagerduty", "sms", "webhook"}
+    # It joins the critical route's group, which waits its group_wait like any other.
+    flush_groups(django_capture_on_commit_callbacks)
+    escalated = Notification.objects.filter(alert=alert, context__severity="critical")
+    assert set(escalated.values_list("channel__name", flat=True)) == {
+        "slack",
+        "email",
+        "pagerduty",
+        "sms",
+        "webhook",
+    }
 
 
 def test_open_unacknowledged_alerts_are_repeated_after_the_interval(
@@ -215,20 +222,13 @@ def test_open_unacknowledged_alerts_are_repeated_after_the_interval(
         delivery.sweep()
     assert len(receiver.requests) == 1  # not yet
 
-    # The interval passes.
-    Notification.objects.update(
-        sent_at=timezone.now() - timedelta(seconds=settings.NOTIFY_REPEAT_INTERVAL + 1)
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        delivery.sweep()
-        delivery.sweep()  # a second sweeper in the same spell adds nothing
+    # The group's repeat_interval passes.
+    later = route_all.repeat_interval + 1
+    flush_groups(django_capture_on_commit_callbacks, seconds=later)
+    flush_groups(django_capture_on_commit_callbacks, seconds=later)  # a second flush adds nothing
     assert [r.json["event"] for r in receiver.requests] == ["firing", "repeat"]
 
     # Acknowledged: no more repeats.
     AlertService().acknowledge_alert(alert.pk, "bob")
-    Notification.objects.update(
-        sent_at=timezone.now() - timedelta(seconds=settings.NOTIFY_REPEAT_INTERVAL + 1)
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        delivery.sweep()
+    flush_groups(django_capture_on_commit_callbacks, seconds=2 * later + 1)
     assert len(receiver.requests) == 2

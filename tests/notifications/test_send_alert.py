@@ -8,6 +8,7 @@ from alerts.models import Alert
 from alerts.notify import AlertLevel, get_alert_manager
 from notifications.models import Notification
 from opsconsole.bootstrap import load_defaults
+from tests.notifications.helpers import flush_groups
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +36,9 @@ def test_the_seed_example_pages_through_the_matrix(
     assert alert.metadata["retry_count"] == 5
     assert alert.metadata["host"] == "worker-01"
     assert "timestamp" in alert.metadata
+    # The critical route waits group_wait (30 s) for more alerts of its group.
+    assert receiver.requests == []
+    flush_groups(django_capture_on_commit_callbacks)
     paths = sorted(r.path for r in receiver.requests)
     assert paths == ["/hook/T000/SECRET-PATH-1234", "/incoming", "/v2/enqueue"]
 

@@ -1,0 +1,66 @@
+"""The outbox's own small rules, shared by per-alert routing and alert groups: writing
+message rows once (their idempotency key), and having them sent."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+
+from alerts.constants import SEVERITY_RANK, Severity
+from notifications.models import DeliveryStatus, Notification, NotificationChannel
+
+
+def schedule_delivery(ids: list[int]) -> None:
+    """Make these rows' delivery happen once they are committed.
+
+    The delivery lane finds due rows in the outbox by itself, most urgent first, so
+    nothing needs enqueueing: a row committed is a row that will be sent. With
+    ``NOTIFY_INLINE`` (the tests, one-off scripts) this process sends them on commit.
+    """
+    if settings.NOTIFY_INLINE:
+        from notifications.delivery import deliver_batch
+
+        transaction.on_commit(lambda: deliver_batch(list(ids)))
+
+
+def urgency_of(severity: str) -> int:
+    return SEVERITY_RANK[Severity(severity)]
+
+
+def listed(value) -> list | None:
+    """A metadata list as routing reads it: any caller may have stored a lone name or
+    number (the API takes any metadata), which must not stop the alert's routing."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple, set)):
+        return [v for v in value if isinstance(v, (str, int)) and not isinstance(v, bool)]
+    return [value] if isinstance(value, (str, int)) and not isinstance(value, bool) else []
+
+
+def insert(rows: list[Notification], now) -> list[int]:
+    if not rows:
+        return []
+    # The routing table may be a second old: a channel deleted meanwhile in another
+    # process would fail the whole alert change at commit (a deferred foreign key).
+    existing = set(
+        NotificationChannel.objects.filter(pk__in={row.channel_id for row in rows}).values_list(
+            "pk", flat=True
+        )
+    )
+    rows = [row for row in rows if row.channel_id in existing]
+    if not rows:
+        return []
+    # A second routing of the same change (a retried transaction, two sweepers) meets
+    # the unique idempotency key and adds nothing.
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    if not settings.NOTIFY_INLINE:
+        # The delivery lane finds the rows itself: nobody needs their ids.
+        return []
+    keys = [row.idempotency_key for row in rows]
+    return list(
+        Notification.objects.filter(
+            idempotency_key__in=keys, status=DeliveryStatus.PENDING, created__gte=now
+        )
+        .filter(enqueued_at__isnull=False)
+        .values_list("pk", flat=True)
+    )
