@@ -83,7 +83,7 @@ def wait_for(check, seconds: float = 90):
 
 
 def test_a_firing_rule_reaches_the_console_and_resolves_there(
-    transactional_db, live_server, bob, token_for, gauge, tmp_path
+    transactional_db, live_server, bob, token_for, gauge, tmp_path, request
 ):
     require_binaries(prometheus=PROMETHEUS, **{"prometheus-alertmanager": ALERTMANAGER})
     webhook = f"{live_server.url}/api/v1/integrations/alertmanager"
@@ -109,6 +109,7 @@ def test_a_firing_rule_reaches_the_console_and_resolves_there(
         headers={"Authorization": f"Bearer {token_for(bob, 'read')}"},
         timeout=10,
     )
+    request.addfinalizer(reader.close)  # its open connection would hold a database session
 
     def console_alert(status: str):
         found = reader.get("/alerts", params={"status": status, "q": "BackupsFailing"})
