@@ -90,7 +90,13 @@ class AlertmanagerPayload(BaseModel):
     groupKey: str = ""
     externalURL: str = ""
     truncatedAlerts: int = 0
-    alerts: list[Any]
+    alerts: list[Any] = Field(
+        description=(
+            "Alertmanager's alerts, each with status (firing or resolved), labels, "
+            "annotations, startsAt, endsAt, generatorURL and fingerprint; each is read "
+            "on its own, so one that cannot be read is refused alone"
+        )
+    )
 
 
 @dataclass

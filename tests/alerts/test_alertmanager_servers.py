@@ -7,14 +7,12 @@ second and evaluating its rule every second, Alertmanager with one-second timers
 
 from __future__ import annotations
 
-import threading
 import time
-from http.server import ThreadingHTTPServer
 
 import httpx
 import pytest
 
-from tests.loopback import QuietHandler
+from tests.loopback import QuietHandler, serving
 from tests.opsconsole.prometheus import (
     ALERTMANAGER,
     PROMETHEUS,
@@ -42,8 +40,10 @@ groups:
 class Gauge:
     """``/metrics`` with one gauge, ``backup_failed``, whose value the test sets."""
 
-    def __init__(self):
-        self.value = 0
+    value = 0
+    target = ""
+
+    def handler(self) -> type[QuietHandler]:
         gauge = self
 
         class Handler(QuietHandler):
@@ -55,20 +55,15 @@ class Gauge:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.target = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        return Handler
 
 
 @pytest.fixture
 def gauge():
     gauge = Gauge()
-    yield gauge
-    gauge.close()
+    with serving(gauge.handler()) as server:
+        gauge.target = f"127.0.0.1:{server.server_address[1]}"
+        yield gauge
 
 
 def wait_for(check, seconds: float = 90):
