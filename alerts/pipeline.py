@@ -2,11 +2,13 @@
 
 The rule evaluator, health checks, the latency monitor, application errors, the
 database watch, the delivery lane's channel alerts, ``AlertService`` (seed 001),
-``send_alert`` (seed 000) and ``POST /api/v1/alerts`` all call ``raise_alert(spec)``;
+``send_alert`` (seed 000), ``POST /api/v1/alerts`` and the inbound integrations
+(``alerts.integrations``) all call ``raise_alert(spec)``;
 each step happens in one place, in one order:
 
 1. **normalise**: severity aliases (``high`` is error), the category, labels as text;
-2. **fingerprint**: type, resource and labels (``spec.fingerprint_of``);
+2. **fingerprint**: type, resource and labels (``spec.fingerprint_of``), or the
+   source's own name for the problem (Alertmanager's fingerprint);
 3. **deduplicate**: the open alert with that fingerprint counts a repeat (a partial
    unique index keeps it to one open alert even when two workers fire at once);
 4. **policies** (``alerts.policies``): a silence or a dependency that holds the alert
@@ -96,7 +98,7 @@ def raise_alert(
     if not spec.alert_type or not spec.title:
         raise ValueError("an alert needs an alert_type and a title")
     labels = _normal_labels(spec.labels)
-    fingerprint = fingerprint_of(spec.alert_type, spec.resource, labels)
+    fingerprint = spec.fingerprint or fingerprint_of(spec.alert_type, spec.resource, labels)
     now = timezone.now()
     at = at or now
     counted = _count_plain_repeat(fingerprint, spec, severity, now, actor)
@@ -129,7 +131,7 @@ def raise_alert(
                     error_count=spec.error_count,
                     value=spec.value,
                     threshold=spec.threshold,
-                    first_seen=now,
+                    first_seen=min(spec.started_at, now) if spec.started_at else now,
                     last_seen=now,
                     expires_at=now + spec.expires_in if spec.expires_in else None,
                     rule=spec.rule,
@@ -156,14 +158,17 @@ def clear_alert(
     actor: str,
     note: str = "",
     data: dict | None = None,
+    fingerprint: str | None = None,
+    at: datetime | None = None,
 ) -> AlertRecord | None:
     """Resolve the open alert of this problem because it cleared, if there is one.
 
     Acknowledged, suppressed and held-back alerts resolve too: the problem is gone.
-    Returns the resolved alert, or None when none was open (or someone resolved it
-    meanwhile).
+    ``fingerprint``: the one the source raised it with (``AlertSpec.fingerprint``);
+    ``at``: when it cleared, if the source says (else now). Returns the resolved alert,
+    or None when none was open (or someone resolved it meanwhile).
     """
-    fingerprint = fingerprint_of(alert_type, resource, _normal_labels(labels or {}))
+    fingerprint = fingerprint or fingerprint_of(alert_type, resource, _normal_labels(labels or {}))
     alert_id = (
         AlertRecord.objects.filter(fingerprint=fingerprint, status__in=OPEN_STATUSES)
         .values_list("pk", flat=True)
@@ -172,7 +177,7 @@ def clear_alert(
     if alert_id is None:
         return None
     try:
-        return resolve(alert_id, actor, note, data=data)
+        return resolve(alert_id, actor, note, data=data, at=at)
     except AlertStateError:
         return None  # resolved meanwhile
 
@@ -214,14 +219,21 @@ def still_open(alert: AlertRecord) -> None:
         raise AlertStateError(f"alert #{alert.pk} is already {alert.status}")
 
 
-def resolve(alert_id: int, actor: str, note: str = "", *, data: dict | None = None):
+def resolve(
+    alert_id: int,
+    actor: str,
+    note: str = "",
+    *,
+    data: dict | None = None,
+    at: datetime | None = None,
+):
     return transition(
         alert_id,
         still_open,
         {
             "status": Status.RESOLVED,
             "resolved_by": actor,
-            "resolved_at": timezone.now(),
+            "resolved_at": at or timezone.now(),
             "resolution_notes": note,
         },
         EventKind.RESOLVED,

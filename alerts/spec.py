@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from alerts.constants import Category, Severity, parse_severity
@@ -62,6 +62,13 @@ class AlertSpec:
     # Computed only when the alert is new: a repeat keeps the recommendations it has,
     # and a storm of repeats should not query process tables 10,000 times.
     recommend: Callable[[], list[str]] | None = None
+    # A source that names its problems itself (Alertmanager's fingerprint) sets this,
+    # from ``source_fingerprint_of``: the alert dedups by it instead of by type,
+    # resource and labels.
+    fingerprint: str | None = None
+    # When the source says the problem began (Alertmanager's startsAt): a new alert's
+    # first_seen, never later than now. None: now.
+    started_at: datetime | None = None
 
     @property
     def severity(self) -> Severity:
@@ -75,6 +82,13 @@ def fingerprint_of(alert_type: str, resource: str, labels: dict | None = None) -
         return _fingerprint(alert_type, resource, items)
     except TypeError:  # a label value that cannot be hashed (a list): not cached
         return _fingerprint.__wrapped__(alert_type, resource, items)
+
+
+def source_fingerprint_of(source: str, name: str) -> str:
+    """The fingerprint of a problem that ``source`` names ``name`` itself; never equal
+    to a ``fingerprint_of`` (the hashed key has another shape)."""
+    key = json.dumps(["source", source, name])
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 # A storm fires the same few problems thousands of times: hash each once.

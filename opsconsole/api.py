@@ -15,6 +15,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from alerts.api import router as alerts_router
 from alerts.api import rules_router as alert_rules_router
 from alerts.api import silences_router
+from alerts.integrations.api import router as integrations_router
 from healthchecks.api import latency_router
 from healthchecks.api import router as services_router
 from healthchecks.api import system_router as health_system_router
@@ -98,6 +99,7 @@ api.add_router("/notifications", notifications_router)
 api.add_router("/system", health_system_router)
 api.add_router("/services", services_router)
 api.add_router("/latency", latency_router)
+api.add_router("/integrations", integrations_router)
 
 
 class ServiceInfo(Schema):

@@ -1,9 +1,12 @@
-"""Durations as an operator reads them (42 s, 12.5 min, 3.2 h, 2.1 d), and alert types
-by the names of the rules that raised them."""
+"""Durations as an operator reads them (42 s, 12.5 min, 3.2 h, 2.1 d), alert types
+by the names of the rules that raised them, and metadata values (links where safe)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django import template
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -30,3 +33,21 @@ def type_name(alert_type: str) -> str:
     from alerts.service import type_name as name_of
 
     return name_of(alert_type)
+
+
+@register.filter
+def metadata_value(value, key: str = ""):
+    """A metadata value for the alert page: a ``*_url`` entry (the generator URL an
+    Alertmanager alert came with, a runbook) as a link when it is http(s), since it came
+    from outside and a ``javascript:`` URL must never become one; anything else as code."""
+    if str(key).endswith("_url") and isinstance(value, str) and _is_web_url(value):
+        return format_html('<a href="{}" rel="noopener noreferrer nofollow">{}</a>', value, value)
+    return format_html("<code>{}</code>", value)
+
+
+def _is_web_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)

@@ -22,15 +22,11 @@ from tests.opsconsole.prometheus import (
     PROMTOOL,
     FakePrometheus,
     free_port,
+    require_binaries,
     running_prometheus,
 )
 
 pytestmark = pytest.mark.django_db
-
-needs_prometheus = pytest.mark.skipif(
-    PROMETHEUS is None or PROMTOOL is None,
-    reason="prometheus and promtool are not installed (apt-get install prometheus)",
-)
 
 NODE_CPU_QUERY = (
     "100 - avg by (instance) "
@@ -62,6 +58,7 @@ def far_host_history(now: int) -> str:
 @pytest.fixture(scope="module")
 def backfilled_prometheus(tmp_path_factory):
     """A real Prometheus holding far-01's last three days, and nothing scraped."""
+    require_binaries(prometheus=PROMETHEUS, promtool=PROMTOOL)
     folder = tmp_path_factory.mktemp("prometheus")
     source = folder / "far-01.om"
     source.write_text(far_host_history(int(time.time())))
@@ -91,7 +88,6 @@ def _charts(client, user, host, **params):
     return client.get(f"/system/{host.pk}/charts/", params)
 
 
-@needs_prometheus
 def test_it_draws_a_host_with_no_local_samples_from_prometheus(
     client, carol, settings, backfilled_prometheus
 ):
@@ -109,7 +105,6 @@ def test_it_draws_a_host_with_no_local_samples_from_prometheus(
     assert cpu.title == "CPU" and not cpu.empty
 
 
-@needs_prometheus
 def test_the_points_keep_the_shape_prometheus_holds(settings, backfilled_prometheus):
     settings.PROMETHEUS_URL = backfilled_prometheus
     end = datetime.now(UTC)
@@ -122,7 +117,6 @@ def test_the_points_keep_the_shape_prometheus_holds(settings, backfilled_prometh
     assert cpu[-1].time > end - timedelta(hours=1)
 
 
-@needs_prometheus
 def test_an_override_reads_node_exporter_series_through_a_subquery(settings, backfilled_prometheus):
     settings.PROMETHEUS_URL = backfilled_prometheus
     settings.PROMETHEUS_CHART_QUERIES = {"cpu_usage_percent": NODE_CPU_QUERY}

@@ -9,16 +9,12 @@ import pytest
 
 from alerts.service import AlertService
 from opsconsole.promquery import PrometheusError, query
-from tests.opsconsole.prometheus import PROMETHEUS, running_prometheus
-
-pytestmark = pytest.mark.skipif(
-    PROMETHEUS is None,
-    reason="the prometheus binary is not installed (apt-get install prometheus)",
-)
+from tests.opsconsole.prometheus import PROMETHEUS, require_binaries, running_prometheus
 
 
 @pytest.fixture
 def prometheus_server(tmp_path, live_server, settings):
+    require_binaries(prometheus=PROMETHEUS)
     settings.METRICS_TOKEN = "scrape-token-123"
     target = live_server.url.split("://", 1)[1]
     config = tmp_path / "prometheus.yml"
