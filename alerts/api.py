@@ -22,6 +22,7 @@ from alerts.admin import AlertRuleForm, SilenceForm
 from alerts.configcode import RulesSection
 from alerts.constants import OPEN_STATUSES, Category, Severity, parse_severity
 from alerts.constants import Status as AlertStatus
+from alerts.decisions import decisions_of
 from alerts.evaluator import evaluate
 from alerts.models import Alert, AlertRule, Silence
 from alerts.service import Alert as AlertSpec
@@ -229,6 +230,42 @@ def check_alerts(request):
 @router.get("/{alert_id}", response=AlertDetailOut, auth=api_auth(), url_name="get_alert")
 def get_alert(request, alert_id: int):
     return _detail(_alert(alert_id))
+
+
+class DecisionOut(Schema):
+    at: datetime | None = Field(
+        None, description="when it was decided; null: as routing and channels stand now"
+    )
+    stage: str = Field(
+        ..., description="rule, dedup, policy, state, group, route, channel or delivery"
+    )
+    outcome: str = Field(..., examples=["fired", "held", "grouped", "sent", "not sent"])
+    summary: str = Field(..., examples=["routing rule 'Errors to email and Slack' sends to ops"])
+    channel: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class DecisionsOut(Schema):
+    alert_id: int
+    decisions: list[DecisionOut]
+
+
+@router.get(
+    "/{alert_id}/decisions",
+    response=DecisionsOut,
+    auth=api_auth(),
+    url_name="alert_decisions",
+)
+def alert_decisions(request, alert_id: int, channel: str = ""):
+    """Why the alert was (or was not) sent: every decision about it in order (the rule
+    that matched, policies, groups, routing rules taken and not, each delivery), then
+    how routing and each channel stand now. ``channel`` (a name) keeps that channel's
+    decisions and the ones that concern every channel."""
+    alert = _alert(alert_id)
+    found = decisions_of(alert)
+    if channel:
+        found = [d for d in found if d.channel in ("", channel)]
+    return {"alert_id": alert.pk, "decisions": [d.as_dict() for d in found]}
 
 
 @router.patch(

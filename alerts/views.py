@@ -13,6 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from alerts import charts, console
+from alerts.decisions import decisions_of
 from alerts.models import Alert
 from alerts.service import AlertService
 from opsconsole.panels import panels_for
@@ -56,6 +57,7 @@ def alert_detail(request, alert_id: int):
         "can_act": has_role(request.user, Role.RESPONDER),
         "suppress_hours": console.SUPPRESS_HOURS,
         "panels": panels_for("alert_detail", alert, request),
+        "decisions": decisions_of(alert),
     }
     return render(request, "alerts/detail.html", context)
 

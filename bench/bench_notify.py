@@ -135,7 +135,9 @@ def worker(port: int) -> dict:
         for name in ("one-per-task", "batched")
     )
     RoutingRule.objects.all().delete()
-    RoutingRule.objects.create(name="all", all_channels=True)
+    RoutingRule.objects.create(
+        name="all", all_channels=True, group_by=["..."], group_wait=0, group_interval=0
+    )
     service = AlertService()
     started = time.perf_counter()
     for n in range(MESSAGES):

@@ -141,6 +141,11 @@ def _set_up(console: ServedConsole, receiver: Receiver) -> tuple[str, int]:
                 "position": 0,
                 "severities": list(SEVERITIES),
                 "channels": [channel],
+                # Each message on its own and at once: this measures the lane's order,
+                # not grouping (bench_groups does).
+                "group_by": ["..."],
+                "group_wait": 0,
+                "group_interval": 0,
             },
         )
         if answer.status_code != 201:

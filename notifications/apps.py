@@ -24,6 +24,10 @@ class NotificationsConfig(AppConfig):
         register_section(ChannelsSection())
         register_section(RoutingSection())
         register_panel("alert_detail", deliveries_panel)
+        from alerts.decisions import register_source
+        from notifications.decisions import decisions
+
+        register_source(decisions)
         register_live_panel("alert_detail", DELIVERIES_GROUP, render_live)
         from notifications import watch
 
