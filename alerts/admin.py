@@ -19,7 +19,6 @@ from metrics.catalog import KNOWN, parse_key
 from metrics.models import Metric
 from metrics.templatetags.units import exact_value
 from opsconsole.broken import BrokenFilter, broken_display
-from opsconsole.patterns import check_pattern
 
 METRIC_KINDS = {
     AlertRule.Kind.SYSTEM_METRIC,
@@ -400,30 +399,10 @@ class SilenceForm(forms.ModelForm):
         fields = ["matchers", "starts_at", "ends_at", "recurrence", "comment"]
 
     def clean_matchers(self):
-        matchers = self.cleaned_data["matchers"]
-        if not isinstance(matchers, list) or not matchers:
-            raise forms.ValidationError("Give at least one matcher, as a JSON list.")
-        for index, matcher in enumerate(matchers, 1):
-            if not isinstance(matcher, dict) or not {"field", "value"} <= set(matcher):
-                raise forms.ValidationError(
-                    f'Matcher {index} needs "field" and "value" (and "op": eq or regex).'
-                )
-            field, op = str(matcher["field"]), matcher.get("op", "eq")
-            if field not in {"alert_type", "resource", "severity", "category"} and not (
-                field.startswith("label:") and len(field) > 6
-            ):
-                raise forms.ValidationError(
-                    f"Matcher {index}: unknown field {field!r} (alert_type, resource, "
-                    "severity, category, or label:<name>)."
-                )
-            if op not in {"eq", "regex"}:
-                raise forms.ValidationError(f"Matcher {index}: op must be eq or regex.")
-            if op == "regex":
-                try:
-                    check_pattern(str(matcher["value"]))
-                except ValueError as exc:
-                    raise forms.ValidationError(f"Matcher {index}: {exc}") from None
-        return matchers
+        try:
+            return silences.check_matchers(self.cleaned_data["matchers"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def clean_recurrence(self):
         try:
