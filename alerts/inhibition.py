@@ -243,7 +243,7 @@ def _narrowing(rules: list[InhibitionRule]) -> Q:
     return any_rule
 
 
-_SOURCE_FIELDS = (
+SOURCE_FIELDS = (
     "id", "title", "alert_type", "resource", "severity", "category", "labels", "rule__kind",
 )  # fmt: skip
 
@@ -261,7 +261,7 @@ def read_index() -> Index:
         .exclude(status=Status.SUPPRESSED, suppressed_by=INHIBITION_ACTOR)
         .filter(_narrowing(index.rules))
         .select_related("rule")
-        .only(*_SOURCE_FIELDS)
+        .only(*SOURCE_FIELDS)
         .order_by("id")
     )
     for alert in candidates:

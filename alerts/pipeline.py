@@ -280,9 +280,7 @@ def reapply_policies(now: datetime | None = None) -> dict[str, int]:
 
 
 # What the policies read of a stored alert (its rule's kind in the same query).
-_POLICY_FIELDS = (
-    "id", "title", "alert_type", "resource", "severity", "category", "labels", "rule__kind",
-)  # fmt: skip
+_POLICY_FIELDS = inhibition.SOURCE_FIELDS
 
 
 def _reconsider(alerts, index: inhibition.Index, now: datetime) -> int:
