@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.timesince import timesince
 
 from alerts import inhibition, preview, silences
@@ -525,7 +525,7 @@ class EqualField(forms.CharField):
 
 MATCHER_HELP = (
     "One matcher a line: <code>field = value</code> or <code>field =~ pattern</code> "
-    "(RE2, the whole value). Fields: " + silences.FIELD_HELP + "."
+    "(RE2, the whole value). Fields: " + escape(silences.FIELD_HELP) + "."
 )
 
 

@@ -189,6 +189,7 @@ def test_an_inhibited_alerts_page_names_and_links_its_source(client, carol):
     assert "Inhibited by" in page
     assert f'<a href="/alerts/{disk.pk}/">alert #{disk.pk} (Disk full)</a>' in page
     assert "via rule \u2018critical beats warning\u2019" in page
+    assert "<dt>Held back</dt>" not in page  # the banner says it once
     # The timeline entry links the source too.
     assert f'<a href="/alerts/{disk.pk}/">open alert #{disk.pk}</a>' in page
     listing = client.get("/alerts/?status=suppressed").content.decode()
