@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections import Counter
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -8,18 +10,17 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.timesince import timesince
 
-from alerts import preview, silences
-from alerts.constants import OPEN_STATUSES, Status
-from alerts.models import Alert, AlertEvent, AlertRule, Silence
+from alerts import inhibition, preview, silences
+from alerts.constants import INHIBITION_ACTOR, OPEN_STATUSES, EventKind, Status
+from alerts.models import Alert, AlertEvent, AlertRule, InhibitionRule, Silence
 from alerts.service import AlertService, AlertStateError
 from metrics.catalog import KNOWN, parse_key
 from metrics.models import Metric
 from metrics.templatetags.units import exact_value
 from opsconsole.broken import BrokenFilter, broken_display
-from opsconsole.patterns import check_pattern
 
 METRIC_KINDS = {
     AlertRule.Kind.SYSTEM_METRIC,
@@ -400,30 +401,10 @@ class SilenceForm(forms.ModelForm):
         fields = ["matchers", "starts_at", "ends_at", "recurrence", "comment"]
 
     def clean_matchers(self):
-        matchers = self.cleaned_data["matchers"]
-        if not isinstance(matchers, list) or not matchers:
-            raise forms.ValidationError("Give at least one matcher, as a JSON list.")
-        for index, matcher in enumerate(matchers, 1):
-            if not isinstance(matcher, dict) or not {"field", "value"} <= set(matcher):
-                raise forms.ValidationError(
-                    f'Matcher {index} needs "field" and "value" (and "op": eq or regex).'
-                )
-            field, op = str(matcher["field"]), matcher.get("op", "eq")
-            if field not in {"alert_type", "resource", "severity", "category"} and not (
-                field.startswith("label:") and len(field) > 6
-            ):
-                raise forms.ValidationError(
-                    f"Matcher {index}: unknown field {field!r} (alert_type, resource, "
-                    "severity, category, or label:<name>)."
-                )
-            if op not in {"eq", "regex"}:
-                raise forms.ValidationError(f"Matcher {index}: op must be eq or regex.")
-            if op == "regex":
-                try:
-                    check_pattern(str(matcher["value"]))
-                except ValueError as exc:
-                    raise forms.ValidationError(f"Matcher {index}: {exc}") from None
-        return matchers
+        try:
+            return silences.check_matchers(self.cleaned_data["matchers"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def clean_recurrence(self):
         try:
@@ -483,3 +464,167 @@ class SilenceAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+
+# -- inhibition rules ---------------------------------------------------------------------
+class MatchersField(forms.CharField):
+    """Matchers as lines of text in the admin (``severity = critical``, ``resource =~
+    db-.*``), a list of ``{field, op, value}`` everywhere else (the API and files hand
+    the list itself)."""
+
+    def __init__(self, *, allow_empty: bool, **kwargs):
+        self.allow_empty = allow_empty
+        kwargs.setdefault(
+            "widget", forms.Textarea(attrs={"rows": 3, "cols": 60, "class": "matchers"})
+        )
+        super().__init__(required=not allow_empty, strip=False, **kwargs)
+
+    def prepare_value(self, value):
+        return inhibition.matchers_to_text(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        try:
+            matchers = value if isinstance(value, list) else inhibition.matchers_from_text(value)
+            silences.check_matchers(matchers, allow_empty=self.allow_empty)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        # Stored in one shape whatever the input left out, so files and the API compare.
+        return [
+            {"field": str(m["field"]), "op": m.get("op", "eq"), "value": str(m["value"])}
+            for m in matchers
+        ]
+
+    def validate(self, value):
+        if not value and not self.allow_empty:
+            raise forms.ValidationError("Give at least one matcher.", code="required")
+
+    def has_changed(self, initial, data):
+        try:
+            return self.to_python(data) != (initial or [])
+        except forms.ValidationError:
+            return True
+
+
+class EqualField(forms.CharField):
+    """``equal`` as field names separated by commas in the admin, a list elsewhere."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, **kwargs)
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        if not isinstance(value, list):
+            value = [name for name in str(value or "").replace(",", " ").split() if name]
+        try:
+            return inhibition.check_equal(value)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+MATCHER_HELP = (
+    "One matcher a line: <code>field = value</code> or <code>field =~ pattern</code> "
+    "(RE2, the whole value). Fields: " + escape(silences.FIELD_HELP) + "."
+)
+
+
+class InhibitionRuleForm(forms.ModelForm):
+    source_matchers = MatchersField(
+        allow_empty=False,
+        help_text=MATCHER_HELP + " What the inhibiting alert matches.",
+    )
+    target_matchers = MatchersField(
+        allow_empty=True,
+        help_text="What the alerts it holds back match; empty: every alert.",
+    )
+    equal = EqualField(
+        help_text="Fields both alerts must share, with the same value, e.g. "
+        "<code>resource</code> or <code>resource, label:mount</code>; empty: any.",
+    )
+
+    class Meta:
+        model = InhibitionRule
+        fields = ["name", "enabled", "source_matchers", "target_matchers", "equal", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2, "cols": 60})}
+
+
+class HoldingFilter(admin.SimpleListFilter):
+    title = "holding back"
+    parameter_name = "holding"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Alerts now"), ("no", "Nothing now")]
+
+    def queryset(self, request, queryset):
+        if self.value() not in ("yes", "no"):
+            return queryset
+        ids = _holding_counts().keys()
+        if self.value() == "yes":
+            return queryset.filter(pk__in=ids)
+        return queryset.exclude(pk__in=ids)
+
+
+def _holding_counts() -> dict[int, int]:
+    """Per rule, how many open alerts it holds back now: the rule of each inhibited
+    alert's latest hold, from the timeline (one query over the held alerts' holds)."""
+    latest: dict[int, int] = {}
+    holds = (
+        AlertEvent.objects.filter(
+            alert__status=Status.SUPPRESSED,
+            alert__suppressed_by=INHIBITION_ACTOR,
+            kind=EventKind.SILENCED,
+        )
+        .order_by("id")
+        .values_list("alert_id", "data")
+    )
+    for alert_id, data in holds:
+        if isinstance(data, dict) and data.get("rule") is not None:
+            latest[alert_id] = data["rule"]
+    return dict(Counter(latest.values()))
+
+
+@admin.register(InhibitionRule)
+class InhibitionRuleAdmin(admin.ModelAdmin):
+    form = InhibitionRuleForm
+    list_display = ["name", "enabled", "sources", "targets", "equal_fields", "holding"]
+    list_filter = ["enabled", HoldingFilter]
+    search_fields = ["name", "description"]
+    actions = ["enable", "disable"]
+
+    def get_queryset(self, request):
+        self._counts = _holding_counts()
+        return super().get_queryset(request)
+
+    @admin.display(description="source (open alert)")
+    def sources(self, rule: InhibitionRule) -> str:
+        return silences.describe_matchers(rule.source_matchers)
+
+    @admin.display(description="holds back")
+    def targets(self, rule: InhibitionRule) -> str:
+        return silences.describe_matchers(rule.target_matchers) or "every alert"
+
+    @admin.display(description="equal")
+    def equal_fields(self, rule: InhibitionRule) -> str:
+        return ", ".join(rule.equal) or "—"
+
+    @admin.display(description="holding now")
+    def holding(self, rule: InhibitionRule) -> int:
+        return getattr(self, "_counts", {}).get(rule.pk, 0)
+
+    @admin.action(description="Enable selected rules")
+    def enable(self, request, queryset):
+        self._set_enabled(request, queryset, True)
+
+    @admin.action(description="Disable selected rules")
+    def disable(self, request, queryset):
+        self._set_enabled(request, queryset, False)
+
+    def _set_enabled(self, request, queryset, enabled: bool) -> None:
+        # Saved one by one, so the audit stream and the policies' copy hear of each.
+        changed = 0
+        for rule in queryset.exclude(enabled=enabled):
+            rule.enabled = enabled
+            rule.save(update_fields=["enabled", "updated"])
+            changed += 1
+        self.message_user(request, f"{'En' if enabled else 'Dis'}abled {changed} rule(s).")

@@ -18,13 +18,13 @@ from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from alerts import preview
-from alerts.admin import AlertRuleForm, SilenceForm
+from alerts.admin import AlertRuleForm, InhibitionRuleForm, SilenceForm
 from alerts.configcode import RulesSection
 from alerts.constants import OPEN_STATUSES, Category, Severity, parse_severity
 from alerts.constants import Status as AlertStatus
 from alerts.decisions import decisions_of
 from alerts.evaluator import evaluate
-from alerts.models import Alert, AlertRule, Silence
+from alerts.models import Alert, AlertRule, InhibitionRule, Silence
 from alerts.service import Alert as AlertSpec
 from alerts.service import AlertService, AlertStateError
 from opsconsole.apitools import as_form_data, one_or_404, valid_or_422
@@ -627,3 +627,109 @@ def delete_silence(request, silence_id: int):
 def _silence(silence_id: int) -> Silence:
     silences = Silence.objects.select_related("created_by")
     return one_or_404(silences, f"silence #{silence_id}", pk=silence_id)
+
+
+# -- inhibition rules -----------------------------------------------------------------------
+inhibitions_router = Router(tags=["inhibitions"])
+
+
+class MatcherSchema(Schema):
+    field: str = Field(..., description="alert_type, resource, severity, category, "
+                       "rule_kind, or label:<name>")  # fmt: skip
+    op: Literal["eq", "regex"] = "eq"
+    value: str
+
+
+class InhibitionIn(Schema):
+    name: str
+    enabled: bool = True
+    source_matchers: list[MatcherSchema] = Field(..., description="the inhibiting alert's")
+    target_matchers: list[MatcherSchema] = Field(
+        default_factory=list, description="the held alerts'; empty: every alert"
+    )
+    equal: list[str] = Field(
+        default_factory=list, description="fields both must share, e.g. [resource]"
+    )
+    description: str = ""
+
+
+class InhibitionOut(InhibitionIn):
+    id: int
+    created: datetime
+    updated: datetime
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+def _save_inhibition(rule: InhibitionRule | None, data: dict) -> InhibitionRule:
+    # The admin's form, handed the lists themselves (its fields read lists or text).
+    return valid_or_422(InhibitionRuleForm(data=data, instance=rule)).save()
+
+
+@inhibitions_router.get(
+    "", response=list[InhibitionOut], auth=api_auth(), url_name="list_inhibitions"
+)
+def list_inhibitions(request, enabled: bool | None = None):
+    """Inhibition rules by name; ``enabled`` filters."""
+    rules = InhibitionRule.objects.order_by("name")
+    if enabled is not None:
+        rules = rules.filter(enabled=enabled)
+    return rules
+
+
+@inhibitions_router.post(
+    "",
+    response={201: InhibitionOut, 422: ErrorOut},
+    auth=api_auth(Scope.WRITE, Role.ADMIN),
+    url_name="create_inhibition",
+)
+def create_inhibition(request, payload: InhibitionIn):
+    return Status(201, _save_inhibition(None, payload.dict()))
+
+
+@inhibitions_router.get(
+    "/{rule_id}",
+    response={200: InhibitionOut, 404: ErrorOut},
+    auth=api_auth(),
+    url_name="get_inhibition",
+)
+def get_inhibition(request, rule_id: int):
+    return _inhibition(rule_id)
+
+
+@inhibitions_router.patch(
+    "/{rule_id}",
+    response={200: InhibitionOut, 404: ErrorOut, 422: ErrorOut},
+    auth=api_auth(Scope.WRITE, Role.ADMIN),
+    url_name="update_inhibition",
+)
+def update_inhibition(request, rule_id: int, payload: Body[dict[str, Any]]):
+    """Change the fields named; ``{"enabled": false}`` turns a rule off."""
+    rule = _inhibition(rule_id)
+    unknown = set(payload) - set(InhibitionIn.model_fields)
+    if unknown:
+        raise HttpError(422, f"unknown field(s): {', '.join(sorted(unknown))}")
+    current = {name: getattr(rule, name) for name in InhibitionIn.model_fields}
+    try:
+        merged = InhibitionIn(**{**current, **payload})
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise HttpError(422, str(exc).splitlines()[0] if str(exc) else "invalid") from None
+    return _save_inhibition(rule, merged.dict())
+
+
+@inhibitions_router.delete(
+    "/{rule_id}",
+    response={204: None, 404: ErrorOut},
+    auth=api_auth(Scope.WRITE, Role.ADMIN),
+    url_name="delete_inhibition",
+)
+def delete_inhibition(request, rule_id: int):
+    """Delete a rule; what it held back is let go at the next pass if still open."""
+    _inhibition(rule_id).delete()
+    return Status(204, None)
+
+
+def _inhibition(rule_id: int) -> InhibitionRule:
+    return one_or_404(InhibitionRule, f"inhibition rule #{rule_id}", pk=rule_id)

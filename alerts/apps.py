@@ -10,7 +10,7 @@ class AlertsConfig(AppConfig):
 
     def ready(self):
         from alerts import exposition
-        from alerts.configcode import RulesSection, SilencesSection
+        from alerts.configcode import InhibitionsSection, RulesSection, SilencesSection
         from metrics.signals import samples_ingested
         from opsconsole.configcode import register_section
         from opsconsole.exposition import register_series
@@ -19,6 +19,7 @@ class AlertsConfig(AppConfig):
         register_series("alerts", exposition.alert_series)
         register_section(RulesSection())
         register_section(SilencesSection())
+        register_section(InhibitionsSection())
 
         register_job(
             "alerts.evaluate",

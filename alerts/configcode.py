@@ -16,9 +16,9 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from alerts.admin import AlertRuleForm, SilenceForm
+from alerts.admin import AlertRuleForm, InhibitionRuleForm, SilenceForm
 from alerts.constants import parse_severity
-from alerts.models import AlertRule, Silence
+from alerts.models import AlertRule, InhibitionRule, Silence
 from opsconsole import versions
 from opsconsole.apitools import as_form_data
 from opsconsole.configcode import Change, ConfigError, LineDict, LineList, named_items
@@ -289,5 +289,69 @@ def _save(form):
 def _delete(silence: Silence):
     def apply(actor: str) -> None:
         silence.delete()
+
+    return apply
+
+
+class InhibitionsSection:
+    """Inhibition rules, keyed by name and validated by the admin's form; an entry lists
+    ``source_matchers`` and what differs from the defaults (enabled, no target matchers,
+    no equal fields, no description)."""
+
+    name = "inhibitions"
+    FIELDS = ("name", "enabled", "source_matchers", "target_matchers", "equal", "description")
+    DEFAULTS = {"enabled": True, "target_matchers": [], "equal": [], "description": ""}
+
+    def _values(self, rule: InhibitionRule) -> dict:
+        return {name: getattr(rule, name) for name in self.FIELDS}
+
+    def export(self) -> list[dict]:
+        return [
+            {
+                key: value
+                for key, value in self._values(rule).items()
+                if key in ("name", "source_matchers") or value != self.DEFAULTS.get(key)
+            }
+            for rule in InhibitionRule.objects.order_by("name")
+        ]
+
+    def plan(self, value: Any, *, prune: bool, errors: list[ConfigError]) -> list[Change]:
+        if not isinstance(value, LineList):
+            errors.append(ConfigError(getattr(value, "line", 0), "inhibitions must be a list"))
+            return []
+        existing = {rule.name: rule for rule in InhibitionRule.objects.all()}
+        changes: list[Change] = []
+        items = named_items(value, "inhibition rule", errors)
+        for name, item in items:
+            label = f"inhibition rule {name!r}"
+            unknown = [key for key in item if key not in self.FIELDS]
+            for key in unknown:
+                errors.append(ConfigError(item.line_of(key), f"{label}: unknown field {key!r}"))
+            if unknown:
+                continue
+            current = existing.get(name)
+            form = InhibitionRuleForm(data={**self.DEFAULTS, **item}, instance=current)
+            if not form.is_valid():
+                _form_errors(form, item, label, errors)
+                continue
+            after = {key: form.cleaned_data[key] for key in self.FIELDS}
+            if current is None:
+                changes.append(Change(self.name, "create", repr(name), apply=_saver(form)))
+                continue
+            before = self._values(current)
+            diff = {k: (before[k], after[k]) for k in self.FIELDS if before[k] != after[k]}
+            if diff:
+                changes.append(Change(self.name, "update", repr(name), diff, apply=_saver(form)))
+        if prune:
+            wanted = {name for name, _ in items}
+            for name, rule in existing.items():
+                if name not in wanted:
+                    changes.append(Change(self.name, "delete", repr(name), apply=_delete(rule)))
+        return changes
+
+
+def _saver(form):
+    def apply(actor: str) -> None:
+        form.save()
 
     return apply

@@ -78,7 +78,14 @@ class Status(models.TextChoices):
 # to run their course.
 SILENCE_ACTOR = "silence"
 DEPENDENCY_ACTOR = "dependency"
-POLICY_ACTORS = (SILENCE_ACTOR, DEPENDENCY_ACTOR)
+INHIBITION_ACTOR = "inhibition"
+POLICY_ACTORS = (SILENCE_ACTOR, DEPENDENCY_ACTOR, INHIBITION_ACTOR)
+
+# What silence and inhibition matchers (and inhibition's ``equal``) read of an alert,
+# besides ``label:<name>``: ``rule_kind`` is the kind of the rule that raised it
+# (``absence`` for a rule watching for missing data) or ``no_data`` for the alert a
+# firing rule raises when its data stops, empty for alerts no rule raised.
+MATCHER_FIELDS = ("alert_type", "resource", "severity", "category", "rule_kind")
 
 # An alert in one of these states absorbs new occurrences of its fingerprint.
 OPEN_STATUSES = (Status.ACTIVE, Status.ACKNOWLEDGED, Status.SUPPRESSED)

@@ -161,6 +161,16 @@ class Alert(models.Model):
     rule = models.ForeignKey(
         AlertRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
     )
+    # While an inhibition rule holds this alert back: the open alert that inhibits it
+    # (shown as a link on its page and in the list; cleared when it is let go).
+    inhibited_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inhibits",
+        # Indexed for SET NULL: deleting alerts (retention) looks up what they inhibit.
+    )
 
     class Meta:
         constraints = [
@@ -326,3 +336,33 @@ class RuleState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} @ {self.target}: {self.state}"
+
+
+class InhibitionRule(models.Model):
+    """Alertmanager's inhibit rule: while an open alert matches ``source_matchers``,
+    alerts matching ``target_matchers`` with the same values of every ``equal`` field
+    are held back (stored, shown, not sent), and sent if still open when it closes."""
+
+    name = models.CharField(max_length=200, unique=True)
+    enabled = models.BooleanField(default=True)
+    source_matchers = models.JSONField(
+        default=list,
+        help_text="What the inhibiting alert matches; the silences' matchers.",
+    )
+    target_matchers = models.JSONField(
+        default=list, help_text="What the alerts it holds back match."
+    )
+    equal = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Fields both alerts must share (set, with the same value).",
+    )
+    description = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

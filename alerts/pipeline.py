@@ -11,8 +11,9 @@ each step happens in one place, in one order:
    source's own name for the problem (Alertmanager's fingerprint);
 3. **deduplicate**: the open alert with that fingerprint counts a repeat (a partial
    unique index keeps it to one open alert even when two workers fire at once);
-4. **policies** (``alerts.policies``): a silence or a dependency that holds the alert
-   back stores it as suppressed, with the reason on its timeline, and sends nothing;
+4. **policies** (``alerts.policies``): a silence, an inhibition or a dependency that
+   holds the alert back stores it as suppressed, with the reason on its timeline, and
+   sends nothing;
 5. **lifecycle**: opened, escalated, back from a suppression that ended, or counted;
 6. **timeline**: an ``AlertEvent`` for each decision, with its reason;
 7. **hand-off**: ``alert_transition`` inside the transaction (the notifications app
@@ -22,7 +23,8 @@ each step happens in one place, in one order:
 ``clear_alert`` is "resolve my open alert, it cleared", for every source;
 ``transition`` moves an alert through acknowledge, resolve, suppress and expire;
 ``reapply_policies`` (each evaluation pass) lets held-back alerts go when their policy
-ends and holds back open ones a new silence covers.
+ends and holds back open ones a new silence or a newly open inhibiting alert covers; an
+inhibiting alert that closes lets its targets go right after its commit.
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from alerts import policies
+from alerts import inhibition, policies
 from alerts.constants import (
+    INHIBITION_ACTOR,
     OPEN_STATUSES,
     SEVERITY_RANK,
     EventKind,
@@ -108,7 +111,8 @@ def raise_alert(
         existing = _open(fingerprint)
         if existing is not None:
             return _repeat(existing, spec, severity, now, at, actor)
-        hold = policies.hold_for({**policies.fields_of(spec), "category": category}, at)
+        fields = {**policies.fields_of(spec), "category": category}
+        hold = policies.hold_for(fields, at)
         try:
             # A savepoint: if another process opens this fingerprint first, the
             # unique constraint stops us and we count a repeat of theirs instead.
@@ -142,6 +146,9 @@ def raise_alert(
             if existing is None:
                 raise
             return _repeat(existing, spec, severity, now, at, actor)
+        if hold is None or hold.actor != INHIBITION_ACTOR:
+            # Open and not inhibited: it may inhibit alerts raised after it.
+            inhibition.note_opened(record, fields)
         data = {"held_by": hold.actor} if hold else None
         event = _event(record, EventKind.FIRED, actor, spec.message, data)
         if hold is not None:
@@ -211,6 +218,10 @@ def transition(
         alert.save(update_fields=list(changes))
         event = _event(alert, kind, actor, reason, data)
         transaction.on_commit(lambda: _announce(alert, event))
+        if not alert.is_open:
+            _source_closed(alert.pk)
+        elif alert.status == Status.SUPPRESSED and alert.suppressed_by == INHIBITION_ACTOR:
+            inhibition.note_closed(alert.pk)  # an inhibited alert inhibits nothing
     return alert
 
 
@@ -248,24 +259,58 @@ def reapply_policies(now: datetime | None = None) -> dict[str, int]:
     """Hold back and let go, now that time has passed.
 
     - A suppressed alert whose suppression ended (an operator's, at its end time) or
-      whose policy no longer holds (the silence ended or was deleted, the parent is up
-      again) becomes active: it is still open, so the problem persists, and it is sent.
+      whose policy no longer holds (the silence ended or was deleted, the inhibiting
+      alert closed, the parent is up again) becomes active: it is still open, so the
+      problem persists, and it is sent. One still held for another reason (another
+      inhibiting alert) says so on its timeline.
     - An active alert that a silence in force covers (one made after it fired, or a
-      weekly window that opened) is held back; its waiting messages are dropped.
+      weekly window that opened), or that an open alert now inhibits, is held back;
+      its waiting messages are dropped.
+
+    The open inhibiting alerts are read once for the pass (``inhibition.Index``) and
+    kept current as the pass holds and lets go.
     """
     now = now or timezone.now()
-    released = held = 0
-    suppressed = AlertRecord.objects.filter(status=Status.SUPPRESSED).only(
-        "id", "alert_type", "resource", "severity", "category", "labels",
-        "suppressed_by", "suppressed_until",
-    )  # fmt: skip
-    for alert in suppressed:
+    index = inhibition.refreshed_index()
+    suppressed = (
+        AlertRecord.objects.filter(status=Status.SUPPRESSED)
+        .select_related("rule")
+        .only(*_POLICY_FIELDS, "suppressed_by", "suppressed_until", "suppressed_reason")
+        .order_by("id")
+    )
+    released = _reconsider(suppressed, index, now)
+    held = 0
+    if index or policies.any_silence_in_force(now):
+        active = (
+            AlertRecord.objects.filter(status=Status.ACTIVE)
+            .select_related("rule")
+            .only(*_POLICY_FIELDS)
+            .order_by("id")
+        )
+        held = _hold_active(active, index, now)
+    return {"released": released, "held": held}
+
+
+# What the policies read of a stored alert (its rule's kind in the same query).
+_POLICY_FIELDS = inhibition.SOURCE_FIELDS
+
+
+def _reconsider(alerts, index: inhibition.Index, now: datetime) -> int:
+    """Let go the held or suppressed alerts no policy holds any more; return how many."""
+    released = 0
+    for alert in alerts:
         # One alert that cannot be moved (bad metadata, a receiver that fails) must not
         # keep every alert after it held back.
         try:
-            hold = policies.hold_for(policies.fields_of(alert), now)
+            fields = policies.fields_of(alert)
+            hold = policies.hold_for(fields, now, alert_id=alert.pk, inhibitions=index)
             if alert.suppressed_by in policies.POLICY_ACTORS:
                 if hold is not None:
+                    if (hold.actor, hold.reason) != (alert.suppressed_by, alert.suppressed_reason):
+                        # Held for another reason now (its inhibiting alert closed but
+                        # another holds it): the page and the timeline say which.
+                        _hold(alert.pk, hold, Status.SUPPRESSED)
+                        _index_moved(index, alert, fields, alert.suppressed_by, hold.actor)
                     continue  # still held back
                 reason = f"no longer held back (the {alert.suppressed_by} ended); still open"
                 moved = _release(alert.pk, reason)
@@ -284,22 +329,82 @@ def reapply_policies(now: datetime | None = None) -> dict[str, int]:
             continue
         if moved and hold is None:
             released += 1
-    if policies.any_silence_in_force(now):
-        active = AlertRecord.objects.filter(status=Status.ACTIVE).only(
-            "id", "alert_type", "resource", "severity", "category", "labels"
-        )
-        for alert in active:
-            try:
-                hold = policies.hold_for(policies.fields_of(alert), now)
-                if hold is not None and hold.actor == policies.SILENCE_ACTOR:
-                    held += _hold(alert.pk, hold, Status.ACTIVE)
-            except Exception:
-                logger.exception("could not hold back alert #%s", alert.pk)
-    return {"released": released, "held": held}
+            if alert.suppressed_by == INHIBITION_ACTOR:
+                index.add(alert.pk, alert.title, fields)  # a source again
+    return released
+
+
+def _hold_active(alerts, index: inhibition.Index, now: datetime) -> int:
+    """Hold back the active alerts a silence or an open alert now covers.
+
+    Decided in two rounds: an alert about to be inhibited stops counting as a source
+    at once, and each inhibition is asked again once all are known, so an alert whose
+    inhibitor turned out to be inhibited itself is not held (and later paged again)."""
+    planned = []
+    for alert in alerts:
+        try:
+            fields = policies.fields_of(alert)
+            hold = policies.hold_for(fields, now, alert_id=alert.pk, inhibitions=index)
+        except Exception:
+            logger.exception("could not hold back alert #%s", alert.pk)
+            continue
+        if hold is not None and hold.actor in (policies.SILENCE_ACTOR, INHIBITION_ACTOR):
+            planned.append((alert, fields, hold))
+            if hold.actor == INHIBITION_ACTOR:
+                index.drop(alert.pk)
+    held = 0
+    for alert, fields, hold in planned:
+        try:
+            if hold.actor == INHIBITION_ACTOR:
+                hold = policies.hold_for(fields, now, alert_id=alert.pk, inhibitions=index)
+                if hold is None or hold.actor not in (policies.SILENCE_ACTOR, INHIBITION_ACTOR):
+                    index.add(alert.pk, alert.title, fields)
+                    continue
+            held += _hold(alert.pk, hold, Status.ACTIVE)
+        except Exception:
+            logger.exception("could not hold back alert #%s", alert.pk)
+    return held
+
+
+def _index_moved(index, alert, fields, old_actor: str, new_actor: str) -> None:
+    if old_actor == INHIBITION_ACTOR and new_actor != INHIBITION_ACTOR:
+        index.add(alert.pk, alert.title, fields)
+    elif new_actor == INHIBITION_ACTOR:
+        index.drop(alert.pk)
+
+
+def release_inhibited(now: datetime | None = None) -> int:
+    """Let go the alerts an inhibition holds whose inhibiting alert closed; run right
+    after an alert closes, so its targets need not wait for the next pass."""
+    inhibited = list(
+        AlertRecord.objects.filter(status=Status.SUPPRESSED, suppressed_by=INHIBITION_ACTOR)
+        .select_related("rule")
+        .only(*_POLICY_FIELDS, "suppressed_by", "suppressed_until", "suppressed_reason")
+        .order_by("id")
+    )
+    if not inhibited:
+        return 0
+    return _reconsider(inhibited, inhibition.refreshed_index(), now or timezone.now())
+
+
+def _release_after_commit() -> None:
+    release_inhibited()
+
+
+def _source_closed(alert_id: int) -> None:
+    """An alert closed: it inhibits nothing from now on. Its targets are let go after
+    the commit, each in its own transaction (not in the closing one: a resolve must not
+    wait on, or roll back with, the alerts it held), once per transaction however many
+    alerts it closes; if the process dies first, the next pass lets them go."""
+    inhibition.note_closed(alert_id)
+    connection = connections[router.db_for_write(AlertRecord)]
+    if any(func is _release_after_commit for _, func, _ in connection.run_on_commit):
+        return
+    transaction.on_commit(_release_after_commit, robust=True)
 
 
 def _release(alert_id: int, reason: str) -> bool:
-    changes = {"status": Status.ACTIVE, "suppressed_until": None}
+    changes = {"status": Status.ACTIVE, "suppressed_until": None, "inhibited_by": None}
     return _move(alert_id, Status.SUPPRESSED, changes, EventKind.UNSUPPRESSED, "pipeline", reason)
 
 
@@ -330,6 +435,7 @@ def _held_fields(hold: policies.Hold, now: datetime) -> dict[str, Any]:
         "suppressed_at": now,
         "suppressed_reason": hold.reason,
         "suppressed_until": hold.until,
+        "inhibited_by_id": hold.inhibited_by,
     }
 
 
@@ -337,6 +443,13 @@ def _hold_data(hold: policies.Hold) -> dict:
     data: dict[str, Any] = {"policy": hold.actor}
     if hold.silence_id is not None:
         data["silence_id"] = hold.silence_id
+    if hold.inhibited_by is not None:
+        data.update(
+            inhibited_by=hold.inhibited_by,
+            source_title=hold.source_title,
+            rule=hold.rule_id,
+            rule_name=hold.rule_name,
+        )
     if hold.until is not None:
         data["until"] = hold.until.isoformat()
     return data
@@ -459,7 +572,7 @@ def _repeat(
         fields = policies.fields_of(existing)
         if escalated:
             fields["severity"] = str(severity)
-        hold = policies.hold_for(fields, at)
+        hold = policies.hold_for(fields, at, alert_id=existing.pk)
     unsuppressed = held_now = False
     if existing.status == Status.SUPPRESSED:
         if existing.suppressed_by in policies.POLICY_ACTORS:
@@ -474,11 +587,17 @@ def _repeat(
     if unsuppressed:
         updates["status"] = Status.ACTIVE
         updates["suppressed_until"] = None
+        updates["inhibited_by"] = None
     if held_now:
         updates.update(_held_fields(hold, now))
     previous_seen = existing.last_seen
     AlertRecord.objects.filter(pk=existing.pk).update(**updates)
     existing.refresh_from_db(fields=[f for f in _REPEAT_FIELDS if f != "id"])
+    if escalated or unsuppressed or held_now:
+        # What it inhibits may have changed with its severity or its state.
+        inhibition.note_closed(existing.pk)
+        if existing.status != Status.SUPPRESSED or existing.suppressed_by != INHIBITION_ACTOR:
+            inhibition.note_opened(existing, policies.fields_of(existing))
     event = None
     if unsuppressed:
         event = _event(

@@ -1,5 +1,6 @@
 """The policies every alert passes, whatever raised it: silences (one-off or weekly
-maintenance windows) and dependencies (what this alert's problem depends on is down).
+maintenance windows), inhibition (another open alert makes this one noise: see
+``alerts.inhibition``) and dependencies (what this alert's problem depends on is down).
 
 ``hold_for(fields, at)`` is the one question the pipeline asks: does a policy hold this
 alert back now, and why? An alert held back is stored as suppressed, with the reason
@@ -24,21 +25,33 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 
-from alerts import silences
-from alerts.constants import DEPENDENCY_ACTOR, POLICY_ACTORS, SILENCE_ACTOR
-from alerts.models import Silence
+from alerts import inhibition, silences
+from alerts.constants import DEPENDENCY_ACTOR, INHIBITION_ACTOR, POLICY_ACTORS, SILENCE_ACTOR
+from alerts.models import AlertRule, Silence
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEPENDENCY_ACTOR", "POLICY_ACTORS", "SILENCE_ACTOR", "Hold", "hold_for"]
+__all__ = [
+    "DEPENDENCY_ACTOR",
+    "INHIBITION_ACTOR",
+    "POLICY_ACTORS",
+    "SILENCE_ACTOR",
+    "Hold",
+    "hold_for",
+]
 
 
 @dataclass(frozen=True)
 class Hold:
-    actor: str  # SILENCE_ACTOR or DEPENDENCY_ACTOR
+    actor: str  # SILENCE_ACTOR, INHIBITION_ACTOR or DEPENDENCY_ACTOR
     reason: str
     until: datetime | None = None
     silence_id: int | None = None
+    # Inhibition: the open alert that holds this one back, and the rule.
+    inhibited_by: int | None = None
+    source_title: str = ""
+    rule_id: int | None = None
+    rule_name: str = ""
 
 
 Resolver = Callable[[dict[str, str]], "str | None"]
@@ -63,13 +76,47 @@ def fields_of(alert) -> dict[str, str]:
         "resource": str(alert.resource),
         "severity": str(alert.severity),
         "category": str(getattr(alert.category, "value", alert.category)),
+        "rule_kind": _rule_kind(alert),
         **{f"label:{k}": str(v) for k, v in (alert.labels or {}).items()},
     }
 
 
-def hold_for(fields: dict[str, str], at: datetime) -> Hold | None:
-    """The policy that holds an alert with these fields back at ``at``, or None. A
-    silence comes first: an operator's explicit word beats what the console infers."""
+NO_DATA_KIND = "no_data"
+_NO_RULE = object()
+
+
+def _rule_kind(alert) -> str:
+    """The kind of the rule that raised the alert ("absence"), "no_data" for the alert of
+    a firing rule whose data stopped, "" for alerts no rule raised. Reads no row when
+    the rule came with the alert (a spec, ``select_related``); else the process's map
+    of rule kinds."""
+    if str(alert.alert_type).startswith("no_data_rule_"):
+        return NO_DATA_KIND
+    rule_id = getattr(alert, "rule_id", _NO_RULE)
+    if rule_id is _NO_RULE:  # a spec carries its rule
+        rule = getattr(alert, "rule", None)
+        return str(rule.kind) if rule is not None else ""
+    if rule_id is None:
+        return ""
+    if type(alert).rule.is_cached(alert):
+        return str(alert.rule.kind) if alert.rule is not None else ""
+    return _rule_kinds().get(rule_id, "")
+
+
+def hold_for(
+    fields: dict[str, str],
+    at: datetime,
+    *,
+    alert_id: int | None = None,
+    inhibitions: inhibition.Index | None = None,
+) -> Hold | None:
+    """The policy that holds an alert with these fields back at ``at``, or None.
+
+    A silence comes first: an operator's explicit word beats what the console infers;
+    then inhibition (an open alert, by a rule an operator wrote), then dependencies.
+    ``alert_id``: the alert asked about, if stored, which never inhibits itself;
+    ``inhibitions``: a pass's own copy of the open sources.
+    """
     silence = silences.matching(_silences_in_force(at), fields, at)
     if silence is not None:
         return Hold(
@@ -77,6 +124,21 @@ def hold_for(fields: dict[str, str], at: datetime) -> Hold | None:
             f"silenced by silence #{silence.pk}: {silence.comment or 'no comment'}",
             until=silence.ends_at,
             silence_id=silence.pk,
+        )
+    try:
+        inhibitor = inhibition.hold_at(fields, at, alert_id, inhibitions)
+    except Exception:
+        # Like a broken resolver: the alert is sent rather than lost.
+        logger.exception("inhibition could not be judged")
+        inhibitor = None
+    if inhibitor is not None:
+        return Hold(
+            INHIBITION_ACTOR,
+            inhibitor.reason,
+            inhibited_by=inhibitor.source.id,
+            source_title=inhibitor.source.title,
+            rule_id=inhibitor.rule.pk,
+            rule_name=inhibitor.rule.name,
         )
     for resolver in _dependencies:
         try:
@@ -116,6 +178,31 @@ def _silences_in_force(at: datetime) -> list[Silence]:
     with _cache_lock:
         _cached = (now, at, found)
     return found
+
+
+_kinds: tuple[float, dict[int, str]] | None = None
+
+
+def _rule_kinds() -> dict[int, str]:
+    global _kinds
+    now = time.monotonic()
+    with _cache_lock:
+        kinds = _kinds if settings.CONFIG_CACHE_SECONDS else None
+    if kinds is not None and now - kinds[0] < settings.CONFIG_CACHE_SECONDS:
+        return kinds[1]
+    found = dict(AlertRule.objects.values_list("id", "kind"))
+    with _cache_lock:
+        _kinds = (now, found)
+    return found
+
+
+def forget_rule_kinds(**kwargs) -> None:
+    global _kinds
+    with _cache_lock:
+        _kinds = None
+
+
+post_save.connect(forget_rule_kinds, sender=AlertRule, dispatch_uid="policies.rule_saved")
 
 
 def forget_silences(**kwargs) -> None:

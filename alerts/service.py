@@ -298,6 +298,7 @@ class AlertService:
                 "suppressed_at": now,
                 "suppressed_reason": reason,
                 "suppressed_until": until,
+                "inhibited_by": None,
             },
             EventKind.SUPPRESSED,
             suppressed_by,

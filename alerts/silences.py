@@ -8,8 +8,12 @@ import re
 from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from alerts.constants import MATCHER_FIELDS
 from alerts.models import Silence
 from opsconsole import patterns
+from opsconsole.patterns import check_pattern
+
+FIELD_HELP = f"{', '.join(MATCHER_FIELDS)}, or label:<name>"
 
 
 def matching(silences: list[Silence], fields: dict[str, str], now: datetime) -> Silence | None:
@@ -18,12 +22,37 @@ def matching(silences: list[Silence], fields: dict[str, str], now: datetime) -> 
     ``fields``: alert_type, resource, severity, category, and ``label:<name>`` entries.
     """
     for silence in silences:
-        if _in_window(silence, now) and all(_matches(m, fields) for m in silence.matchers):
+        if _in_window(silence, now) and all(matcher_matches(m, fields) for m in silence.matchers):
             return silence
     return None
 
 
-def _matches(matcher: dict, fields: dict[str, str]) -> bool:
+def known_field(name: str) -> bool:
+    return name in MATCHER_FIELDS or (name.startswith("label:") and len(name) > 6)
+
+
+def check_matchers(matchers, *, allow_empty: bool = False) -> list:
+    """Matchers as stored (silences and inhibition rules alike), or ValueError saying
+    which one is wrong and why."""
+    if not isinstance(matchers, list) or (not matchers and not allow_empty):
+        raise ValueError("Give at least one matcher, as a JSON list.")
+    for index, matcher in enumerate(matchers, 1):
+        if not isinstance(matcher, dict) or not {"field", "value"} <= set(matcher):
+            raise ValueError(f'Matcher {index} needs "field" and "value" (and "op": eq or regex).')
+        field, op = str(matcher["field"]), matcher.get("op", "eq")
+        if not known_field(field):
+            raise ValueError(f"Matcher {index}: unknown field {field!r} ({FIELD_HELP}).")
+        if op not in {"eq", "regex"}:
+            raise ValueError(f"Matcher {index}: op must be eq or regex.")
+        if op == "regex":
+            try:
+                check_pattern(str(matcher["value"]))
+            except ValueError as exc:
+                raise ValueError(f"Matcher {index}: {exc}") from None
+    return matchers
+
+
+def matcher_matches(matcher: dict, fields: dict[str, str]) -> bool:
     actual = fields.get(str(matcher.get("field")))
     if actual is None:
         return False

@@ -9,6 +9,7 @@ from healthchecks.models import CheckResult, Flip, LatencySample, ServiceEndpoin
 from healthchecks.runner import run_checks
 from healthchecks.state import disable
 from healthchecks.validation import endpoint_errors
+from metrics.models import Host
 from opsconsole.broken import BrokenFilter, broken_display
 from opsconsole.scrubbing import Scrubber
 
@@ -30,10 +31,23 @@ class ServiceEndpointForm(forms.ModelForm):
         help_text=ServiceEndpoint._meta.get_field("recovery_webhook_url").help_text,
     )
 
+    # Named by hostname everywhere (the admin's select, the API, configuration files),
+    # from the hosts the console knows: those that reported at least once.
+    host = forms.ModelChoiceField(
+        queryset=Host.objects.order_by("hostname"),
+        to_field_name="hostname",
+        required=False,
+        help_text=ServiceEndpoint._meta.get_field("host").help_text,
+        error_messages={
+            "invalid_choice": "no host named %(value)s: pick one of the hosts that "
+            "report to the console (an agent's host, or the console's own)"
+        },
+    )
+
     class Meta:
         model = ServiceEndpoint
         fields = [
-            "name", "kind", "target", "enabled", "tags", "parent", "severity",
+            "name", "kind", "target", "enabled", "tags", "parent", "host", "severity",
             "interval_seconds", "timeout_seconds", "retries", "max_response_time_ms",
             "http_method", "http_headers", "accepted_status_codes", "expect_keyword",
             "expect_json_path", "expect_json_value", "follow_redirects",
@@ -127,6 +141,7 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
                     "origin",
                     "tags",
                     "parent",
+                    "host",
                     "severity",
                 )
             },

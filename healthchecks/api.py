@@ -20,6 +20,7 @@ from healthchecks.monitor import service_health
 from healthchecks.runner import run_checks
 from healthchecks.state import disable
 from healthchecks.uptime import uptimes
+from metrics.models import Host
 from opsconsole.apitools import as_form_data
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
@@ -45,6 +46,7 @@ class EndpointOut(Schema):
     max_response_time_ms: int | None
     severity: str
     parent: str | None
+    host: str | None = Field(None, description="the host it runs on, by hostname")
     tags: list
     last_checked: datetime | None
     last_response_ms: float | None
@@ -104,7 +106,12 @@ class StoredOut(Schema):
 
 
 def endpoint_out(
-    endpoint: ServiceEndpoint, figures: dict, parents: dict[int, str], *, reveal: bool = False
+    endpoint: ServiceEndpoint,
+    figures: dict,
+    parents: dict[int, str],
+    *,
+    reveal: bool = False,
+    hosts: dict[int, str] | None = None,
 ) -> dict:
     """One endpoint as the API shows it. A target's credentials (a database URL's
     password, a token in its query) are masked unless ``reveal`` (admins, who edit it)."""
@@ -114,6 +121,7 @@ def endpoint_out(
         **{f: getattr(endpoint, f) for f in EndpointOut.model_fields if hasattr(endpoint, f)},
         "target": endpoint.target if reveal else endpoint.target_for_display(),
         "parent": parents.get(endpoint.parent_id) if endpoint.parent_id else None,
+        "host": (hosts or {}).get(endpoint.host_id) if endpoint.host_id else None,
         "uptime": figures.get(endpoint.pk, {}),
         "badge_url": reverse("service_badge", args=[str(endpoint.ping_uuid)]),
         "ping_url": (
@@ -127,8 +135,10 @@ def endpoint_out(
 def _describe(endpoints: list[ServiceEndpoint], request) -> list[dict]:
     figures = uptimes([e.pk for e in endpoints], timezone.now(), {e.pk: e.state for e in endpoints})
     parents = dict(ServiceEndpoint.objects.values_list("id", "name"))
+    host_ids = {e.host_id for e in endpoints if e.host_id}
+    hosts = dict(Host.objects.filter(pk__in=host_ids).values_list("id", "hostname"))
     reveal = has_role(request.user, Role.ADMIN)
-    return [endpoint_out(e, figures, parents, reveal=reveal) for e in endpoints]
+    return [endpoint_out(e, figures, parents, reveal=reveal, hosts=hosts) for e in endpoints]
 
 
 def _get(ref: str) -> ServiceEndpoint:
@@ -182,6 +192,7 @@ def _save(endpoint: ServiceEndpoint | None, body: dict) -> ServiceEndpoint:
     # A PATCH changes only what it names; a POST starts from the model's defaults.
     base = endpoint if endpoint is not None else ServiceEndpoint()
     data = {f: getattr(base, "parent_id" if f == "parent" else f) for f in fields}
+    data["host"] = base.host.hostname if base.host_id else None  # the form names hosts
     form = ServiceEndpointForm(data=as_form_data({**data, **body}), instance=endpoint)
     if not form.is_valid():
         problems = "; ".join(
@@ -198,7 +209,7 @@ def _save(endpoint: ServiceEndpoint | None, body: dict) -> ServiceEndpoint:
     url_name="create_service",
 )
 def create_service(request, payload: Body[dict[str, Any]]):
-    """A new endpoint (admin); fields as in the admin, ``parent`` by name."""
+    """A new endpoint (admin); fields as in the admin, ``parent`` and ``host`` by name."""
     return Status(201, _describe([_save(None, payload)], request)[0])
 
 

@@ -54,15 +54,18 @@ def _plain(value: Any) -> Any:
 
 
 def _default(name: str) -> Any:
-    if name == "parent":
+    if name in ("parent", "host"):
         return None
     return _plain(ServiceEndpoint._meta.get_field(name).get_default())
 
 
 def snapshot(endpoint: ServiceEndpoint) -> dict:
-    """The editable fields as stored, the parent by name."""
-    values = {name: _plain(getattr(endpoint, name)) for name in FIELDS if name != "parent"}
+    """The editable fields as stored, the parent and the host by name."""
+    values = {
+        name: _plain(getattr(endpoint, name)) for name in FIELDS if name not in ("parent", "host")
+    }
     values["parent"] = endpoint.parent.name if endpoint.parent_id else None
+    values["host"] = endpoint.host.hostname if endpoint.host_id else None
     return {name: values[name] for name in FIELDS}
 
 
@@ -79,7 +82,8 @@ class EndpointsSection:
 
     def export(self) -> list[dict]:
         items = []
-        for endpoint in ServiceEndpoint.objects.select_related("parent").order_by("name"):
+        endpoints = ServiceEndpoint.objects.select_related("parent", "host").order_by("name")
+        for endpoint in endpoints:
             values = snapshot(endpoint)
             if values[WEBHOOK]:
                 values[WEBHOOK] = reference_for(endpoint.name, WEBHOOK)
@@ -101,7 +105,8 @@ class EndpointsSection:
             errors.append(ConfigError(getattr(value, "line", 0), "endpoints must be a list"))
             return []
         existing = {
-            endpoint.name: endpoint for endpoint in ServiceEndpoint.objects.select_related("parent")
+            endpoint.name: endpoint
+            for endpoint in ServiceEndpoint.objects.select_related("parent", "host")
         }
         named = {
             item.get("name")

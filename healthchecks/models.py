@@ -61,6 +61,14 @@ class ServiceEndpoint(models.Model):
         related_name="children",
         help_text="Depends on this endpoint: while it is down, this one's alerts are withheld.",
     )
+    host = models.ForeignKey(
+        "metrics.Host",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="endpoints",
+        help_text="Runs on this host: while it stops reporting, this one's alerts are withheld.",
+    )
     enabled = models.BooleanField(default=True)
     tags = models.JSONField(default=list, blank=True)
 

@@ -18,7 +18,7 @@ import contextvars
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -319,8 +319,10 @@ _read_graph: tuple[float, _Graph] | None = None
 
 
 def dependency_of(fields: dict[str, str]) -> str | None:
-    """Why an alert about an endpoint is withheld ("parent database down"), or None:
-    any alert whose resource is an endpoint with a DOWN ancestor, whatever raised it."""
+    """Why an alert about an endpoint is withheld ("parent database down", "host db-01
+    not reporting"), or None: any alert whose resource is an endpoint with a DOWN
+    ancestor, or that runs on a host (its own, or an ancestor's) that stopped
+    reporting, whatever raised it."""
     global _read_graph
     resource = fields.get("resource")
     if not resource:
@@ -335,18 +337,36 @@ def dependency_of(fields: dict[str, str]) -> str | None:
     if pk is None:
         return None
     ancestor = graph.down_ancestor(pk)
-    return f"parent {ancestor} down" if ancestor else None
+    if ancestor:
+        return f"parent {ancestor} down"
+    host = graph.silent_host(pk)
+    return f"host {host} not reporting" if host else None
 
 
 class _Graph:
-    """Every endpoint's parent and state, read once per cycle (a few hundred rows)."""
+    """Every endpoint's parent, state and host, read once per cycle (a few hundred
+    rows, one query)."""
 
     def __init__(self):
-        rows = ServiceEndpoint.objects.values_list("id", "parent_id", "state", "name")
-        self.parent = {pk: parent for pk, parent, _, _ in rows}
-        self.state = {pk: state for pk, _, state, _ in rows}
-        self.name = {pk: name for pk, _, _, name in rows}
+        rows = ServiceEndpoint.objects.values_list(
+            "id", "parent_id", "state", "name", "host__hostname", "host__last_seen"
+        )
+        self.parent = {row[0]: row[1] for row in rows}
+        self.state = {row[0]: row[2] for row in rows}
+        self.name = {row[0]: row[3] for row in rows}
         self.by_name = {name: pk for pk, name in self.name.items()}
+        self.host = {row[0]: (row[4], row[5]) for row in rows if row[4] is not None}
+
+    def silent_host(self, pk: int) -> str | None:
+        """The host of the endpoint or of an ancestor that has sent nothing for three
+        collection intervals (``Host.is_stale``'s measure); a host that never reported
+        is not known to be down."""
+        cutoff = timezone.now() - timedelta(seconds=3 * settings.METRICS_COLLECTION_INTERVAL)
+        for current in (pk, *self.ancestors(pk)):
+            hostname, last_seen = self.host.get(current, (None, None))
+            if last_seen is not None and last_seen < cutoff:
+                return hostname
+        return None
 
     def ancestors(self, pk: int):
         seen = {pk}

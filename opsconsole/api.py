@@ -12,9 +12,9 @@ from django.utils import timezone
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from alerts.api import inhibitions_router, silences_router
 from alerts.api import router as alerts_router
 from alerts.api import rules_router as alert_rules_router
-from alerts.api import silences_router
 from alerts.integrations.api import router as integrations_router
 from healthchecks.api import latency_router
 from healthchecks.api import router as services_router
@@ -89,6 +89,7 @@ api.add_router("/metrics", metrics_router)
 api.add_router("/alerts", alerts_router)
 api.add_router("/alert-rules", alert_rules_router)
 api.add_router("/silences", silences_router)
+api.add_router("/inhibitions", inhibitions_router)
 api.add_router("/system", system_router)
 api.add_router("/dashboard", dashboard_router)
 api.add_router("/widgets", widgets_router)

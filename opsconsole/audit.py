@@ -27,6 +27,7 @@ AUDIT_GROUP = "audit"
 AUDITED_MODELS = (
     "alerts.AlertRule",
     "alerts.Silence",
+    "alerts.InhibitionRule",
     "notifications.NotificationChannel",
     "healthchecks.ServiceEndpoint",
 )

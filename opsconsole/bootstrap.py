@@ -39,6 +39,8 @@ def load_defaults() -> list[str]:
                     content_type__app_label__in=_ADMIN_APPS, codename__startswith="view_"
                 )
             group.permissions.set(perms)
+        # Before the rules: the inhibition defaults are for a console without alerts.
+        done.extend(_default_inhibitions())
         done.extend(_default_rules())
         done.extend(_default_routes())
         done.extend(_service_endpoints())
@@ -117,6 +119,12 @@ def _default_rules() -> list[str]:
     ]
     AlertRule.objects.bulk_create(rules)
     return [f"created alert rule {rule.name!r}" for rule in rules]
+
+
+def _default_inhibitions() -> list[str]:
+    from alerts.inhibition import load_default_rules
+
+    return load_default_rules()
 
 
 def _default_routes() -> list[str]:

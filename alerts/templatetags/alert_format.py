@@ -51,3 +51,26 @@ def _is_web_url(value: str) -> bool:
     except ValueError:
         return False
     return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
+@register.simple_tag
+def inhibition_of(alert) -> dict | None:
+    """What holds an inhibited alert back: its source alert and the rule's name (from
+    its latest hold on the timeline), or None."""
+    from alerts.constants import INHIBITION_ACTOR, EventKind
+
+    if not alert.held_back or alert.suppressed_by != INHIBITION_ACTOR:
+        return None
+    data = (
+        alert.events.filter(kind=EventKind.SILENCED, data__policy=INHIBITION_ACTOR)
+        .order_by("-id")
+        .values_list("data", flat=True)
+        .first()
+    ) or {}
+    source = alert.inhibited_by
+    return {
+        "source_id": alert.inhibited_by_id or data.get("inhibited_by"),
+        "source_title": source.title if source is not None else data.get("source_title", ""),
+        "source_status": source.status if source is not None else "",
+        "rule_name": data.get("rule_name", ""),
+    }

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from alerts.admin import check_pattern
 from alerts.constants import EventKind, Status
 from alerts.evaluator import evaluate
 from alerts.models import AlertRule, Silence
 from alerts.service import AlertService
 from opsconsole.bootstrap import load_defaults
+from opsconsole.patterns import check_pattern
 from tests.metrics.helpers import store
 
 pytestmark = pytest.mark.django_db
