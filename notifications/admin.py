@@ -272,10 +272,11 @@ class RoutingRuleAdmin(admin.ModelAdmin):
             ),
         )
         return format_html(
-            '<table class="groups-now"><thead><tr><th scope="col">Group</th>'
+            '<div class="groups-now-wrap"><table class="groups-now"><thead>'
+            '<tr><th scope="col">Group</th>'
             '<th scope="col">Alerts</th><th scope="col">Last message</th>'
             '<th scope="col">Next message</th><th scope="col">Messages sent</th></tr>'
-            "</thead><tbody>{}</tbody></table>",
+            "</thead><tbody>{}</tbody></table></div>",
             rows,
         )
 

@@ -5,13 +5,11 @@ attempt with its response."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.db.models import Q
 from django.utils import timezone
 
 from alerts.constants import SEVERITY_RANK, Severity, Status
 from alerts.decisions import Decision
+from notifications.grouping import messages_of
 from notifications.models import (
     WAITING_STATUSES,
     AlertGroupMember,
@@ -32,7 +30,7 @@ def decisions(alert) -> list[Decision]:
     memberships = list(AlertGroupMember.objects.filter(alert=alert).select_related("group__rule"))
     for member in memberships:
         found.extend(_group(member))
-    messages = list(_messages(alert, memberships))
+    messages = list(messages_of(alert, memberships)[:SHOWN])
     for n in messages:
         found.append(_delivery(n))
     found.extend(_routing(alert))
@@ -88,21 +86,6 @@ def _group(member: AlertGroupMember) -> list[Decision]:
             )
         )
     return out
-
-
-def _messages(alert, memberships):
-    """This alert's own messages, and its groups' messages since it joined them."""
-    in_groups = Q()
-    for member in memberships:
-        in_groups |= Q(
-            group_id=member.group_id,
-            alert__isnull=True,
-            created__gte=member.joined_at - timedelta(seconds=1),
-        )
-    query = Q(alert=alert) | in_groups if memberships else Q(alert=alert)
-    return (Notification.objects.filter(query).select_related("channel").order_by("created", "id"))[
-        :SHOWN
-    ]
 
 
 def _delivery(n: Notification) -> Decision:

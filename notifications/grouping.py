@@ -350,3 +350,18 @@ def open_groups(rule: RoutingRule):
         )
         .order_by("next_flush_at", "pk")
     )
+
+
+def messages_of(alert, memberships=None):
+    """This alert's own messages, and its groups' messages since it joined them, oldest
+    first (the alert page's deliveries, its decisions)."""
+    if memberships is None:
+        memberships = list(AlertGroupMember.objects.filter(alert=alert))
+    query = Q(alert=alert)
+    for member in memberships:
+        query |= Q(
+            group_id=member.group_id,
+            alert__isnull=True,
+            created__gte=member.joined_at - timedelta(seconds=1),
+        )
+    return Notification.objects.filter(query).select_related("channel").order_by("created", "id")

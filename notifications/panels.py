@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from django.template.loader import render_to_string
 
-from notifications.models import Notification
+from alerts.models import Alert
+from notifications.grouping import messages_of
 from opsconsole.live import publish_soon
 from opsconsole.panels import Panel
 
@@ -23,8 +24,8 @@ SHOWN = 50
 
 
 def panel_context(alert_id: int) -> dict:
-    rows = Notification.objects.filter(alert_id=alert_id).select_related("channel")
-    # Served by notification_alert (alert, channel, transition).
+    # Its own messages and its groups' messages (which may tell of many alerts).
+    rows = messages_of(Alert(pk=alert_id))
     deliveries = list(rows.order_by("-created", "-id")[:SHOWN])
     total = rows.count() if len(deliveries) == SHOWN else len(deliveries)
     return {
@@ -33,7 +34,8 @@ def panel_context(alert_id: int) -> dict:
             {
                 "channel": n.channel.name,
                 "kind": n.channel.get_kind_display(),
-                "transition": n.get_transition_display(),
+                "transition": n.get_transition_display()
+                + (f" (group #{n.group_id})" if n.group_id and n.alert_id is None else ""),
                 "status": n.status,
                 "status_label": n.get_status_display(),
                 "attempts": n.attempts,
