@@ -190,8 +190,14 @@ def group_title(group: dict, alerts) -> str:
 
 
 def _name(alert) -> str:
+    """What the alert is about, without where: its rule's name, else its title less the
+    resource it names ("High CPU usage - web-01" → "High CPU usage")."""
     if alert.rule_id and alert.rule is not None:
         return alert.rule.name
+    for separator in (" - ", " on ", ": "):
+        suffix = f"{separator}{alert.resource}"
+        if alert.resource and alert.title.endswith(suffix) and len(alert.title) > len(suffix):
+            return alert.title[: -len(suffix)]
     return alert.alert_type.replace("_", " ").capitalize()
 
 

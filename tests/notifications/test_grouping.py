@@ -67,7 +67,7 @@ def test_a_new_group_waits_then_one_message_names_the_group_and_lists_its_alerts
     [body] = _bodies(receiver)
     group = AlertGroup.objects.get()
     assert body["event"] == "firing"
-    assert body["alert"]["title"] == "High cpu on 3 hosts"
+    assert body["alert"]["title"] == "High CPU usage on 3 hosts"
     assert body["group"]["firing_count"] == 3
     assert [a["resource"] for a in body["group"]["alerts"]] == ["web-00", "web-01", "web-02"]
     assert body["group"]["url"] == f"https://ops.example.com/alerts/?group={group.pk}"
@@ -191,7 +191,7 @@ def test_a_storm_of_300_alerts_is_one_message_per_channel_and_one_short_text(
     assert len(hook_bodies[0]["group"]["alerts"]) == grouping.LISTED
     assert "… and 280 more firing" in hook_bodies[0]["alert"]["message"]
     assert len(texts) == 1 and len(texts[0]) <= 160
-    assert texts[0].startswith("[CRITICAL] High cpu on 300 hosts")
+    assert texts[0].startswith("[CRITICAL] High CPU usage on 300 hosts")
     assert Notification.objects.filter(channel=sms).count() == 1
 
 
