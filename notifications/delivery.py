@@ -526,7 +526,7 @@ def _audit_undelivered(n: Notification, status: str, error: str, code: int | Non
     from opsconsole.models import AuditEntry
 
     channel = n.channel
-    subject = f"alert #{n.alert_id}" if n.alert_id else "a test"
+    subject = subject_of(n)
     outcome = "refused" if status == DeliveryStatus.FAILED else f"dead after {n.attempts} attempts"
     try:
         audit.record(
@@ -546,10 +546,19 @@ def _audit_undelivered(n: Notification, status: str, error: str, code: int | Non
         logger.exception("could not record the undelivered notification %s", n.pk)
 
 
+def subject_of(n: Notification) -> str:
+    """What a message was about, for the log and the alert about its channel."""
+    if n.alert_id:
+        return f"alert #{n.alert_id}"
+    if n.group_id:
+        return f"alert group #{n.group_id}"
+    return "a test"
+
+
 def _raise_channel_alert(n: Notification, error: str) -> None:
     """An alert about the failing channel, routed to every channel but that one."""
     channel = n.channel
-    subject = f"alert #{n.alert_id}" if n.alert_id else "a test"
+    subject = subject_of(n)
     try:
         pipeline.raise_alert(
             AlertSpec(
@@ -584,7 +593,7 @@ def _resolve_channel_alert(channel: NotificationChannel, n: Notification) -> Non
     Only on this transition (failures counted, then a success), so a healthy channel's
     deliveries pay nothing for it.
     """
-    subject = f"alert #{n.alert_id}" if n.alert_id else "a test"
+    subject = subject_of(n)
     try:
         alert = open_alert(CHANNEL_ALERT_TYPE, f"channel:{channel.name}")
         if alert is None:

@@ -263,3 +263,19 @@ def test_grouping_is_kept_through_the_api_and_in_configuration_files(alice, toke
     assert body["group_by"] == ["rule", "host"] and body["repeat_interval"] == 14400
     [exported] = export_document(["routing"])["routing"]
     assert exported["group_by"] == ["rule", "host"] and exported["group_wait"] == 10
+
+
+def test_a_group_message_that_fails_raises_the_channel_alert_naming_the_group(
+    cpu_rule, hook, receiver, django_capture_on_commit_callbacks
+):
+    from notifications.delivery import CHANNEL_ALERT_TYPE
+
+    receiver.answer((400, {}, b"no such hook"))
+    start = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        _cpu(0)
+        _cpu(1)
+    _at(django_capture_on_commit_callbacks, start, 31)
+    group = AlertGroup.objects.get(rule=cpu_rule, key=grouping.key_of(cpu_rule, _cpu(2))[0])
+    failing = Alert.objects.get(alert_type=CHANNEL_ALERT_TYPE)
+    assert f"about alert group #{group.pk} could not be delivered to hook" in failing.message
