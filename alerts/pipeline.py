@@ -583,7 +583,7 @@ def _plain_repeat_statement(severity: Severity, own_commit: bool) -> tuple[str, 
         )
         UPDATE {table} AS a SET
             notification_count = a.notification_count + 1,
-            error_count = a.error_count + %s,
+            error_count = LEAST(a.error_count::bigint + %s, {INT32_MAX}),
             last_seen = %s,
             message = %s,
             value = COALESCE(%s, a.value),
