@@ -62,9 +62,7 @@ def test_an_ingested_process_id_past_an_integer_is_refused(alice, token_for, api
     assert not ProcessSample.objects.exists()
 
 
-def test_system_health_masks_a_targets_password_for_viewers(
-    carol, alice, token_for, api_client
-):
+def test_system_health_masks_a_targets_password_for_viewers(carol, alice, token_for, api_client):
     from healthchecks.models import ServiceEndpoint
 
     ServiceEndpoint.objects.create(
@@ -103,9 +101,7 @@ def test_a_null_threshold_still_clears_it(alice, token_for, api_client):
     assert response.status_code == 200 and response.json()["clear_threshold"] is None
 
 
-def test_a_routing_rule_naming_a_channel_id_past_64_bits_is_refused(
-    alice, token_for, api_client
-):
+def test_a_routing_rule_naming_a_channel_id_past_64_bits_is_refused(alice, token_for, api_client):
     # Checking that the channels exist overflowed SQLite's integer: a 500.
     response = api_client(token_for(alice, "read,write")).post(
         "/routing-rules", {"name": "to a huge id", "channels": [2**64]}

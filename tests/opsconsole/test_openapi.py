@@ -50,9 +50,7 @@ def test_every_4xx_is_the_one_error_shape(operation):
         assert answer["content"]["application/json"]["schema"] == {"$ref": ERROR}
 
 
-@pytest.mark.parametrize(
-    "operation", [op for op in OPERATIONS if "requestBody" in op[2]], ids=_ids
-)
+@pytest.mark.parametrize("operation", [op for op in OPERATIONS if "requestBody" in op[2]], ids=_ids)
 def test_no_request_body_is_an_untyped_object(operation):
     _method, _path, spec = operation
     body = spec["requestBody"]["content"]["application/json"]["schema"]
