@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +47,43 @@ viewer, _ = User.objects.get_or_create(username="fuzz-viewer")
 viewer.groups.add(Group.objects.get(name="Viewers"))
 print(ApiToken.issue(user=viewer, name="fuzz", scopes=["read", "write", "ingest"])[1])
 """
+
+
+def seed(console: ServedConsole, token: str) -> None:
+    """One row of each kind that operations take by id, so that the fuzzer's ids (1 is
+    its first boundary value) reach real rows, not only 404s. Nothing here connects
+    anywhere: a dashboard channel publishes locally, a heartbeat is never probed."""
+    import httpx
+
+    now = datetime.now(UTC)
+    with httpx.Client(
+        base_url=f"{console.url}/api/v1", headers={"Authorization": f"Bearer {token}"}
+    ) as api:
+        channel = api.post("/channels", json={"name": "fuzz-dashboard", "kind": "dashboard"})
+        made = [
+            channel,
+            api.post(
+                "/alerts",
+                json={"alert_type": "fuzz_seed", "title": "Seeded", "severity": "critical"},
+            ),
+            api.post(
+                "/silences",
+                json={
+                    "matchers": [{"field": "resource", "value": "nothing-here"}],
+                    "ends_at": (now + timedelta(hours=1)).isoformat(),
+                },
+            ),
+            api.post(f"/channels/{channel.json()['id']}/test"),
+            api.post(
+                "/services",
+                json={"name": "fuzz-heartbeat", "kind": "heartbeat", "period_seconds": 60},
+            ),
+            api.post(
+                "/routing-rules", json={"name": "fuzz-route", "channels": [channel.json()["id"]]}
+            ),
+        ]
+    for response in made:
+        response.raise_for_status()
 
 
 def schemathesis() -> str:
@@ -149,7 +187,9 @@ def main(argv: list[str]) -> int:
             "create_api_token", "--user", "admin", "--scopes", "read,write,ingest"
         ).strip()
         viewer = console.manage("shell", "-c", MAKE_VIEWER).strip().splitlines()[-1]
-        for role, token in (("admin", admin), ("viewer", viewer)):
+        seed(console, admin)
+        # The viewer first, while the seeded rows are there; the admin deletes some.
+        for role, token in (("viewer", viewer), ("admin", admin)):
             failed |= fuzz(console, role, token, args, report) != 0
     finally:
         console.stop()
