@@ -41,9 +41,10 @@ class ErrorOut(Schema):
 
 
 def answers(ok: dict[int, Any], *codes: int, public: bool = False) -> dict[int, Any]:
-    """An operation's documented responses: ``ok`` plus ErrorOut for 400 (a NUL byte or
-    a 64-bit overflow anywhere in the request, refused before routing), 401 and 403
-    (unless ``public``) and each of ``codes`` the operation itself answers."""
+    """An operation's documented responses: ``ok`` plus ErrorOut for 400 (a NUL byte
+    anywhere in the request or a query integer past 64 bits, refused before routing;
+    a body that is not JSON), 401 and 403 (unless ``public``) and each of ``codes`` the
+    operation itself answers."""
     failures = {400, *codes} if public else {400, 401, 403, *codes}
     return {**ok, **dict.fromkeys(sorted(failures), ErrorOut)}
 
