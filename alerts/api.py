@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.utils import timezone
-from ninja import Body, Field, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import ConfigDict
 
 from alerts import preview
 from alerts.admin import AlertRuleForm, InhibitionRuleForm, SilenceForm
@@ -27,7 +28,7 @@ from alerts.evaluator import evaluate
 from alerts.models import Alert, AlertRule, InhibitionRule, Silence
 from alerts.service import Alert as AlertSpec
 from alerts.service import AlertService, AlertStateError
-from opsconsole.apitools import as_form_data, one_or_404, valid_or_422
+from opsconsole.apitools import MAX_INT, RowId, answers, as_form_data, one_or_404, valid_or_422
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role
@@ -84,6 +85,41 @@ class AlertDetailOut(AlertOut):
 
 
 class AlertPage(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "count": 1,
+                    "limit": 50,
+                    "offset": 0,
+                    "items": [
+                        {
+                            "id": 42,
+                            "alert_type": "high_cpu",
+                            "title": "High CPU Usage - db-01",
+                            "message": "cpu_usage_percent avg 93.1 > 85",
+                            "severity": "critical",
+                            "category": "system",
+                            "status": "active",
+                            "resource": "db-01",
+                            "labels": {},
+                            "value": 93.1,
+                            "threshold": 85.0,
+                            "notification_count": 3,
+                            "first_seen": "2026-11-23T07:40:00Z",
+                            "last_seen": "2026-11-23T07:59:45Z",
+                            "acknowledged_by": "",
+                            "acknowledged_at": None,
+                            "resolved_by": "",
+                            "resolved_at": None,
+                            "suppressed_until": None,
+                            "rule_id": 1,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     count: int = Field(..., description="alerts matching the filters")
     limit: int
     offset: int
@@ -104,6 +140,22 @@ class AlertFilters(Schema):
 
 
 class AlertIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "alert_type": "database_slow_query",
+                    "title": "Slow queries on orders-db",
+                    "message": "p95 query time 2.4 s over the last 5 minutes",
+                    "severity": "error",
+                    "category": "performance",
+                    "resource": "orders-db",
+                    "labels": {"team": "payments"},
+                    "metadata": {"p95_ms": 2400},
+                }
+            ]
+        }
+    )
     alert_type: str = Field(..., min_length=1, max_length=120, examples=["database_slow_query"])
     title: str = Field(..., min_length=1, max_length=300)
     message: str = ""
@@ -117,11 +169,20 @@ class AlertIn(Schema):
     recommendations: list[str] = Field(default_factory=list)
     stack_trace: str = ""
     related_logs: str = ""
-    affected_users: int = Field(0, ge=0)
-    error_count: int = Field(1, ge=1)
+    # The columns' range on both databases: a repeat stores them with a bare UPDATE.
+    affected_users: int = Field(0, ge=0, le=MAX_INT)
+    error_count: int = Field(1, ge=1, le=MAX_INT)
 
 
 class AlertActionIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"action": "acknowledge", "notes": "Looking into it"},
+                {"action": "suppress", "notes": "maintenance window", "duration_hours": 2},
+            ]
+        }
+    )
     action: Literal["acknowledge", "resolve", "suppress"]
     notes: str = Field("", max_length=5000)
     duration_hours: float | None = Field(None, description="suppress only: how long")
@@ -130,7 +191,30 @@ class AlertActionIn(Schema):
 SEVERITY_ORDER = list(Severity.values)
 
 
-@router.get("", response=AlertPage, auth=api_auth(), url_name="list_alerts")
+class StatsOut(Schema):
+    open: int
+    open_by_severity: dict[str, int] = Field(..., description="every severity, 0 when none")
+    by_status: dict[str, int] = Field(..., description="all alerts, open or not")
+
+
+class CheckOut(Schema):
+    rules: int
+    targets: int
+    fired: int
+    resolved: int
+    withheld: int
+    broken: int = Field(
+        ..., description="rules that could not be evaluated (their broken_reason says why)"
+    )
+    milliseconds: float
+
+
+@router.get(
+    "",
+    response=answers({200: AlertPage}, 422),
+    auth=api_auth(),
+    url_name="list_alerts",
+)
 def list_alerts(request, filters: Query[AlertFilters]):
     """Alerts, most severe and newest first, filtered and paginated."""
     alerts = Alert.objects.all()
@@ -176,7 +260,7 @@ def list_alerts(request, filters: Query[AlertFilters]):
 
 @router.post(
     "",
-    response={201: AlertDetailOut},
+    response=answers({201: AlertDetailOut}, 413, 422),
     auth=api_auth(Scope.WRITE, Role.RESPONDER),
     url_name="create_alert",
 )
@@ -192,7 +276,7 @@ def create_alert(request, payload: AlertIn):
     return Status(201, _detail(alert))
 
 
-@router.get("/stats", auth=api_auth(), url_name="alert_stats")
+@router.get("/stats", response=answers({200: StatsOut}), auth=api_auth(), url_name="alert_stats")
 def alert_stats(request):
     """Open alerts by severity and status, and all alerts by status."""
     open_alerts = Alert.objects.filter(status__in=OPEN_STATUSES)
@@ -204,13 +288,23 @@ def alert_stats(request):
     }
 
 
-@router.get("/patterns", auth=api_auth(), url_name="alert_patterns")
+@router.get(
+    "/patterns",
+    response=answers({200: dict[str, Any]}, 422),
+    auth=api_auth(),
+    url_name="alert_patterns",
+)
 def alert_patterns(request, days: int = Query(7, ge=1, le=365)):
     """Seed 001's pattern analysis over the last ``days`` days."""
     return AlertService().get_alert_patterns(days=days)
 
 
-@router.post("/check", auth=api_auth(Scope.WRITE, Role.RESPONDER), url_name="check_alerts")
+@router.post(
+    "/check",
+    response=answers({200: CheckOut}),
+    auth=api_auth(Scope.WRITE, Role.RESPONDER),
+    url_name="check_alerts",
+)
 def check_alerts(request):
     """Evaluate every enabled rule now."""
     result = evaluate()
@@ -227,8 +321,14 @@ def check_alerts(request):
     }
 
 
-@router.get("/{alert_id}", response=AlertDetailOut, auth=api_auth(), url_name="get_alert")
-def get_alert(request, alert_id: int):
+@router.get(
+    "/{alert_id}",
+    response=answers({200: AlertDetailOut}, 404, 422),
+    auth=api_auth(),
+    url_name="get_alert",
+)
+def get_alert(request, alert_id: RowId):
+    """One alert with its timeline (events, oldest first)."""
     return _detail(_alert(alert_id))
 
 
@@ -252,11 +352,11 @@ class DecisionsOut(Schema):
 
 @router.get(
     "/{alert_id}/decisions",
-    response=DecisionsOut,
+    response=answers({200: DecisionsOut}, 404, 422),
     auth=api_auth(),
     url_name="alert_decisions",
 )
-def alert_decisions(request, alert_id: int, channel: str = ""):
+def alert_decisions(request, alert_id: RowId, channel: str = ""):
     """Why the alert was (or was not) sent: every decision about it in order (the rule
     that matched, policies, groups, routing rules taken and not, each delivery), then
     how routing and each channel stand now. ``channel`` (a name) keeps that channel's
@@ -270,12 +370,13 @@ def alert_decisions(request, alert_id: int, channel: str = ""):
 
 @router.patch(
     "/{alert_id}",
-    response=AlertDetailOut,
+    response=answers({200: AlertDetailOut}, 404, 409, 413, 422),
     auth=api_auth(Scope.WRITE, Role.RESPONDER),
     url_name="update_alert",
 )
-def update_alert(request, alert_id: int, payload: AlertActionIn):
-    """Acknowledge, resolve or suppress (for ``duration_hours``), with notes."""
+def update_alert(request, alert_id: RowId, payload: AlertActionIn):
+    """Acknowledge, resolve or suppress (for ``duration_hours``), with notes; 409 if the
+    alert cannot make that change (e.g. resolving a resolved alert)."""
     alert = _alert(alert_id)
     who = request.user.get_username()
     service = AlertService()
@@ -341,20 +442,107 @@ class RuleOut(Schema):
     broken_since: datetime | None
 
 
+class SeedCondition(Schema):
+    """Seed 002's rule condition; keys it does not know are ignored, as they were."""
+
+    metric_type: str | None = Field(None, examples=["cpu_usage_percent"])
+    process_name: str | None = None
+    metric_field: str | None = Field(None, description="process rules: default cpu_percent")
+    service_name: str | None = None
+    max_response_time_ms: float | None = None
+    operator: str | None = Field(None, description="> >= < <= == != (or gt, gte, ...)")
+    threshold: float | None = None
+    time_window_minutes: float | None = None
+
+
+class RulePatch(Schema):
+    """The fields a PATCH changes (only those it names), in this API's shape or seed
+    002's (``rule_type``, ``condition``, ``cooldown_minutes``). What a GET returns may be
+    sent back: ``id`` and the broken marker are ignored. Only the thresholds take null
+    (no clear threshold); a null elsewhere is refused, not stored."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"threshold": 90, "for_seconds": 120}]}
+    )
+    # Typed without None where the column takes no null: an explicit null is refused
+    # (422); the default None only stands for "not sent" (the PATCH uses exclude_unset).
+    name: str = None
+    kind: str = Field(
+        None, description="system_metric, process_metric, service_health, latency, absence, ..."
+    )
+    metric: str = None
+    process: str = None
+    service: str = None
+    host: str = Field(None, description="blank: every host")
+    operator: str = Field(None, description="gt, gte, lt, lte, eq, ne")
+    threshold: float | None = None
+    clear_threshold: float | None = None
+    window_seconds: int = None
+    aggregation: str = None
+    for_seconds: int = None
+    severity: str = Field(None, description="info, warning, error, critical (or aliases)")
+    category: str = None
+    labels: dict[str, Any] = None
+    cooldown_seconds: int = None
+    repeat_interval_seconds: int = None
+    enabled: bool = None
+    description: str = None
+    runbook_url: str = None
+    recommendations: list[str] = None
+    rule_type: str | None = Field(None, description="seed 002: the rule's kind")
+    condition: SeedCondition | None = Field(None, description="seed 002: what the rule checks")
+    cooldown_minutes: float | None = Field(None, description="seed 002: cooldown_seconds / 60")
+    id: int | None = Field(None, description="ignored")
+    broken_reason: str | None = Field(None, description="ignored")
+    broken_since: datetime | None = Field(None, description="ignored")
+
+
+class RuleIn(RulePatch):
+    """A new rule; fields left out take the model's defaults."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "High CPU Usage",
+                    "metric": "cpu_usage_percent",
+                    "operator": "gt",
+                    "threshold": 85.0,
+                    "window_seconds": 300,
+                    "severity": "error",
+                    "cooldown_seconds": 900,
+                },
+                {
+                    "name": "High CPU Usage",
+                    "rule_type": "system_metric",
+                    "condition": {
+                        "metric_type": "cpu_usage_percent",
+                        "operator": ">",
+                        "threshold": 85.0,
+                        "time_window_minutes": 5,
+                    },
+                    "severity": "high",
+                    "cooldown_minutes": 15,
+                },
+            ]
+        },
+    )
+    name: str = Field(..., min_length=1)
+
+
 _SEED_OPERATORS = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte", "==": "eq", "!=": "ne"}
 
 
 def _from_seed_shape(body: dict) -> dict:
     """Seed 002's ``{"rule_type", "condition": {...}, "cooldown_minutes"}`` as fields."""
-    if "rule_type" not in body and "condition" not in body:
+    if "rule_type" not in body and "condition" not in body and "cooldown_minutes" not in body:
         return body
-    condition = body.get("condition") or {}
-    if not isinstance(condition, dict):
-        raise HttpError(422, "condition must be an object")
+    condition = {k: v for k, v in (body.get("condition") or {}).items() if v is not None}
     fields = {
         k: v for k, v in body.items() if k not in {"rule_type", "condition", "cooldown_minutes"}
     }
-    fields["kind"] = body.get("rule_type", "system_metric")
+    fields["kind"] = body.get("rule_type") or "system_metric"
     if "metric_type" in condition:
         fields["metric"] = condition["metric_type"]
     if "process_name" in condition:
@@ -371,7 +559,7 @@ def _from_seed_shape(body: dict) -> dict:
         fields["threshold"] = condition["threshold"]
     if "time_window_minutes" in condition:
         fields["window_seconds"] = int(float(condition["time_window_minutes"]) * 60)
-    if "cooldown_minutes" in body:
+    if body.get("cooldown_minutes") is not None:
         fields["cooldown_seconds"] = int(float(body["cooldown_minutes"]) * 60)
     return fields
 
@@ -384,10 +572,7 @@ def _save_rule(rule: AlertRule | None, body: dict) -> AlertRule:
         except ValueError as exc:
             raise HttpError(422, str(exc)) from None
     # What a GET returns may be sent back: the id and the broken marker are ignored.
-    unknown = set(body) - set(RuleOut.model_fields) - {"id"}
-    body = {k: v for k, v in body.items() if k not in {"broken_reason", "broken_since"}}
-    if unknown:
-        raise HttpError(422, f"unknown field(s): {', '.join(sorted(unknown))}")
+    body = {k: v for k, v in body.items() if k not in {"id", "broken_reason", "broken_since"}}
     # A PATCH changes only what it names; a POST starts from the model's defaults.
     base = rule if rule is not None else AlertRule()
     data = {**{f: getattr(base, f) for f in AlertRuleForm.Meta.fields}, **body}
@@ -395,8 +580,11 @@ def _save_rule(rule: AlertRule | None, body: dict) -> AlertRule:
     return valid_or_422(form).save()
 
 
-@rules_router.get("", response=list[RuleOut], auth=api_auth(), url_name="list_alert_rules")
+@rules_router.get(
+    "", response=answers({200: list[RuleOut]}, 422), auth=api_auth(), url_name="list_alert_rules"
+)
 def list_alert_rules(request, enabled: bool | None = None, kind: str | None = None):
+    """Every rule, filtered by ``enabled`` and ``kind``."""
     rules = AlertRule.objects.all()
     if enabled is not None:
         rules = rules.filter(enabled=enabled)
@@ -407,19 +595,26 @@ def list_alert_rules(request, enabled: bool | None = None, kind: str | None = No
 
 @rules_router.post(
     "",
-    response={201: RuleOut},
+    response=answers({201: RuleOut}, 413, 422),
     auth=api_auth(Scope.WRITE, Role.ADMIN),
     url_name="create_alert_rule",
 )
-def create_alert_rule(request, payload: Body[dict[str, Any]]):
-    """A rule, in this API's fields or seed 002's shape."""
-    rule = _save_rule(None, payload)
+def create_alert_rule(request, payload: RuleIn):
+    """A rule, in this API's fields or seed 002's shape, validated like the admin's form
+    (422 with every field's problem)."""
+    rule = _save_rule(None, payload.dict(exclude_unset=True))
     RulesSection().record(rule, actor=request.user.get_username(), source="api")
     return Status(201, rule)
 
 
-@rules_router.get("/{rule_id}", response=RuleOut, auth=api_auth(), url_name="get_alert_rule")
-def get_alert_rule(request, rule_id: int):
+@rules_router.get(
+    "/{rule_id}",
+    response=answers({200: RuleOut}, 404, 422),
+    auth=api_auth(),
+    url_name="get_alert_rule",
+)
+def get_alert_rule(request, rule_id: RowId):
+    """One rule; ``broken_reason`` says why the evaluator could not evaluate it."""
     return _rule(rule_id)
 
 
@@ -461,12 +656,12 @@ class PreviewOut(Schema):
 
 @rules_router.get(
     "/{rule_id}/preview",
-    response=PreviewOut,
+    response=answers({200: PreviewOut}, 404, 422),
     auth=api_auth(),
     url_name="preview_alert_rule",
 )
 def preview_alert_rule(
-    request, rule_id: int, hours: int = Query(24, ge=1, le=preview.MAX_BACKTEST_HOURS)
+    request, rule_id: RowId, hours: int = Query(24, ge=1, le=preview.MAX_BACKTEST_HOURS)
 ):
     """What the rule matches now, and how often it would have fired over the last
     ``hours`` of stored history (1-minute roll-ups for metric rules, process samples for
@@ -485,25 +680,26 @@ def preview_alert_rule(
 
 @rules_router.patch(
     "/{rule_id}",
-    response=RuleOut,
+    response=answers({200: RuleOut}, 404, 413, 422),
     auth=api_auth(Scope.WRITE, Role.ADMIN),
     url_name="update_alert_rule",
 )
-def update_alert_rule(request, rule_id: int, payload: Body[dict[str, Any]]):
+def update_alert_rule(request, rule_id: RowId, payload: RulePatch):
+    """Change the fields named (the others stay), validated like the admin's form."""
     stored = _rule(rule_id)
     RulesSection().baseline_of(stored)
-    rule = _save_rule(stored, payload)
+    rule = _save_rule(stored, payload.dict(exclude_unset=True))
     RulesSection().record(rule, actor=request.user.get_username(), source="api")
     return rule
 
 
 @rules_router.delete(
     "/{rule_id}",
-    response={204: None},
+    response=answers({204: None}, 404, 422),
     auth=api_auth(Scope.WRITE, Role.ADMIN),
     url_name="delete_alert_rule",
 )
-def delete_alert_rule(request, rule_id: int):
+def delete_alert_rule(request, rule_id: RowId):
     """Delete a rule; its alerts stay, unlinked, with their history."""
     rule = _rule(rule_id)
     RulesSection().record(rule, actor=request.user.get_username(), source="api", deleted=True)
@@ -538,8 +734,42 @@ class SilenceOut(Schema):
         return obj.state()
 
 
+class MatcherIn(Schema):
+    field: str = Field(..., description="alert_type, resource, severity, category or label:<name>")
+    value: str
+    op: str = Field("eq", description="eq, or regex (RE2 syntax, matching the whole value)")
+
+
+_SILENCE_EXAMPLE = {
+    "matchers": [
+        {"field": "resource", "op": "regex", "value": "db-0[12]"},
+        {"field": "label:team", "value": "payments"},
+    ],
+    "starts_at": "2026-11-23T22:00:00Z",
+    "ends_at": "2026-11-24T02:00:00Z",
+    "comment": "database upgrade",
+}
+
+
+class SilencePatch(Schema):
+    """The fields a PATCH changes (only those it names)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"ends_at": "2026-11-23T23:10:00Z"}]},
+    )
+    matchers: list[MatcherIn] | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    recurrence: dict[str, Any] | None = Field(
+        None, description='e.g. {"weekdays": [5, 6], "start": "22:00", "end": "06:00"}'
+    )
+    comment: str | None = None
+
+
 class SilenceIn(Schema):
-    matchers: list[dict[str, Any]]
+    model_config = ConfigDict(json_schema_extra={"examples": [_SILENCE_EXAMPLE]})
+    matchers: list[MatcherIn]
     starts_at: datetime | None = Field(None, description="default: now")
     ends_at: datetime
     recurrence: dict[str, Any] = Field(default_factory=dict)
@@ -550,7 +780,7 @@ def _save_silence(silence: Silence | None, data: dict, user) -> Silence:
     form = SilenceForm(
         data={
             "matchers": json.dumps(data["matchers"]),
-            "starts_at": data["starts_at"] or timezone.now(),
+            "starts_at": data.get("starts_at") or timezone.now(),
             "ends_at": data["ends_at"],
             "recurrence": json.dumps(data.get("recurrence") or {}),
             "comment": data.get("comment", ""),
@@ -564,7 +794,9 @@ def _save_silence(silence: Silence | None, data: dict, user) -> Silence:
     return saved
 
 
-@silences_router.get("", response=list[SilenceOut], auth=api_auth(), url_name="list_silences")
+@silences_router.get(
+    "", response=answers({200: list[SilenceOut]}), auth=api_auth(), url_name="list_silences"
+)
 def list_silences(request, state: str | None = None):
     """Silences, newest first; ``state`` = pending, active or expired."""
     now = timezone.now()
@@ -578,31 +810,38 @@ def list_silences(request, state: str | None = None):
 
 @silences_router.post(
     "",
-    response={201: SilenceOut},
+    response=answers({201: SilenceOut}, 413, 422),
     auth=api_auth(Scope.WRITE, Role.RESPONDER),
     url_name="create_silence",
 )
 def create_silence(request, payload: SilenceIn):
-    return Status(201, _save_silence(None, payload.dict(), request.user))
+    """Silence the alerts every matcher matches from ``starts_at`` to ``ends_at``
+    (optionally only within a weekly ``recurrence``)."""
+    data = payload.dict(exclude_unset=True)
+    data.setdefault("recurrence", {})
+    return Status(201, _save_silence(None, data, request.user))
 
 
-@silences_router.get("/{silence_id}", response=SilenceOut, auth=api_auth(), url_name="get_silence")
-def get_silence(request, silence_id: int):
+@silences_router.get(
+    "/{silence_id}",
+    response=answers({200: SilenceOut}, 404, 422),
+    auth=api_auth(),
+    url_name="get_silence",
+)
+def get_silence(request, silence_id: RowId):
+    """One silence with its state now."""
     return _silence(silence_id)
 
 
 @silences_router.patch(
     "/{silence_id}",
-    response=SilenceOut,
+    response=answers({200: SilenceOut}, 404, 413, 422),
     auth=api_auth(Scope.WRITE, Role.RESPONDER),
     url_name="update_silence",
 )
-def update_silence(request, silence_id: int, payload: Body[dict[str, Any]]):
+def update_silence(request, silence_id: RowId, payload: SilencePatch):
     """Change a silence; ``{"ends_at": "<now>"}`` ends it early."""
     silence = _silence(silence_id)
-    unknown = set(payload) - set(SilenceIn.model_fields)
-    if unknown:
-        raise HttpError(422, f"unknown field(s): {', '.join(sorted(unknown))}")
     current = {
         "matchers": silence.matchers,
         "starts_at": silence.starts_at,
@@ -610,16 +849,17 @@ def update_silence(request, silence_id: int, payload: Body[dict[str, Any]]):
         "recurrence": silence.recurrence,
         "comment": silence.comment,
     }
-    return _save_silence(silence, {**current, **payload}, request.user)
+    return _save_silence(silence, {**current, **payload.dict(exclude_unset=True)}, request.user)
 
 
 @silences_router.delete(
     "/{silence_id}",
-    response={204: None},
+    response=answers({204: None}, 404, 422),
     auth=api_auth(Scope.WRITE, Role.RESPONDER),
     url_name="delete_silence",
 )
-def delete_silence(request, silence_id: int):
+def delete_silence(request, silence_id: RowId):
+    """Delete a silence (ending it early keeps it on record instead)."""
     _silence(silence_id).delete()
     return Status(204, None)
 
@@ -640,8 +880,36 @@ class MatcherSchema(Schema):
     value: str
 
 
+class InhibitionPatch(Schema):
+    """The fields a PATCH changes (only those it names)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"enabled": False}]})
+    name: str = Field(None, min_length=1, max_length=100)
+    enabled: bool = None
+    source_matchers: list[MatcherSchema] = Field(None, description="the inhibiting alert's")
+    target_matchers: list[MatcherSchema] = Field(
+        None, description="the held alerts'; empty: every alert"
+    )
+    equal: list[str] = Field(None, description="fields both must share, e.g. [resource]")
+    description: str = None
+
+
 class InhibitionIn(Schema):
-    name: str
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "critical beats warning on the same resource",
+                    "source_matchers": [{"field": "severity", "op": "eq", "value": "critical"}],
+                    "target_matchers": [
+                        {"field": "severity", "op": "regex", "value": "warning|info"}
+                    ],
+                    "equal": ["resource"],
+                }
+            ]
+        }
+    )
+    name: str = Field(..., min_length=1, max_length=100)
     enabled: bool = True
     source_matchers: list[MatcherSchema] = Field(..., description="the inhibiting alert's")
     target_matchers: list[MatcherSchema] = Field(
@@ -659,17 +927,16 @@ class InhibitionOut(InhibitionIn):
     updated: datetime
 
 
-class ErrorOut(Schema):
-    detail: str
-
-
 def _save_inhibition(rule: InhibitionRule | None, data: dict) -> InhibitionRule:
     # The admin's form, handed the lists themselves (its fields read lists or text).
     return valid_or_422(InhibitionRuleForm(data=data, instance=rule)).save()
 
 
 @inhibitions_router.get(
-    "", response=list[InhibitionOut], auth=api_auth(), url_name="list_inhibitions"
+    "",
+    response=answers({200: list[InhibitionOut]}, 422),
+    auth=api_auth(),
+    url_name="list_inhibitions",
 )
 def list_inhibitions(request, enabled: bool | None = None):
     """Inhibition rules by name; ``enabled`` filters."""
@@ -681,52 +948,48 @@ def list_inhibitions(request, enabled: bool | None = None):
 
 @inhibitions_router.post(
     "",
-    response={201: InhibitionOut, 422: ErrorOut},
+    response=answers({201: InhibitionOut}, 413, 422),
     auth=api_auth(Scope.WRITE, Role.ADMIN),
     url_name="create_inhibition",
 )
 def create_inhibition(request, payload: InhibitionIn):
+    """A new inhibition rule (admin): while an alert matching the source matchers is
+    open, alerts matching the target matchers that share the ``equal`` fields are held."""
     return Status(201, _save_inhibition(None, payload.dict()))
 
 
 @inhibitions_router.get(
     "/{rule_id}",
-    response={200: InhibitionOut, 404: ErrorOut},
+    response=answers({200: InhibitionOut}, 404, 422),
     auth=api_auth(),
     url_name="get_inhibition",
 )
-def get_inhibition(request, rule_id: int):
+def get_inhibition(request, rule_id: RowId):
+    """One inhibition rule."""
     return _inhibition(rule_id)
 
 
 @inhibitions_router.patch(
     "/{rule_id}",
-    response={200: InhibitionOut, 404: ErrorOut, 422: ErrorOut},
+    response=answers({200: InhibitionOut}, 404, 413, 422),
     auth=api_auth(Scope.WRITE, Role.ADMIN),
     url_name="update_inhibition",
 )
-def update_inhibition(request, rule_id: int, payload: Body[dict[str, Any]]):
+def update_inhibition(request, rule_id: RowId, payload: InhibitionPatch):
     """Change the fields named; ``{"enabled": false}`` turns a rule off."""
     rule = _inhibition(rule_id)
-    unknown = set(payload) - set(InhibitionIn.model_fields)
-    if unknown:
-        raise HttpError(422, f"unknown field(s): {', '.join(sorted(unknown))}")
     current = {name: getattr(rule, name) for name in InhibitionIn.model_fields}
-    try:
-        merged = InhibitionIn(**{**current, **payload})
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise HttpError(422, str(exc).splitlines()[0] if str(exc) else "invalid") from None
-    return _save_inhibition(rule, merged.dict())
+    return _save_inhibition(rule, {**current, **payload.dict(exclude_unset=True)})
 
 
 @inhibitions_router.delete(
     "/{rule_id}",
-    response={204: None, 404: ErrorOut},
+    response=answers({204: None}, 404, 422),
     auth=api_auth(Scope.WRITE, Role.ADMIN),
     url_name="delete_inhibition",
 )
-def delete_inhibition(request, rule_id: int):
-    """Delete a rule; what it held back is let go at the next pass if still open."""
+def delete_inhibition(request, rule_id: RowId):
+    """Delete an inhibition rule; alerts it held are let go at the next pass."""
     _inhibition(rule_id).delete()
     return Status(204, None)
 

@@ -36,7 +36,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import F
+from django.db.models import BigIntegerField, F, Value
+from django.db.models.functions import Cast, Least
 from django.utils import timezone
 
 from alerts import inhibition, policies
@@ -53,6 +54,7 @@ from alerts.models import Alert as AlertRecord
 from alerts.models import AlertEvent
 from alerts.signals import alert_changed, alert_fired, alert_transition
 from alerts.spec import AlertSpec, fingerprint_of
+from opsconsole.inputguard import INT32_MAX
 from opsconsole.live import publish_now
 from opsconsole.prepared import NO_FLUSH_WAIT, server_cursor
 
@@ -554,7 +556,12 @@ def _repeat(
 ) -> AlertRecord:
     updates: dict[str, Any] = {
         "notification_count": F("notification_count") + 1,
-        "error_count": F("error_count") + max(spec.error_count, 1),
+        # Summed in 64 bits and held at the column's top: a burst of large counts
+        # would otherwise overflow PostgreSQL's integer and fail the repeat.
+        "error_count": Least(
+            Cast(F("error_count"), BigIntegerField()) + max(spec.error_count, 1),
+            Value(INT32_MAX),
+        ),
         "last_seen": now,
         "message": spec.message,
     }
@@ -707,7 +714,7 @@ def _plain_repeat_statement(severity: Severity, own_commit: bool) -> tuple[str, 
         )
         UPDATE {table} AS a SET
             notification_count = a.notification_count + 1,
-            error_count = a.error_count + %s,
+            error_count = LEAST(a.error_count::bigint + %s, {INT32_MAX}),
             last_seen = %s,
             message = %s,
             value = COALESCE(%s, a.value),

@@ -32,14 +32,17 @@ def pg_available() -> bool:
         return False
 
 
-def pg_recreate(name: str = PG_BENCH_DB) -> str:
+def pg_recreate(name: str = PG_BENCH_DB, admin_url: str = PG_ADMIN_URL) -> str:
     """A fresh, empty PostgreSQL database; returns its URL."""
     import psycopg
+    from psycopg import sql
 
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
 def pg_drop(name: str = PG_BENCH_DB) -> None:
@@ -108,9 +111,9 @@ class ServedConsole:
     reach), checking each process's start time so a reused id is never killed.
     """
 
-    def __init__(self, **env: str):
+    def __init__(self, port: int = 0, **env: str):
         self.var = tempfile.mkdtemp(prefix="opsbench-serve-")
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.password = "bench-admin-password"
         self.env = child_env(

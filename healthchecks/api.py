@@ -4,13 +4,12 @@ history and uptime, "check now", and the end-to-end latency monitor."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from ninja import Body, Field, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
-from pydantic import model_validator
+from pydantic import ConfigDict, model_validator
 
 from alerts.constants import parse_severity
 from healthchecks.admin import ServiceEndpointForm
@@ -21,7 +20,7 @@ from healthchecks.runner import run_checks
 from healthchecks.state import disable
 from healthchecks.uptime import uptimes
 from metrics.models import Host
-from opsconsole.apitools import as_form_data
+from opsconsole.apitools import MAX_ROW_ID, answers, as_form_data
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role, has_role
@@ -55,6 +54,69 @@ class EndpointOut(Schema):
     uptime: dict
     badge_url: str
     ping_url: str | None
+
+
+class EndpointPatch(Schema):
+    """The fields a PATCH changes (only those it names), as in the admin's form. Only
+    ``parent``, ``host`` and ``max_response_time_ms`` take null (none); a null elsewhere
+    is refused."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"max_response_time_ms": 800}]}
+    )
+    # Typed without None where the column takes no null: an explicit null is refused
+    # (422); the default None only stands for "not sent" (the PATCH uses exclude_unset).
+    name: str = None
+    kind: str = Field(
+        None, description="http, tcp, database, redis, queue or heartbeat (default http)"
+    )
+    target: str = Field(None, description="a URL, host:port or database alias")
+    enabled: bool = None
+    tags: list[str] = None
+    parent: str | None = Field(None, description="the parent endpoint's name")
+    host: str | None = Field(
+        None, description="the hostname of the agent's host it runs on (none: null)"
+    )
+    severity: str = Field(None, description="info, warning, error, critical (or aliases)")
+    interval_seconds: int = None
+    timeout_seconds: float = None
+    retries: int = Field(None, description="failures before the endpoint is DOWN")
+    max_response_time_ms: int | None = Field(None, description="slower: DEGRADED")
+    http_method: str = None
+    http_headers: dict[str, str] = Field(None, description="write-only to viewers")
+    accepted_status_codes: str = Field(None, examples=["200-299,301"])
+    expect_keyword: str = None
+    expect_json_path: str = None
+    expect_json_value: str = None
+    follow_redirects: bool = None
+    tls_expiry_warning_days: int = None
+    period_seconds: int = Field(None, description="heartbeat: expected every")
+    cron: str = Field(None, description="heartbeat: expected on this schedule instead")
+    grace_seconds: int = None
+    time_zone: str = None
+    recovery_webhook_url: str = None
+    recovery_after_failures: int = None
+
+
+class EndpointIn(EndpointPatch):
+    """A new endpoint; fields left out take the model's defaults."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "chat-service",
+                    "target": "https://chat.example.com/health",
+                    "parent": "database",
+                    "severity": "critical",
+                    "interval_seconds": 15,
+                    "max_response_time_ms": 5000,
+                }
+            ]
+        },
+    )
+    name: str = Field(..., min_length=1, max_length=120)
 
 
 class ResultOut(Schema):
@@ -143,9 +205,12 @@ def _describe(endpoints: list[ServiceEndpoint], request) -> list[dict]:
 
 def _get(ref: str) -> ServiceEndpoint:
     """An endpoint by id or by name."""
+    # Only ASCII digits are an id: "²" is a digit to str.isdigit but not to int(), and an
+    # id past 64 bits names no row (and overflows SQLite's comparison).
+    by_id = ref.isascii() and ref.isdigit() and int(ref) <= MAX_ROW_ID
     endpoint = (
         ServiceEndpoint.objects.filter(pk=int(ref)).first()
-        if ref.isdigit()
+        if by_id
         else ServiceEndpoint.objects.filter(name=ref).first()
     )
     if endpoint is None:
@@ -153,14 +218,44 @@ def _get(ref: str) -> ServiceEndpoint:
     return endpoint
 
 
-@system_router.get("/health", auth=api_auth(), url_name="system_health")
+class ServiceStateOut(Schema):
+    id: int
+    name: str
+    kind: str
+    target: str = Field(..., description="credentials masked for all but admins")
+    status: str = Field(..., description="up, down, degraded or unknown")
+    response_time_ms: float | None
+    last_checked: datetime | None
+    since: datetime | None
+    error: str
+    uptime: dict[str, float | None]
+
+
+class SystemHealthOut(Schema):
+    status: str = Field(..., description="healthy, degraded or unhealthy")
+    checked_at: datetime
+    summary: dict[str, int] = Field(..., description="endpoints per state")
+    services: list[ServiceStateOut]
+
+
+@system_router.get(
+    "/health",
+    response=answers({200: SystemHealthOut}),
+    auth=api_auth(),
+    url_name="system_health",
+)
 def system_health(request):
     """Every enabled endpoint's state and the overall status: healthy, degraded or
     unhealthy (seed 002)."""
-    return service_health()
+    return service_health(reveal=has_role(request.user, Role.ADMIN))
 
 
-@router.get("", response=list[EndpointOut], auth=api_auth(), url_name="list_services")
+@router.get(
+    "",
+    response=answers({200: list[EndpointOut]}, 422),
+    auth=api_auth(),
+    url_name="list_services",
+)
 def list_services(request, state: str | None = None, tag: str | None = None):
     """Endpoints with their state and uptime; filter by ``state`` or ``tag``."""
     endpoints = ServiceEndpoint.objects.order_by("name")
@@ -175,10 +270,6 @@ def list_services(request, state: str | None = None, tag: str | None = None):
 def _save(endpoint: ServiceEndpoint | None, body: dict) -> ServiceEndpoint:
     """Create or change an endpoint, validated by the admin's form."""
     fields = ServiceEndpointForm.Meta.fields
-    unknown = set(body) - set(fields)
-    if unknown:
-        raise HttpError(422, f"unknown field(s): {', '.join(sorted(unknown))}")
-    body = dict(body)
     if "severity" in body:
         try:
             body["severity"] = parse_severity(body["severity"]).value
@@ -204,25 +295,28 @@ def _save(endpoint: ServiceEndpoint | None, body: dict) -> ServiceEndpoint:
 
 @router.post(
     "",
-    response={201: EndpointOut},
+    response=answers({201: EndpointOut}, 413, 422),
     auth=api_auth(Scope.WRITE, Role.ADMIN),
     url_name="create_service",
 )
-def create_service(request, payload: Body[dict[str, Any]]):
-    """A new endpoint (admin); fields as in the admin, ``parent`` and ``host`` by name."""
-    return Status(201, _describe([_save(None, payload)], request)[0])
+def create_service(request, payload: EndpointIn):
+    """A new endpoint (admin); fields as in the admin, ``parent`` and ``host`` by name,
+    validated like the admin's form (422 with every field's problem)."""
+    saved = _save(None, payload.dict(exclude_unset=True))
+    return Status(201, _describe([saved], request)[0])
 
 
 @router.patch(
     "/{ref}",
-    response=EndpointOut,
+    response=answers({200: EndpointOut}, 404, 413, 422),
     auth=api_auth(Scope.WRITE, Role.ADMIN),
     url_name="update_service",
 )
-def update_service(request, ref: str, payload: Body[dict[str, Any]]):
+def update_service(request, ref: str, payload: EndpointPatch):
+    """Change the fields named (the others stay); disabling resolves its alerts."""
     endpoint = _get(ref)
     was_enabled = endpoint.enabled
-    saved = _save(endpoint, payload)
+    saved = _save(endpoint, payload.dict(exclude_unset=True))
     if was_enabled and not saved.enabled:
         # Stopping a check resolves its open alerts, as the admin's action does.
         disable([saved], actor=request.user.get_username())
@@ -232,7 +326,7 @@ def update_service(request, ref: str, payload: Body[dict[str, Any]]):
 
 @router.delete(
     "/{ref}",
-    response={204: None},
+    response=answers({204: None}, 404),
     auth=api_auth(Scope.WRITE, Role.ADMIN),
     url_name="delete_service",
 )
@@ -242,8 +336,11 @@ def delete_service(request, ref: str):
     return Status(204, None)
 
 
-@router.get("/{ref}", response=EndpointOut, auth=api_auth(), url_name="get_service")
+@router.get(
+    "/{ref}", response=answers({200: EndpointOut}, 404), auth=api_auth(), url_name="get_service"
+)
 def get_service(request, ref: str):
+    """One endpoint by id or name, with its state and uptime."""
     return _describe([_get(ref)], request)[0]
 
 
@@ -252,7 +349,12 @@ class HistoryQuery(Schema):
     limit: int = Field(200, ge=1, le=MAX_HISTORY)
 
 
-@router.get("/{ref}/history", response=HistoryOut, auth=api_auth(), url_name="service_history")
+@router.get(
+    "/{ref}/history",
+    response=answers({200: HistoryOut}, 404, 422),
+    auth=api_auth(),
+    url_name="service_history",
+)
 def service_history(request, ref: str, query: Query[HistoryQuery]):
     """Recent results (newest first), the state changes and uptime."""
     endpoint = _get(ref)
@@ -268,7 +370,7 @@ def service_history(request, ref: str, query: Query[HistoryQuery]):
 
 @router.post(
     "/{ref}/check",
-    response=EndpointOut,
+    response=answers({200: EndpointOut}, 404, 409),
     auth=api_auth(Scope.WRITE, Role.ADMIN),
     url_name="check_service",
 )
@@ -284,7 +386,7 @@ def check_service(request, ref: str):
 
 @latency_router.post(
     "",
-    response={201: StoredOut},
+    response=answers({201: StoredOut}, 413, 422),
     auth=api_auth(Scope.INGEST, Role.ADMIN),
     url_name="report_latency",
 )
@@ -299,7 +401,23 @@ def report_latency(request, body: LatencyIn | LatencyBatchIn):
     return Status(201, {"stored": stored})
 
 
-@latency_router.get("", auth=api_auth(), url_name="latency_summary")
+class LatencyFigures(Schema):
+    count: int
+    avg_ms: float | None = Field(None, description="absent when count is 0")
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+
+
+class LatencySummaryOut(Schema):
+    window_seconds: int
+    sources: dict[str, LatencyFigures]
+
+
+@latency_router.get(
+    "", response=answers({200: LatencySummaryOut}, 422), auth=api_auth(), url_name="latency_summary"
+)
 def latency_summary(
     request, source: str | None = None, window_seconds: int = Query(300, ge=1, le=30 * 86400)
 ):

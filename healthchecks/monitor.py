@@ -31,8 +31,9 @@ class HealthMonitor:
         return service_health()
 
 
-def service_health() -> dict:
-    """Every enabled endpoint's state and the overall status (seed 002's system/health)."""
+def service_health(*, reveal: bool = True) -> dict:
+    """Every enabled endpoint's state and the overall status (seed 002's system/health).
+    Targets show their credentials only with ``reveal`` (admins over the API)."""
     now = timezone.now()
     endpoints = list(ServiceEndpoint.objects.filter(enabled=True))
     figures = uptimes([e.pk for e in endpoints], now, {e.pk: e.state for e in endpoints})
@@ -49,7 +50,7 @@ def service_health() -> dict:
                 "id": endpoint.pk,
                 "name": endpoint.name,
                 "kind": endpoint.kind,
-                "target": endpoint.target,
+                "target": endpoint.target if reveal else endpoint.target_for_display(),
                 "status": state,
                 "response_time_ms": endpoint.last_response_ms,
                 "last_checked": endpoint.last_checked.isoformat()

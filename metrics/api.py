@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.utils import timezone
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import AwareDatetime
 
@@ -24,6 +25,7 @@ from metrics.schema import (
     SeriesOut,
 )
 from metrics.vitals import summarize
+from opsconsole.apitools import answers
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role
@@ -66,7 +68,7 @@ class SeriesQuery(Schema):
     aggregation: str = "avg"
 
 
-@router.get("/system", response=SeriesOut, url_name="metrics_system")
+@router.get("/system", response=answers({200: SeriesOut}, 404, 422), url_name="metrics_system")
 def metrics_system(request, query: Query[SeriesQuery]):
     """One series over a time range, e.g. ``?host=web-01&metric=cpu_usage_percent&range=24h``.
 
@@ -120,7 +122,9 @@ class ProcessQuery(Schema):
     limit: int = 20
 
 
-@router.get("/processes", response=list[ProcessOut], url_name="metrics_processes")
+@router.get(
+    "/processes", response=answers({200: list[ProcessOut]}, 404, 422), url_name="metrics_processes"
+)
 def metrics_processes(request, query: Query[ProcessQuery]):
     """The process inventory of a host at a time (default: the latest collection)."""
     host = get_host(query.host)
@@ -141,7 +145,9 @@ def metrics_processes(request, query: Query[ProcessQuery]):
     return rows.order_by(order)[: query.limit]
 
 
-@router.get("/latest/{hostname}", response=LatestOut, url_name="metrics_latest")
+@router.get(
+    "/latest/{hostname}", response=answers({200: LatestOut}, 404), url_name="metrics_latest"
+)
 def metrics_latest(request, hostname: str):
     """Every series' newest value for one host, from the cache (no table scan)."""
     from django.conf import settings
@@ -159,8 +165,9 @@ def metrics_latest(request, hostname: str):
     }
 
 
-@router.get("/hosts", response=list[HostOut], url_name="metrics_hosts")
+@router.get("/hosts", response=answers({200: list[HostOut]}), url_name="metrics_hosts")
 def metrics_hosts(request):
+    """Every host that has reported, with when it last did and whether it is stale."""
     from django.conf import settings
 
     return [
@@ -179,7 +186,7 @@ def metrics_hosts(request):
 
 @router.post(
     "/collect",
-    response=CollectOut,
+    response=answers({200: CollectOut}),
     auth=api_auth(Scope.WRITE, Role.RESPONDER),
     url_name="metrics_collect",
 )
@@ -198,7 +205,7 @@ def metrics_collect(request):
 
 @router.post(
     "",
-    response={201: IngestOut},
+    response=answers({201: IngestOut}, 413, 422),
     auth=api_auth(Scope.INGEST, Role.ADMIN),
     url_name="metrics_ingest",
 )
@@ -246,7 +253,19 @@ def metrics_ingest(request, payload: IngestIn):
     )
 
 
-@system_router.get("/overview", url_name="system_overview")
+class SystemOverviewOut(Schema):
+    time: datetime
+    host_count: int
+    critical_hosts: int
+    stale_hosts: int
+    hosts: list[dict[str, Any]] = Field(
+        ..., description="each host's vitals (as /widgets/vitals), worst first"
+    )
+
+
+@system_router.get(
+    "/overview", response=answers({200: SystemOverviewOut}), url_name="system_overview"
+)
 def system_overview(request):
     """Every host's vitals at a glance, worst first (seed 002's system overview)."""
     hosts = [summarize(host) for host in Host.objects.filter(enabled=True)]

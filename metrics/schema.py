@@ -4,9 +4,15 @@ from datetime import datetime
 from typing import Annotated
 
 from ninja import Field, Schema
-from pydantic import AwareDatetime, model_validator
+from pydantic import AwareDatetime, ConfigDict, model_validator
+
+from opsconsole.inputguard import INT32_MAX, INT64
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+# Ingest stores with COPY or bulk_create, which the models' range check does not see:
+# the columns' PostgreSQL ranges are the schema's, so both databases refuse alike (422).
+Int32 = Annotated[int, Field(ge=0, le=INT32_MAX)]
+Int64 = Annotated[int, Field(ge=0, le=INT64 - 1)]
 
 MAX_SAMPLES_PER_REQUEST = 50_000
 MAX_BATCHES_PER_REQUEST = 500
@@ -20,14 +26,14 @@ class SampleIn(Schema):
 
 
 class ProcessIn(Schema):
-    pid: int = Field(..., ge=0)
+    pid: Int32
     name: str = Field(..., max_length=255)
     username: str = Field("", max_length=64)
     status: str = Field("", max_length=32)
     cpu_percent: FiniteFloat = Field(..., ge=0)
     memory_percent: FiniteFloat = Field(..., ge=0)
-    rss_bytes: int = Field(..., ge=0)
-    num_threads: int | None = None
+    rss_bytes: Int64
+    num_threads: Int32 | None = None
     read_bytes_per_second: FiniteFloat | None = None
     write_bytes_per_second: FiniteFloat | None = None
     cmdline: str = Field("", max_length=4096)
@@ -35,8 +41,8 @@ class ProcessIn(Schema):
 
 class HostInfoIn(Schema):
     platform: str | None = Field(None, max_length=255)
-    cpu_count: int | None = Field(None, ge=0)
-    memory_total_bytes: int | None = Field(None, ge=0)
+    cpu_count: Int32 | None = None
+    memory_total_bytes: Int64 | None = None
     boot_time: AwareDatetime | None = None
     agent_version: str | None = Field(None, max_length=64)
 
@@ -54,6 +60,21 @@ class BatchIn(Schema):
 
 class IngestIn(Schema):
     """One batch (``host`` + ``samples``) or several (``batches``), as the agent sends."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "host": "db-01",
+                    "samples": [
+                        {"metric": "orders_per_minute", "value": 42},
+                        {"metric": "disk_usage_percent", "value": 71.5, "labels": {"mount": "/"}},
+                    ],
+                    "units": {"orders_per_minute": "orders/min"},
+                }
+            ]
+        }
+    )
 
     host: str | None = Field(None, min_length=1, max_length=255)
     samples: list[SampleIn] = Field(default_factory=list)

@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from ninja import Body, Field, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import ConfigDict
 
 from notifications.channels import (
     ChannelError,
@@ -34,6 +35,7 @@ from notifications.models import (
     default_group_by,
 )
 from notifications.notifiers import available_kinds
+from opsconsole.apitools import RowId, RowRef, answers
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role
@@ -68,6 +70,25 @@ class ChannelOut(Schema):
 
 
 class ChannelIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "ops-slack",
+                    "kind": "slack",
+                    "config": {"channel": "#ops"},
+                    "secrets": {"webhook_url": "https://hooks.slack.com/services/T0/B0/XXXX"},
+                    "min_severity": "warning",
+                },
+                {
+                    "name": "ops-webhook",
+                    "kind": "webhook",
+                    "config": {"url": "https://hooks.example.com/alerts"},
+                    "secrets": {"headers": {"Authorization": "Bearer ..."}},
+                },
+            ]
+        }
+    )
     name: str = Field(..., min_length=1, max_length=100)
     kind: str = Field(..., description="slack, email, sms, pagerduty, discord, telegram, ...")
     config: dict[str, Any] = Field(default_factory=dict)
@@ -82,6 +103,12 @@ class ChannelIn(Schema):
 
 
 class ChannelPatch(Schema):
+    """The fields a PATCH changes (only those it names)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"enabled": False}, {"secrets": {"webhook_url": None}}]},
+    )
     name: str | None = Field(None, min_length=1, max_length=100)
     config: dict[str, Any] | None = None
     secrets: dict[str, Any] | None = Field(
@@ -101,13 +128,19 @@ class TestResult(Schema):
     notification_id: int
 
 
-@channels_router.get("", response=list[ChannelOut], auth=api_auth(), url_name="list_channels")
+@channels_router.get(
+    "", response=answers({200: list[ChannelOut]}), auth=api_auth(), url_name="list_channels"
+)
 def list_channels(request):
+    """Every channel; secrets are never shown, ``secrets_set`` names those stored."""
     return list(NotificationChannel.objects.all())
 
 
-@channels_router.post("", response={201: ChannelOut}, auth=ADMIN, url_name="create_channel")
+@channels_router.post(
+    "", response=answers({201: ChannelOut}, 413, 422), auth=ADMIN, url_name="create_channel"
+)
 def create_channel(request, payload: ChannelIn):
+    """A channel; unusable or unsafe settings (e.g. a URL into this network) get 422."""
     if payload.kind not in available_kinds():
         raise HttpError(422, f"kind must be one of: {', '.join(available_kinds())}")
     fields = payload.dict()
@@ -118,13 +151,26 @@ def create_channel(request, payload: ChannelIn):
     return Status(201, channel)
 
 
-@channels_router.get("/{channel_id}", response=ChannelOut, auth=api_auth(), url_name="get_channel")
-def get_channel(request, channel_id: int):
+@channels_router.get(
+    "/{channel_id}",
+    response=answers({200: ChannelOut}, 404, 422),
+    auth=api_auth(),
+    url_name="get_channel",
+)
+def get_channel(request, channel_id: RowId):
+    """One channel, secrets left out."""
     return _channel(channel_id)
 
 
-@channels_router.patch("/{channel_id}", response=ChannelOut, auth=ADMIN, url_name="update_channel")
-def update_channel(request, channel_id: int, payload: ChannelPatch):
+@channels_router.patch(
+    "/{channel_id}",
+    response=answers({200: ChannelOut}, 404, 413, 422),
+    auth=ADMIN,
+    url_name="update_channel",
+)
+def update_channel(request, channel_id: RowId, payload: ChannelPatch):
+    """Change the fields named: ``secrets`` are merged (null removes one), ``config`` is
+    replaced."""
     channel = _channel(channel_id)
     # Absent or null: unchanged; except the rate limit, where null means the default.
     fields = {
@@ -139,17 +185,21 @@ def update_channel(request, channel_id: int, payload: ChannelPatch):
 
 
 @channels_router.delete(
-    "/{channel_id}", response={204: None}, auth=ADMIN, url_name="delete_channel"
+    "/{channel_id}", response=answers({204: None}, 404, 422), auth=ADMIN, url_name="delete_channel"
 )
-def delete_channel(request, channel_id: int):
+def delete_channel(request, channel_id: RowId):
+    """Delete a channel with its delivery log."""
     _channel(channel_id).delete()
     return Status(204, None)
 
 
 @channels_router.post(
-    "/{channel_id}/test", response=TestResult, auth=ADMIN, url_name="test_channel"
+    "/{channel_id}/test",
+    response=answers({200: TestResult}, 404, 422),
+    auth=ADMIN,
+    url_name="test_channel",
 )
-def test_channel(request, channel_id: int):
+def test_channel(request, channel_id: RowId):
     """Send a test message now and say what the service answered."""
     record = send_test(_channel(channel_id))
     return {
@@ -190,7 +240,40 @@ class RoutingRuleOut(Schema):
         return sorted(c.pk for c in obj.channels.all())
 
 
+class RoutingRulePatch(Schema):
+    """The fields a PATCH changes (only those it names)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"severities": ["critical"]}]}
+    )
+    name: str | None = Field(None, min_length=1, max_length=100)
+    position: int | None = Field(None, ge=0)
+    enabled: bool | None = None
+    severities: list[str] | None = None
+    categories: list[str] | None = None
+    label_matchers: dict[str, str] | None = None
+    channel_kinds: list[str] | None = None
+    all_channels: bool | None = None
+    channels: list[RowRef] | None = Field(None, description="channel ids")
+    group_by: list[str] | None = Field(None, description="field or label names to group by")
+    group_wait: int | None = Field(None, ge=0, le=MAX_GROUP_SECONDS)
+    group_interval: int | None = Field(None, ge=0, le=MAX_GROUP_SECONDS)
+    repeat_interval: int | None = Field(None, ge=60, le=MAX_GROUP_SECONDS)
+
+
 class RoutingRuleIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "payments errors to Slack and email",
+                    "severities": ["error", "critical"],
+                    "label_matchers": {"team": "payments"},
+                    "channel_kinds": ["slack", "email"],
+                }
+            ]
+        }
+    )
     name: str = Field(..., min_length=1, max_length=100)
     position: int = Field(100, ge=0)
     enabled: bool = True
@@ -199,7 +282,7 @@ class RoutingRuleIn(Schema):
     label_matchers: dict[str, str] = Field(default_factory=dict)
     channel_kinds: list[str] = Field(default_factory=list)
     all_channels: bool = False
-    channels: list[int] = Field(default_factory=list, description="channel ids")
+    channels: list[RowRef] = Field(default_factory=list, description="channel ids")
     group_by: list[str] = Field(
         default_factory=default_group_by,
         description=f"Any of {', '.join(GROUP_FIELDS)} or label names; "
@@ -242,40 +325,55 @@ def _save_rule(rule: RoutingRule | None, fields: dict, *, actor: str) -> Routing
 
 
 @routing_router.get(
-    "", response=list[RoutingRuleOut], auth=api_auth(), url_name="list_routing_rules"
+    "",
+    response=answers({200: list[RoutingRuleOut]}),
+    auth=api_auth(),
+    url_name="list_routing_rules",
 )
 def list_routing_rules(request):
+    """The routing matrix, in the order rules are applied."""
     return list(RoutingRule.objects.prefetch_related("channels"))
 
 
-@routing_router.post("", response={201: RoutingRuleOut}, auth=ADMIN, url_name="create_routing_rule")
+@routing_router.post(
+    "",
+    response=answers({201: RoutingRuleOut}, 413, 422),
+    auth=ADMIN,
+    url_name="create_routing_rule",
+)
 def create_routing_rule(request, payload: RoutingRuleIn):
+    """A routing rule: alerts matching its severities, categories and labels go to its
+    channels (by id), every channel of its kinds, or every channel."""
     return Status(201, _save_rule(None, payload.dict(), actor=request.user.get_username()))
 
 
 @routing_router.patch(
-    "/{rule_id}", response=RoutingRuleOut, auth=ADMIN, url_name="update_routing_rule"
+    "/{rule_id}",
+    response=answers({200: RoutingRuleOut}, 404, 413, 422),
+    auth=ADMIN,
+    url_name="update_routing_rule",
 )
-def update_routing_rule(request, rule_id: int, payload: Body[dict[str, Any]]):
+def update_routing_rule(request, rule_id: RowId, payload: RoutingRulePatch):
+    """Change the fields named; the others stay."""
     rule = _rule(rule_id)
     known = set(RoutingRuleIn.model_fields)
-    if unknown := set(payload) - known:
-        raise HttpError(422, f"unknown fields: {', '.join(sorted(unknown))}")
-    current = RoutingRuleIn(
-        **{name: getattr(rule, name) for name in known if name != "channels"},
-        channels=[c.pk for c in rule.channels.all()],
-    ).dict()
+    current = {name: getattr(rule, name) for name in known if name != "channels"}
+    current["channels"] = [c.pk for c in rule.channels.all()]
     try:
-        merged = RoutingRuleIn(**{**current, **payload}).dict()
+        merged = RoutingRuleIn(**{**current, **payload.dict(exclude_unset=True)}).dict()
     except ValueError as exc:
         raise HttpError(422, str(exc).splitlines()[0]) from None
     return _save_rule(rule, merged, actor=request.user.get_username())
 
 
 @routing_router.delete(
-    "/{rule_id}", response={204: None}, auth=ADMIN, url_name="delete_routing_rule"
+    "/{rule_id}",
+    response=answers({204: None}, 404, 422),
+    auth=ADMIN,
+    url_name="delete_routing_rule",
 )
-def delete_routing_rule(request, rule_id: int):
+def delete_routing_rule(request, rule_id: RowId):
+    """Delete a routing rule (kept in the configuration history)."""
     rule = _rule(rule_id)
     with transaction.atomic():
         routing_history().record(
@@ -331,7 +429,10 @@ class NotificationFilters(Schema):
 
 
 @notifications_router.get(
-    "", response=NotificationPage, auth=api_auth(), url_name="list_notifications"
+    "",
+    response=answers({200: NotificationPage}, 422),
+    auth=api_auth(),
+    url_name="list_notifications",
 )
 def list_notifications(request, filters: Query[NotificationFilters]):
     """The delivery log, newest first."""
@@ -362,11 +463,11 @@ def list_notifications(request, filters: Query[NotificationFilters]):
 
 @notifications_router.post(
     "/{notification_id}/resend",
-    response=NotificationOut,
+    response=answers({200: NotificationOut}, 404, 409, 422),
     auth=ADMIN,
     url_name="resend_notification",
 )
-def resend_notification(request, notification_id: int):
+def resend_notification(request, notification_id: RowId):
     """Send a message again (a fresh set of attempts), e.g. after fixing its channel."""
     if not resend([notification_id]):
         if not Notification.objects.filter(pk=notification_id).exists():

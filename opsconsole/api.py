@@ -9,7 +9,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.utils import timezone
-from ninja import NinjaAPI, Schema, Status
+from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from alerts.api import inhibitions_router, silences_router
@@ -22,6 +22,7 @@ from healthchecks.api import system_router as health_system_router
 from metrics.api import router as metrics_router
 from metrics.api import system_router
 from notifications.api import channels_router, notifications_router, routing_router
+from opsconsole.apitools import answers
 from opsconsole.auth import api_auth
 from opsconsole.widgets import audit_router, dashboard_router, widgets_router
 
@@ -112,12 +113,29 @@ class ServiceInfo(Schema):
 
 
 class HealthOut(Schema):
+    status: str = Field(..., description="ok or unhealthy")
+    time: str
+    database: str = Field(..., description="ok, or error: <what failed>")
+
+
+class HostFreshness(Schema):
+    hostname: str
+    last_seen: str | None
+    stale: bool
+
+
+class StatusOut(Schema):
     status: str
     time: str
-    database: str
+    python: str
+    database: str = Field(..., description="sqlite or postgresql")
+    channel_layer: str
+    task_broker: str
+    collection_interval_seconds: int
+    hosts: list[HostFreshness]
 
 
-@api.get("/", auth=None, response=ServiceInfo, tags=["service"])
+@api.get("/", auth=None, response=answers({200: ServiceInfo}, public=True), tags=["service"])
 def service_info(request):
     """What this service is (seed 002's ``GET /``)."""
     return {
@@ -144,7 +162,12 @@ def _database_ok() -> str:
         return f"error: {exc.__class__.__name__}"
 
 
-@api.get("/health", auth=None, response={200: HealthOut, 503: HealthOut}, tags=["service"])
+@api.get(
+    "/health",
+    auth=None,
+    response=answers({200: HealthOut, 503: HealthOut}, public=True),
+    tags=["service"],
+)
 def health(request):
     """Basic liveness: the process answers and its database too (503 when it does not)."""
     database = _database_ok()
@@ -156,7 +179,7 @@ def health(request):
     return Status(200 if database == "ok" else 503, body)
 
 
-@api.get("/status", tags=["service"])
+@api.get("/status", response=answers({200: StatusOut}), tags=["service"])
 def status(request):
     """Extended status: versions, modes and the collector's freshness."""
     from metrics.models import Host

@@ -1,16 +1,52 @@
-"""Small helpers every app's API router shares: lookups that 404 with a reason, and
-admin forms reused as the API's validation with their errors as one 422 line."""
+"""Small helpers every app's API router shares: the one error shape and the responses
+each operation documents, row ids in range, lookups that 404 with a reason, and admin
+forms reused as the API's validation with their errors as one 422 line."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from django.db.models import Model, QuerySet
 from django.forms import BaseForm
+from ninja import Field, Path, Schema
 from ninja.errors import HttpError
 
+from opsconsole.inputguard import INT32_MAX, INT64
+
 M = TypeVar("M", bound=Model)
+
+# Row ids are 64-bit on both databases. A larger one names no row, and SQLite cannot
+# even compare it (OverflowError, a 500), so it is refused as invalid input (422).
+MAX_ROW_ID = INT64 - 1
+RowId = Annotated[int, Path(..., ge=1, le=MAX_ROW_ID)]
+RowRef = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+# PostgreSQL's integer, the column of counts and sizes (SQLite's would take 64 bits).
+MAX_INT = INT32_MAX
+
+
+class FieldError(Schema):
+    type: str = Field(..., examples=["missing"])
+    loc: list[str | int] = Field(..., examples=[["body", "payload", "title"]])
+    msg: str = Field(..., examples=["Field required"])
+
+
+class ErrorOut(Schema):
+    """Every 4xx of the API (opsconsole.api's handlers and opsconsole.inputguard)."""
+
+    detail: str = Field(..., description="what was wrong, in one line", examples=["no alert #42"])
+    errors: list[FieldError] | None = Field(
+        None, description="422 from input validation only: each field's problem"
+    )
+
+
+def answers(ok: dict[int, Any], *codes: int, public: bool = False) -> dict[int, Any]:
+    """An operation's documented responses: ``ok`` plus ErrorOut for 400 (a NUL byte
+    anywhere in the request or a query integer past 64 bits, refused before routing;
+    a body that is not JSON), 401 and 403 (unless ``public``) and each of ``codes`` the
+    operation itself answers."""
+    failures = {400, *codes} if public else {400, 401, 403, *codes}
+    return {**ok, **dict.fromkeys(sorted(failures), ErrorOut)}
 
 
 def one_or_404(rows: type[M] | QuerySet[M], what: str, **lookup) -> M:

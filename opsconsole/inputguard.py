@@ -26,17 +26,19 @@ from django.http import HttpResponse, JsonResponse
 NUL = "\x00"
 _INTEGER = re.compile(r"[+-]?\d+")
 INT64 = 2**63
+# PostgreSQL's integer, the column of counts (a sum past it fails the UPDATE).
+INT32_MAX = 2**31 - 1
 
 # PostgreSQL's ranges, applied on every database: a value SQLite would take and
 # PostgreSQL refuse would make the two behave differently.
 _RANGES = {
     "SmallIntegerField": (-(2**15), 2**15 - 1),
     "PositiveSmallIntegerField": (0, 2**15 - 1),
-    "IntegerField": (-(2**31), 2**31 - 1),
-    "PositiveIntegerField": (0, 2**31 - 1),
+    "IntegerField": (-(2**31), INT32_MAX),
+    "PositiveIntegerField": (0, INT32_MAX),
     "BigIntegerField": (-INT64, INT64 - 1),
     "PositiveBigIntegerField": (0, INT64 - 1),
-    "AutoField": (1, 2**31 - 1),
+    "AutoField": (1, INT32_MAX),
     "BigAutoField": (1, INT64 - 1),
     "SmallAutoField": (1, 2**15 - 1),
 }

@@ -20,6 +20,7 @@ from metrics.api import RANGES
 from metrics.models import Host, Metric
 from metrics.vitals import CRITICAL_LOAD, NO_DATA, OK, local_host, summarize
 from opsconsole import audit
+from opsconsole.apitools import answers
 from opsconsole.auth import api_auth
 
 dashboard_router = Router(tags=["dashboard"])
@@ -253,7 +254,10 @@ def _alert_counts(now) -> dict:
 
 
 @dashboard_router.get(
-    "/overview", response=OverviewOut, auth=api_auth(), url_name="dashboard_overview"
+    "/overview",
+    response=answers({200: OverviewOut}),
+    auth=api_auth(),
+    url_name="dashboard_overview",
 )
 def dashboard_overview(request):
     """Everything a wallboard shows at a glance: host states and open alerts."""
@@ -288,7 +292,7 @@ def dashboard_overview(request):
 
 @dashboard_router.get(
     "/metrics/summary",
-    response=MetricsSummaryOut,
+    response=answers({200: MetricsSummaryOut}, 404, 422),
     auth=api_auth(),
     url_name="dashboard_metrics_summary",
 )
@@ -334,7 +338,12 @@ def dashboard_metrics_summary(
     return {"range": range, "start": start, "end": end, "hosts": out}
 
 
-@widgets_router.get("/vitals", response=VitalsOut, auth=api_auth(), url_name="widget_vitals")
+@widgets_router.get(
+    "/vitals",
+    response=answers({200: VitalsOut}, 404, 422),
+    auth=api_auth(),
+    url_name="widget_vitals",
+)
 def widget_vitals(
     request, host: str | None = Query(None, description="default: this console's host")
 ):
@@ -361,7 +370,9 @@ def widget_vitals(
     }
 
 
-@audit_router.get("", response=AuditPage, auth=api_auth(), url_name="list_audit")
+@audit_router.get(
+    "", response=answers({200: AuditPage}, 422), auth=api_auth(), url_name="list_audit"
+)
 def list_audit(request, query: Query[AuditQuery]):
     """The audit stream, newest first; page back with ``cursor`` = ``next_cursor``."""
     try:

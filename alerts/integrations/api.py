@@ -11,6 +11,7 @@ import logging
 from ninja import Router, Schema, Status
 
 from alerts.integrations import alertmanager
+from opsconsole.apitools import answers
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role
@@ -59,7 +60,9 @@ def _answer(status: int, detail: str, payload, received=None):
 
 @router.post(
     "/alertmanager",
-    response={200: AlertmanagerOut, 422: AlertmanagerOut},
+    # Its 422 is the same answer as its 200: each alert's result, and a detail naming
+    # the refused ones.
+    response={**answers({200: AlertmanagerOut}, 413), 422: AlertmanagerOut},
     auth=api_auth(Scope.INGEST, Role.RESPONDER),
     url_name="alertmanager_webhook",
 )

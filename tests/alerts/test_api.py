@@ -155,6 +155,28 @@ def test_rules_in_seed_002s_shape_are_accepted(alice, token_for, api_client):
     assert AlertRule.objects.get(name="High Python Memory Usage").process == "python"
 
 
+def test_seed_002s_service_health_rule_is_accepted_as_written(alice, token_for, api_client):
+    response = api_client(token_for(alice, "read,write")).post(
+        "/alert-rules",
+        {
+            "name": "Chat Service Down",
+            "rule_type": "service_health",
+            "condition": {"service_name": "chat-service", "max_response_time_ms": 5000},
+            "severity": "critical",
+            "cooldown_minutes": 5,
+        },
+    )
+    assert response.status_code == 201, response.content
+    rule = AlertRule.objects.get(name="Chat Service Down")
+    assert (rule.kind, rule.service, rule.operator, rule.threshold) == (
+        "service_health",
+        "chat-service",
+        "gt",
+        5000,
+    )
+    assert (rule.severity, rule.cooldown_seconds) == ("critical", 300)
+
+
 def test_rule_edits_are_validated_and_admin_only(alice, carol, token_for, api_client):
     load_defaults()
     rule = AlertRule.objects.get(name="High CPU usage")
