@@ -17,7 +17,7 @@ def schedule_delivery(ids: list[int]) -> None:
     nothing needs enqueueing: a row committed is a row that will be sent. With
     ``NOTIFY_INLINE`` (the tests, one-off scripts) this process sends them on commit.
     """
-    if settings.NOTIFY_INLINE:
+    if settings.NOTIFY_INLINE and ids:
         from notifications.delivery import deliver_batch
 
         transaction.on_commit(lambda: deliver_batch(list(ids)))

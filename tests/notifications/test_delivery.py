@@ -327,3 +327,9 @@ def test_a_circuit_opened_in_a_batch_holds_for_the_rest_of_it(
     outcomes = delivery.deliver_batch(ids)
     assert list(outcomes.values()) == [DeliveryStatus.RETRYING] * 5 + ["deferred"] * 3
     assert len(receiver.requests) == 5
+
+
+def test_an_empty_batch_claims_nothing_on_either_database(db):
+    # A group flush that wrote no message hands over no ids (PostgreSQL refused IN ()).
+    assert delivery.claim([]) is None
+    assert delivery.deliver_batch([]) == {}
