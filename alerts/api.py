@@ -392,6 +392,7 @@ class MatchOut(Schema):
     value: float | None
     unit: str
     breached: bool
+    down: str = Field("", description="a service rule's endpoint reads as down: why")
 
 
 class TargetHistoryOut(Schema):

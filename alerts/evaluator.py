@@ -20,6 +20,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -67,6 +68,9 @@ class Observation:
     series: str  # the metric's series key, or the process name
     value: float | None  # None: no data in the window
     unit: str = ""  # the metric's unit, for messages ("percent", "ms", ...)
+    # A service rule reading response times: the endpoint's newest checks failed, so it
+    # breaches whatever the times of the answers it did give (a fast HTTP 500 is down).
+    down: str = ""  # why, for the message; "" when not down
 
     @property
     def target(self) -> str:
@@ -363,7 +367,7 @@ class Evaluator:
             return []
         from healthchecks.models import CheckResult, ServiceEndpoint
 
-        endpoints = ServiceEndpoint.objects.filter(enabled=True).only("id", "name")
+        endpoints = ServiceEndpoint.objects.filter(enabled=True).only("id", "name", "retries")
         names = {r.service for r in rules}
         if "*" not in names:
             endpoints = endpoints.filter(name__in=names)
@@ -372,14 +376,14 @@ class Evaluator:
             return []
         longest = max(r.window_seconds or 60 for r in rules)
         results: dict[int, list] = defaultdict(list)
-        for endpoint_id, at, outcome, response_ms in (
+        for endpoint_id, at, outcome, response_ms, error in (
             CheckResult.objects.filter(
                 endpoint_id__in=list(by_id), time__gte=self.now - timedelta(seconds=longest)
             )
             .order_by("time")
-            .values_list("endpoint_id", "time", "outcome", "response_ms")
+            .values_list("endpoint_id", "time", "outcome", "response_ms", "error")
         ):
-            results[endpoint_id].append((at, outcome, response_ms))
+            results[endpoint_id].append((at, outcome, response_ms, error))
         observations = []
         for rule in rules:
             try:
@@ -397,13 +401,16 @@ class Evaluator:
             if rule.service not in ("*", endpoint.name):
                 continue
             checks = [c for c in results.get(endpoint.pk, ()) if c[0] >= since]
-            read = service_value(rule, checks)
+            read = service_value(rule, checks, retries=endpoint.retries)
             if read is None:
                 continue
-            value, unit = read
             self.result.targets += 1
             target = _ServiceTarget(endpoint.name)
-            observations.append(Observation(rule, target, service_series(unit), value, unit))
+            observations.append(
+                Observation(
+                    rule, target, service_series(read.unit), read.value, read.unit, read.down
+                )
+            )
         return observations
 
     # -- stepping a target -------------------------------------------------------------------
@@ -411,7 +418,7 @@ class Evaluator:
         rule, now = obs.rule, self.now
         if state is None:
             state = RuleState(rule=rule, target=obs.target, since=now)
-        if obs.value is None and rule.kind != AlertRule.Kind.ABSENCE:
+        if obs.value is None and not obs.down and rule.kind != AlertRule.Kind.ABSENCE:
             self._no_data(obs, state)
             return
         if state.no_data:
@@ -421,7 +428,7 @@ class Evaluator:
         if state.state == RuleState.State.FIRING:
             if breach:
                 self._repeat(obs, state)
-            elif _cleared(rule, obs.value):
+            elif not obs.down and _cleared(rule, obs.value):
                 self._resolve(obs, state)
             else:
                 state.save()  # between threshold and clear threshold: still firing
@@ -581,12 +588,20 @@ class Evaluator:
 
     # -- helpers -----------------------------------------------------------------------------
     def _breach(self, obs: Observation) -> bool:
-        return _breaches(obs.rule, obs.value)
+        return bool(obs.down) or _breaches(obs.rule, obs.value)
 
     def _alert(self, obs: Observation) -> Alert:
         rule = obs.rule
         if rule.kind == AlertRule.Kind.ABSENCE:
             message = f"No {obs.series} from {obs.host.hostname} for {rule.window_seconds} s"
+        elif obs.down:
+            message = f"{obs.host.hostname} is down: {obs.down}"
+            if _breaches(rule, obs.value):  # and slow in what it did answer
+                message += (
+                    f"; {obs.series} {rule.get_aggregation_display()} over "
+                    f"{rule.window_seconds} s is {humanize_value(obs.value, obs.unit)} "
+                    f"({rule.get_operator_display()} {humanize_value(rule.threshold, obs.unit)})"
+                )
         else:
             what = (
                 "growth per hour"
@@ -617,6 +632,7 @@ class Evaluator:
                 "window_seconds": rule.window_seconds,
                 "runbook_url": rule.runbook_url,
                 "unit": obs.unit,
+                **({"down": obs.down} if obs.down else {}),
             },
             recommendations=[
                 *rule.recommendations,
@@ -821,11 +837,21 @@ def service_unit(rule: AlertRule) -> str:
     }.get(rule.aggregation, "ms")
 
 
-def service_value(rule: AlertRule, checks: list[tuple]) -> tuple[float, str] | None:
-    """A service rule's reading of the (time, outcome, response_ms) checks in its window:
-    the failed checks (count, or rate per second) or the response time in ms. None when
-    there is nothing to read: no check in the window (the monitoring-gap alert says so)
-    or no response at all (the endpoint's own DOWN alert does)."""
+class ServiceReading(NamedTuple):
+    value: float | None
+    unit: str
+    down: str = ""  # why the endpoint reads as down ("" when it does not)
+
+
+def service_value(rule: AlertRule, checks: list[tuple], retries: int = 0) -> ServiceReading | None:
+    """A service rule's reading of the (time, outcome, response_ms[, error]) checks in
+    its window: the failed checks (count, or rate per second) or the response time in ms.
+
+    A response-time rule (seed 002's ``max_response_time_ms``) also reads the endpoint
+    as down when its newest ``retries + 1`` checks in the window all failed, as the
+    endpoint itself turns DOWN: the answers a failing service does give (a fast HTTP 500)
+    must not make it look healthy. None when there is nothing to read: no check in the
+    window (the monitoring-gap alert says so), or no response time and not down."""
     from healthchecks.constants import Outcome
 
     if not checks:
@@ -835,19 +861,35 @@ def service_value(rule: AlertRule, checks: list[tuple]) -> tuple[float, str] | N
     unit = service_unit(rule)
     match rule.aggregation:
         case AlertRule.Aggregation.COUNT:
-            return float(failed), unit
+            return ServiceReading(float(failed), unit)
         case AlertRule.Aggregation.RATE:
-            return failed / (rule.window_seconds or 60), unit
-        case _ if not times:
-            return None
+            return ServiceReading(failed / (rule.window_seconds or 60), unit)
+    down = _down(checks, retries)
+    if not times:
+        return ServiceReading(None, unit, down) if down else None
+    match rule.aggregation:
         case AlertRule.Aggregation.MAX:
-            return max(times), unit
+            value = max(times)
         case AlertRule.Aggregation.MIN:
-            return min(times), unit
+            value = min(times)
         case AlertRule.Aggregation.LAST:
-            return times[-1], unit
+            value = times[-1]
         case _:
-            return sum(times) / len(times), unit
+            value = sum(times) / len(times)
+    return ServiceReading(value, unit, down)
+
+
+def _down(checks: list[tuple], retries: int) -> str:
+    """Why the newest ``retries + 1`` checks say the endpoint is down, or ""."""
+    from healthchecks.constants import Outcome
+
+    needed = retries + 1
+    newest = checks[-needed:]
+    if len(newest) < needed or any(c[1] != Outcome.FAIL for c in newest):
+        return ""
+    what = "the last check failed" if needed == 1 else f"the last {needed} checks failed"
+    error = newest[-1][3] if len(newest[-1]) > 3 else ""
+    return f"{what} ({error})" if error else what
 
 
 def service_series(unit: str) -> str:

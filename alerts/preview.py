@@ -49,6 +49,7 @@ class Match:
     value: float | None
     breached: bool
     unit: str = ""
+    down: str = ""  # a service rule's endpoint reads as down: why
 
 
 @dataclass
@@ -219,19 +220,23 @@ def _replay(rule: AlertRule, buckets: list, start: datetime, end: datetime) -> T
 
 
 def _step_minutes(rule: AlertRule, values) -> TargetHistory:
-    """The evaluator's state machine over (minute, value of the window ending then)."""
+    """The evaluator's state machine over (minute, value of the window ending then[,
+    why a service reads as down])."""
     history = TargetHistory(target="")
     firing, pending_since, resolved_at = False, None, None
-    for minute, value in values:
+    for minute, value, *down in values:
+        down = down[0] if down else ""
         if rule.kind == AlertRule.Kind.ABSENCE:
             breach, cleared = value is None, value is not None
+        elif down:
+            breach, cleared = True, False  # a service that is down breaches, whatever its times
         elif value is None:
             continue  # no data: the evaluator neither fires nor resolves on silence
         else:
             breach = _breaches(rule, value)
             cleared = _cleared(rule, value)
-            if history.peak is None or _worse(rule, value, history.peak):
-                history.peak = value
+        if value is not None and (history.peak is None or _worse(rule, value, history.peak)):
+            history.peak = value
         if firing:
             if cleared:
                 firing, resolved_at, pending_since = False, minute, None
@@ -264,7 +269,8 @@ class _Timed:
     unit: str
     times: list[datetime]
     rows: list
-    read: Callable[[list], float | None]
+    # A window of rows -> (the value, why a service reads as down or "").
+    read: Callable[[list], tuple[float | None, str]]
 
 
 def _process_samples(rule: AlertRule, start: datetime, end: datetime) -> list[_Timed]:
@@ -285,8 +291,8 @@ def _process_samples(rule: AlertRule, start: datetime, end: datetime) -> list[_T
     ):
         per_host[host_id].append((at, value))
 
-    def read(window: list) -> float | None:
-        return process_value(rule, [value for _, value in window]) if window else None
+    def read(window: list) -> tuple[float | None, str]:
+        return (process_value(rule, [value for _, value in window]) if window else None), ""
 
     series = f"{rule.process} {process_field(rule)}"
     return [
@@ -302,24 +308,31 @@ def _check_results(rule: AlertRule, start: datetime, end: datetime) -> list[_Tim
     endpoints = ServiceEndpoint.objects.filter(enabled=True)
     if rule.service != "*":
         endpoints = endpoints.filter(name=rule.service)
-    names = dict(endpoints.values_list("pk", "name"))
+    names, retries = {}, {}
+    for pk, name, tolerated in endpoints.values_list("pk", "name", "retries"):
+        names[pk], retries[pk] = name, tolerated
     since = start - timedelta(seconds=rule.window_seconds or 60)
     per_endpoint: dict[int, list] = defaultdict(list)
-    for endpoint_id, at, outcome, response_ms in (
+    for endpoint_id, at, outcome, response_ms, error in (
         CheckResult.objects.filter(endpoint_id__in=list(names), time__gte=since, time__lte=end)
         .order_by("time")
-        .values_list("endpoint_id", "time", "outcome", "response_ms")
+        .values_list("endpoint_id", "time", "outcome", "response_ms", "error")
         .iterator(chunk_size=5000)
     ):
-        per_endpoint[endpoint_id].append((at, outcome, response_ms))
+        per_endpoint[endpoint_id].append((at, outcome, response_ms, error))
     unit = service_unit(rule)
 
-    def read(window: list) -> float | None:
-        found = service_value(rule, window)
-        return None if found is None else found[0]
+    def reader(tolerated: int) -> Callable[[list], tuple[float | None, str]]:
+        def read(window: list) -> tuple[float | None, str]:
+            found = service_value(rule, window, retries=tolerated)
+            return (None, "") if found is None else (found.value, found.down)
+
+        return read
 
     return [
-        _Timed(names[pk], service_series(unit), unit, [c[0] for c in rows], rows, read)
+        _Timed(
+            names[pk], service_series(unit), unit, [c[0] for c in rows], rows, reader(retries[pk])
+        )
         for pk, rows in per_endpoint.items()
     ]
 
@@ -333,11 +346,10 @@ def _window(target: _Timed, end: datetime, seconds: int) -> list:
 def _timed_matches_now(rule: AlertRule, targets: list[_Timed], now: datetime) -> list[Match]:
     found = []
     for target in targets:
-        value = target.read(_window(target, now, rule.window_seconds or 60))
-        if value is not None:
-            found.append(
-                Match(target.name, target.series, value, _breaches(rule, value), target.unit)
-            )
+        value, down = target.read(_window(target, now, rule.window_seconds or 60))
+        if value is not None or down:
+            breached = bool(down) or _breaches(rule, value)
+            found.append(Match(target.name, target.series, value, breached, target.unit, down))
     return found
 
 
@@ -350,7 +362,7 @@ def _timed_backtest(
     for target in targets:
         minutes = (start + timedelta(minutes=i + 1) for i in range(hours * 60))
         history = _step_minutes(
-            rule, ((m, target.read(_window(target, m, seconds))) for m in minutes)
+            rule, ((m, *target.read(_window(target, m, seconds))) for m in minutes)
         )
         history.target = f"{target.name}/{target.series}"
         history.unit = target.unit

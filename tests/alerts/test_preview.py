@@ -182,7 +182,8 @@ def test_a_service_rule_previews_and_backtests_over_the_check_results():
     )
     result = preview.backtest(slow, hours=6, now=END)
     assert result.source == "the check results"
-    assert (result.firings, result.firing_minutes) == (1, 10)
+    # Slow for ten minutes, then down (failing) for five, however fast it failed.
+    assert (result.firings, result.firing_minutes) == (2, 15)
     assert result.targets[0].target == "api/response_ms" and result.targets[0].peak == 900.0
     # Failed checks, counted over 2 minutes: one alert over the five failing minutes.
     failing = _rule(
