@@ -323,6 +323,9 @@ def _from_seed_shape(body: dict) -> dict:
     if "process_name" in condition:
         fields["process"] = condition["process_name"]
         fields["metric"] = condition.get("metric_field", "cpu_percent")
+        # Seed 002 compared each process's value as it was read: the worst reading in
+        # the window, per process, unless the rule says otherwise.
+        fields.setdefault("aggregation", condition.get("aggregation", "max"))
     if "service_name" in condition:
         fields["service"] = condition["service_name"]
         if "max_response_time_ms" in condition:

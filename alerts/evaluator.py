@@ -65,16 +65,35 @@ _COMPARE = {
 class Observation:
     rule: AlertRule
     host: Host
-    series: str  # the metric's series key, or the process name
+    series: str  # the metric's series key, or "<process name>/<pid>"
     value: float | None  # None: no data in the window
     unit: str = ""  # the metric's unit, for messages ("percent", "ms", ...)
     # A service rule reading response times: the endpoint's newest checks failed, so it
     # breaches whatever the times of the answers it did give (a fast HTTP 500 is down).
     down: str = ""  # why, for the message; "" when not down
+    # A process rule's process that is no longer running while its host still reports
+    # processes: its alert resolves instead of turning into "no data".
+    gone: bool = False
 
     @property
     def target(self) -> str:
         return f"{self.host.hostname}/{self.series}"
+
+    @property
+    def resource(self) -> str:
+        """What the alert is about: the host, or for a process rule the host, process
+        and PID (``web-01/python/4242``), so each process is its own alert."""
+        if self.rule.kind == AlertRule.Kind.PROCESS_METRIC:
+            return self.target
+        return self.host.hostname
+
+    @property
+    def subject(self) -> str:
+        """The series as a message names it: ``python (pid 4242)`` for a process."""
+        if self.rule.kind == AlertRule.Kind.PROCESS_METRIC:
+            name, _, pid = self.series.rpartition("/")
+            return f"{name} (pid {pid})" if name else self.series
+        return self.series
 
 
 @dataclass
@@ -151,6 +170,8 @@ class Evaluator:
         self.result = PassResult()
         # rule id -> why it could not be evaluated this pass.
         self.failures: dict[int, str] = {}
+        # window -> the hosts that sent process samples within it (read when needed).
+        self._process_reporters: dict[int, set[int]] = {}
 
     def _failed(self, rules: list[AlertRule], exc: BaseException | str) -> None:
         """Set these rules aside as broken for this pass; the rest go on."""
@@ -197,7 +218,11 @@ class Evaluator:
                 and by_id[rule_id].kind != AlertRule.Kind.SERVICE_HEALTH
             ):
                 self.result.targets += 1
-                observations.append(Observation(by_id[rule_id], host, series, None))
+                rule = by_id[rule_id]
+                gone = rule.kind == AlertRule.Kind.PROCESS_METRIC and self._reports_processes(
+                    rule, host
+                )
+                observations.append(Observation(rule, host, series, None, gone=gone))
         for observation in observations:
             if observation.rule.pk in self.failures:
                 continue
@@ -344,21 +369,37 @@ class Evaluator:
         return observations
 
     def _process_rule(self, rule: AlertRule, hosts: dict) -> list[Observation]:
-        # Process rules are few; one aggregate query each over the process samples.
+        """Each matching process on its own (host, PID): one python at 95 % memory is an
+        alert even while another python on the host sits at 1 %."""
+        # Process rules are few; one query each over the process samples.
         observations = []
         since = self.now - timedelta(seconds=rule.window_seconds or 60)
         rows = ProcessSample.objects.filter(name=rule.process, time__gte=since).order_by("time")
-        per_host: dict[int, list[float]] = defaultdict(list)
-        for host_id, value in rows.values_list("host_id", process_field(rule)):
-            per_host[host_id].append(value)
-        for host_id, values in per_host.items():
+        per_process: dict[tuple[int, int], list[float]] = defaultdict(list)
+        for host_id, pid, value in rows.values_list("host_id", "pid", process_field(rule)):
+            per_process[(host_id, pid)].append(value)
+        for (host_id, pid), values in per_process.items():
             host = hosts.get(host_id)
             if host is None or (rule.host and host.hostname != rule.host):
                 continue
             self.result.targets += 1
             value = process_value(rule, values)
-            observations.append(Observation(rule, host, rule.process, value, "percent"))
+            series = process_series(rule.process, pid)
+            observations.append(Observation(rule, host, series, value, "percent"))
         return observations
+
+    def _reports_processes(self, rule: AlertRule, host: Host) -> bool:
+        """Whether the host sent process samples within the rule's window: then a process
+        missing from them has exited, rather than its host having gone quiet."""
+        window = rule.window_seconds or 60
+        if window not in self._process_reporters:
+            # One query per distinct window, over the time index.
+            self._process_reporters[window] = set(
+                ProcessSample.objects.filter(time__gte=self.now - timedelta(seconds=window))
+                .values_list("host_id", flat=True)
+                .distinct()
+            )
+        return host.pk in self._process_reporters[window]
 
     def _service_observations(self, rules: list[AlertRule]) -> list[Observation]:
         """Service endpoints' check results over each rule's window: the response time
@@ -418,6 +459,9 @@ class Evaluator:
         rule, now = obs.rule, self.now
         if state is None:
             state = RuleState(rule=rule, target=obs.target, since=now)
+        if obs.gone:
+            self._process_gone(obs, state)
+            return
         if obs.value is None and not obs.down and rule.kind != AlertRule.Kind.ABSENCE:
             self._no_data(obs, state)
             return
@@ -507,11 +551,26 @@ class Evaluator:
         # (None: someone resolved it by hand meanwhile.)
         if alert_id and pipeline.clear_alert(
             f"rule_{obs.rule.pk}",
-            obs.host.hostname,
+            obs.resource,
             {"series": obs.series},
             actor="evaluator",
             note=f"condition cleared: {obs.rule.metric or obs.series} is {_cleared_value(obs)}",
             data={"value": obs.value},
+        ):
+            self.result.resolved += 1
+
+    def _process_gone(self, obs: Observation, state: RuleState) -> None:
+        """The process exited: its alert resolves, and its state goes (a PID does not
+        come back, so keeping it would only grow the table)."""
+        alert_id = state.alert_id if state.state == RuleState.State.FIRING else None
+        if state.pk:
+            state.delete()
+        if alert_id and pipeline.clear_alert(
+            f"rule_{obs.rule.pk}",
+            obs.resource,
+            {"series": obs.series},
+            actor="evaluator",
+            note=f"{obs.subject} is no longer running on {obs.host.hostname}",
         ):
             self.result.resolved += 1
 
@@ -554,14 +613,14 @@ class Evaluator:
         pipeline.raise_alert(
             Alert(
                 alert_type=f"no_data_rule_{rule.pk}",
-                title=f"No data: {rule.name} - {obs.host.hostname}",
+                title=f"No data: {rule.name} - {obs.resource}",
                 message=(
                     f"{obs.series} sent nothing for {rule.window_seconds} s while "
                     f"'{rule.name}' was firing; its alert stays open until data returns"
                 ),
                 priority=rule.severity,
                 category=rule.category,
-                resource=obs.host.hostname,
+                resource=obs.resource,
                 labels={"series": obs.series},
                 rule=rule,
                 recommendations=[
@@ -579,7 +638,7 @@ class Evaluator:
     def _data_back(self, obs: Observation, state: RuleState) -> None:
         pipeline.clear_alert(
             f"no_data_rule_{obs.rule.pk}",
-            obs.host.hostname,
+            obs.resource,
             {"series": obs.series},
             actor="evaluator",
             note="data is arriving again",
@@ -610,18 +669,18 @@ class Evaluator:
             )
             unit = compared_unit(rule, obs.unit)
             message = (
-                f"{obs.series} {what} over {rule.window_seconds} s is "
+                f"{obs.subject} {what} over {rule.window_seconds} s is "
                 f"{humanize_value(obs.value, unit)} "
                 f"({rule.get_operator_display()} {humanize_value(rule.threshold, unit)})"
             )
         name = parse_key(rule.metric)[0] if rule.metric else obs.series
         return Alert(
             alert_type=f"rule_{rule.pk}",
-            title=f"{rule.name} - {obs.host.hostname}",
+            title=f"{rule.name} - {_on_host(obs)}",
             message=message,
             priority=rule.severity,
             category=rule.category,
-            resource=obs.host.hostname,
+            resource=obs.resource,
             labels={"series": obs.series},
             rule=rule,
             value=obs.value,
@@ -633,6 +692,7 @@ class Evaluator:
                 "runbook_url": rule.runbook_url,
                 "unit": obs.unit,
                 **({"down": obs.down} if obs.down else {}),
+                **_process_metadata(obs),
             },
             recommendations=[
                 *rule.recommendations,
@@ -805,6 +865,29 @@ def _recent_pairs(metric_ids: list[int], now: datetime) -> set[tuple[int, int]]:
         .values_list("host_id", "metric_id")
         .distinct()
     )
+
+
+def process_series(name: str, pid: int) -> str:
+    """A process rule's series: one per process, ``python/4242``."""
+    return f"{name}/{pid}"
+
+
+def _on_host(obs: Observation) -> str:
+    if obs.rule.kind == AlertRule.Kind.PROCESS_METRIC:
+        return f"{obs.subject} on {obs.host.hostname}"
+    return obs.host.hostname
+
+
+def _process_metadata(obs: Observation) -> dict:
+    if obs.rule.kind != AlertRule.Kind.PROCESS_METRIC:
+        return {}
+    name, _, pid = obs.series.rpartition("/")
+    return {
+        "host": obs.host.hostname,
+        "process": name,
+        "pid": int(pid) if pid.isdigit() else pid,
+        "field": process_field(obs.rule),
+    }
 
 
 def process_field(rule: AlertRule) -> str:

@@ -29,6 +29,7 @@ from alerts.evaluator import (
     _reading,
     compared_unit,
     process_field,
+    process_series,
     process_value,
     service_series,
     service_unit,
@@ -280,24 +281,31 @@ def _process_samples(rule: AlertRule, start: datetime, end: datetime) -> list[_T
         hosts = hosts.filter(hostname=rule.host)
     names = dict(hosts.values_list("pk", "hostname"))
     since = start - timedelta(seconds=rule.window_seconds or 60)
-    per_host: dict[int, list] = defaultdict(list)
-    for host_id, at, value in (
+    # Each process on its own, as the evaluator judges it.
+    per_process: dict[tuple[int, int], list] = defaultdict(list)
+    for host_id, pid, at, value in (
         ProcessSample.objects.filter(
             name=rule.process, host_id__in=list(names), time__gte=since, time__lte=end
         )
         .order_by("time")
-        .values_list("host_id", "time", process_field(rule))
+        .values_list("host_id", "pid", "time", process_field(rule))
         .iterator(chunk_size=5000)
     ):
-        per_host[host_id].append((at, value))
+        per_process[(host_id, pid)].append((at, value))
 
     def read(window: list) -> tuple[float | None, str]:
         return (process_value(rule, [value for _, value in window]) if window else None), ""
 
-    series = f"{rule.process} {process_field(rule)}"
     return [
-        _Timed(names[pk], series, "percent", [at for at, _ in rows], rows, read)
-        for pk, rows in per_host.items()
+        _Timed(
+            names[host_id],
+            f"{process_series(rule.process, pid)} {process_field(rule)}",
+            "percent",
+            [at for at, _ in rows],
+            rows,
+            read,
+        )
+        for (host_id, pid), rows in per_process.items()
     ]
 
 

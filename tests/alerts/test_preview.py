@@ -135,7 +135,7 @@ def test_a_process_rule_previews_and_backtests_over_the_process_samples():
     [match] = preview.matches_now(rule, START + timedelta(minutes=40))
     assert (match.host, match.series, match.value, match.breached, match.unit) == (
         "db-01",
-        "postgres cpu_percent",
+        "postgres/4242 cpu_percent",
         95.0,
         True,
         "percent",
@@ -147,7 +147,7 @@ def test_a_process_rule_previews_and_backtests_over_the_process_samples():
     # less than over whole-minute roll-ups.
     assert result.firings == 2 and result.firing_minutes == 19 + 9
     [target] = result.targets
-    assert target.target == "db-01/postgres cpu_percent" and target.peak == 95.0
+    assert target.target == "db-01/postgres/4242 cpu_percent" and target.peak == 95.0
     assert target.first_fired == START + timedelta(minutes=31)
 
 
