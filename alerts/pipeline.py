@@ -35,7 +35,7 @@ from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from alerts import policies
+from alerts import broadcast, policies
 from alerts.constants import (
     OPEN_STATUSES,
     SEVERITY_RANK,
@@ -523,6 +523,8 @@ def _announce(alert: AlertRecord, event: AlertEvent | None, *, fired: bool = Fal
         alert_fired.send(sender=AlertService, alert=alert)
     elif event is not None:
         alert_changed.send(sender=AlertService, alert=alert, event=event)
+    # Outside subscribers (seed 002's Redis channel), when there is a Redis.
+    broadcast.publish(alert, event, fired=fired)
     publish_now(
         ALERTS_GROUP,
         {

@@ -151,6 +151,9 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     )
 
 REDIS_URL = envstr("REDIS_URL")
+# Seed 002's channel: every alert change published there as JSON (alerts.broadcast)
+# when REDIS_URL is set; empty: publish nothing.
+ALERT_BROADCAST_CHANNEL = envstr("ALERT_BROADCAST_CHANNEL", "alerts")
 CHANNEL_LAYER_POLL_SECONDS = envfloat("CHANNEL_LAYER_POLL_SECONDS", 0.05, minimum=0.01)
 if REDIS_URL:
     CHANNEL_LAYERS = {
