@@ -26,6 +26,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Sum
 from django.db.models.functions import ExtractHour
 from django.utils import timezone
@@ -331,7 +332,10 @@ class AlertService:
         """Seed 001's pattern analysis, plus time to acknowledge and the noisiest rules."""
         if days < 1:
             raise ValueError("days must be at least 1")
-        since = timezone.now() - timedelta(days=days)
+        # Closed alerts older than ALERT_RETENTION_DAYS are deleted: a longer period
+        # would count only the open ones beyond it, so the period stops there and says so.
+        covered = min(days, settings.ALERT_RETENTION_DAYS)
+        since = timezone.now() - timedelta(days=covered)
         alerts = AlertRecord.objects.filter(first_seen__gte=since)
         types = Counter(dict(alerts.values_list("alert_type").annotate(n=Count("id")).order_by()))
         severities = dict(alerts.values_list("severity").annotate(n=Count("id")).order_by())
@@ -364,6 +368,11 @@ class AlertService:
         return {
             "type_names": _type_names(types),
             "days": days,
+            # What the figures cover: alerts first seen from ``since`` on, ``covered_days``
+            # (less than ``days`` when the retention is shorter).
+            "covered_days": covered,
+            "since": since.isoformat(),
+            "retention_days": settings.ALERT_RETENTION_DAYS,
             "total_alerts": total,
             "type_distribution": dict(types),
             "severity_distribution": severities,

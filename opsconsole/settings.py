@@ -311,6 +311,9 @@ CONFIG_CACHE_SECONDS = envfloat("CONFIG_CACHE_SECONDS", 1.0, minimum=0)
 SERVICE_ENDPOINTS = envstr("SERVICE_ENDPOINTS")
 METRICS_RETENTION_DAYS = envint("METRICS_RETENTION_DAYS", 30, minimum=1)
 PROCESS_RETENTION_DAYS = envint("PROCESS_RETENTION_DAYS", 7, minimum=1)
+# Resolved and expired alerts (with their timeline and deliveries) kept this long; the
+# alert patterns never look further back.
+ALERT_RETENTION_DAYS = envint("ALERT_RETENTION_DAYS", 90, minimum=1)
 # Minute roll-ups serve charts up to 7 days long (longer ones read hour roll-ups), so
 # keeping them longer only grows the database.
 ROLLUP_MINUTE_RETENTION_DAYS = envint("ROLLUP_MINUTE_RETENTION_DAYS", 8, minimum=1)
