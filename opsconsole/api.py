@@ -153,13 +153,17 @@ def health(request):
     return Status(200 if database == "ok" else 503, body)
 
 
-@api.get("/status", tags=["service"])
-def status(request):
-    """Extended status: versions, modes and the collector's freshness."""
+def public_status() -> dict:
+    """Seed 002's "extended status with system info", safe for anyone to read: versions,
+    modes, the collection interval, how many hosts report (not their names) and the
+    console's own host's vitals. No address, credential or host name."""
     from metrics.models import Host
+    from metrics.vitals import local_host, summarize
 
-    hosts = list(Host.objects.order_by("hostname"))
     interval = settings.METRICS_COLLECTION_INTERVAL
+    hosts = list(Host.objects.filter(enabled=True).only("last_seen"))
+    own = local_host()
+    vitals = summarize(own) if own is not None else {}
     return {
         "status": "ok",
         "time": timezone.now().isoformat(),
@@ -168,12 +172,38 @@ def status(request):
         "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
         "task_broker": settings.Q_BROKER,
         "collection_interval_seconds": interval,
+        "host_count": len(hosts),
+        "stale_host_count": sum(1 for h in hosts if h.is_stale(interval)),
+        "system": {
+            key: vitals.get(key)
+            for key in (
+                "status",
+                "time",
+                "cpu_percent",
+                "memory_percent",
+                "disk_percent",
+                "load",
+                "cpu_count",
+            )
+        },
+    }
+
+
+@api.get("/status", tags=["service"])
+def status(request):
+    """Extended status: versions, modes, the console's own vitals (the public part, also
+    served without auth at ``GET /status``) and the collector's freshness per host."""
+    from metrics.models import Host
+
+    interval = settings.METRICS_COLLECTION_INTERVAL
+    return {
+        **public_status(),
         "hosts": [
             {
                 "hostname": h.hostname,
                 "last_seen": h.last_seen.isoformat() if h.last_seen else None,
                 "stale": h.is_stale(interval),
             }
-            for h in hosts
+            for h in Host.objects.order_by("hostname")
         ],
     }
