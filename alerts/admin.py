@@ -54,6 +54,7 @@ class AlertRuleForm(forms.ModelForm):
             "host",
             "aggregation",
             "window_seconds",
+            "min_samples",
             "operator",
             "threshold",
             "clear_threshold",
@@ -147,6 +148,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
                 "fields": [
                     "aggregation",
                     "window_seconds",
+                    "min_samples",
                     "operator",
                     "threshold",
                     "clear_threshold",

@@ -289,6 +289,7 @@ class RuleOut(Schema):
     clear_threshold: float | None
     window_seconds: int
     aggregation: str
+    min_samples: int | None
     for_seconds: int
     severity: str
     category: str
@@ -344,6 +345,8 @@ def _from_seed_shape(body: dict) -> dict:
 
 def _save_rule(rule: AlertRule | None, body: dict) -> AlertRule:
     body = _from_seed_shape(body)
+    if isinstance(body.get("aggregation"), str):
+        body["aggregation"] = body["aggregation"].strip().lower()  # "P95" as seeds write it
     if "severity" in body:
         try:
             body["severity"] = parse_severity(body["severity"]).value

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -29,9 +30,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from alerts import pipeline, policies, recommendations
-from alerts.constants import EventKind, Status
+from alerts.constants import SEVERITY_RANK, EventKind, Severity, Status
 from alerts.models import AlertEvent, AlertRule, RuleState
-from alerts.service import Alert, AlertService
+from alerts.service import Alert, AlertService, _overage, priority_for_overage
 from metrics.catalog import parse_key
 from metrics.ingest import get_latest
 from metrics.models import Host, Metric, MetricSample, MinuteRollup, ProcessSample
@@ -74,6 +75,9 @@ class Observation:
     # A process rule's process that is no longer running while its host still reports
     # processes: its alert resolves instead of turning into "no data".
     gone: bool = False
+    # Samples (or checks) the value was read from; fewer than the rule requires and the
+    # rule waits (``AlertRule.required_samples``). None: not counted (no data).
+    samples: int | None = None
 
     @property
     def target(self) -> str:
@@ -226,6 +230,12 @@ class Evaluator:
         for observation in observations:
             if observation.rule.pk in self.failures:
                 continue
+            if (
+                observation.samples is not None
+                and observation.samples < observation.rule.required_samples
+            ):
+                # Too few samples to judge: neither fire nor resolve, and not "no data".
+                continue
             state = states.get((observation.rule.pk, observation.target))
             try:
                 if (
@@ -314,7 +324,20 @@ class Evaluator:
         names = {parse_key(r.metric)[0] for r in window_rules}
         ids = [pk for pk, m in metrics.items() if m.name in names]
         trend = any(r.kind == AlertRule.Kind.TREND for r in window_rules)
-        rows = _aggregate(ids, self.now - timedelta(seconds=window), self.now, slope=trend)
+        percentiles = {r.percentile for r in window_rules if r.percentile}
+        percentile_ids = [
+            pk
+            for pk, m in metrics.items()
+            if m.name in {parse_key(r.metric)[0] for r in window_rules if r.percentile}
+        ]
+        rows = _aggregate(
+            ids,
+            self.now - timedelta(seconds=window),
+            self.now,
+            slope=trend,
+            percentiles=sorted(percentiles),
+            percentile_ids=percentile_ids,
+        )
         present = set()
         plan = _Plan(window_rules, state_keys)
         for (host_id, metric_id), aggregate in rows.items():
@@ -330,19 +353,31 @@ class Evaluator:
                 self.result.targets += group.size
                 value = _read(group.reading, aggregate, window, host, metric)
                 for rule in group.breached(value):
-                    observations.append(Observation(rule, host, metric.key, value, metric.unit))
+                    observations.append(
+                        Observation(
+                            rule, host, metric.key, value, metric.unit, samples=aggregate[0]
+                        )
+                    )
             target = f"{host.hostname}/{metric.key}" if plan.needs_target else ""
             for rule in plan.stateful_simple.get((metric.name, target), ()):
                 value = self._value(rule, host, metric, aggregate, window)
                 if not _breaches(rule, value):  # breached ones are already in
-                    observations.append(Observation(rule, host, metric.key, value, metric.unit))
+                    observations.append(
+                        Observation(
+                            rule, host, metric.key, value, metric.unit, samples=aggregate[0]
+                        )
+                    )
             for rule in plan.filtered.get(metric.name, ()):
                 if not _applies(rule, host, metric):
                     continue
                 self.result.targets += 1
                 value = self._value(rule, host, metric, aggregate, window)
                 if (rule.pk, target) in state_keys or _breaches(rule, value):
-                    observations.append(Observation(rule, host, metric.key, value, metric.unit))
+                    observations.append(
+                        Observation(
+                            rule, host, metric.key, value, metric.unit, samples=aggregate[0]
+                        )
+                    )
         absence = [r for r in window_rules if r.kind == AlertRule.Kind.ABSENCE]
         if absence:
             if self._absence_pairs is None:
@@ -385,7 +420,9 @@ class Evaluator:
             self.result.targets += 1
             value = process_value(rule, values)
             series = process_series(rule.process, pid)
-            observations.append(Observation(rule, host, series, value, "percent"))
+            observations.append(
+                Observation(rule, host, series, value, "percent", samples=len(values))
+            )
         return observations
 
     def _reports_processes(self, rule: AlertRule, host: Host) -> bool:
@@ -449,7 +486,14 @@ class Evaluator:
             target = _ServiceTarget(endpoint.name)
             observations.append(
                 Observation(
-                    rule, target, service_series(read.unit), read.value, read.unit, read.down
+                    rule,
+                    target,
+                    service_series(read.unit),
+                    read.value,
+                    read.unit,
+                    read.down,
+                    # A service that is down pages whatever the count of its checks.
+                    samples=None if read.down else len(checks),
                 )
             )
         return observations
@@ -678,7 +722,7 @@ class Evaluator:
             alert_type=f"rule_{rule.pk}",
             title=f"{rule.name} - {_on_host(obs)}",
             message=message,
-            priority=rule.severity,
+            priority=severity_for(rule, obs.value),
             category=rule.category,
             resource=obs.resource,
             labels={"series": obs.series},
@@ -770,9 +814,11 @@ def _reading(rule: AlertRule) -> str:
 
 def _read(reading: str, aggregate, window: int, host, metric) -> float:
     """One value of a (host, metric) aggregate row, as a rule reads it."""
-    count, avg, low, high, slope = aggregate
+    count, avg, low, high, slope, percentiles = aggregate
     if reading == "avg":
         return avg
+    if reading in _PERCENTILE_READINGS:
+        return percentiles[_PERCENTILE_READINGS[reading]]
     if reading == "max":
         return high
     if reading == "min":
@@ -816,8 +862,27 @@ def _applies(rule: AlertRule, host: Host, metric: Metric) -> bool:
     return all(metric.labels.get(k) == v for k, v in labels.items())
 
 
-def _aggregate(metric_ids: list[int], start: datetime, end: datetime, *, slope: bool) -> dict:
-    """(host, metric) -> (count, avg, min, max, slope per second), one query."""
+_PERCENTILE_READINGS = {"p50": 50, "p95": 95, "p99": 99}
+
+
+def nearest_rank(ordered: list[float], p: float) -> float:
+    """The nearest-rank percentile of sorted values: what PostgreSQL's
+    ``percentile_disc(p / 100)`` returns, so both databases read a window alike."""
+    return ordered[max(math.ceil(p / 100 * len(ordered)), 1) - 1]
+
+
+def _aggregate(
+    metric_ids: list[int],
+    start: datetime,
+    end: datetime,
+    *,
+    slope: bool,
+    percentiles: list[int] = (),
+    percentile_ids: list[int] = (),
+) -> dict:
+    """(host, metric) -> (count, avg, min, max, slope per second, {percentile: value}),
+    one query; percentiles (of ``percentile_ids`` only) in the same query on PostgreSQL,
+    from one more query of the window's values on SQLite, which has no such aggregate."""
     if not metric_ids:
         return {}
     table = MetricSample._meta.db_table
@@ -828,6 +893,7 @@ def _aggregate(metric_ids: list[int], start: datetime, end: datetime, *, slope: 
         t = "((julianday(time) - julianday(%s)) * 86400.0)"
         low = connection.ops.adapt_datetimefield_value(start)
         high = connection.ops.adapt_datetimefield_value(end)
+    bounds = (low, high)  # (the slope loop below reuses the names)
     placeholders = ", ".join(["%s"] * len(metric_ids))
     if slope:
         # Seconds since the window's start, for the least-squares slope: four uses of t.
@@ -845,13 +911,52 @@ def _aggregate(metric_ids: list[int], start: datetime, end: datetime, *, slope: 
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     if not slope:
-        return {(row[0], row[1]): (*row[2:6], 0.0) for row in rows}
-    result = {}
-    for host_id, metric_id, n, avg, low, high, st, svt, stt, sv in rows:
-        denominator = n * stt - st * st
-        rate = (n * svt - st * sv) / denominator if n > 1 and denominator else 0.0
-        result[(host_id, metric_id)] = (n, avg, low, high, rate)
+        result = {(row[0], row[1]): (*row[2:6], 0.0, {}) for row in rows}
+    else:
+        result = {}
+        for host_id, metric_id, n, avg, low, high, st, svt, stt, sv in rows:
+            denominator = n * stt - st * st
+            rate = (n * svt - st * sv) / denominator if n > 1 and denominator else 0.0
+            result[(host_id, metric_id)] = (n, avg, low, high, rate, {})
+    if percentiles and percentile_ids:
+        for pair, found in _percentiles(percentiles, percentile_ids, *bounds).items():
+            if pair in result:
+                result[pair][5].update(found)
     return result
+
+
+def _percentiles(percentiles, metric_ids, low, high) -> dict[tuple[int, int], dict[int, float]]:
+    """(host, metric) -> {95: value, ...} over the window (``low``/``high`` as adapted for
+    the database)."""
+    table = MetricSample._meta.db_table
+    placeholders = ", ".join(["%s"] * len(metric_ids))
+    where = f"time >= %s AND time <= %s AND metric_id IN ({placeholders})"
+    params = [low, high, *metric_ids]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            columns = ", ".join(
+                f"percentile_disc({p / 100}) WITHIN GROUP (ORDER BY value)" for p in percentiles
+            )
+            cursor.execute(
+                f"SELECT host_id, metric_id, {columns} FROM {table} WHERE {where} "
+                "GROUP BY host_id, metric_id",
+                params,
+            )
+            return {
+                (row[0], row[1]): dict(zip(percentiles, row[2:], strict=True))
+                for row in cursor.fetchall()
+            }
+        cursor.execute(
+            f"SELECT host_id, metric_id, value FROM {table} WHERE {where} "
+            "ORDER BY host_id, metric_id, value",
+            params,
+        )
+        values: dict[tuple[int, int], list[float]] = defaultdict(list)
+        for host_id, metric_id, value in cursor.fetchall():
+            values[(host_id, metric_id)].append(value)
+    return {
+        pair: {p: nearest_rank(ordered, p) for p in percentiles} for pair, ordered in values.items()
+    }
 
 
 def _recent_pairs(metric_ids: list[int], now: datetime) -> set[tuple[int, int]]:
@@ -865,6 +970,23 @@ def _recent_pairs(metric_ids: list[int], now: datetime) -> set[tuple[int, int]]:
         .values_list("host_id", "metric_id")
         .distinct()
     )
+
+
+def severity_for(rule: AlertRule, value: float | None) -> str:
+    """The rule's severity, or for a latency rule one that grows with the overage: the
+    steps of the console's auto-priority (more than 20 % over the threshold at least
+    error, more than 50 % over critical), never below the rule's own severity. A repeat
+    that reads worse escalates the open alert through the pipeline."""
+    if (
+        rule.kind != AlertRule.Kind.LATENCY
+        or value is None
+        or not rule.threshold
+        or rule.operator not in (AlertRule.Operator.GT, AlertRule.Operator.GTE)
+    ):
+        return rule.severity
+    stepped = Severity(priority_for_overage(_overage(value, rule.threshold)).value)
+    own = Severity(rule.severity)
+    return max(own, stepped, key=SEVERITY_RANK.__getitem__).value
 
 
 def process_series(name: str, pid: int) -> str:
@@ -896,6 +1018,8 @@ def process_field(rule: AlertRule) -> str:
 
 def process_value(rule: AlertRule, values: list[float]) -> float:
     """A process rule's reading of its samples in the window, oldest first."""
+    if rule.percentile:
+        return nearest_rank(sorted(values), rule.percentile)
     return {
         AlertRule.Aggregation.MAX: max,
         AlertRule.Aggregation.MIN: min,
@@ -957,6 +1081,8 @@ def service_value(rule: AlertRule, checks: list[tuple], retries: int = 0) -> Ser
             value = min(times)
         case AlertRule.Aggregation.LAST:
             value = times[-1]
+        case _ if rule.percentile:
+            value = nearest_rank(sorted(times), rule.percentile)
         case _:
             value = sum(times) / len(times)
     return ServiceReading(value, unit, down)

@@ -28,6 +28,7 @@ from alerts.evaluator import (
     _read,
     _reading,
     compared_unit,
+    nearest_rank,
     process_field,
     process_series,
     process_value,
@@ -37,7 +38,7 @@ from alerts.evaluator import (
 )
 from alerts.models import AlertRule
 from metrics.catalog import parse_key, unit_of
-from metrics.models import Host, Metric, MinuteRollup, ProcessSample
+from metrics.models import Host, Metric, MetricSample, MinuteRollup, ProcessSample
 from opsconsole.bounds import stored_problems
 
 MAX_BACKTEST_HOURS = 24 * 7
@@ -148,6 +149,8 @@ def _metric_matches_now(rule: AlertRule, now: datetime) -> list[Match]:
         now - timedelta(seconds=window),
         now,
         slope=rule.kind == AlertRule.Kind.TREND,
+        percentiles=[rule.percentile] if rule.percentile else [],
+        percentile_ids=[m.pk for m in metrics],
     )
     by_id = {m.pk: m for m in metrics}
     found = []
@@ -160,7 +163,11 @@ def _metric_matches_now(rule: AlertRule, now: datetime) -> list[Match]:
             if rule.kind == AlertRule.Kind.ABSENCE
             else _read(_reading(rule), aggregate, window, host, metric)
         )
-        breached = rule.kind != AlertRule.Kind.ABSENCE and _breaches(rule, value)
+        breached = (
+            rule.kind != AlertRule.Kind.ABSENCE
+            and aggregate[0] >= rule.required_samples
+            and _breaches(rule, value)
+        )
         found.append(Match(host.hostname, metric.key, value, breached, value_unit(rule, metric)))
     return found
 
@@ -177,6 +184,10 @@ def backtest(rule: AlertRule, hours: int = 24, now: datetime | None = None) -> B
     if rule.kind == AlertRule.Kind.SERVICE_HEALTH:
         targets = _check_results(rule, now - timedelta(hours=hours), now)
         return _timed_backtest(rule, targets, hours, now, "the check results")
+    if rule.percentile:
+        # A percentile cannot be had from roll-ups' min, max, sum and count.
+        targets = _raw_samples(rule, now - timedelta(hours=hours), now)
+        return _timed_backtest(rule, targets, hours, now, "the raw samples")
     metrics = {m.pk: m for m in _prepare(rule)}
     hosts = _hosts(rule)
     start = now - timedelta(hours=hours)
@@ -294,7 +305,9 @@ def _process_samples(rule: AlertRule, start: datetime, end: datetime) -> list[_T
         per_process[(host_id, pid)].append((at, value))
 
     def read(window: list) -> tuple[float | None, str]:
-        return (process_value(rule, [value for _, value in window]) if window else None), ""
+        if len(window) < rule.required_samples:
+            return None, ""
+        return process_value(rule, [value for _, value in window]), ""
 
     return [
         _Timed(
@@ -333,7 +346,9 @@ def _check_results(rule: AlertRule, start: datetime, end: datetime) -> list[_Tim
     def reader(tolerated: int) -> Callable[[list], tuple[float | None, str]]:
         def read(window: list) -> tuple[float | None, str]:
             found = service_value(rule, window, retries=tolerated)
-            return (None, "") if found is None else (found.value, found.down)
+            if found is None or (not found.down and len(window) < rule.required_samples):
+                return None, ""
+            return found.value, found.down
 
         return read
 
@@ -342,6 +357,42 @@ def _check_results(rule: AlertRule, start: datetime, end: datetime) -> list[_Tim
             names[pk], service_series(unit), unit, [c[0] for c in rows], rows, reader(retries[pk])
         )
         for pk, rows in per_endpoint.items()
+    ]
+
+
+def _raw_samples(rule: AlertRule, start: datetime, end: datetime) -> list[_Timed]:
+    """Per series the rule reads, its raw samples from a window before ``start`` to
+    ``end``, each window read as the evaluator reads a percentile."""
+    metrics = {m.pk: m for m in _prepare(rule)}
+    hosts = _hosts(rule)
+    since = start - timedelta(seconds=rule.window_seconds or 60)
+    per_series: dict[tuple[int, int], list] = defaultdict(list)
+    for host_id, metric_id, at, value in (
+        MetricSample.objects.filter(
+            metric_id__in=list(metrics), host_id__in=list(hosts), time__gte=since, time__lte=end
+        )
+        .order_by("host_id", "metric_id", "time")
+        .values_list("host_id", "metric_id", "time", "value")
+        .iterator(chunk_size=5000)
+    ):
+        if _applies(rule, hosts[host_id], metrics[metric_id]):
+            per_series[(host_id, metric_id)].append((at, value))
+
+    def read(window: list) -> tuple[float | None, str]:
+        if not window or len(window) < rule.required_samples:
+            return None, ""
+        return nearest_rank(sorted(value for _, value in window), rule.percentile), ""
+
+    return [
+        _Timed(
+            hosts[host_id].hostname,
+            metrics[metric_id].key,
+            value_unit(rule, metrics[metric_id]),
+            [at for at, _ in rows],
+            rows,
+            read,
+        )
+        for (host_id, metric_id), rows in per_series.items()
     ]
 
 
@@ -385,8 +436,8 @@ def _window_value(rule: AlertRule, buckets: list, width: int) -> float | None:
     if not buckets:
         return None
     count = sum(b[4] for b in buckets)
-    if not count:
-        return None
+    if not count or count < rule.required_samples:
+        return None  # too few samples: the evaluator waits, as for no data
     reading = _reading(rule)
     if reading == "trend":
         points = [(b[0].timestamp(), b[3] / b[4]) for b in buckets if b[4]]
@@ -404,6 +455,7 @@ def _window_value(rule: AlertRule, buckets: list, width: int) -> float | None:
         min(b[1] for b in buckets),
         max(b[2] for b in buckets),
         0.0,
+        {},
     )
     if reading == "last":
         last = buckets[-1]

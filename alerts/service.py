@@ -165,7 +165,11 @@ class AlertService:
         *,
         metadata: dict[str, Any] | None = None,
     ) -> AlertRecord:
-        """'Slow /api/bookings: P95 api_response_time_ms is 1500 ms (threshold 1000 ms)'."""
+        """'Slow /api/bookings: P95 api_response_time_ms is 1500 ms (threshold 1000 ms)'.
+
+        The percentile is part of what the alert is about: a P95 and a P99 alert on the
+        same resource are two alerts ("p99", "P99" and "99" all read as P99)."""
+        percentile = _percentile_name(percentile)
         overage = _overage(current_value, threshold_value)
         unit = " ms" if metric_name.endswith("_ms") else ""
         return self.create_alert(
@@ -179,6 +183,7 @@ class AlertService:
                 priority=priority_for_overage(overage),
                 category=Category.PERFORMANCE,
                 resource=resource,
+                labels={"percentile": percentile},
                 metadata={
                     "metric": metric_name,
                     "percentile": percentile,
@@ -392,6 +397,19 @@ class AlertService:
                 for row in noisiest
             ],
         }
+
+
+def _percentile_name(percentile) -> str:
+    """ "P95" from "P95", "p95", "95" or 95; a name like "avg" or "max" is kept as given."""
+    text = str(percentile).strip()
+    digits = text[1:] if text[:1] in ("p", "P") else text
+    try:
+        number = float(digits)
+    except ValueError:
+        return text
+    if not 0 < number <= 100:
+        raise ValueError(f"a percentile lies between 0 and 100, not {percentile!r}")
+    return f"P{number:g}"
 
 
 def _overage(current: float, threshold: float) -> float:
