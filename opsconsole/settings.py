@@ -426,6 +426,8 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
         "twilio": {"level": "WARNING"},
         "apprise": {"level": "WARNING"},
+        # A "log" channel's messages: whatever LOG_LEVEL, a message sent is a line written.
+        "opsconsole.alerts": {"level": "DEBUG"},
     },
 }
 
