@@ -17,7 +17,7 @@ from django.utils import timezone
 from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
-from alerts import preview
+from alerts import preview, rule_templates
 from alerts.admin import AlertRuleForm, SilenceForm
 from alerts.configcode import RulesSection
 from alerts.constants import OPEN_STATUSES, Category, Severity, parse_severity
@@ -385,6 +385,52 @@ def create_alert_rule(request, payload: Body[dict[str, Any]]):
     rule = _save_rule(None, payload)
     RulesSection().record(rule, actor=request.user.get_username(), source="api")
     return Status(201, rule)
+
+
+class RuleTemplateOut(Schema):
+    key: str
+    name: str
+    summary: str
+    fields: dict
+    rule_id: int | None = Field(None, description="the rule of the template's name, if any")
+    enabled: bool = False
+
+
+def _template_out(template, rule) -> dict:
+    return {
+        "key": template.key,
+        "name": template.name,
+        "summary": template.summary,
+        "fields": {k: str(v) if hasattr(v, "value") else v for k, v in template.fields.items()},
+        "rule_id": rule.pk if rule else None,
+        "enabled": bool(rule and rule.enabled),
+    }
+
+
+@rules_router.get(
+    "/templates",
+    response=list[RuleTemplateOut],
+    auth=api_auth(),
+    url_name="list_rule_templates",
+)
+def list_rule_templates(request):
+    """Built-in rule templates (seed 003's domain rules over pushed metrics), off until
+    enabled."""
+    return [_template_out(t, rule_templates.status(t)) for t in rule_templates.TEMPLATES]
+
+
+@rules_router.post(
+    "/templates/{key}/enable",
+    response=RuleOut,
+    auth=api_auth(Scope.WRITE, Role.ADMIN),
+    url_name="enable_rule_template",
+)
+def enable_rule_template(request, key: str):
+    """Create the template's rule, enabled (or enable the rule of its name)."""
+    if key not in rule_templates.BY_KEY:
+        raise HttpError(404, f"no rule template {key!r}")
+    rule, _ = rule_templates.enable(key, actor=request.user.get_username(), source="api")
+    return rule
 
 
 @rules_router.get("/{rule_id}", response=RuleOut, auth=api_auth(), url_name="get_alert_rule")
