@@ -29,6 +29,7 @@ from alerts.constants import Category, EventKind, Severity, Status
 from alerts.models import AlertEvent
 from alerts.pipeline import open_alert
 from alerts.spec import AlertSpec as Alert
+from healthchecks import signals
 from healthchecks.constants import Outcome, State
 from healthchecks.models import CheckResult, Flip, ServiceEndpoint
 from healthchecks.probes import ProbeResult
@@ -139,6 +140,9 @@ def apply_results(
         _save_states([e for e, _ in pairs])
         ids = [e.pk for e, _ in pairs]
         transaction.on_commit(lambda: publish_now(SERVICES_GROUP, _event(ids)))
+        if transitions:
+            changes = [(t.endpoint, t.old, t.new, t.reason) for t in transitions]
+            transaction.on_commit(lambda: signals.announce(changes, now))
     if recover:
         from healthchecks.recovery import run_recovery
 
@@ -171,6 +175,7 @@ def mark_unknown(endpoints: list[ServiceEndpoint], reason: str, now: datetime) -
     after a monitoring gap count afresh instead of paging for the gap itself."""
     changed = []
     flips = []
+    changes = []  # (endpoint, old, new, reason) for health_changed
     for endpoint in endpoints:
         if endpoint.state == State.UNKNOWN:
             continue
@@ -183,6 +188,7 @@ def mark_unknown(endpoints: list[ServiceEndpoint], reason: str, now: datetime) -
                 reason=reason,
             )
         )
+        changes.append((endpoint, endpoint.state, State.UNKNOWN, reason))
         endpoint.state = State.UNKNOWN
         endpoint.state_since = now
         endpoint.consecutive_failures = 0
@@ -195,6 +201,7 @@ def mark_unknown(endpoints: list[ServiceEndpoint], reason: str, now: datetime) -
             )
             ids = [e.pk for e in changed]
             transaction.on_commit(lambda: publish_now(SERVICES_GROUP, _event(ids)))
+            transaction.on_commit(lambda: signals.announce(changes, now))
     return len(changed)
 
 
