@@ -105,8 +105,14 @@ class AlertService:
     # -- raising -------------------------------------------------------------------------
     def create_alert(self, alert: Alert, *, actor: str = "system") -> AlertRecord:
         """Open a new alert, or count a repeat of the open one with the same fingerprint
-        (through the pipeline, like every other source)."""
-        return pipeline.raise_alert(alert, actor=actor)
+        (through the pipeline, like every other source).
+
+        The returned alert's ``metadata`` is stored as it is changed (seed 001's
+        ``alert.metadata.update({"top_processes": [...]})``), and reads
+        ``metadata["recommendations"]`` as the alert's recommendations."""
+        record = pipeline.raise_alert(alert, actor=actor)
+        record.metadata = StoredMetadata(record, record.metadata)
+        return record
 
     def create_system_alert(
         self,
@@ -217,11 +223,16 @@ class AlertService:
             if "database" in error_type.lower() or "operationalerror" in error_type.lower()
             else Category.APPLICATION
         )
+        impact = [f"on {affected_endpoint}"] if affected_endpoint else []
+        if affected_users:
+            impact.append(f"{affected_users} user{'s' if affected_users != 1 else ''} affected")
+        if error_count > 1:
+            impact.append(f"{error_count} errors")
         return self.create_alert(
             Alert(
                 alert_type=f"application_error_{error_type}",
                 title=f"{error_type} in {source or 'the application'}",
-                message=error_message,
+                message=f"{error_message} ({', '.join(impact)})" if impact else error_message,
                 priority=priority_for_error(error_type, affected_users, error_count),
                 category=category,
                 resource=source,
@@ -232,7 +243,12 @@ class AlertService:
                     "affected_endpoint": affected_endpoint,
                     **(metadata or {}),
                 },
-                recommend=lambda: recommendations.for_error(error_type, error_message),
+                recommend=lambda: recommendations.for_error(
+                    error_type,
+                    error_message,
+                    endpoint=affected_endpoint,
+                    affected_users=affected_users,
+                ),
                 stack_trace=stack_trace,
                 affected_users=affected_users,
                 error_count=error_count,
@@ -397,6 +413,59 @@ class AlertService:
                 for row in noisiest
             ],
         }
+
+
+class StoredMetadata(dict):
+    """An alert's metadata that writes itself back on every change: seed 001 extends an
+    alert it was handed (``alert.metadata.update({...})``) and expects it kept. Each
+    change is one UPDATE of the metadata column alone (no timeline entry: metadata is
+    context, not a change of the alert). ``["recommendations"]`` reads the alert's
+    recommendations, kept in their own field, as seed 001's tests read them."""
+
+    def __init__(self, alert: AlertRecord, values: dict | None):
+        super().__init__(values or {})
+        self._alert = alert
+
+    def __missing__(self, key):
+        if key == "recommendations":
+            return self._alert.recommendations
+        raise KeyError(key)
+
+    def get(self, key, default=None):
+        return self[key] if key in self or key == "recommendations" else default
+
+    def _store(self) -> None:
+        AlertRecord.objects.filter(pk=self._alert.pk).update(metadata=dict(self))
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self._store()
+
+    def __delitem__(self, key):
+        super().__delitem__(key)
+        self._store()
+
+    def update(self, *args, **kwargs):
+        super().update(*args, **kwargs)
+        self._store()
+
+    def setdefault(self, key, default=None):
+        if key in self:
+            return self[key]
+        self[key] = default
+        return default
+
+    def pop(self, key, *default):
+        value = super().pop(key, *default)
+        self._store()
+        return value
+
+    def clear(self):
+        super().clear()
+        self._store()
+
+    def __reduce__(self):  # pickled or copied, it is a plain dict again
+        return (dict, (dict(self),))
 
 
 def _percentile_name(percentile) -> str:
