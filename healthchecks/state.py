@@ -49,6 +49,7 @@ _ENDPOINT_FIELDS = [
     "last_response_ms",
     "last_error",
     "alert_withheld",
+    "recovery_done",
 ]
 
 
@@ -108,12 +109,18 @@ def apply_results(
         if outcome == Outcome.FAIL:
             endpoint.consecutive_failures += 1
             new = State.DOWN if endpoint.consecutive_failures > endpoint.retries else old
-            if endpoint.recovery_webhook_url and (
-                endpoint.consecutive_failures == endpoint.recovery_after_failures
+            # Once per outage, as soon as the failures reach the setting (an endpoint
+            # already past it when the setting was lowered recovers at its next failure).
+            if (
+                has_recovery(endpoint)
+                and not endpoint.recovery_done
+                and endpoint.consecutive_failures >= endpoint.recovery_after_failures
             ):
+                endpoint.recovery_done = True
                 recover.append(endpoint)
         else:
             endpoint.consecutive_failures = 0
+            endpoint.recovery_done = False
             new = State.DEGRADED if outcome == Outcome.SLOW else State.UP
         endpoint.last_checked = now
         endpoint.last_response_ms = result.response_ms
@@ -149,6 +156,14 @@ def apply_results(
         for endpoint in recover:
             run_recovery(endpoint)
     return transitions
+
+
+def has_recovery(endpoint: ServiceEndpoint) -> bool:
+    """Whether the endpoint has recovery to run: a webhook, or actions such as
+    NOTIFY_ADMIN that need none; never with a setting of 0 failures."""
+    return bool(endpoint.recovery_after_failures) and bool(
+        endpoint.recovery_webhook_url or endpoint.recovery_actions
+    )
 
 
 def _save_states(endpoints: list[ServiceEndpoint]) -> None:
