@@ -6,14 +6,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.timesince import timesince
 
-from alerts import inhibition, preview, silences
+from alerts import inhibition, preview, rule_templates, silences
 from alerts.constants import INHIBITION_ACTOR, OPEN_STATUSES, EventKind, Status
 from alerts.models import Alert, AlertEvent, AlertRule, InhibitionRule, Silence
 from alerts.service import AlertService, AlertStateError
@@ -55,6 +55,7 @@ class AlertRuleForm(forms.ModelForm):
             "host",
             "aggregation",
             "window_seconds",
+            "min_samples",
             "operator",
             "threshold",
             "clear_threshold",
@@ -148,6 +149,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
                 "fields": [
                     "aggregation",
                     "window_seconds",
+                    "min_samples",
                     "operator",
                     "threshold",
                     "clear_threshold",
@@ -186,8 +188,45 @@ class AlertRuleAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.preview_view),
                 name="alerts_alertrule_preview",
             ),
+            path(
+                "templates/",
+                self.admin_site.admin_view(self.templates_view),
+                name="alerts_alertrule_templates",
+            ),
             *super().get_urls(),
         ]
+
+    def templates_view(self, request):
+        """Seed 003's domain rules as templates: each enabled in one click (a POST)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        can_enable = self.has_add_permission(request) and self.has_change_permission(request)
+        if request.method == "POST":
+            if not can_enable:
+                raise PermissionDenied
+            key = request.POST.get("template", "")
+            if key not in rule_templates.BY_KEY:
+                self.message_user(request, "No such template.", level=messages.ERROR)
+            else:
+                rule, created = rule_templates.enable(key, actor=request.user.get_username())
+                self.message_user(
+                    request,
+                    f"{'Created and enabled' if created else 'Enabled'} the rule {rule.name!r}.",
+                )
+            return redirect("admin:alerts_alertrule_templates")
+        rows = []
+        for template in rule_templates.TEMPLATES:
+            rule = rule_templates.status(template)
+            shown = rule or rule_templates.template_rule(template)
+            rows.append({"template": template, "rule": rule, "condition": self.condition(shown)})
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Rule templates",
+            "rows": rows,
+            "can_enable": can_enable,
+        }
+        return TemplateResponse(request, "admin/alerts/alertrule/templates.html", context)
 
     @admin.display(description="preview")
     def preview_link(self, rule: AlertRule) -> str:

@@ -18,7 +18,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import ConfigDict
 
-from alerts import preview
+from alerts import preview, rule_templates
 from alerts.admin import AlertRuleForm, InhibitionRuleForm, SilenceForm
 from alerts.configcode import RulesSection
 from alerts.constants import OPEN_STATUSES, Category, Severity, parse_severity
@@ -427,6 +427,7 @@ class RuleOut(Schema):
     clear_threshold: float | None
     window_seconds: int
     aggregation: str
+    min_samples: int | None
     for_seconds: int
     severity: str
     category: str
@@ -548,6 +549,9 @@ def _from_seed_shape(body: dict) -> dict:
     if "process_name" in condition:
         fields["process"] = condition["process_name"]
         fields["metric"] = condition.get("metric_field", "cpu_percent")
+        # Seed 002 compared each process's value as it was read: the worst reading in
+        # the window, per process, unless the rule says otherwise.
+        fields.setdefault("aggregation", condition.get("aggregation", "max"))
     if "service_name" in condition:
         fields["service"] = condition["service_name"]
         if "max_response_time_ms" in condition:
@@ -566,6 +570,8 @@ def _from_seed_shape(body: dict) -> dict:
 
 def _save_rule(rule: AlertRule | None, body: dict) -> AlertRule:
     body = _from_seed_shape(body)
+    if isinstance(body.get("aggregation"), str):
+        body["aggregation"] = body["aggregation"].strip().lower()  # "P95" as seeds write it
     if "severity" in body:
         try:
             body["severity"] = parse_severity(body["severity"]).value
@@ -607,6 +613,52 @@ def create_alert_rule(request, payload: RuleIn):
     return Status(201, rule)
 
 
+class RuleTemplateOut(Schema):
+    key: str
+    name: str
+    summary: str
+    fields: dict[str, Any]
+    rule_id: int | None = Field(None, description="the rule of the template's name, if any")
+    enabled: bool = False
+
+
+def _template_out(template, rule) -> dict:
+    return {
+        "key": template.key,
+        "name": template.name,
+        "summary": template.summary,
+        "fields": {k: str(v) if hasattr(v, "value") else v for k, v in template.fields.items()},
+        "rule_id": rule.pk if rule else None,
+        "enabled": bool(rule and rule.enabled),
+    }
+
+
+@rules_router.get(
+    "/templates",
+    response=answers({200: list[RuleTemplateOut]}),
+    auth=api_auth(),
+    url_name="list_rule_templates",
+)
+def list_rule_templates(request):
+    """Built-in rule templates (seed 003's domain rules over pushed metrics), off until
+    enabled."""
+    return [_template_out(t, rule_templates.status(t)) for t in rule_templates.TEMPLATES]
+
+
+@rules_router.post(
+    "/templates/{key}/enable",
+    response=answers({200: RuleOut}, 404),
+    auth=api_auth(Scope.WRITE, Role.ADMIN),
+    url_name="enable_rule_template",
+)
+def enable_rule_template(request, key: str):
+    """Create the template's rule, enabled (or enable the rule of its name)."""
+    if key not in rule_templates.BY_KEY:
+        raise HttpError(404, f"no rule template {key!r}")
+    rule, _ = rule_templates.enable(key, actor=request.user.get_username(), source="api")
+    return rule
+
+
 @rules_router.get(
     "/{rule_id}",
     response=answers({200: RuleOut}, 404, 422),
@@ -624,6 +676,7 @@ class MatchOut(Schema):
     value: float | None
     unit: str
     breached: bool
+    down: str = Field("", description="a service rule's endpoint reads as down: why")
 
 
 class TargetHistoryOut(Schema):

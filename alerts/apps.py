@@ -27,6 +27,7 @@ class AlertsConfig(AppConfig):
             lambda: settings.ALERT_EVALUATION_INTERVAL,
             args=_evaluate_args,
         )
+        register_job("alerts.cleanup", "alerts.tasks.cleanup", lambda: 3600)
         samples_ingested.connect(_evaluate_soon, dispatch_uid="alerts.evaluate_after_ingest")
 
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import bisect
 import logging
+import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -28,9 +30,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from alerts import pipeline, policies, recommendations
-from alerts.constants import EventKind, Status
+from alerts.constants import SEVERITY_RANK, EventKind, Severity, Status
 from alerts.models import AlertEvent, AlertRule, RuleState
-from alerts.service import Alert, AlertService
+from alerts.service import Alert, AlertService, _overage, priority_for_overage
 from metrics.catalog import parse_key
 from metrics.ingest import get_latest
 from metrics.models import Host, Metric, MetricSample, MinuteRollup, ProcessSample
@@ -64,13 +66,38 @@ _COMPARE = {
 class Observation:
     rule: AlertRule
     host: Host
-    series: str  # the metric's series key, or the process name
+    series: str  # the metric's series key, or "<process name>/<pid>"
     value: float | None  # None: no data in the window
     unit: str = ""  # the metric's unit, for messages ("percent", "ms", ...)
+    # A service rule reading response times: the endpoint's newest checks failed, so it
+    # breaches whatever the times of the answers it did give (a fast HTTP 500 is down).
+    down: str = ""  # why, for the message; "" when not down
+    # A process rule's process that is no longer running while its host still reports
+    # processes: its alert resolves instead of turning into "no data".
+    gone: bool = False
+    # Samples (or checks) the value was read from; fewer than the rule requires and the
+    # rule waits (``AlertRule.required_samples``). None: not counted (no data).
+    samples: int | None = None
 
     @property
     def target(self) -> str:
         return f"{self.host.hostname}/{self.series}"
+
+    @property
+    def resource(self) -> str:
+        """What the alert is about: the host, or for a process rule the host, process
+        and PID (``web-01/python/4242``), so each process is its own alert."""
+        if self.rule.kind == AlertRule.Kind.PROCESS_METRIC:
+            return self.target
+        return self.host.hostname
+
+    @property
+    def subject(self) -> str:
+        """The series as a message names it: ``python (pid 4242)`` for a process."""
+        if self.rule.kind == AlertRule.Kind.PROCESS_METRIC:
+            name, _, pid = self.series.rpartition("/")
+            return f"{name} (pid {pid})" if name else self.series
+        return self.series
 
 
 @dataclass
@@ -147,6 +174,8 @@ class Evaluator:
         self.result = PassResult()
         # rule id -> why it could not be evaluated this pass.
         self.failures: dict[int, str] = {}
+        # window -> the hosts that sent process samples within it (read when needed).
+        self._process_reporters: dict[int, set[int]] = {}
 
     def _failed(self, rules: list[AlertRule], exc: BaseException | str) -> None:
         """Set these rules aside as broken for this pass; the rest go on."""
@@ -193,9 +222,19 @@ class Evaluator:
                 and by_id[rule_id].kind != AlertRule.Kind.SERVICE_HEALTH
             ):
                 self.result.targets += 1
-                observations.append(Observation(by_id[rule_id], host, series, None))
+                rule = by_id[rule_id]
+                gone = rule.kind == AlertRule.Kind.PROCESS_METRIC and self._reports_processes(
+                    rule, host
+                )
+                observations.append(Observation(rule, host, series, None, gone=gone))
         for observation in observations:
             if observation.rule.pk in self.failures:
+                continue
+            if (
+                observation.samples is not None
+                and observation.samples < observation.rule.required_samples
+            ):
+                # Too few samples to judge: neither fire nor resolve, and not "no data".
                 continue
             state = states.get((observation.rule.pk, observation.target))
             try:
@@ -285,7 +324,20 @@ class Evaluator:
         names = {parse_key(r.metric)[0] for r in window_rules}
         ids = [pk for pk, m in metrics.items() if m.name in names]
         trend = any(r.kind == AlertRule.Kind.TREND for r in window_rules)
-        rows = _aggregate(ids, self.now - timedelta(seconds=window), self.now, slope=trend)
+        percentiles = {r.percentile for r in window_rules if r.percentile}
+        percentile_ids = [
+            pk
+            for pk, m in metrics.items()
+            if m.name in {parse_key(r.metric)[0] for r in window_rules if r.percentile}
+        ]
+        rows = _aggregate(
+            ids,
+            self.now - timedelta(seconds=window),
+            self.now,
+            slope=trend,
+            percentiles=sorted(percentiles),
+            percentile_ids=percentile_ids,
+        )
         present = set()
         plan = _Plan(window_rules, state_keys)
         for (host_id, metric_id), aggregate in rows.items():
@@ -301,19 +353,31 @@ class Evaluator:
                 self.result.targets += group.size
                 value = _read(group.reading, aggregate, window, host, metric)
                 for rule in group.breached(value):
-                    observations.append(Observation(rule, host, metric.key, value, metric.unit))
+                    observations.append(
+                        Observation(
+                            rule, host, metric.key, value, metric.unit, samples=aggregate[0]
+                        )
+                    )
             target = f"{host.hostname}/{metric.key}" if plan.needs_target else ""
             for rule in plan.stateful_simple.get((metric.name, target), ()):
                 value = self._value(rule, host, metric, aggregate, window)
                 if not _breaches(rule, value):  # breached ones are already in
-                    observations.append(Observation(rule, host, metric.key, value, metric.unit))
+                    observations.append(
+                        Observation(
+                            rule, host, metric.key, value, metric.unit, samples=aggregate[0]
+                        )
+                    )
             for rule in plan.filtered.get(metric.name, ()):
                 if not _applies(rule, host, metric):
                     continue
                 self.result.targets += 1
                 value = self._value(rule, host, metric, aggregate, window)
                 if (rule.pk, target) in state_keys or _breaches(rule, value):
-                    observations.append(Observation(rule, host, metric.key, value, metric.unit))
+                    observations.append(
+                        Observation(
+                            rule, host, metric.key, value, metric.unit, samples=aggregate[0]
+                        )
+                    )
         absence = [r for r in window_rules if r.kind == AlertRule.Kind.ABSENCE]
         if absence:
             if self._absence_pairs is None:
@@ -340,21 +404,39 @@ class Evaluator:
         return observations
 
     def _process_rule(self, rule: AlertRule, hosts: dict) -> list[Observation]:
-        # Process rules are few; one aggregate query each over the process samples.
+        """Each matching process on its own (host, PID): one python at 95 % memory is an
+        alert even while another python on the host sits at 1 %."""
+        # Process rules are few; one query each over the process samples.
         observations = []
         since = self.now - timedelta(seconds=rule.window_seconds or 60)
         rows = ProcessSample.objects.filter(name=rule.process, time__gte=since).order_by("time")
-        per_host: dict[int, list[float]] = defaultdict(list)
-        for host_id, value in rows.values_list("host_id", process_field(rule)):
-            per_host[host_id].append(value)
-        for host_id, values in per_host.items():
+        per_process: dict[tuple[int, int], list[float]] = defaultdict(list)
+        for host_id, pid, value in rows.values_list("host_id", "pid", process_field(rule)):
+            per_process[(host_id, pid)].append(value)
+        for (host_id, pid), values in per_process.items():
             host = hosts.get(host_id)
             if host is None or (rule.host and host.hostname != rule.host):
                 continue
             self.result.targets += 1
             value = process_value(rule, values)
-            observations.append(Observation(rule, host, rule.process, value, "percent"))
+            series = process_series(rule.process, pid)
+            observations.append(
+                Observation(rule, host, series, value, "percent", samples=len(values))
+            )
         return observations
+
+    def _reports_processes(self, rule: AlertRule, host: Host) -> bool:
+        """Whether the host sent process samples within the rule's window: then a process
+        missing from them has exited, rather than its host having gone quiet."""
+        window = rule.window_seconds or 60
+        if window not in self._process_reporters:
+            # One query per distinct window, over the time index.
+            self._process_reporters[window] = set(
+                ProcessSample.objects.filter(time__gte=self.now - timedelta(seconds=window))
+                .values_list("host_id", flat=True)
+                .distinct()
+            )
+        return host.pk in self._process_reporters[window]
 
     def _service_observations(self, rules: list[AlertRule]) -> list[Observation]:
         """Service endpoints' check results over each rule's window: the response time
@@ -363,7 +445,7 @@ class Evaluator:
             return []
         from healthchecks.models import CheckResult, ServiceEndpoint
 
-        endpoints = ServiceEndpoint.objects.filter(enabled=True).only("id", "name")
+        endpoints = ServiceEndpoint.objects.filter(enabled=True).only("id", "name", "retries")
         names = {r.service for r in rules}
         if "*" not in names:
             endpoints = endpoints.filter(name__in=names)
@@ -372,14 +454,14 @@ class Evaluator:
             return []
         longest = max(r.window_seconds or 60 for r in rules)
         results: dict[int, list] = defaultdict(list)
-        for endpoint_id, at, outcome, response_ms in (
+        for endpoint_id, at, outcome, response_ms, error in (
             CheckResult.objects.filter(
                 endpoint_id__in=list(by_id), time__gte=self.now - timedelta(seconds=longest)
             )
             .order_by("time")
-            .values_list("endpoint_id", "time", "outcome", "response_ms")
+            .values_list("endpoint_id", "time", "outcome", "response_ms", "error")
         ):
-            results[endpoint_id].append((at, outcome, response_ms))
+            results[endpoint_id].append((at, outcome, response_ms, error))
         observations = []
         for rule in rules:
             try:
@@ -397,13 +479,23 @@ class Evaluator:
             if rule.service not in ("*", endpoint.name):
                 continue
             checks = [c for c in results.get(endpoint.pk, ()) if c[0] >= since]
-            read = service_value(rule, checks)
+            read = service_value(rule, checks, retries=endpoint.retries)
             if read is None:
                 continue
-            value, unit = read
             self.result.targets += 1
             target = _ServiceTarget(endpoint.name)
-            observations.append(Observation(rule, target, service_series(unit), value, unit))
+            observations.append(
+                Observation(
+                    rule,
+                    target,
+                    service_series(read.unit),
+                    read.value,
+                    read.unit,
+                    read.down,
+                    # A service that is down pages whatever the count of its checks.
+                    samples=None if read.down else len(checks),
+                )
+            )
         return observations
 
     # -- stepping a target -------------------------------------------------------------------
@@ -411,7 +503,10 @@ class Evaluator:
         rule, now = obs.rule, self.now
         if state is None:
             state = RuleState(rule=rule, target=obs.target, since=now)
-        if obs.value is None and rule.kind != AlertRule.Kind.ABSENCE:
+        if obs.gone:
+            self._process_gone(obs, state)
+            return
+        if obs.value is None and not obs.down and rule.kind != AlertRule.Kind.ABSENCE:
             self._no_data(obs, state)
             return
         if state.no_data:
@@ -421,7 +516,7 @@ class Evaluator:
         if state.state == RuleState.State.FIRING:
             if breach:
                 self._repeat(obs, state)
-            elif _cleared(rule, obs.value):
+            elif not obs.down and _cleared(rule, obs.value):
                 self._resolve(obs, state)
             else:
                 state.save()  # between threshold and clear threshold: still firing
@@ -500,11 +595,26 @@ class Evaluator:
         # (None: someone resolved it by hand meanwhile.)
         if alert_id and pipeline.clear_alert(
             f"rule_{obs.rule.pk}",
-            obs.host.hostname,
+            obs.resource,
             {"series": obs.series},
             actor="evaluator",
             note=f"condition cleared: {obs.rule.metric or obs.series} is {_cleared_value(obs)}",
             data={"value": obs.value},
+        ):
+            self.result.resolved += 1
+
+    def _process_gone(self, obs: Observation, state: RuleState) -> None:
+        """The process exited: its alert resolves, and its state goes (a PID does not
+        come back, so keeping it would only grow the table)."""
+        alert_id = state.alert_id if state.state == RuleState.State.FIRING else None
+        if state.pk:
+            state.delete()
+        if alert_id and pipeline.clear_alert(
+            f"rule_{obs.rule.pk}",
+            obs.resource,
+            {"series": obs.series},
+            actor="evaluator",
+            note=f"{obs.subject} is no longer running on {obs.host.hostname}",
         ):
             self.result.resolved += 1
 
@@ -547,14 +657,14 @@ class Evaluator:
         pipeline.raise_alert(
             Alert(
                 alert_type=f"no_data_rule_{rule.pk}",
-                title=f"No data: {rule.name} - {obs.host.hostname}",
+                title=f"No data: {rule.name} - {obs.resource}",
                 message=(
                     f"{obs.series} sent nothing for {rule.window_seconds} s while "
                     f"'{rule.name}' was firing; its alert stays open until data returns"
                 ),
                 priority=rule.severity,
                 category=rule.category,
-                resource=obs.host.hostname,
+                resource=obs.resource,
                 labels={"series": obs.series},
                 rule=rule,
                 recommendations=[
@@ -572,7 +682,7 @@ class Evaluator:
     def _data_back(self, obs: Observation, state: RuleState) -> None:
         pipeline.clear_alert(
             f"no_data_rule_{obs.rule.pk}",
-            obs.host.hostname,
+            obs.resource,
             {"series": obs.series},
             actor="evaluator",
             note="data is arriving again",
@@ -581,12 +691,20 @@ class Evaluator:
 
     # -- helpers -----------------------------------------------------------------------------
     def _breach(self, obs: Observation) -> bool:
-        return _breaches(obs.rule, obs.value)
+        return bool(obs.down) or _breaches(obs.rule, obs.value)
 
     def _alert(self, obs: Observation) -> Alert:
         rule = obs.rule
         if rule.kind == AlertRule.Kind.ABSENCE:
             message = f"No {obs.series} from {obs.host.hostname} for {rule.window_seconds} s"
+        elif obs.down:
+            message = f"{obs.host.hostname} is down: {obs.down}"
+            if _breaches(rule, obs.value):  # and slow in what it did answer
+                message += (
+                    f"; {obs.series} {rule.get_aggregation_display()} over "
+                    f"{rule.window_seconds} s is {humanize_value(obs.value, obs.unit)} "
+                    f"({rule.get_operator_display()} {humanize_value(rule.threshold, obs.unit)})"
+                )
         else:
             what = (
                 "growth per hour"
@@ -595,18 +713,18 @@ class Evaluator:
             )
             unit = compared_unit(rule, obs.unit)
             message = (
-                f"{obs.series} {what} over {rule.window_seconds} s is "
+                f"{obs.subject} {what} over {rule.window_seconds} s is "
                 f"{humanize_value(obs.value, unit)} "
                 f"({rule.get_operator_display()} {humanize_value(rule.threshold, unit)})"
             )
         name = parse_key(rule.metric)[0] if rule.metric else obs.series
         return Alert(
             alert_type=f"rule_{rule.pk}",
-            title=f"{rule.name} - {obs.host.hostname}",
+            title=f"{rule.name} - {_on_host(obs)}",
             message=message,
-            priority=rule.severity,
+            priority=severity_for(rule, obs.value),
             category=rule.category,
-            resource=obs.host.hostname,
+            resource=obs.resource,
             labels={"series": obs.series},
             rule=rule,
             value=obs.value,
@@ -617,6 +735,8 @@ class Evaluator:
                 "window_seconds": rule.window_seconds,
                 "runbook_url": rule.runbook_url,
                 "unit": obs.unit,
+                **({"down": obs.down} if obs.down else {}),
+                **_process_metadata(obs),
             },
             recommendations=[
                 *rule.recommendations,
@@ -694,9 +814,11 @@ def _reading(rule: AlertRule) -> str:
 
 def _read(reading: str, aggregate, window: int, host, metric) -> float:
     """One value of a (host, metric) aggregate row, as a rule reads it."""
-    count, avg, low, high, slope = aggregate
+    count, avg, low, high, slope, percentiles = aggregate
     if reading == "avg":
         return avg
+    if reading in _PERCENTILE_READINGS:
+        return percentiles[_PERCENTILE_READINGS[reading]]
     if reading == "max":
         return high
     if reading == "min":
@@ -740,8 +862,27 @@ def _applies(rule: AlertRule, host: Host, metric: Metric) -> bool:
     return all(metric.labels.get(k) == v for k, v in labels.items())
 
 
-def _aggregate(metric_ids: list[int], start: datetime, end: datetime, *, slope: bool) -> dict:
-    """(host, metric) -> (count, avg, min, max, slope per second), one query."""
+_PERCENTILE_READINGS = {"p50": 50, "p95": 95, "p99": 99}
+
+
+def nearest_rank(ordered: list[float], p: float) -> float:
+    """The nearest-rank percentile of sorted values: what PostgreSQL's
+    ``percentile_disc(p / 100)`` returns, so both databases read a window alike."""
+    return ordered[max(math.ceil(p / 100 * len(ordered)), 1) - 1]
+
+
+def _aggregate(
+    metric_ids: list[int],
+    start: datetime,
+    end: datetime,
+    *,
+    slope: bool,
+    percentiles: list[int] = (),
+    percentile_ids: list[int] = (),
+) -> dict:
+    """(host, metric) -> (count, avg, min, max, slope per second, {percentile: value}),
+    one query; percentiles (of ``percentile_ids`` only) in the same query on PostgreSQL,
+    from one more query of the window's values on SQLite, which has no such aggregate."""
     if not metric_ids:
         return {}
     table = MetricSample._meta.db_table
@@ -752,6 +893,7 @@ def _aggregate(metric_ids: list[int], start: datetime, end: datetime, *, slope: 
         t = "((julianday(time) - julianday(%s)) * 86400.0)"
         low = connection.ops.adapt_datetimefield_value(start)
         high = connection.ops.adapt_datetimefield_value(end)
+    bounds = (low, high)  # (the slope loop below reuses the names)
     placeholders = ", ".join(["%s"] * len(metric_ids))
     if slope:
         # Seconds since the window's start, for the least-squares slope: four uses of t.
@@ -769,13 +911,52 @@ def _aggregate(metric_ids: list[int], start: datetime, end: datetime, *, slope: 
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     if not slope:
-        return {(row[0], row[1]): (*row[2:6], 0.0) for row in rows}
-    result = {}
-    for host_id, metric_id, n, avg, low, high, st, svt, stt, sv in rows:
-        denominator = n * stt - st * st
-        rate = (n * svt - st * sv) / denominator if n > 1 and denominator else 0.0
-        result[(host_id, metric_id)] = (n, avg, low, high, rate)
+        result = {(row[0], row[1]): (*row[2:6], 0.0, {}) for row in rows}
+    else:
+        result = {}
+        for host_id, metric_id, n, avg, low, high, st, svt, stt, sv in rows:
+            denominator = n * stt - st * st
+            rate = (n * svt - st * sv) / denominator if n > 1 and denominator else 0.0
+            result[(host_id, metric_id)] = (n, avg, low, high, rate, {})
+    if percentiles and percentile_ids:
+        for pair, found in _percentiles(percentiles, percentile_ids, *bounds).items():
+            if pair in result:
+                result[pair][5].update(found)
     return result
+
+
+def _percentiles(percentiles, metric_ids, low, high) -> dict[tuple[int, int], dict[int, float]]:
+    """(host, metric) -> {95: value, ...} over the window (``low``/``high`` as adapted for
+    the database)."""
+    table = MetricSample._meta.db_table
+    placeholders = ", ".join(["%s"] * len(metric_ids))
+    where = f"time >= %s AND time <= %s AND metric_id IN ({placeholders})"
+    params = [low, high, *metric_ids]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            columns = ", ".join(
+                f"percentile_disc({p / 100}) WITHIN GROUP (ORDER BY value)" for p in percentiles
+            )
+            cursor.execute(
+                f"SELECT host_id, metric_id, {columns} FROM {table} WHERE {where} "
+                "GROUP BY host_id, metric_id",
+                params,
+            )
+            return {
+                (row[0], row[1]): dict(zip(percentiles, row[2:], strict=True))
+                for row in cursor.fetchall()
+            }
+        cursor.execute(
+            f"SELECT host_id, metric_id, value FROM {table} WHERE {where} "
+            "ORDER BY host_id, metric_id, value",
+            params,
+        )
+        values: dict[tuple[int, int], list[float]] = defaultdict(list)
+        for host_id, metric_id, value in cursor.fetchall():
+            values[(host_id, metric_id)].append(value)
+    return {
+        pair: {p: nearest_rank(ordered, p) for p in percentiles} for pair, ordered in values.items()
+    }
 
 
 def _recent_pairs(metric_ids: list[int], now: datetime) -> set[tuple[int, int]]:
@@ -791,12 +972,54 @@ def _recent_pairs(metric_ids: list[int], now: datetime) -> set[tuple[int, int]]:
     )
 
 
+def severity_for(rule: AlertRule, value: float | None) -> str:
+    """The rule's severity, or for a latency rule one that grows with the overage: the
+    steps of the console's auto-priority (more than 20 % over the threshold at least
+    error, more than 50 % over critical), never below the rule's own severity. A repeat
+    that reads worse escalates the open alert through the pipeline."""
+    if (
+        rule.kind != AlertRule.Kind.LATENCY
+        or value is None
+        or not rule.threshold
+        or rule.operator not in (AlertRule.Operator.GT, AlertRule.Operator.GTE)
+    ):
+        return rule.severity
+    stepped = Severity(priority_for_overage(_overage(value, rule.threshold)).value)
+    own = Severity(rule.severity)
+    return max(own, stepped, key=SEVERITY_RANK.__getitem__).value
+
+
+def process_series(name: str, pid: int) -> str:
+    """A process rule's series: one per process, ``python/4242``."""
+    return f"{name}/{pid}"
+
+
+def _on_host(obs: Observation) -> str:
+    if obs.rule.kind == AlertRule.Kind.PROCESS_METRIC:
+        return f"{obs.subject} on {obs.host.hostname}"
+    return obs.host.hostname
+
+
+def _process_metadata(obs: Observation) -> dict:
+    if obs.rule.kind != AlertRule.Kind.PROCESS_METRIC:
+        return {}
+    name, _, pid = obs.series.rpartition("/")
+    return {
+        "host": obs.host.hostname,
+        "process": name,
+        "pid": int(pid) if pid.isdigit() else pid,
+        "field": process_field(obs.rule),
+    }
+
+
 def process_field(rule: AlertRule) -> str:
     return "memory_percent" if "memory" in (rule.metric or "") else "cpu_percent"
 
 
 def process_value(rule: AlertRule, values: list[float]) -> float:
     """A process rule's reading of its samples in the window, oldest first."""
+    if rule.percentile:
+        return nearest_rank(sorted(values), rule.percentile)
     return {
         AlertRule.Aggregation.MAX: max,
         AlertRule.Aggregation.MIN: min,
@@ -821,11 +1044,21 @@ def service_unit(rule: AlertRule) -> str:
     }.get(rule.aggregation, "ms")
 
 
-def service_value(rule: AlertRule, checks: list[tuple]) -> tuple[float, str] | None:
-    """A service rule's reading of the (time, outcome, response_ms) checks in its window:
-    the failed checks (count, or rate per second) or the response time in ms. None when
-    there is nothing to read: no check in the window (the monitoring-gap alert says so)
-    or no response at all (the endpoint's own DOWN alert does)."""
+class ServiceReading(NamedTuple):
+    value: float | None
+    unit: str
+    down: str = ""  # why the endpoint reads as down ("" when it does not)
+
+
+def service_value(rule: AlertRule, checks: list[tuple], retries: int = 0) -> ServiceReading | None:
+    """A service rule's reading of the (time, outcome, response_ms[, error]) checks in
+    its window: the failed checks (count, or rate per second) or the response time in ms.
+
+    A response-time rule (seed 002's ``max_response_time_ms``) also reads the endpoint
+    as down when its newest ``retries + 1`` checks in the window all failed, as the
+    endpoint itself turns DOWN: the answers a failing service does give (a fast HTTP 500)
+    must not make it look healthy. None when there is nothing to read: no check in the
+    window (the monitoring-gap alert says so), or no response time and not down."""
     from healthchecks.constants import Outcome
 
     if not checks:
@@ -835,19 +1068,37 @@ def service_value(rule: AlertRule, checks: list[tuple]) -> tuple[float, str] | N
     unit = service_unit(rule)
     match rule.aggregation:
         case AlertRule.Aggregation.COUNT:
-            return float(failed), unit
+            return ServiceReading(float(failed), unit)
         case AlertRule.Aggregation.RATE:
-            return failed / (rule.window_seconds or 60), unit
-        case _ if not times:
-            return None
+            return ServiceReading(failed / (rule.window_seconds or 60), unit)
+    down = _down(checks, retries)
+    if not times:
+        return ServiceReading(None, unit, down) if down else None
+    match rule.aggregation:
         case AlertRule.Aggregation.MAX:
-            return max(times), unit
+            value = max(times)
         case AlertRule.Aggregation.MIN:
-            return min(times), unit
+            value = min(times)
         case AlertRule.Aggregation.LAST:
-            return times[-1], unit
+            value = times[-1]
+        case _ if rule.percentile:
+            value = nearest_rank(sorted(times), rule.percentile)
         case _:
-            return sum(times) / len(times), unit
+            value = sum(times) / len(times)
+    return ServiceReading(value, unit, down)
+
+
+def _down(checks: list[tuple], retries: int) -> str:
+    """Why the newest ``retries + 1`` checks say the endpoint is down, or ""."""
+    from healthchecks.constants import Outcome
+
+    needed = retries + 1
+    newest = checks[-needed:]
+    if len(newest) < needed or any(c[1] != Outcome.FAIL for c in newest):
+        return ""
+    what = "the last check failed" if needed == 1 else f"the last {needed} checks failed"
+    error = newest[-1][3] if len(newest[-1]) > 3 else ""
+    return f"{what} ({error})" if error else what
 
 
 def service_series(unit: str) -> str:

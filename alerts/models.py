@@ -21,6 +21,8 @@ from opsconsole.bounds import DAY, between, finite
 # longest history a chart shows; `for`, cooldown and repeat share the upper bound.
 WINDOW_BOUNDS = (5, 30 * DAY)
 HOLD_BOUNDS = (0, 30 * DAY)
+# A latency rule without its own minimum needs this many samples in its window.
+DEFAULT_LATENCY_MIN_SAMPLES = 5
 
 
 class AlertRule(models.Model):
@@ -48,6 +50,11 @@ class AlertRule(models.Model):
         LAST = "last", "last value"
         COUNT = "count", "count of samples"
         RATE = "rate", "rate per second"
+        # Nearest-rank percentiles of the samples in the window (PostgreSQL's
+        # percentile_disc), e.g. a latency rule that pages on its P95.
+        P50 = "p50", "50th percentile (median)"
+        P95 = "p95", "95th percentile"
+        P99 = "p99", "99th percentile"
 
     name = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SYSTEM_METRIC)
@@ -79,6 +86,14 @@ class AlertRule(models.Model):
     aggregation = models.CharField(
         max_length=5, choices=Aggregation.choices, default=Aggregation.AVG
     )
+    min_samples = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=between(1, 100_000, ""),
+        help_text="Fewer samples than this in the window and the rule waits: it neither "
+        f"fires nor resolves. Blank: {DEFAULT_LATENCY_MIN_SAMPLES} for latency rules (never "
+        "page on one sample), 1 for the others.",
+    )
     for_seconds = models.PositiveIntegerField(
         default=0,
         validators=between(*HOLD_BOUNDS),
@@ -108,6 +123,7 @@ class AlertRule(models.Model):
     # The numbers the evaluator turns into time spans and comparisons.
     BOUNDED_FIELDS = (
         "window_seconds",
+        "min_samples",
         "for_seconds",
         "cooldown_seconds",
         "repeat_interval_seconds",
@@ -124,6 +140,20 @@ class AlertRule(models.Model):
     @property
     def broken(self) -> bool:
         return self.broken_since is not None
+
+    @property
+    def required_samples(self) -> int:
+        """The samples a window needs before the rule judges it."""
+        if self.min_samples:
+            return self.min_samples
+        return DEFAULT_LATENCY_MIN_SAMPLES if self.kind == self.Kind.LATENCY else 1
+
+    @property
+    def percentile(self) -> int | None:
+        """95 for a rule reading the 95th percentile; None for other readings."""
+        if self.aggregation in (self.Aggregation.P50, self.Aggregation.P95, self.Aggregation.P99):
+            return int(self.aggregation[1:])
+        return None
 
 
 class Alert(models.Model):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import re
 import sys
 import traceback
 from typing import Any
@@ -30,7 +31,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from alerts import recommendations
-from alerts.constants import Category, Severity, parse_category
+from alerts.constants import Category, Severity, parse_category, parse_severity
 from alerts.models import Alert as AlertRecord
 
 
@@ -65,7 +66,9 @@ class AlertManager:
             stack_trace = "".join(traceback.format_exception(exception))
         elif not stack_trace and sys.exc_info()[0] is not None:
             stack_trace = traceback.format_exc()
-        title = text.splitlines()[0][:300]
+        # "CRITICAL: Primary Postgres ..." at level critical: the headline already says
+        # [CRITICAL], so the title drops the word rather than repeat it.
+        title = _without_level(text.splitlines()[0], level)[:300]
         resource = str(
             context.pop("resource", "") or context.get("node") or context.get("host") or ""
         )
@@ -76,9 +79,16 @@ class AlertManager:
             # node must not count as repeats of each other.
             alert_type = "message_" + hashlib.sha256(title.encode()).hexdigest()[:16]
         advice = [str(tip) for tip in context.pop("recommendations", None) or []]
-        if not advice and stack_trace:
-            error_type = type(exception).__name__ if exception else "error"
-            advice = recommendations.for_error(error_type, text)
+        if not advice:
+            # From the message itself when there is no exception: an ECONNREFUSED to
+            # Postgres deserves "is the server up, port, credentials, pool".
+            error_type = type(exception).__name__ if exception else ""
+            advice = recommendations.for_error(
+                error_type,
+                text,
+                node=str(context.get("node") or context.get("host") or ""),
+                endpoint=str(context.get("endpoint") or ""),
+            )
         metadata = {
             **_jsonable(context),
             "timestamp": timezone.now().isoformat(),
@@ -100,6 +110,26 @@ class AlertManager:
             ),
             actor=str(context.get("actor") or "send_alert"),
         )
+
+
+_LEVEL_PREFIX = re.compile(
+    r"^\s*\[?(info|warning|warn|error|critical|emergency|high|medium|low)\]?\s*[:\-\u2013]?\s+",
+    re.IGNORECASE,
+)
+
+
+def _without_level(line: str, level) -> str:
+    """The line without a leading severity word ("CRITICAL: ", "[ERROR] ") that says what
+    the level says; kept when it names another severity or is all there is."""
+    found = _LEVEL_PREFIX.match(line)
+    if found is None:
+        return line
+    try:
+        same = parse_severity(found.group(1)) == parse_severity(str(level))
+    except ValueError:
+        same = found.group(1).lower() == "warn" and str(level).lower() == "warning"
+    rest = line[found.end() :]
+    return rest if same and rest.strip() else line
 
 
 def _jsonable(values: dict) -> dict:

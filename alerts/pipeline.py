@@ -40,7 +40,7 @@ from django.db.models import BigIntegerField, F, Value
 from django.db.models.functions import Cast, Least
 from django.utils import timezone
 
-from alerts import inhibition, policies
+from alerts import broadcast, inhibition, policies
 from alerts.constants import (
     INHIBITION_ACTOR,
     OPEN_STATUSES,
@@ -661,6 +661,8 @@ def _announce(alert: AlertRecord, event: AlertEvent | None, *, fired: bool = Fal
         alert_fired.send(sender=AlertService, alert=alert)
     elif event is not None:
         alert_changed.send(sender=AlertService, alert=alert, event=event)
+    # Outside subscribers (seed 002's Redis channel), when there is a Redis.
+    broadcast.publish(alert, event, fired=fired)
     publish_now(
         ALERTS_GROUP,
         {

@@ -28,7 +28,9 @@ from alerts.evaluator import (
     _read,
     _reading,
     compared_unit,
+    nearest_rank,
     process_field,
+    process_series,
     process_value,
     service_series,
     service_unit,
@@ -36,7 +38,7 @@ from alerts.evaluator import (
 )
 from alerts.models import AlertRule
 from metrics.catalog import parse_key, unit_of
-from metrics.models import Host, Metric, MinuteRollup, ProcessSample
+from metrics.models import Host, Metric, MetricSample, MinuteRollup, ProcessSample
 from opsconsole.bounds import stored_problems
 
 MAX_BACKTEST_HOURS = 24 * 7
@@ -49,6 +51,7 @@ class Match:
     value: float | None
     breached: bool
     unit: str = ""
+    down: str = ""  # a service rule's endpoint reads as down: why
 
 
 @dataclass
@@ -146,6 +149,8 @@ def _metric_matches_now(rule: AlertRule, now: datetime) -> list[Match]:
         now - timedelta(seconds=window),
         now,
         slope=rule.kind == AlertRule.Kind.TREND,
+        percentiles=[rule.percentile] if rule.percentile else [],
+        percentile_ids=[m.pk for m in metrics],
     )
     by_id = {m.pk: m for m in metrics}
     found = []
@@ -158,7 +163,11 @@ def _metric_matches_now(rule: AlertRule, now: datetime) -> list[Match]:
             if rule.kind == AlertRule.Kind.ABSENCE
             else _read(_reading(rule), aggregate, window, host, metric)
         )
-        breached = rule.kind != AlertRule.Kind.ABSENCE and _breaches(rule, value)
+        breached = (
+            rule.kind != AlertRule.Kind.ABSENCE
+            and aggregate[0] >= rule.required_samples
+            and _breaches(rule, value)
+        )
         found.append(Match(host.hostname, metric.key, value, breached, value_unit(rule, metric)))
     return found
 
@@ -175,6 +184,10 @@ def backtest(rule: AlertRule, hours: int = 24, now: datetime | None = None) -> B
     if rule.kind == AlertRule.Kind.SERVICE_HEALTH:
         targets = _check_results(rule, now - timedelta(hours=hours), now)
         return _timed_backtest(rule, targets, hours, now, "the check results")
+    if rule.percentile:
+        # A percentile cannot be had from roll-ups' min, max, sum and count.
+        targets = _raw_samples(rule, now - timedelta(hours=hours), now)
+        return _timed_backtest(rule, targets, hours, now, "the raw samples")
     metrics = {m.pk: m for m in _prepare(rule)}
     hosts = _hosts(rule)
     start = now - timedelta(hours=hours)
@@ -219,19 +232,23 @@ def _replay(rule: AlertRule, buckets: list, start: datetime, end: datetime) -> T
 
 
 def _step_minutes(rule: AlertRule, values) -> TargetHistory:
-    """The evaluator's state machine over (minute, value of the window ending then)."""
+    """The evaluator's state machine over (minute, value of the window ending then[,
+    why a service reads as down])."""
     history = TargetHistory(target="")
     firing, pending_since, resolved_at = False, None, None
-    for minute, value in values:
+    for minute, value, *down in values:
+        down = down[0] if down else ""
         if rule.kind == AlertRule.Kind.ABSENCE:
             breach, cleared = value is None, value is not None
+        elif down:
+            breach, cleared = True, False  # a service that is down breaches, whatever its times
         elif value is None:
             continue  # no data: the evaluator neither fires nor resolves on silence
         else:
             breach = _breaches(rule, value)
             cleared = _cleared(rule, value)
-            if history.peak is None or _worse(rule, value, history.peak):
-                history.peak = value
+        if value is not None and (history.peak is None or _worse(rule, value, history.peak)):
+            history.peak = value
         if firing:
             if cleared:
                 firing, resolved_at, pending_since = False, minute, None
@@ -264,7 +281,8 @@ class _Timed:
     unit: str
     times: list[datetime]
     rows: list
-    read: Callable[[list], float | None]
+    # A window of rows -> (the value, why a service reads as down or "").
+    read: Callable[[list], tuple[float | None, str]]
 
 
 def _process_samples(rule: AlertRule, start: datetime, end: datetime) -> list[_Timed]:
@@ -274,24 +292,33 @@ def _process_samples(rule: AlertRule, start: datetime, end: datetime) -> list[_T
         hosts = hosts.filter(hostname=rule.host)
     names = dict(hosts.values_list("pk", "hostname"))
     since = start - timedelta(seconds=rule.window_seconds or 60)
-    per_host: dict[int, list] = defaultdict(list)
-    for host_id, at, value in (
+    # Each process on its own, as the evaluator judges it.
+    per_process: dict[tuple[int, int], list] = defaultdict(list)
+    for host_id, pid, at, value in (
         ProcessSample.objects.filter(
             name=rule.process, host_id__in=list(names), time__gte=since, time__lte=end
         )
         .order_by("time")
-        .values_list("host_id", "time", process_field(rule))
+        .values_list("host_id", "pid", "time", process_field(rule))
         .iterator(chunk_size=5000)
     ):
-        per_host[host_id].append((at, value))
+        per_process[(host_id, pid)].append((at, value))
 
-    def read(window: list) -> float | None:
-        return process_value(rule, [value for _, value in window]) if window else None
+    def read(window: list) -> tuple[float | None, str]:
+        if len(window) < rule.required_samples:
+            return None, ""
+        return process_value(rule, [value for _, value in window]), ""
 
-    series = f"{rule.process} {process_field(rule)}"
     return [
-        _Timed(names[pk], series, "percent", [at for at, _ in rows], rows, read)
-        for pk, rows in per_host.items()
+        _Timed(
+            names[host_id],
+            f"{process_series(rule.process, pid)} {process_field(rule)}",
+            "percent",
+            [at for at, _ in rows],
+            rows,
+            read,
+        )
+        for (host_id, pid), rows in per_process.items()
     ]
 
 
@@ -302,25 +329,70 @@ def _check_results(rule: AlertRule, start: datetime, end: datetime) -> list[_Tim
     endpoints = ServiceEndpoint.objects.filter(enabled=True)
     if rule.service != "*":
         endpoints = endpoints.filter(name=rule.service)
-    names = dict(endpoints.values_list("pk", "name"))
+    names, retries = {}, {}
+    for pk, name, tolerated in endpoints.values_list("pk", "name", "retries"):
+        names[pk], retries[pk] = name, tolerated
     since = start - timedelta(seconds=rule.window_seconds or 60)
     per_endpoint: dict[int, list] = defaultdict(list)
-    for endpoint_id, at, outcome, response_ms in (
+    for endpoint_id, at, outcome, response_ms, error in (
         CheckResult.objects.filter(endpoint_id__in=list(names), time__gte=since, time__lte=end)
         .order_by("time")
-        .values_list("endpoint_id", "time", "outcome", "response_ms")
+        .values_list("endpoint_id", "time", "outcome", "response_ms", "error")
         .iterator(chunk_size=5000)
     ):
-        per_endpoint[endpoint_id].append((at, outcome, response_ms))
+        per_endpoint[endpoint_id].append((at, outcome, response_ms, error))
     unit = service_unit(rule)
 
-    def read(window: list) -> float | None:
-        found = service_value(rule, window)
-        return None if found is None else found[0]
+    def reader(tolerated: int) -> Callable[[list], tuple[float | None, str]]:
+        def read(window: list) -> tuple[float | None, str]:
+            found = service_value(rule, window, retries=tolerated)
+            if found is None or (not found.down and len(window) < rule.required_samples):
+                return None, ""
+            return found.value, found.down
+
+        return read
 
     return [
-        _Timed(names[pk], service_series(unit), unit, [c[0] for c in rows], rows, read)
+        _Timed(
+            names[pk], service_series(unit), unit, [c[0] for c in rows], rows, reader(retries[pk])
+        )
         for pk, rows in per_endpoint.items()
+    ]
+
+
+def _raw_samples(rule: AlertRule, start: datetime, end: datetime) -> list[_Timed]:
+    """Per series the rule reads, its raw samples from a window before ``start`` to
+    ``end``, each window read as the evaluator reads a percentile."""
+    metrics = {m.pk: m for m in _prepare(rule)}
+    hosts = _hosts(rule)
+    since = start - timedelta(seconds=rule.window_seconds or 60)
+    per_series: dict[tuple[int, int], list] = defaultdict(list)
+    for host_id, metric_id, at, value in (
+        MetricSample.objects.filter(
+            metric_id__in=list(metrics), host_id__in=list(hosts), time__gte=since, time__lte=end
+        )
+        .order_by("host_id", "metric_id", "time")
+        .values_list("host_id", "metric_id", "time", "value")
+        .iterator(chunk_size=5000)
+    ):
+        if _applies(rule, hosts[host_id], metrics[metric_id]):
+            per_series[(host_id, metric_id)].append((at, value))
+
+    def read(window: list) -> tuple[float | None, str]:
+        if not window or len(window) < rule.required_samples:
+            return None, ""
+        return nearest_rank(sorted(value for _, value in window), rule.percentile), ""
+
+    return [
+        _Timed(
+            hosts[host_id].hostname,
+            metrics[metric_id].key,
+            value_unit(rule, metrics[metric_id]),
+            [at for at, _ in rows],
+            rows,
+            read,
+        )
+        for (host_id, metric_id), rows in per_series.items()
     ]
 
 
@@ -333,11 +405,10 @@ def _window(target: _Timed, end: datetime, seconds: int) -> list:
 def _timed_matches_now(rule: AlertRule, targets: list[_Timed], now: datetime) -> list[Match]:
     found = []
     for target in targets:
-        value = target.read(_window(target, now, rule.window_seconds or 60))
-        if value is not None:
-            found.append(
-                Match(target.name, target.series, value, _breaches(rule, value), target.unit)
-            )
+        value, down = target.read(_window(target, now, rule.window_seconds or 60))
+        if value is not None or down:
+            breached = bool(down) or _breaches(rule, value)
+            found.append(Match(target.name, target.series, value, breached, target.unit, down))
     return found
 
 
@@ -350,7 +421,7 @@ def _timed_backtest(
     for target in targets:
         minutes = (start + timedelta(minutes=i + 1) for i in range(hours * 60))
         history = _step_minutes(
-            rule, ((m, target.read(_window(target, m, seconds))) for m in minutes)
+            rule, ((m, *target.read(_window(target, m, seconds))) for m in minutes)
         )
         history.target = f"{target.name}/{target.series}"
         history.unit = target.unit
@@ -365,8 +436,8 @@ def _window_value(rule: AlertRule, buckets: list, width: int) -> float | None:
     if not buckets:
         return None
     count = sum(b[4] for b in buckets)
-    if not count:
-        return None
+    if not count or count < rule.required_samples:
+        return None  # too few samples: the evaluator waits, as for no data
     reading = _reading(rule)
     if reading == "trend":
         points = [(b[0].timestamp(), b[3] / b[4]) for b in buckets if b[4]]
@@ -384,6 +455,7 @@ def _window_value(rule: AlertRule, buckets: list, width: int) -> float | None:
         min(b[1] for b in buckets),
         max(b[2] for b in buckets),
         0.0,
+        {},
     )
     if reading == "last":
         last = buckets[-1]

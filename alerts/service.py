@@ -26,6 +26,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Sum
 from django.db.models.functions import ExtractHour
 from django.utils import timezone
@@ -104,8 +105,14 @@ class AlertService:
     # -- raising -------------------------------------------------------------------------
     def create_alert(self, alert: Alert, *, actor: str = "system") -> AlertRecord:
         """Open a new alert, or count a repeat of the open one with the same fingerprint
-        (through the pipeline, like every other source)."""
-        return pipeline.raise_alert(alert, actor=actor)
+        (through the pipeline, like every other source).
+
+        The returned alert's ``metadata`` is stored as it is changed (seed 001's
+        ``alert.metadata.update({"top_processes": [...]})``), and reads
+        ``metadata["recommendations"]`` as the alert's recommendations."""
+        record = pipeline.raise_alert(alert, actor=actor)
+        record.metadata = StoredMetadata(record, record.metadata)
+        return record
 
     def create_system_alert(
         self,
@@ -164,7 +171,11 @@ class AlertService:
         *,
         metadata: dict[str, Any] | None = None,
     ) -> AlertRecord:
-        """'Slow /api/bookings: P95 api_response_time_ms is 1500 ms (threshold 1000 ms)'."""
+        """'Slow /api/bookings: P95 api_response_time_ms is 1500 ms (threshold 1000 ms)'.
+
+        The percentile is part of what the alert is about: a P95 and a P99 alert on the
+        same resource are two alerts ("p99", "P99" and "99" all read as P99)."""
+        percentile = _percentile_name(percentile)
         overage = _overage(current_value, threshold_value)
         unit = " ms" if metric_name.endswith("_ms") else ""
         return self.create_alert(
@@ -178,6 +189,7 @@ class AlertService:
                 priority=priority_for_overage(overage),
                 category=Category.PERFORMANCE,
                 resource=resource,
+                labels={"percentile": percentile},
                 metadata={
                     "metric": metric_name,
                     "percentile": percentile,
@@ -211,11 +223,16 @@ class AlertService:
             if "database" in error_type.lower() or "operationalerror" in error_type.lower()
             else Category.APPLICATION
         )
+        impact = [f"on {affected_endpoint}"] if affected_endpoint else []
+        if affected_users:
+            impact.append(f"{affected_users} user{'s' if affected_users != 1 else ''} affected")
+        if error_count > 1:
+            impact.append(f"{error_count} errors")
         return self.create_alert(
             Alert(
                 alert_type=f"application_error_{error_type}",
                 title=f"{error_type} in {source or 'the application'}",
-                message=error_message,
+                message=f"{error_message} ({', '.join(impact)})" if impact else error_message,
                 priority=priority_for_error(error_type, affected_users, error_count),
                 category=category,
                 resource=source,
@@ -226,7 +243,12 @@ class AlertService:
                     "affected_endpoint": affected_endpoint,
                     **(metadata or {}),
                 },
-                recommend=lambda: recommendations.for_error(error_type, error_message),
+                recommend=lambda: recommendations.for_error(
+                    error_type,
+                    error_message,
+                    endpoint=affected_endpoint,
+                    affected_users=affected_users,
+                ),
                 stack_trace=stack_trace,
                 affected_users=affected_users,
                 error_count=error_count,
@@ -332,7 +354,10 @@ class AlertService:
         """Seed 001's pattern analysis, plus time to acknowledge and the noisiest rules."""
         if days < 1:
             raise ValueError("days must be at least 1")
-        since = timezone.now() - timedelta(days=days)
+        # Closed alerts older than ALERT_RETENTION_DAYS are deleted: a longer period
+        # would count only the open ones beyond it, so the period stops there and says so.
+        covered = min(days, settings.ALERT_RETENTION_DAYS)
+        since = timezone.now() - timedelta(days=covered)
         alerts = AlertRecord.objects.filter(first_seen__gte=since)
         types = Counter(dict(alerts.values_list("alert_type").annotate(n=Count("id")).order_by()))
         severities = dict(alerts.values_list("severity").annotate(n=Count("id")).order_by())
@@ -365,6 +390,11 @@ class AlertService:
         return {
             "type_names": _type_names(types),
             "days": days,
+            # What the figures cover: alerts first seen from ``since`` on, ``covered_days``
+            # (less than ``days`` when the retention is shorter).
+            "covered_days": covered,
+            "since": since.isoformat(),
+            "retention_days": settings.ALERT_RETENTION_DAYS,
             "total_alerts": total,
             "type_distribution": dict(types),
             "severity_distribution": severities,
@@ -384,6 +414,72 @@ class AlertService:
                 for row in noisiest
             ],
         }
+
+
+class StoredMetadata(dict):
+    """An alert's metadata that writes itself back on every change: seed 001 extends an
+    alert it was handed (``alert.metadata.update({...})``) and expects it kept. Each
+    change is one UPDATE of the metadata column alone (no timeline entry: metadata is
+    context, not a change of the alert). ``["recommendations"]`` reads the alert's
+    recommendations, kept in their own field, as seed 001's tests read them."""
+
+    def __init__(self, alert: AlertRecord, values: dict | None):
+        super().__init__(values or {})
+        self._alert = alert
+
+    def __missing__(self, key):
+        if key == "recommendations":
+            return self._alert.recommendations
+        raise KeyError(key)
+
+    def get(self, key, default=None):
+        return self[key] if key in self or key == "recommendations" else default
+
+    def _store(self) -> None:
+        AlertRecord.objects.filter(pk=self._alert.pk).update(metadata=dict(self))
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self._store()
+
+    def __delitem__(self, key):
+        super().__delitem__(key)
+        self._store()
+
+    def update(self, *args, **kwargs):
+        super().update(*args, **kwargs)
+        self._store()
+
+    def setdefault(self, key, default=None):
+        if key in self:
+            return self[key]
+        self[key] = default
+        return default
+
+    def pop(self, key, *default):
+        value = super().pop(key, *default)
+        self._store()
+        return value
+
+    def clear(self):
+        super().clear()
+        self._store()
+
+    def __reduce__(self):  # pickled or copied, it is a plain dict again
+        return (dict, (dict(self),))
+
+
+def _percentile_name(percentile) -> str:
+    """ "P95" from "P95", "p95", "95" or 95; a name like "avg" or "max" is kept as given."""
+    text = str(percentile).strip()
+    digits = text[1:] if text[:1] in ("p", "P") else text
+    try:
+        number = float(digits)
+    except ValueError:
+        return text
+    if not 0 < number <= 100:
+        raise ValueError(f"a percentile lies between 0 and 100, not {percentile!r}")
+    return f"P{number:g}"
 
 
 def _overage(current: float, threshold: float) -> float:

@@ -23,3 +23,14 @@ def evaluate() -> dict:
             result.withheld,
         )
     return asdict(result)
+
+
+def cleanup() -> dict:
+    """Hourly: alerts closed longer than ALERT_RETENTION_DAYS, with their timeline and
+    deliveries (``alerts.retention``)."""
+    from alerts.retention import run_retention
+
+    result = run_retention()
+    if any(result.values()):
+        logger.info("alert retention removed %s", result)
+    return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -75,6 +76,7 @@ def alert_patterns(request):
     patterns = AlertService().get_alert_patterns(days=days)
     context = {
         "patterns": patterns,
+        "since": datetime.fromisoformat(patterns["since"]),
         "days": days,
         "periods": PATTERN_DAYS,
         "error": error,

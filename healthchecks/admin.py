@@ -52,7 +52,7 @@ class ServiceEndpointForm(forms.ModelForm):
             "http_method", "http_headers", "accepted_status_codes", "expect_keyword",
             "expect_json_path", "expect_json_value", "follow_redirects",
             "tls_expiry_warning_days", "period_seconds", "cron", "grace_seconds", "time_zone",
-            "recovery_webhook_url", "recovery_after_failures",
+            "recovery_webhook_url", "recovery_after_failures", "recovery_actions",
         ]  # fmt: skip
 
     def save(self, commit=True):
@@ -185,7 +185,7 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
             "Recovery",
             {
                 "classes": ("collapse",),
-                "fields": ("recovery_webhook_url", "recovery_after_failures"),
+                "fields": ("recovery_webhook_url", "recovery_after_failures", "recovery_actions"),
             },
         ),
         (

@@ -18,11 +18,12 @@ class HealthchecksConfig(AppConfig):
 
     def ready(self) -> None:
         from alerts.policies import register_dependency
-        from healthchecks import exposition, latency, state
+        from healthchecks import exposition, latency, panels, state
         from healthchecks.configcode import EndpointsSection
         from metrics.signals import samples_ingested
         from opsconsole.configcode import register_section
         from opsconsole.exposition import register_series
+        from opsconsole.panels import register_panel
         from opsconsole.ticker import register_job
 
         # Every second the ticker asks which endpoints are due; one task per cycle
@@ -38,6 +39,9 @@ class HealthchecksConfig(AppConfig):
         register_dependency(state.dependency_of)
         register_section(EndpointsSection())
         register_series("endpoints", exposition.endpoint_series)
+        # Seed 000's widgets: Data Source Pulse and Security Vault Status.
+        register_panel("system_monitor", panels.data_source_pulse)
+        register_panel("station", panels.security_vault)
 
 
 # Between claims the ticker need not ask the database every second: it sleeps until

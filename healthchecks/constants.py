@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import models
 
 
@@ -36,3 +38,10 @@ STATE_COLOURS = {
     State.DOWN: "#c62828",
     State.UNKNOWN: "#757575",
 }
+
+
+# Recovery actions (seed 003's RECONNECT, RESTART, ..., NOTIFY_ADMIN): NOTIFY_ADMIN emails
+# the admins; any other name is POSTed to the endpoint's recovery webhook.
+NOTIFY_ADMIN = "NOTIFY_ADMIN"
+DEFAULT_RECOVERY_ACTIONS = ("RESTART",)
+ACTION_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,39}")

@@ -19,8 +19,8 @@ def endpoint_series() -> Iterable[Metric]:
         labels=["endpoint", "kind", "state"],
     )
     response = GaugeMetricFamily(
-        "opsconsole_endpoint_response_ms",
-        "The last check's response time in milliseconds (endpoints checked at least once).",
+        "opsconsole_endpoint_response_seconds",
+        "The last check's response time in seconds (endpoints checked at least once).",
         labels=["endpoint", "kind"],
     )
     uptime = GaugeMetricFamily(
@@ -48,7 +48,7 @@ def endpoint_series() -> Iterable[Metric]:
         for choice in State.values:
             state.add_metric([name, kind, choice], 1 if choice == current else 0)
         if last_ms is not None:
-            response.add_metric([name, kind], last_ms)
+            response.add_metric([name, kind], last_ms / 1000)
         if percents[pk]["24h"] is not None:
             uptime.add_metric([name, kind], percents[pk]["24h"])
     yield state

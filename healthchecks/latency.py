@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from alerts import pipeline
 from alerts.constants import OPEN_STATUSES
+from alerts.models import DEFAULT_LATENCY_MIN_SAMPLES
 from alerts.models import Alert as AlertRecord
 from alerts.service import AlertService
 from healthchecks.models import LatencySample
@@ -107,7 +108,8 @@ class LatencyMonitor:
         figures = self.get_average_latency(window_seconds=LAG_WINDOW_SECONDS)
         done = {}
         for source, fig in figures.items():
-            if fig["p95_ms"] > threshold:
+            # Never on one sample: a P95 of a handful is one slow event, not a lag.
+            if fig["p95_ms"] > threshold and fig["count"] >= DEFAULT_LATENCY_MIN_SAMPLES:
                 service.create_performance_alert(
                     LAG_METRIC,
                     fig["p95_ms"],
@@ -125,6 +127,7 @@ class LatencyMonitor:
             if (fig is None or fig["p95_ms"] <= threshold) and pipeline.clear_alert(
                 alert.alert_type,
                 alert.resource,
+                alert.labels,
                 actor="healthchecks",
                 note=f"P95 lag back under {threshold:g} ms",
             ):

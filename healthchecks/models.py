@@ -114,11 +114,23 @@ class ServiceEndpoint(models.Model):
 
     # Recovery action
     recovery_webhook_url = models.URLField(
-        blank=True, help_text="Called (POST) after the failures below, e.g. a restart hook."
+        blank=True,
+        help_text="Where the recovery actions below are POSTed (all but NOTIFY_ADMIN), e.g. "
+        "a restart hook.",
     )
     recovery_after_failures = models.PositiveSmallIntegerField(
         default=3, validators=between(0, 100, "")
     )
+    recovery_actions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Named actions, tried in order until one succeeds, once per outage: "
+        '"NOTIFY_ADMIN" emails the admins; any other name ("RECONNECT", "RESTART") is '
+        'POSTed to the webhook as {"action": name, ...}. Blank: ["RESTART"].',
+    )
+    # This outage's recovery has run (set when the failures reach the setting, cleared
+    # by the next success), so it runs once per outage however long the outage lasts.
+    recovery_done = models.BooleanField(default=False, editable=False)
 
     # Where it stands (written by the state machine only).
     state = models.CharField(max_length=10, choices=State.choices, default=State.UNKNOWN)

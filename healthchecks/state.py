@@ -29,6 +29,7 @@ from alerts.constants import Category, EventKind, Severity, Status
 from alerts.models import AlertEvent
 from alerts.pipeline import open_alert
 from alerts.spec import AlertSpec as Alert
+from healthchecks import signals
 from healthchecks.constants import Outcome, State
 from healthchecks.models import CheckResult, Flip, ServiceEndpoint
 from healthchecks.probes import ProbeResult
@@ -48,6 +49,7 @@ _ENDPOINT_FIELDS = [
     "last_response_ms",
     "last_error",
     "alert_withheld",
+    "recovery_done",
 ]
 
 
@@ -107,12 +109,18 @@ def apply_results(
         if outcome == Outcome.FAIL:
             endpoint.consecutive_failures += 1
             new = State.DOWN if endpoint.consecutive_failures > endpoint.retries else old
-            if endpoint.recovery_webhook_url and (
-                endpoint.consecutive_failures == endpoint.recovery_after_failures
+            # Once per outage, as soon as the failures reach the setting (an endpoint
+            # already past it when the setting was lowered recovers at its next failure).
+            if (
+                has_recovery(endpoint)
+                and not endpoint.recovery_done
+                and endpoint.consecutive_failures >= endpoint.recovery_after_failures
             ):
+                endpoint.recovery_done = True
                 recover.append(endpoint)
         else:
             endpoint.consecutive_failures = 0
+            endpoint.recovery_done = False
             new = State.DEGRADED if outcome == Outcome.SLOW else State.UP
         endpoint.last_checked = now
         endpoint.last_response_ms = result.response_ms
@@ -139,12 +147,23 @@ def apply_results(
         _save_states([e for e, _ in pairs])
         ids = [e.pk for e, _ in pairs]
         transaction.on_commit(lambda: publish_now(SERVICES_GROUP, _event(ids)))
+        if transitions:
+            changes = [(t.endpoint, t.old, t.new, t.reason) for t in transitions]
+            transaction.on_commit(lambda: signals.announce(changes, now))
     if recover:
         from healthchecks.recovery import run_recovery
 
         for endpoint in recover:
             run_recovery(endpoint)
     return transitions
+
+
+def has_recovery(endpoint: ServiceEndpoint) -> bool:
+    """Whether the endpoint has recovery to run: a webhook, or actions such as
+    NOTIFY_ADMIN that need none; never with a setting of 0 failures."""
+    return bool(endpoint.recovery_after_failures) and bool(
+        endpoint.recovery_webhook_url or endpoint.recovery_actions
+    )
 
 
 def _save_states(endpoints: list[ServiceEndpoint]) -> None:
@@ -171,6 +190,7 @@ def mark_unknown(endpoints: list[ServiceEndpoint], reason: str, now: datetime) -
     after a monitoring gap count afresh instead of paging for the gap itself."""
     changed = []
     flips = []
+    changes = []  # (endpoint, old, new, reason) for health_changed
     for endpoint in endpoints:
         if endpoint.state == State.UNKNOWN:
             continue
@@ -183,6 +203,7 @@ def mark_unknown(endpoints: list[ServiceEndpoint], reason: str, now: datetime) -
                 reason=reason,
             )
         )
+        changes.append((endpoint, endpoint.state, State.UNKNOWN, reason))
         endpoint.state = State.UNKNOWN
         endpoint.state_since = now
         endpoint.consecutive_failures = 0
@@ -195,6 +216,7 @@ def mark_unknown(endpoints: list[ServiceEndpoint], reason: str, now: datetime) -
             )
             ids = [e.pk for e in changed]
             transaction.on_commit(lambda: publish_now(SERVICES_GROUP, _event(ids)))
+            transaction.on_commit(lambda: signals.announce(changes, now))
     return len(changed)
 
 

@@ -72,6 +72,14 @@ def services(request):
     return render(request, "healthchecks/services.html", services_context())
 
 
+@role_required(Role.VIEWER)
+def pulse_partial(request):
+    """The Data Source Pulse panel alone, which the System Monitor polls."""
+    from healthchecks.panels import pulse_context
+
+    return render(request, "healthchecks/panels/pulse.html", {"panel": pulse_context()})
+
+
 @csrf_exempt
 @never_cache
 @require_http_methods(["GET", "POST", "HEAD"])

@@ -8,11 +8,14 @@ class MetricsConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from metrics import exposition, history
+        from metrics import exposition, history, redis_keys
+        from metrics.signals import samples_ingested
         from opsconsole.exposition import register_series
         from opsconsole.ticker import register_job
 
         history.check_chart_queries()
+        # Seed 002's Redis keys for outside readers (nothing without REDIS_URL).
+        samples_ingested.connect(redis_keys.on_samples_ingested, dispatch_uid="metrics.redis_keys")
         register_series("hosts", exposition.host_series)
         register_series("ingest", exposition.ingest_series)
 

@@ -20,8 +20,24 @@ _INVALID = re.compile(r"[^a-zA-Z0-9_:]")
 
 
 def prometheus_name(name: str) -> str:
-    """A stored metric name as a Prometheus one: pushed names may hold dots."""
-    return PREFIX + _INVALID.sub("_", name)
+    """A stored metric name as a Prometheus one, in Prometheus' conventions (what
+    ``promtool check metrics`` asks): pushed names may hold dots; milliseconds become
+    seconds (``collector_duration_ms`` -> ``opsconsole_host_collector_duration_seconds``,
+    the value divided by 1000, see ``prometheus_scale``); a gauge ending in ``_count``,
+    a suffix Prometheus keeps for histograms and summaries, is named by its plural
+    (``process_count`` -> ``opsconsole_host_processes``)."""
+    clean = _INVALID.sub("_", name)
+    if clean.endswith("_ms"):
+        clean = clean[: -len("_ms")] + "_seconds"
+    elif clean.endswith("_count") and len(clean) > len("_count"):
+        base = clean[: -len("_count")]
+        clean = base + ("es" if base.endswith(("s", "x", "ch", "sh")) else "s")
+    return PREFIX + clean
+
+
+def prometheus_scale(name: str) -> float:
+    """What a stored value is multiplied by on ``/metrics``: milliseconds to seconds."""
+    return 0.001 if _INVALID.sub("_", name).endswith("_ms") else 1.0
 
 
 def host_series() -> Iterable[Metric]:
@@ -35,10 +51,21 @@ def host_series() -> Iterable[Metric]:
         "When the host's newest sample was taken (Unix time).",
         labels=["host"],
     )
+    ingest = GaugeMetricFamily(
+        "opsconsole_host_ingest_latency_seconds",
+        "Time from receiving the host's last batch to committing it.",
+        labels=["host"],
+    )
     for host in hosts:
         if host.last_seen is not None:
             seen.add_metric([host.hostname], host.last_seen.timestamp())
-        values = (latest.get(latest_cache_key(host.pk)) or {}).get("values", {})
+        entry = latest.get(latest_cache_key(host.pk)) or {}
+        if entry.get("ingest_latency_ms") is not None:
+            ingest.add_metric([host.hostname], entry["ingest_latency_ms"] / 1000)
+        values = dict(entry.get("values", {}))
+        # (Kept apart above: a host that pushes a series of this name too is exported
+        # once, from the console's own measure.)
+        values.pop("ingest_latency_ms", None)
         for key, value in values.items():
             try:
                 name, labels = catalog.parse_key(key)
@@ -54,8 +81,13 @@ def host_series() -> Iterable[Metric]:
                 ("exported_" + label if label == "host" else _INVALID.sub("_", label)): text
                 for label, text in labels.items()
             }
-            family.add_sample(family_name, {"host": host.hostname, **sample_labels}, value)
+            family.add_sample(
+                family_name,
+                {"host": host.hostname, **sample_labels},
+                value * prometheus_scale(name),
+            )
     yield seen
+    yield ingest
     yield from (families[name] for name in sorted(families))
 
 

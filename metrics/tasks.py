@@ -50,6 +50,7 @@ def database_vitals() -> dict[str, float]:
 
 def collect_local(*, processes: bool = True) -> IngestResult:
     """Sample the host this worker runs on and ingest it (seed 002's "collect once")."""
+    started = time.perf_counter()
     hostname = settings.LOCAL_HOSTNAME
     key = STATE_KEY.format(hostname=hostname)
     collector = Collector(hostname=hostname, top_n=settings.TOP_PROCESSES, state=cache.get(key))
@@ -61,12 +62,17 @@ def collect_local(*, processes: bool = True) -> IngestResult:
         logger.warning("database vitals unavailable: %s", exc)
     collection.host_info = host_info()
     result = ingest(collection_to_batch(collection, is_local=True))
+    # Seed 002's line: "Metrics collection completed" with the counts and the duration
+    # (sampling, database vitals and ingest) as fields of the JSON log entry, whose
+    # ``hostname`` is this host's (the JSON formatter's).
     logger.info(
-        "collected %s samples and %s processes for %s in %.1f ms",
-        result.samples,
-        result.processes,
-        hostname,
-        collection.values["collector_duration_ms"],
+        "Metrics collection completed",
+        extra={
+            "system_metrics": result.samples,
+            "process_metrics": result.processes,
+            "duration_seconds": round(time.perf_counter() - started, 3),
+            "collector_duration_ms": round(collection.values["collector_duration_ms"], 1),
+        },
     )
     return result
 

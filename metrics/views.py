@@ -12,6 +12,7 @@ from metrics import history
 from metrics.api import RANGES
 from metrics.models import Host
 from metrics.vitals import local_host, summarize
+from opsconsole.panels import panels_for
 from opsconsole.roles import Role, role_required
 
 
@@ -46,6 +47,8 @@ def system_monitor(request):
         "gauge_alerts": gauge_alerts(host.hostname) if host else {},
         "ranges": list(RANGES),
         "range": _range(request),
+        # Other apps' widgets (the data sources' latency pulse).
+        "panels": panels_for("system_monitor", request),
         **_source(request),
     }
     return render(request, "metrics/system_monitor.html", context)

@@ -32,6 +32,7 @@ class ChannelKind(models.TextChoices):
     WEBHOOK = "webhook", "Webhook (signed JSON)"
     DASHBOARD = "dashboard", "Dashboard (live in the console)"
     APPRISE = "apprise", "Apprise URL (Teams, Matrix, ...)"
+    LOG = "log", "Log (the structured log, for log shippers)"
 
 
 class NotificationChannel(models.Model):
@@ -48,6 +49,7 @@ class NotificationChannel(models.Model):
     WEBHOOK = ChannelKind.WEBHOOK
     DASHBOARD = ChannelKind.DASHBOARD
     APPRISE = ChannelKind.APPRISE
+    LOG = ChannelKind.LOG
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=12, choices=ChannelKind.choices)

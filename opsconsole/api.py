@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -132,6 +133,13 @@ class StatusOut(Schema):
     channel_layer: str
     task_broker: str
     collection_interval_seconds: int
+    host_count: int = Field(..., description="enabled hosts")
+    stale_host_count: int = Field(..., description="enabled hosts not reporting lately")
+    system: dict[str, Any] = Field(
+        ...,
+        description="the console's own host: status, time, cpu_percent, memory_percent, "
+        "disk_percent, load, cpu_count",
+    )
     hosts: list[HostFreshness]
 
 
@@ -179,13 +187,17 @@ def health(request):
     return Status(200 if database == "ok" else 503, body)
 
 
-@api.get("/status", response=answers({200: StatusOut}), tags=["service"])
-def status(request):
-    """Extended status: versions, modes and the collector's freshness."""
+def public_status() -> dict:
+    """Seed 002's "extended status with system info", safe for anyone to read: versions,
+    modes, the collection interval, how many hosts report (not their names) and the
+    console's own host's vitals. No address, credential or host name."""
     from metrics.models import Host
+    from metrics.vitals import local_host, summarize
 
-    hosts = list(Host.objects.order_by("hostname"))
     interval = settings.METRICS_COLLECTION_INTERVAL
+    hosts = list(Host.objects.filter(enabled=True).only("last_seen"))
+    own = local_host()
+    vitals = summarize(own) if own is not None else {}
     return {
         "status": "ok",
         "time": timezone.now().isoformat(),
@@ -194,12 +206,38 @@ def status(request):
         "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
         "task_broker": settings.Q_BROKER,
         "collection_interval_seconds": interval,
+        "host_count": len(hosts),
+        "stale_host_count": sum(1 for h in hosts if h.is_stale(interval)),
+        "system": {
+            key: vitals.get(key)
+            for key in (
+                "status",
+                "time",
+                "cpu_percent",
+                "memory_percent",
+                "disk_percent",
+                "load",
+                "cpu_count",
+            )
+        },
+    }
+
+
+@api.get("/status", response=answers({200: StatusOut}), tags=["service"])
+def status(request):
+    """Extended status: versions, modes, the console's own vitals (the public part, also
+    served without auth at ``GET /status``) and the collector's freshness per host."""
+    from metrics.models import Host
+
+    interval = settings.METRICS_COLLECTION_INTERVAL
+    return {
+        **public_status(),
         "hosts": [
             {
                 "hostname": h.hostname,
                 "last_seen": h.last_seen.isoformat() if h.last_seen else None,
                 "stale": h.is_stale(interval),
             }
-            for h in hosts
+            for h in Host.objects.order_by("hostname")
         ],
     }

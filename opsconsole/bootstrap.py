@@ -96,9 +96,11 @@ def _default_rules() -> list[str]:
             {"severity": "error", "for_seconds": 0},
         ),
         (
+            # The P95 over the window, judged once it holds 5 samples (the latency
+            # default), its severity growing with the overage.
             "Slow responses",
             "response_time_ms",
-            "avg",
+            "p95",
             settings.RESPONSE_TIME_ALERT_THRESHOLD,
             None,
             {"kind": AlertRule.Kind.LATENCY, "category": "performance"},

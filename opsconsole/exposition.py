@@ -104,23 +104,27 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 
 # -- the console's own sections -------------------------------------------------------------
 def job_series() -> Iterable[Metric]:
-    """Durations and outcomes of the q2 jobs (evaluation, collection, roll-ups...)."""
+    """Durations and outcomes of the q2 jobs (evaluation, collection, roll-ups...).
+
+    The job's name is the label ``task``: Prometheus sets ``job`` to the scrape job's
+    name and renames a series' own ``job`` to ``exported_job``, so a panel asking for
+    ``job`` never found these series."""
     from opsconsole import joblog
 
     last = GaugeMetricFamily(
-        "opsconsole_job_last_duration_seconds", "Duration of the job's last run.", labels=["job"]
+        "opsconsole_job_last_duration_seconds", "Duration of the job's last run.", labels=["task"]
     )
     seconds = CounterMetricFamily(
-        "opsconsole_job_duration_seconds", "Time spent in the job, all runs.", labels=["job"]
+        "opsconsole_job_duration_seconds", "Time spent in the job, all runs.", labels=["task"]
     )
-    runs = CounterMetricFamily("opsconsole_job_runs", "Runs of the job.", labels=["job"])
+    runs = CounterMetricFamily("opsconsole_job_runs", "Runs of the job.", labels=["task"])
     failures = CounterMetricFamily(
-        "opsconsole_job_failures", "Runs of the job that raised.", labels=["job"]
+        "opsconsole_job_failures", "Runs of the job that raised.", labels=["task"]
     )
     finished = GaugeMetricFamily(
         "opsconsole_job_last_run_timestamp_seconds",
         "When the job last finished (Unix time).",
-        labels=["job"],
+        labels=["task"],
     )
     for name, stats in sorted(joblog.stats().items()):
         last.add_metric([name], stats.get("last_seconds", 0.0))

@@ -92,9 +92,9 @@ for _panel in [
         "Evaluation and collection time",
         [
             (
-                'opsconsole_job_last_duration_seconds{job=~"alerts.tasks.evaluate|'
+                'opsconsole_job_last_duration_seconds{task=~"alerts.tasks.evaluate|'
                 'metrics.tasks.collect_local"}',
-                "{{job}}",
+                "{{task}}",
             )
         ],
         "s",
@@ -102,7 +102,7 @@ for _panel in [
     ),
     Panel(
         "Job failures",
-        [("sum by (job) (increase(opsconsole_job_failures_total[15m]))", "{{job}}")],
+        [("sum by (task) (increase(opsconsole_job_failures_total[15m]))", "{{task}}")],
         row="Console",
     ),
     Panel(
@@ -114,17 +114,17 @@ for _panel in [
     Panel("Queue length", [("opsconsole_queue_length", "{{broker}}")], row="Console"),
     Panel(
         "Ingest latency",
-        [('opsconsole_host_ingest_latency_ms{host=~"$host"}', "{{host}}")],
-        "ms",
+        [('opsconsole_host_ingest_latency_seconds{host=~"$host"}', "{{host}}")],
+        "s",
         row="Latency",
     ),
     Panel(
         "Database latency",
         [
-            ('opsconsole_host_database_query_ms{host=~"$host"}', "query {{host}}"),
-            ('opsconsole_host_database_connect_ms{host=~"$host"}', "connect {{host}}"),
+            ('opsconsole_host_database_query_seconds{host=~"$host"}', "query {{host}}"),
+            ('opsconsole_host_database_connect_seconds{host=~"$host"}', "connect {{host}}"),
         ],
-        "ms",
+        "s",
         row="Latency",
     ),
 ]:

@@ -4,7 +4,8 @@ An app that keeps data the console should show (the deliveries made for an alert
 service endpoints' health on Sentry Station) registers a function in its
 ``AppConfig.ready()``; the page shows what each returns, in order of registration.
 Nothing is shown for an app that is not installed. Slots: ``alert_detail`` (called
-with the alert and the request) and ``station`` (called with the request).
+with the alert and the request), ``station`` and ``system_monitor`` (called with the
+request).
 
 A panel that changes while the page is open also registers a live source: the group
 its app publishes to and a function rendering the panel's out-of-band swap for an

@@ -151,6 +151,9 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     )
 
 REDIS_URL = envstr("REDIS_URL")
+# Seed 002's channel: every alert change published there as JSON (alerts.broadcast)
+# when REDIS_URL is set; empty: publish nothing.
+ALERT_BROADCAST_CHANNEL = envstr("ALERT_BROADCAST_CHANNEL", "alerts")
 CHANNEL_LAYER_POLL_SECONDS = envfloat("CHANNEL_LAYER_POLL_SECONDS", 0.05, minimum=0.01)
 if REDIS_URL:
     CHANNEL_LAYERS = {
@@ -308,6 +311,9 @@ CONFIG_CACHE_SECONDS = envfloat("CONFIG_CACHE_SECONDS", 1.0, minimum=0)
 SERVICE_ENDPOINTS = envstr("SERVICE_ENDPOINTS")
 METRICS_RETENTION_DAYS = envint("METRICS_RETENTION_DAYS", 30, minimum=1)
 PROCESS_RETENTION_DAYS = envint("PROCESS_RETENTION_DAYS", 7, minimum=1)
+# Resolved and expired alerts (with their timeline and deliveries) kept this long; the
+# alert patterns never look further back.
+ALERT_RETENTION_DAYS = envint("ALERT_RETENTION_DAYS", 90, minimum=1)
 # Minute roll-ups serve charts up to 7 days long (longer ones read hour roll-ups), so
 # keeping them longer only grows the database.
 ROLLUP_MINUTE_RETENTION_DAYS = envint("ROLLUP_MINUTE_RETENTION_DAYS", 8, minimum=1)
@@ -420,6 +426,8 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
         "twilio": {"level": "WARNING"},
         "apprise": {"level": "WARNING"},
+        # A "log" channel's messages: whatever LOG_LEVEL, a message sent is a line written.
+        "opsconsole.alerts": {"level": "DEBUG"},
     },
 }
 

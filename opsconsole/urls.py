@@ -7,7 +7,7 @@ from alerts import views as alert_views
 from metrics import views as metrics_views
 from opsconsole.api import api
 from opsconsole.exposition import metrics_view
-from opsconsole.views import plain_health, sentry_station
+from opsconsole.views import plain_health, plain_status, sentry_station
 
 urlpatterns = [
     path("", metrics_views.system_monitor, name="system_monitor"),
@@ -21,6 +21,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health", plain_health, name="plain_health"),
+    path("status", plain_status, name="plain_status"),
     path("metrics", metrics_view, name="prometheus_metrics"),
     # Channels, routing rules and the delivery log were the alerts app's: old bookmarks
     # still land on their pages.

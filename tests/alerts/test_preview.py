@@ -135,7 +135,7 @@ def test_a_process_rule_previews_and_backtests_over_the_process_samples():
     [match] = preview.matches_now(rule, START + timedelta(minutes=40))
     assert (match.host, match.series, match.value, match.breached, match.unit) == (
         "db-01",
-        "postgres cpu_percent",
+        "postgres/4242 cpu_percent",
         95.0,
         True,
         "percent",
@@ -147,7 +147,7 @@ def test_a_process_rule_previews_and_backtests_over_the_process_samples():
     # less than over whole-minute roll-ups.
     assert result.firings == 2 and result.firing_minutes == 19 + 9
     [target] = result.targets
-    assert target.target == "db-01/postgres cpu_percent" and target.peak == 95.0
+    assert target.target == "db-01/postgres/4242 cpu_percent" and target.peak == 95.0
     assert target.first_fired == START + timedelta(minutes=31)
 
 
@@ -182,7 +182,8 @@ def test_a_service_rule_previews_and_backtests_over_the_check_results():
     )
     result = preview.backtest(slow, hours=6, now=END)
     assert result.source == "the check results"
-    assert (result.firings, result.firing_minutes) == (1, 10)
+    # Slow for ten minutes, then down (failing) for five, however fast it failed.
+    assert (result.firings, result.firing_minutes) == (2, 15)
     assert result.targets[0].target == "api/response_ms" and result.targets[0].peak == 900.0
     # Failed checks, counted over 2 minutes: one alert over the five failing minutes.
     failing = _rule(

@@ -136,10 +136,10 @@ def test_a_failure_while_evaluating_one_window_leaves_the_other_windows(monkeypa
     _rule("CPU high for long", window_seconds=120)
     real = evaluator._aggregate
 
-    def failing_for_two_minutes(ids, start, end, *, slope):
+    def failing_for_two_minutes(ids, start, end, **options):
         if (end - start).total_seconds() == 120:
             raise OverflowError("date value out of range")
-        return real(ids, start, end, slope=slope)
+        return real(ids, start, end, **options)
 
     monkeypatch.setattr(evaluator, "_aggregate", failing_for_two_minutes)
     _hot_cpu()

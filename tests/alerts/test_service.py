@@ -94,7 +94,8 @@ def test_a_repeat_adds_errors_keeps_the_most_users_and_notes_a_quiet_spell(servi
     )
     assert again.pk == first.pk and again.notification_count == 3
     assert again.error_count == 7 and again.affected_users == 7
-    assert again.message == "timed out again"
+    # The message is the latest occurrence's, with its own impact.
+    assert again.message == "timed out again (2 users affected)"
     # The first repeat and the one after five quiet minutes are on the timeline.
     assert again.events.filter(kind=EventKind.DEDUPLICATED).count() == 2
 

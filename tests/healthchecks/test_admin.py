@@ -93,7 +93,7 @@ def test_a_webhook_needs_at_least_one_failure(admin_client):
         "/admin/healthchecks/serviceendpoint/add/",
         _endpoint(recovery_webhook_url="https://hooks.example/restart", recovery_after_failures=0),
     )
-    assert "at least 1 failure before the webhook is called" in response.content.decode()
+    assert "at least 1 failure before recovery runs" in response.content.decode()
 
 
 def test_the_disable_action_resolves_open_alerts(admin_client, make_endpoint):

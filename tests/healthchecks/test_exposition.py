@@ -38,8 +38,8 @@ def test_it_serves_the_last_response_time_only_once_checked():
         name="api", target="https://api.example.org", last_response_ms=42.5
     )
     ServiceEndpoint.objects.create(name="new", target="https://new.example.org")
-    samples = scrape()["opsconsole_endpoint_response_ms"]
-    assert value(samples, endpoint="api") == 42.5
+    samples = scrape()["opsconsole_endpoint_response_seconds"]
+    assert value(samples, endpoint="api") == pytest.approx(0.0425)
     assert not [s for s in samples if s.labels["endpoint"] == "new"]
 
 

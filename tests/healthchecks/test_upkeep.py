@@ -80,9 +80,12 @@ def test_a_recovery_webhook_is_called_after_n_failures(make_endpoint, http_serve
         apply_results([(endpoint, ProbeResult(ok=False, error="refused"))])
     calls = [r for r in http_server.received if r["path"] == "/restart"]
     assert len(calls) == 1  # at the second failure, not again at the third
-    assert json.loads(calls[0]["body"])["endpoint"] == "worker"
-    event = AlertEvent.objects.get(reason__startswith="recovery webhook")
-    assert event.reason == "recovery webhook for worker after 2 failures: succeeded (HTTP 200)"
+    body = json.loads(calls[0]["body"])
+    assert body["endpoint"] == "worker" and body["action"] == "RESTART"
+    event = AlertEvent.objects.get(reason__startswith="recovery ")
+    assert event.reason == (
+        "recovery RESTART (webhook) for worker after 2 failures: succeeded (HTTP 200)"
+    )
     assert event.alert.alert_type == "service_down"
 
 
@@ -91,7 +94,7 @@ def test_a_failing_recovery_webhook_is_recorded_as_failed(make_endpoint, closed_
         "worker", recovery_webhook_url=f"http://127.0.0.1:{closed_port}/", recovery_after_failures=1
     )
     apply_results([(endpoint, ProbeResult(ok=False, error="refused"))])
-    event = AlertEvent.objects.get(reason__startswith="recovery webhook")
+    event = AlertEvent.objects.get(reason__startswith="recovery ")
     assert ": failed (ConnectError" in event.reason
 
 

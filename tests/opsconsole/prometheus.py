@@ -95,6 +95,20 @@ class FakePrometheus:
         self.server.server_close()
 
 
+def scrape_config(target: str, token: str | None = None) -> str:
+    """The README's scrape job for a console at ``target`` (host:port), scraping every
+    second; with the bearer token when ``METRICS_TOKEN`` is set."""
+    auth = f"    authorization: {{credentials: {token}}}\n" if token else ""
+    return (
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        "  - job_name: opsconsole\n"
+        "    metrics_path: /metrics\n"
+        f"{auth}"
+        f"    static_configs: [{{targets: ['{target}']}}]\n"
+    )
+
+
 @contextlib.contextmanager
 def running_prometheus(config: Path, data: Path, *args: str) -> Iterator[str]:
     """A real Prometheus on a free loopback port, ready to answer: yields its URL."""

@@ -9,7 +9,12 @@ import pytest
 
 from alerts.service import AlertService
 from opsconsole.promquery import PrometheusError, query
-from tests.opsconsole.prometheus import PROMETHEUS, require_binaries, running_prometheus
+from tests.opsconsole.prometheus import (
+    PROMETHEUS,
+    require_binaries,
+    running_prometheus,
+    scrape_config,
+)
 
 
 @pytest.fixture
@@ -18,14 +23,7 @@ def prometheus_server(tmp_path, live_server, settings):
     settings.METRICS_TOKEN = "scrape-token-123"
     target = live_server.url.split("://", 1)[1]
     config = tmp_path / "prometheus.yml"
-    config.write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        "  - job_name: opsconsole\n"
-        "    metrics_path: /metrics\n"
-        "    authorization: {credentials: scrape-token-123}\n"
-        f"    static_configs: [{{targets: ['{target}']}}]\n"
-    )
+    config.write_text(scrape_config(target, token="scrape-token-123"))
     with running_prometheus(config, tmp_path / "data") as url:
         yield url
 
