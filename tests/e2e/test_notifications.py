@@ -58,7 +58,7 @@ def test_an_admin_adds_a_slack_channel_tests_it_and_an_alert_reaches_it(page, co
         time.sleep(0.2)
     assert len(receiver.requests) == 2, "the workers never delivered the alert"
     header = receiver.requests[1].json["blocks"][0]["text"]["text"]
-    assert header == "[CRITICAL] CRITICAL: Primary Postgres Connection Failed"
+    assert header == "[CRITICAL] Primary Postgres Connection Failed"
 
     page.goto(f"{console.url}/admin/notifications/notification/")
     expect(page.locator("#result_list")).to_contain_text("Primary Postgres")
