@@ -73,7 +73,7 @@ def priority_for_error(error_type: str, affected_users: int, error_count: int) -
 _METRIC_WORDS = {"cpu": "CPU", "memory": "Memory", "swap": "Swap", "disk": "Disk", "load": "Load"}
 
 
-def _describe_metric(metric_name: str) -> tuple[str, str]:
+def describe_metric(metric_name: str) -> tuple[str, str]:
     """('CPU', '%') for cpu_percent; the unit is written right after the number."""
     lowered = metric_name.lower()
     if "percent" in lowered or lowered.endswith("_pct"):
@@ -127,7 +127,7 @@ class AlertService:
         rule: AlertRule | None = None,
     ) -> AlertRecord:
         """'High CPU Usage - web-01': 'CPU is at 92% (threshold: 80%, exceeded by 15.0%)'."""
-        word, unit = _describe_metric(metric_name)
+        word, unit = describe_metric(metric_name)
         overage = _overage(current_value, threshold_value)
         message = (
             f"{word} is at {_number(current_value)}{unit} "

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from alerts.models import Alert
+from alerts.service import describe_metric
 from notifications.grouping import host_of
 from notifications.models import Transition
 
@@ -46,6 +47,16 @@ class Message:
     dedup_key: str = ""
     # A message about several alerts: what ``group_payload`` describes.
     group: dict[str, Any] | None = None
+    # What the value measures ("CPU") and its unit (" %"), for the facts.
+    metric: str = ""
+    unit: str = ""
+    # The reading that cleared a resolved alert, and who acknowledged it.
+    cleared_value: float | None = None
+    acknowledged_by: str = ""
+    affected_users: int = 0
+    error_count: int = 0
+    # What the caller of send_alert gave as context (seed 000: node, retry_count).
+    context: dict[str, str] = field(default_factory=dict)
 
     @property
     def resolved(self) -> bool:
@@ -76,18 +87,33 @@ class Message:
         rows = [("Severity", self.severity), ("Status", self.status or self.transition)]
         if self.resource:
             rows.append(("Resource", self.resource))
+        if self.metric:
+            rows.append(("Metric", self.metric))
         if self.value is not None:
-            rows.append(("Value", f"{self.value:g}"))
+            rows.append(("Value", self.reading(self.value)))
         if self.threshold is not None:
-            rows.append(("Threshold", f"{self.threshold:g}"))
+            rows.append(("Threshold", self.reading(self.threshold)))
+        if self.resolved and self.cleared_value is not None:
+            rows.append(("Cleared at", self.reading(self.cleared_value)))
+        if self.affected_users:
+            rows.append(("Affected users", str(self.affected_users)))
+        if self.error_count > 1:
+            rows.append(("Errors", str(self.error_count)))
         if self.count > 1:
             rows.append(("Occurrences", str(self.count)))
         if self.first_seen:
             rows.append(("First seen", self.first_seen.strftime("%Y-%m-%d %H:%M:%S UTC")))
+        if self.acknowledged_by:
+            rows.append(("Acknowledged by", self.acknowledged_by))
         if self.host:
             rows.append(("Reported by", self.host))
+        rows.extend((name.replace("_", " ").capitalize(), v) for name, v in self.context.items())
         rows.extend((f"Label {k}", str(v)) for k, v in sorted(self.labels.items()))
         return rows
+
+    def reading(self, value: float) -> str:
+        """'97.1 %', '80 %', '350 ms': a reading as people write it."""
+        return f"{_number(value)}{self.unit}"
 
 
 def alert_link(alert_id: int | None) -> str:
@@ -128,7 +154,68 @@ def for_notification(notification) -> Message:
         host=str(metadata.get("host") or settings.LOCAL_HOSTNAME),
         idempotency_key=notification.idempotency_key,
         dedup_key=group["key"] if group else alert.fingerprint,
+        metric=_metric_word(alert, metadata),
+        unit=UNIT_SYMBOLS.get(str(metadata.get("unit") or ""), ""),
+        cleared_value=_cleared_value(alert) if notification.transition == "resolved" else None,
+        acknowledged_by=alert.acknowledged_by,
+        affected_users=alert.affected_users,
+        error_count=alert.error_count if alert.category == "application" else 0,
+        context=_context(metadata),
     )
+
+
+# How a stored unit reads after a number.
+UNIT_SYMBOLS = {"percent": " %", "%": " %", "ms": " ms", "seconds": " s", "s": " s"}
+# Metadata the console itself writes: not the caller's context.
+_OWN_METADATA = {
+    "timestamp",
+    "host",
+    "source",
+    "actor",
+    "recommendations",
+    "notification_channels",
+    "exclude_channels",
+    "exception",
+}
+CONTEXT_SHOWN = 8
+
+
+def _number(value: float) -> str:
+    """97.052 → '97.1', 80.0 → '80', 0.0123 → '0.0123', 12345.6 → '12346'."""
+    if abs(value) >= 1000:
+        return f"{value:.0f}"
+    if abs(value) >= 1:
+        return f"{value:.1f}".removesuffix(".0")
+    return f"{value:.3g}"
+
+
+def _metric_word(alert, metadata: dict) -> str:
+    """'CPU' for an alert on cpu_usage_percent; '' when the alert watches no metric."""
+    metric = metadata.get("metric") or ""
+    if not metric and alert.rule_id and alert.rule is not None:
+        metric = alert.rule.metric
+    if not metric and alert.alert_type.startswith("high_"):
+        metric = alert.alert_type.removeprefix("high_")
+    return describe_metric(str(metric))[0] if metric else ""
+
+
+def _cleared_value(alert) -> float | None:
+    """The reading that cleared the alert, from its resolution's timeline entry."""
+    event = alert.events.filter(kind="resolved").order_by("-created").first()
+    value = (event.data or {}).get("value") if event is not None else None
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _context(metadata: dict) -> dict[str, str]:
+    """What send_alert's caller gave as context (seed 000's node, retry_count)."""
+    if metadata.get("source") != "send_alert":
+        return {}
+    shown = {
+        str(key): str(value)[:200]
+        for key, value in metadata.items()
+        if key not in _OWN_METADATA and isinstance(value, str | int | float | bool)
+    }
+    return dict(list(shown.items())[:CONTEXT_SHOWN])
 
 
 def group_link(group_id: int, *, resolved: bool = False) -> str:
@@ -212,11 +299,13 @@ def _counts(group: dict) -> str:
 
 def _line(alert, *, resolved: bool = False) -> str:
     where = alert.resource or alert.title
+    metadata = alert.metadata if isinstance(alert.metadata, dict) else {}
+    unit = UNIT_SYMBOLS.get(str(metadata.get("unit") or ""), "")
     value = ""
     if alert.value is not None:
-        value = f" {alert.value:g}"
+        value = f" {_number(alert.value)}{unit}"
         if alert.threshold is not None:
-            value += f" (threshold {alert.threshold:g})"
+            value += f" (threshold {_number(alert.threshold)}{unit})"
     if resolved and alert.resolved_at:
         return f"{where}{value}, resolved {alert.resolved_at:%H:%M} UTC"
     return f"{where}{value}, {alert.severity}, since {alert.first_seen:%H:%M} UTC"

@@ -38,6 +38,8 @@ def render(message: Message) -> str:
     link = f" {message.link}"
     room = SMS_LENGTH - len(link)
     text = message.headline
+    if message.resource and message.resource not in text:
+        text += f" on {message.resource}"  # send_alert's node, where the title lacks it
     if len(text) > room:
         text = text[: room - 1] + "…"
     return text + link
