@@ -112,16 +112,21 @@ def _timeline(alert: Alert) -> list[Decision]:
     return decisions
 
 
+_UNITS = {"percent": " %", "ms": " ms", "seconds": " s"}
+
+
 def _fired(alert: Alert, data: dict, reason: str) -> str:
     rule = alert.rule
     if rule is None:
         return f"raised by {alert.alert_type}: {reason or alert.title}"
     value = data.get("value", alert.value)
+    metadata = alert.metadata if isinstance(alert.metadata, dict) else {}
+    unit = _UNITS.get(str(metadata.get("unit") or ""), "")
     parts = [f"rule {rule.name!r} matched"]
-    if value is not None and rule.threshold is not None:
+    if isinstance(value, int | float) and rule.threshold is not None:
         parts.append(
-            f"{rule.aggregation} over {rule.window_seconds} s was {value:g}, "
-            f"{rule.get_operator_display()} {rule.threshold:g}"
+            f"{rule.aggregation} over {rule.window_seconds} s was {value:.4g}{unit}, "
+            f"{rule.get_operator_display()} {rule.threshold:g}{unit}"
         )
     if rule.for_seconds:
         parts.append(f"for {rule.for_seconds} s elapsed")
