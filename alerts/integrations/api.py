@@ -11,7 +11,7 @@ import logging
 from ninja import Router, Schema, Status
 
 from alerts.integrations import alertmanager
-from opsconsole.apitools import answers
+from opsconsole.apitools import ErrorOut, answers
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role
@@ -44,6 +44,21 @@ class AlertmanagerOut(Schema):
     results: list[AlertmanagerResult]
 
 
+class AlertmanagerRefused(ErrorOut):
+    """A 422: the payload did not validate (``errors``, as every operation's 422), or
+    some of its alerts were refused (the counts and each alert's result, as a 200)."""
+
+    received: int | None = None
+    opened: int | None = None
+    repeated: int | None = None
+    resolved: int | None = None
+    not_open: int | None = None
+    stale: int | None = None
+    refused: int | None = None
+    truncated: int | None = None
+    results: list[AlertmanagerResult] | None = None
+
+
 def _answer(status: int, detail: str, payload, received=None):
     received = received or alertmanager.Received()
     return Status(
@@ -60,9 +75,9 @@ def _answer(status: int, detail: str, payload, received=None):
 
 @router.post(
     "/alertmanager",
-    # Its 422 is the same answer as its 200: each alert's result, and a detail naming
-    # the refused ones.
-    response={**answers({200: AlertmanagerOut}, 413), 422: AlertmanagerOut},
+    # Its 422 is either ninja's (the payload did not validate) or the same answer as
+    # its 200: each alert's result, and a detail naming the refused ones.
+    response={**answers({200: AlertmanagerOut}, 413), 422: AlertmanagerRefused},
     auth=api_auth(Scope.INGEST, Role.RESPONDER),
     url_name="alertmanager_webhook",
 )

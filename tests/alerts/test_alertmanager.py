@@ -269,3 +269,18 @@ def test_when_every_alert_is_refused_it_says_none_was_stored(am):
         "every alert refused, none stored: alerts[0]: labels: "
         "Dictionary should have at least 1 item after validation, not 0"
     )
+
+
+def test_a_body_that_does_not_validate_gets_the_documented_422(am):
+    # Found by the fuzzer: ninja's own 422 (no payload at all) must match the schema
+    # the operation documents for its 422, which also carries the per-alert results.
+    from opsconsole.api import api
+
+    response = am.post("/integrations/alertmanager", None)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["detail"] and body["errors"][0]["type"] == "missing"
+    documented = api.get_openapi_schema()["paths"]["/api/v1/integrations/alertmanager"]
+    answers = {str(code): answer for code, answer in documented["post"]["responses"].items()}
+    ref = answers["422"]["content"]["application/json"]["schema"]
+    assert ref == {"$ref": "#/components/schemas/AlertmanagerRefused"}
