@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from django import forms
@@ -400,6 +401,22 @@ class SilenceForm(forms.ModelForm):
         model = Silence
         fields = ["matchers", "starts_at", "ends_at", "recurrence", "comment"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "matchers" in self.fields:
+            # The inhibition rules' 'field = value' lines, not a JSON list.
+            self.fields["matchers"] = MatchersField(
+                allow_empty=False,
+                label="Matchers",
+                help_text="One per line: severity = critical, resource =~ db-.*, "
+                "label:team = payments. All must match.",
+            )
+        for name in ("starts_at", "ends_at"):
+            # The admin's date and time boxes have one <label> for both: each says which.
+            widget = self.fields[name].widget if name in self.fields else None
+            for part, word in zip(getattr(widget, "widgets", ()), ("date", "time"), strict=False):
+                part.attrs["aria-label"] = f"{self.fields[name].label}: {word}"
+
     def clean_matchers(self):
         try:
             return silences.check_matchers(self.cleaned_data["matchers"])
@@ -484,6 +501,12 @@ class MatchersField(forms.CharField):
 
     def to_python(self, value):
         try:
+            if isinstance(value, str) and value.lstrip().startswith("["):
+                # A JSON list (as the API and files write them) is read as such.
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"Not a JSON list of matchers: {exc.msg}.") from None
             matchers = value if isinstance(value, list) else inhibition.matchers_from_text(value)
             silences.check_matchers(matchers, allow_empty=self.allow_empty)
         except ValueError as exc:

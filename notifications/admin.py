@@ -204,6 +204,7 @@ class RoutingRuleForm(forms.ModelForm):
             "group_interval",
             "repeat_interval",
         ]
+        widgets = {"channels": forms.CheckboxSelectMultiple(attrs={"class": "checkbox-row"})}
 
     def clean(self):
         cleaned = super().clean()
@@ -213,12 +214,22 @@ class RoutingRuleForm(forms.ModelForm):
         return cleaned
 
 
+class LabelledRowForm(forms.ModelForm):
+    """A row of the routing rules' list: its inline inputs are named after the rule, so
+    a screen reader says "Position of Critical to PagerDuty", not just "edit text"."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            label = field.label or name
+            field.widget.attrs["aria-label"] = f"{label} of {self.instance.name}"
+
+
 @admin.register(RoutingRule)
 class RoutingRuleAdmin(admin.ModelAdmin):
     form = RoutingRuleForm
     list_display = ["name", "position", "enabled", "matches", "targets", "grouping"]
     list_editable = ["position", "enabled"]
-    filter_horizontal = ["channels"]
     readonly_fields = ["groups_now"]
     fieldsets = [
         (None, {"fields": ["name", "position", "enabled"]}),
@@ -299,6 +310,9 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("channels")
+
+    def get_changelist_form(self, request, **kwargs):
+        return LabelledRowForm
 
     # Every edit leaves a version (who, when, what changed) in the configuration history,
     # recorded once the channels (saved after the rule itself) are in place.
