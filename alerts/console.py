@@ -65,6 +65,26 @@ class Filters:
         return params
 
     @property
+    def active(self) -> list[str]:
+        """The filters in force beyond the default (open alerts, any severity), in
+        words: what the folded filter panel says it holds."""
+        words = [] if self.status == "open" else [f"status {self.status}"]
+        if self.severity:
+            words.append(f"{self.severity} or worse")
+        words.extend(
+            f"{name} {getattr(self, name)}"
+            for name in ("category", "resource", "host", "metric")
+            if getattr(self, name)
+        )
+        if self.q:
+            words.append(f"text {self.q!r}")
+        if self.range:
+            words.append(f"seen within {self.range}")
+        if self.group:
+            words.append(f"group #{self.group}")
+        return words
+
+    @property
     def any(self) -> bool:
         return bool(set(self.as_query()) - {"status", "page"}) or self.status != "open"
 

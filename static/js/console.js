@@ -57,6 +57,20 @@
     });
   }
 
+  // -- panels folded on a phone ----------------------------------------------------------
+  // The filters and bulk actions start open on a wide screen and folded on a narrow one,
+  // where they would push the first alert below the fold.
+  if (window.matchMedia("(max-width: 800px)").matches) {
+    document.querySelectorAll("details[data-fold-on-phone]").forEach(function (panel) {
+      panel.open = false;
+    });
+  }
+  function reveal(el) {
+    const panel = el && el.closest("details");
+    if (panel) panel.open = true;
+    return el;
+  }
+
   // -- keeping selection and focus across swaps ----------------------------------------
   let kept = null;
   function keep() {
@@ -175,10 +189,10 @@
       // On the list: the focused row; on an alert's page: its action form.
       press(current || document.querySelector(".detail-actions"), actions[evt.key]);
     } else if (evt.key === "/") {
-      const search = document.getElementById("filter-q");
+      const search = reveal(document.getElementById("filter-q"));
       if (search) { search.focus(); evt.preventDefault(); }
     } else if (evt.key === "n") {
-      const notes = document.getElementById("action-notes");
+      const notes = reveal(document.getElementById("action-notes"));
       if (notes) { notes.focus(); evt.preventDefault(); }
     }
   });
