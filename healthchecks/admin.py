@@ -11,6 +11,7 @@ from healthchecks.state import disable
 from healthchecks.validation import endpoint_errors
 from metrics.models import Host
 from opsconsole.broken import BrokenFilter, broken_display
+from opsconsole.moments import moment
 from opsconsole.scrubbing import Scrubber
 
 MASK = "••••••"
@@ -269,7 +270,7 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
         if not endpoint.from_environment:
             return "made in the admin"
         if endpoint.removed_from_environment:
-            when = endpoint.removed_from_environment.strftime("%Y-%m-%d %H:%M UTC")
+            when = moment(endpoint.removed_from_environment)
             return f"SERVICE_ENDPOINTS, which stopped naming it on {when}: disabled then"
         return "SERVICE_ENDPOINTS: a restart puts back what the variable says"
 

@@ -30,6 +30,7 @@ from notifications.models import (
     RoutingRule,
 )
 from notifications.notifiers import available_kinds
+from opsconsole.moments import moment
 
 
 class NotificationChannelForm(forms.ModelForm):
@@ -126,7 +127,7 @@ class NotificationChannelAdmin(admin.ModelAdmin):
     @admin.display(description="health")
     def health(self, channel: NotificationChannel) -> str:
         if channel.circuit_open_until:
-            return f"circuit open until {channel.circuit_open_until:%Y-%m-%d %H:%M:%S}"
+            return f"circuit open until {moment(channel.circuit_open_until)}"
         if channel.consecutive_failures:
             return f"{channel.consecutive_failures} failure(s) in a row"
         return "ok"
@@ -408,7 +409,7 @@ def duration(seconds: int) -> str:
 def when(at, now, empty: str) -> str:
     if at is None:
         return empty
-    return f"{at:%Y-%m-%d %H:%M:%S} UTC ({duration(int((now - at).total_seconds()))} ago)"
+    return f"{moment(at)} ({duration(int((now - at).total_seconds()))} ago)"
 
 
 def next_message(at, now) -> str:
@@ -418,4 +419,4 @@ def next_message(at, now) -> str:
     left = int((at - now).total_seconds())
     if left <= 0:
         return "due now"
-    return f"in {duration(left)} ({at:%H:%M:%S} UTC)"
+    return f"in {duration(left)} ({moment(at)})"
