@@ -36,6 +36,7 @@ def alert_list(request):
         **console.pager_queries(filters, page),
         "page_size": console.PAGE_SIZE,
         "pending": console.pending(),
+        "panels": panels_for("alert_list", request),
         "statuses": console.STATUS_CHOICES,
         "severities": console.SEVERITY_ORDER,
         "categories": console.Category.values,

@@ -20,6 +20,7 @@ from notifications.channels import (
 )
 from notifications.configcode import routing_history
 from notifications.delivery import resend, send_test
+from notifications.gaps import routing_gaps
 from notifications.grouping import open_groups
 from notifications.models import (
     GROUP_FIELDS,
@@ -119,6 +120,10 @@ class NotificationChannelAdmin(admin.ModelAdmin):
         "circuit_open_until",
         "next_send_at",
     ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"routing_gaps": routing_gaps(), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=extra)
 
     @admin.display(description="secrets")
     def masked_secrets(self, channel: NotificationChannel) -> str:
@@ -314,6 +319,10 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
     def get_changelist_form(self, request, **kwargs):
         return LabelledRowForm
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"routing_gaps": routing_gaps(), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=extra)
 
     # Every edit leaves a version (who, when, what changed) in the configuration history,
     # recorded once the channels (saved after the rule itself) are in place.

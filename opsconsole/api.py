@@ -158,8 +158,10 @@ def health(request):
 
 @api.get("/status", tags=["service"])
 def status(request):
-    """Extended status: versions, modes and the collector's freshness."""
+    """Extended status: versions, modes, the collector's freshness, and warnings about
+    the configuration (a severity whose alerts reach no enabled channel)."""
     from metrics.models import Host
+    from opsconsole.panels import configuration_warnings
 
     hosts = list(Host.objects.order_by("hostname"))
     interval = settings.METRICS_COLLECTION_INTERVAL
@@ -179,4 +181,5 @@ def status(request):
             }
             for h in hosts
         ],
+        "warnings": configuration_warnings(),
     }
