@@ -7,10 +7,14 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from alerts.constants import Severity
+from notifications import channel_fields
 from notifications.channels import (
     default_min_severity,
     merged_secrets,
@@ -25,6 +29,7 @@ from notifications.grouping import open_groups
 from notifications.models import (
     GROUP_FIELDS,
     NO_GROUPING,
+    ChannelKind,
     DeliveryStatus,
     Notification,
     NotificationChannel,
@@ -35,14 +40,10 @@ from opsconsole.moments import moment
 
 
 class NotificationChannelForm(forms.ModelForm):
-    new_secrets = forms.JSONField(
-        required=False,
-        label="Secrets",
-        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
-        help_text='Write-only. JSON of the secrets to set, e.g. {"webhook_url": "https://..."} '
-        'or a webhook\'s headers, {"headers": {"Authorization": "Bearer ..."}}; keys (and '
-        "headers) not given are kept, one given as null is removed.",
-    )
+    """A channel's settings as typed fields of its kind (notifications.channel_fields):
+    secrets are password boxes that say whether a value is stored and keep it when left
+    empty; what is typed is validated as the API validates it (``problems_for``)."""
+
     min_severity = forms.ChoiceField(
         choices=[("", "Default for the kind (critical for SMS, else info)"), *Severity.choices],
         required=False,
@@ -54,7 +55,6 @@ class NotificationChannelForm(forms.ModelForm):
             "name",
             "kind",
             "enabled",
-            "config",
             "min_severity",
             "send_resolved",
             "rate_limit_per_minute",
@@ -70,11 +70,8 @@ class NotificationChannelForm(forms.ModelForm):
                 for value, label in self.fields["kind"].choices
                 if value in available_kinds()
             ]
-        stored = secret_names(self.instance) if self.instance.pk else []
-        if stored and "new_secrets" in self.fields:
-            self.fields["new_secrets"].help_text = (
-                f"Stored: {', '.join(f'{name} ••••••' for name in stored)}. "
-                + self.fields["new_secrets"].help_text
+            self.kind_groups = channel_fields.add_fields(
+                self, self.instance.config or {}, self.instance.secrets or {}
             )
 
     def clean(self):
@@ -84,19 +81,28 @@ class NotificationChannelForm(forms.ModelForm):
             cleaned["min_severity"] = (
                 self.instance.min_severity if self.instance.pk else default_min_severity(kind)
             )
-        given = cleaned.get("new_secrets")
-        if given is not None and not isinstance(given, dict):
-            self.add_error("new_secrets", "secrets must be a JSON object")
+        if not kind or kind not in available_kinds() or self.errors:
             return cleaned
-        secrets = merged_secrets(self.instance.secrets, given)
-        config = cleaned.get("config")
-        if config is None:
-            config = cleaned["config"] = {}
-        if kind and not self.errors:
-            for problem in problems_for(kind, config, secrets):
-                self.add_error(None, problem)
+        try:
+            config, given = channel_fields.read(kind, cleaned)
+        except forms.ValidationError as exc:
+            self.add_error(channel_fields.field_name(kind, "headers"), exc)
+            return cleaned
+        # A channel that changes kind keeps none of the other kind's secrets.
+        stored = self.instance.secrets if self.instance.kind == kind else {}
+        secrets = merged_secrets(stored, given)
+        for problem in problems_for(kind, config, secrets):
+            self.add_error(self._field_of(kind, problem), problem)
+        self.instance.config = config
         self.instance.secrets = secrets
         return cleaned
+
+    def _field_of(self, kind: str, problem: str) -> str | None:
+        """The typed field a problem names ("secrets.webhook_url is required ...")."""
+        head = problem.split(" ", 1)[0].split(":", 1)[0]
+        key = head.split(".", 1)[-1]
+        name = channel_fields.field_name(kind, key)
+        return name if name in self.fields else None
 
 
 @admin.register(NotificationChannel)
@@ -116,10 +122,71 @@ class NotificationChannelAdmin(admin.ModelAdmin):
     actions = ["send_test_message", "enable", "disable"]
     readonly_fields = [
         "masked_secrets",
+        "config",
         "consecutive_failures",
         "circuit_open_until",
         "next_send_at",
     ]
+
+    class Media:
+        js = ["js/admin_kinds.js"]
+
+    def get_fieldsets(self, request, obj=None):
+        state = ["masked_secrets", "consecutive_failures", "circuit_open_until", "next_send_at"]
+        main = ["name", "kind", "enabled", "min_severity", "send_resolved", "rate_limit_per_minute"]
+        if not self.has_change_permission(request, obj):
+            return [(None, {"fields": main}), ("Settings", {"fields": ["config", *state]})]
+        fieldsets = [(None, {"fields": main})]
+        form = self.get_form(request, obj)(instance=obj)
+        for kind, names in getattr(form, "kind_groups", []):
+            fieldsets.append(
+                (
+                    f"{ChannelKind(kind).label} settings",
+                    {"fields": names, "classes": ["kind-settings", f"kind-{kind}"]},
+                )
+            )
+        if obj is not None:
+            fieldsets.append(("State", {"fields": state}))
+        return fieldsets
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The typed fields are the form's own, not model fields: declared to the admin
+        # as none, so it builds the form from Meta and leaves them be.
+        if self.has_change_permission(request, obj):
+            kwargs["fields"] = None
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:channel_id>/test/",
+                self.admin_site.admin_view(self.test_view),
+                name="notifications_notificationchannel_test",
+            ),
+            *super().get_urls(),
+        ]
+
+    def test_view(self, request, channel_id: int):
+        """The channel page's "Send a test message" button (a POST)."""
+        channel = get_object_or_404(NotificationChannel, pk=channel_id)
+        if request.method != "POST" or not self.has_change_permission(request, channel):
+            raise PermissionDenied
+        self._report_test(request, channel)
+        return redirect(
+            reverse("admin:notifications_notificationchannel_change", args=[channel.pk])
+        )
+
+    def _report_test(self, request, channel: NotificationChannel) -> None:
+        record = send_test(channel)
+        code = f" (HTTP {record.response_code})" if record.response_code else ""
+        if record.status == DeliveryStatus.SENT:
+            self.message_user(request, f"Test message to {channel.name}: sent{code}.")
+        else:
+            self.message_user(
+                request,
+                f"Test message to {channel.name}: failed{code}: {record.last_error}",
+                messages.ERROR,
+            )
 
     def changelist_view(self, request, extra_context=None):
         extra = {"routing_gaps": routing_gaps(), **(extra_context or {})}
@@ -140,16 +207,7 @@ class NotificationChannelAdmin(admin.ModelAdmin):
     @admin.action(description="Send a test message")
     def send_test_message(self, request, queryset):
         for channel in queryset:
-            record = send_test(channel)
-            code = f" (HTTP {record.response_code})" if record.response_code else ""
-            if record.status == DeliveryStatus.SENT:
-                self.message_user(request, f"Test message to {channel.name}: sent{code}.")
-            else:
-                self.message_user(
-                    request,
-                    f"Test message to {channel.name}: failed{code}: {record.last_error}",
-                    messages.ERROR,
-                )
+            self._report_test(request, channel)
 
     @admin.action(description="Enable selected channels")
     def enable(self, request, queryset):
