@@ -3,8 +3,6 @@ delivery log with a "resend" action."""
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -13,7 +11,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from alerts.constants import Severity
+from alerts.constants import Category, Severity
 from notifications import channel_fields
 from notifications.channels import (
     default_min_severity,
@@ -241,7 +239,46 @@ class NameListField(forms.CharField):
         return [part.strip() for part in text.split(",") if part.strip()]
 
 
+class LabelLinesField(forms.CharField):
+    """Label matchers typed as 'team = db' lines (the JSON object they are stored as)."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 40})
+
+    def prepare_value(self, value):
+        if isinstance(value, dict):
+            return "\n".join(f"{k} = {v}" for k, v in value.items())
+        return value
+
+    def to_python(self, value):
+        if isinstance(value, dict):
+            return value
+        matchers = {}
+        for line in (super().to_python(value) or "").splitlines():
+            if not line.strip():
+                continue
+            name, sep, wanted = line.partition("=")
+            if not sep or not name.strip():
+                raise forms.ValidationError(f"{line.strip()!r} is not 'label = value'.")
+            matchers[name.strip()] = wanted.strip()
+        return matchers
+
+
+def _ticks(choices) -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        choices=choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "checkbox-row"}),
+    )
+
+
 class RoutingRuleForm(forms.ModelForm):
+    severities = _ticks(Severity.choices)
+    categories = _ticks(Category.choices)
+    channel_kinds = _ticks([])
+    label_matchers = LabelLinesField(
+        required=False,
+        help_text="One 'label = value' per line; all must match. Empty: any labels.",
+    )
     group_by = NameListField(
         required=False,
         help_text=(
@@ -269,6 +306,20 @@ class RoutingRuleForm(forms.ModelForm):
             "repeat_interval",
         ]
         widgets = {"channels": forms.CheckboxSelectMultiple(attrs={"class": "checkbox-row"})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "channel_kinds" in self.fields:
+            self.fields["channel_kinds"].choices = [
+                (k, ChannelKind(k).label) for k in available_kinds()
+            ]
+        for name, words in (("severities", "severity"), ("categories", "category")):
+            if name in self.fields:
+                self.fields[name].help_text = f"None ticked: any {words}."
+        if "channel_kinds" in self.fields:
+            self.fields[
+                "channel_kinds"
+            ].help_text = "Every enabled channel of the ticked kinds; add single channels below."
 
     def clean(self):
         cleaned = super().clean()
@@ -362,7 +413,7 @@ class RoutingRuleAdmin(admin.ModelAdmin):
             "/".join(rule.categories) or "any category",
         ]
         if rule.label_matchers:
-            parts.append(json.dumps(rule.label_matchers))
+            parts.append(", ".join(f"{k}={v}" for k, v in rule.label_matchers.items()))
         return ", ".join(parts)
 
     @admin.display(description="sends to")

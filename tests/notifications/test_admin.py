@@ -110,15 +110,44 @@ def test_a_routing_rule_with_an_unknown_severity_is_a_form_error(admin_client):
             "name": "bad",
             "position": 10,
             "enabled": "on",
-            "severities": '["dire"]',
-            "categories": "[]",
-            "label_matchers": "{}",
-            "channel_kinds": "[]",
+            "severities": ["dire"],
+            "label_matchers": "",
         },
     )
     assert response.status_code == 200
-    assert "severities: unknown [&#x27;dire&#x27;]" in response.content.decode()
+    assert "Select a valid choice. dire is not one of the available choices." in (
+        response.content.decode()
+    )
     assert not RoutingRule.objects.exists()
+
+
+def test_a_routing_rule_is_ticked_and_typed_not_written_in_json(admin_client):
+    page = admin_client.get("/admin/notifications/routingrule/add/").content.decode()
+    assert 'type="checkbox" name="severities" value="critical"' in page
+    assert 'type="checkbox" name="channel_kinds" value="pagerduty"' in page
+    response = admin_client.post(
+        "/admin/notifications/routingrule/add/",
+        {
+            "name": "Database pages",
+            "position": 5,
+            "enabled": "on",
+            "severities": ["error", "critical"],
+            "categories": ["database"],
+            "label_matchers": "team = db\nenv = prod",
+            "channel_kinds": ["pagerduty", "sms"],
+            "group_by": "rule, host",
+            "group_wait": 30,
+            "group_interval": 300,
+            "repeat_interval": 14400,
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    rule = RoutingRule.objects.get(name="Database pages")
+    assert rule.severities == ["error", "critical"] and rule.categories == ["database"]
+    assert rule.label_matchers == {"team": "db", "env": "prod"}
+    assert rule.channel_kinds == ["pagerduty", "sms"] and rule.group_by == ["rule", "host"]
+    change = admin_client.get(f"/admin/notifications/routingrule/{rule.pk}/change/")
+    assert "team = db" in change.content.decode()
 
 
 def test_old_admin_addresses_of_channels_lead_to_their_new_pages(admin_client):
