@@ -70,6 +70,11 @@ class AlertRuleForm(forms.ModelForm):
             "recommendations",
         ]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "kind" in self.fields:
+            self.fields["kind"].widget.attrs["data-kind-fields"] = json.dumps(KIND_FIELDS)
+
     def clean(self):
         data = super().clean()
         kind = data.get("kind")
@@ -122,6 +127,24 @@ class AlertRuleForm(forms.ModelForm):
         return data
 
 
+# The fields each rule kind reads (the others are hidden by static/js/admin_kinds.js).
+_METRIC = [k.value for k in METRIC_KINDS]
+_ALL = list(AlertRule.Kind.values)
+KIND_FIELDS = {
+    "metric": _METRIC,
+    "labels": _METRIC,
+    "process": [AlertRule.Kind.PROCESS_METRIC],
+    "service": [AlertRule.Kind.SERVICE_HEALTH],
+    "host": [k for k in _ALL if k != AlertRule.Kind.SERVICE_HEALTH],
+    "aggregation": [
+        k for k in _ALL if k not in (AlertRule.Kind.ABSENCE, AlertRule.Kind.SERVICE_HEALTH)
+    ],
+    "operator": [k for k in _ALL if k != AlertRule.Kind.ABSENCE],
+    "threshold": [k for k in _ALL if k != AlertRule.Kind.ABSENCE],
+    "clear_threshold": [k for k in _ALL if k != AlertRule.Kind.ABSENCE],
+}
+
+
 PREVIEW_HOURS = [1, 6, 24, 72, 168]
 
 
@@ -142,6 +165,10 @@ class AlertRuleAdmin(admin.ModelAdmin):
     ]
     list_filter = ["enabled", BrokenFilter, "kind", "severity", "category"]
     readonly_fields = ["evaluation", "targets_now"]
+
+    class Media:
+        js = ["js/admin_kinds.js"]
+
     search_fields = ["name", "metric", "process", "service", "description"]
     actions = ["enable", "disable"]
     fieldsets = [

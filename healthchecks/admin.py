@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
 
+from healthchecks.constants import Kind
 from healthchecks.models import CheckResult, Flip, LatencySample, ServiceEndpoint
 from healthchecks.runner import run_checks
 from healthchecks.state import disable
@@ -56,6 +58,15 @@ class ServiceEndpointForm(forms.ModelForm):
             "recovery_webhook_url", "recovery_after_failures",
         ]  # fmt: skip
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "kind" in self.fields:
+            # A heartbeat is pinged, not probed: no timeout, no response time.
+            probed = [k for k in Kind.values if k != Kind.HEARTBEAT]
+            self.fields["kind"].widget.attrs["data-kind-fields"] = json.dumps(
+                {"timeout_seconds": probed, "max_response_time_ms": probed}
+            )
+
     def save(self, commit=True):
         # An edit is the fix for a broken endpoint: the scheduler claims it again, and
         # marks it anew if it still cannot be checked.
@@ -102,6 +113,10 @@ class OriginFilter(admin.SimpleListFilter):
 @admin.register(ServiceEndpoint)
 class ServiceEndpointAdmin(admin.ModelAdmin):
     form = ServiceEndpointForm
+
+    class Media:
+        js = ["js/admin_kinds.js"]
+
     list_display = (
         "name",
         "kind",
@@ -154,7 +169,8 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
         (
             "HTTP",
             {
-                "classes": ("collapse",),
+                # Shown for HTTP endpoints only (static/js/admin_kinds.js).
+                "classes": ("collapse", "kind-settings", "kind-http"),
                 "fields": (
                     "http_method",
                     "http_headers",
@@ -170,7 +186,7 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
         (
             "Heartbeat",
             {
-                "classes": ("collapse",),
+                "classes": ("collapse", "kind-settings", "kind-heartbeat"),
                 "fields": (
                     "ping_uuid",
                     "period_seconds",
