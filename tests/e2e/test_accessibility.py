@@ -5,12 +5,13 @@ violation of WCAG 2.2 A/AA or of axe's best practices."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, log_in
+from tests.e2e.conftest import ROOT, log_in, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -99,6 +100,13 @@ def test_no_page_has_a_serious_or_critical_violation(page, console):
         found = [v for v in _axe(page) if v["impact"] in SERIOUS]
         if found:
             report[path] = found
+        if os.environ.get("E2E_SCREENSHOTS"):
+            # Every page at a laptop's 1440 px and a phone's 390 px, to look at.
+            name = re.sub(r"[^a-z0-9]+", "-", path.strip("/").lower()) or "home"
+            for width in (1440, 390):
+                page.set_viewport_size({"width": width, "height": 900})
+                screenshot(page, f"page-{name}-{width}")
+            page.set_viewport_size({"width": 1280, "height": 800})
     page.context.clear_cookies()
     page.goto(f"{console.url}/login/")
     found = [v for v in _axe(page) if v["impact"] in SERIOUS]
