@@ -74,7 +74,7 @@ def _ids(console) -> dict[str, str]:
     rule = console.manage(
         "shell", "-c", "from alerts.models import AlertRule; print(AlertRule.objects.first().pk)"
     )
-    return {"alert": alert, "rule": rule.strip()}
+    return {"alert": alert, "rule": rule.strip().splitlines()[-1]}
 
 
 @pytest.fixture
