@@ -140,7 +140,10 @@ def add_fields(form, stored_config: dict, stored_secrets: dict) -> list[tuple[st
     groups = []
     for kind, module in kinds():
         names = []
-        for key in (*module.CONFIG, *module.SECRETS):
+        required = getattr(module, "REQUIRED", ())
+        # What the kind cannot do without first, then the rest in the notifier's order.
+        keys = sorted((*module.CONFIG, *module.SECRETS), key=lambda k: k not in required)
+        for key in keys:
             name = field_name(kind, key)
             mine = form.instance.kind == kind
             form.fields[name] = build_field(

@@ -39,7 +39,9 @@ def _probe(severity: str, category: str):
 
 
 def _why(severity: str, category: str) -> str:
-    _enabled, rules = table.routing_table()
+    enabled, rules = table.routing_table()
+    if not enabled:
+        return "no channel is enabled (none may exist yet)"
     taking = [rule for rule, _ids in rules if not table.matches(rule, _probe(severity, category))]
     if not taking:
         return "no enabled routing rule takes them"

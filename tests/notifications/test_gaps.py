@@ -18,6 +18,8 @@ def _only_rule(**fields) -> RoutingRule:
 
 def test_it_names_each_severity_that_reaches_nobody_and_why():
     _only_rule(severities=["critical"], channel_kinds=["pagerduty"])
+    assert routing_gaps()[0].why == "no channel is enabled (none may exist yet)"
+    NotificationChannel.objects.create(name="screen", kind="dashboard", min_severity="critical")
     gaps = {gap.severity: gap for gap in routing_gaps()}
     assert list(gaps) == ["critical", "error", "warning", "info"]
     assert "'Everything to Slack' takes them" in gaps["critical"].why
@@ -50,7 +52,7 @@ def test_the_pages_and_the_status_api_warn(admin_client):
     _only_rule(channel_kinds=["email"], severities=["error"])
     alerts_page = admin_client.get("/alerts/").content.decode()
     assert "Some alerts would notify nobody" in alerts_page
-    assert "no enabled routing rule takes them" in alerts_page
+    assert "no channel is enabled (none may exist yet)" in alerts_page
     rules_page = admin_client.get("/admin/notifications/routingrule/").content.decode()
     assert "Some alerts would notify nobody" in rules_page
     status = admin_client.get("/api/v1/status").json()
