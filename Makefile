@@ -52,8 +52,9 @@ test-postgres: $(DEV_STAMP)
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
 	$(BIN)/python -m pytest -m "not e2e" -q
 
-# Browser tests: Debian's chromium driven by playwright.
+# Browser tests: Debian's chromium driven by playwright; axe-core from npm (.ci/node).
 e2e: $(DEV_STAMP)
+	@test -f .ci/node/node_modules/axe-core/axe.min.js || npm ci --prefix .ci/node --no-audit --no-fund
 	$(BIN)/python -m pytest -m e2e -q
 
 # schemathesis against a served console (embedded; production mode with DATABASE_URL

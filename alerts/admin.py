@@ -1,26 +1,30 @@
 from __future__ import annotations
 
+import json
 from collections import Counter
+from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import escape, format_html
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.timesince import timesince
 
 from alerts import inhibition, preview, rule_templates, silences
 from alerts.constants import INHIBITION_ACTOR, OPEN_STATUSES, EventKind, Status
-from alerts.models import Alert, AlertEvent, AlertRule, InhibitionRule, Silence
+from alerts.models import Alert, AlertEvent, AlertRule, InhibitionRule, RuleState, Silence
 from alerts.service import AlertService, AlertStateError
 from metrics.catalog import KNOWN, parse_key
 from metrics.models import Metric
 from metrics.templatetags.units import exact_value
 from opsconsole.broken import BrokenFilter, broken_display
+from opsconsole.moments import moment
 
 METRIC_KINDS = {
     AlertRule.Kind.SYSTEM_METRIC,
@@ -66,6 +70,11 @@ class AlertRuleForm(forms.ModelForm):
             "repeat_interval_seconds",
             "recommendations",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "kind" in self.fields:
+            self.fields["kind"].widget.attrs["data-kind-fields"] = json.dumps(KIND_FIELDS)
 
     def clean(self):
         data = super().clean()
@@ -119,6 +128,24 @@ class AlertRuleForm(forms.ModelForm):
         return data
 
 
+# The fields each rule kind reads (the others are hidden by static/js/admin_kinds.js).
+_METRIC = [k.value for k in METRIC_KINDS]
+_ALL = list(AlertRule.Kind.values)
+KIND_FIELDS = {
+    "metric": _METRIC,
+    "labels": _METRIC,
+    "process": [AlertRule.Kind.PROCESS_METRIC],
+    "service": [AlertRule.Kind.SERVICE_HEALTH],
+    "host": [k for k in _ALL if k != AlertRule.Kind.SERVICE_HEALTH],
+    "aggregation": [
+        k for k in _ALL if k not in (AlertRule.Kind.ABSENCE, AlertRule.Kind.SERVICE_HEALTH)
+    ],
+    "operator": [k for k in _ALL if k != AlertRule.Kind.ABSENCE],
+    "threshold": [k for k in _ALL if k != AlertRule.Kind.ABSENCE],
+    "clear_threshold": [k for k in _ALL if k != AlertRule.Kind.ABSENCE],
+}
+
+
 PREVIEW_HOURS = [1, 6, 24, 72, 168]
 
 
@@ -133,11 +160,16 @@ class AlertRuleAdmin(admin.ModelAdmin):
         "condition",
         "severity",
         "enabled",
+        "state_now",
         "evaluation",
         "preview_link",
     ]
     list_filter = ["enabled", BrokenFilter, "kind", "severity", "category"]
-    readonly_fields = ["evaluation"]
+    readonly_fields = ["evaluation", "targets_now"]
+
+    class Media:
+        js = ["js/admin_kinds.js"]
+
     search_fields = ["name", "metric", "process", "service", "description"]
     actions = ["enable", "disable"]
     fieldsets = [
@@ -173,9 +205,52 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         # Where the rule stands only when there is something to say.
+        fieldsets = list(self.fieldsets)
+        if obj is not None and obj.states.exclude(state=RuleState.State.OK).exists():
+            fieldsets.insert(0, ("Where it stands now", {"fields": ["targets_now"]}))
         if obj is not None and obj.broken:
-            return [("Evaluation", {"fields": ["evaluation"]}), *self.fieldsets]
-        return self.fieldsets
+            return [("Evaluation", {"fields": ["evaluation"]}), *fieldsets]
+        return fieldsets
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                pending_targets=Count("states", filter=Q(states__state=RuleState.State.PENDING)),
+                firing_targets=Count("states", filter=Q(states__state=RuleState.State.FIRING)),
+            )
+        )
+
+    @admin.display(description="now")
+    def state_now(self, rule: AlertRule) -> str:
+        parts = []
+        if getattr(rule, "firing_targets", 0):
+            parts.append(f"firing on {rule.firing_targets}")
+        if getattr(rule, "pending_targets", 0):
+            parts.append(f"pending on {rule.pending_targets}")
+        return ", ".join(parts) or "ok"
+
+    @admin.display(description="targets")
+    def targets_now(self, rule: AlertRule):
+        now = timezone.now()
+        rows = []
+        for state in rule.states.exclude(state=RuleState.State.OK).order_by("state", "target")[:50]:
+            if state.state == RuleState.State.PENDING:
+                left = state.since + timedelta(seconds=rule.for_seconds) - now
+                what = (
+                    f"pending for {timesince(state.since, now)}; fires in "
+                    f"{timesince(now, now + left) if left.total_seconds() > 0 else 'the next pass'}"
+                    " unless it gets better"
+                )
+            else:
+                what = f"firing for {timesince(state.since, now)}"
+            rows.append((state.target, what, moment(state.since)))
+        return format_html(
+            "<table><thead><tr><th scope='col'>Target</th><th scope='col'>State</th>"
+            "<th scope='col'>Since</th></tr></thead><tbody>{}</tbody></table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+        )
 
     @admin.display(description="evaluation")
     def evaluation(self, rule: AlertRule) -> str:
@@ -439,6 +514,22 @@ class SilenceForm(forms.ModelForm):
         model = Silence
         fields = ["matchers", "starts_at", "ends_at", "recurrence", "comment"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "matchers" in self.fields:
+            # The inhibition rules' 'field = value' lines, not a JSON list.
+            self.fields["matchers"] = MatchersField(
+                allow_empty=False,
+                label="Matchers",
+                help_text="One per line: severity = critical, resource =~ db-.*, "
+                "label:team = payments. All must match.",
+            )
+        for name in ("starts_at", "ends_at"):
+            # The admin's date and time boxes have one <label> for both: each says which.
+            widget = self.fields[name].widget if name in self.fields else None
+            for part, word in zip(getattr(widget, "widgets", ()), ("date", "time"), strict=False):
+                part.attrs["aria-label"] = f"{self.fields[name].label}: {word}"
+
     def clean_matchers(self):
         try:
             return silences.check_matchers(self.cleaned_data["matchers"])
@@ -523,6 +614,12 @@ class MatchersField(forms.CharField):
 
     def to_python(self, value):
         try:
+            if isinstance(value, str) and value.lstrip().startswith("["):
+                # A JSON list (as the API and files write them) is read as such.
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"Not a JSON list of matchers: {exc.msg}.") from None
             matchers = value if isinstance(value, list) else inhibition.matchers_from_text(value)
             silences.check_matchers(matchers, allow_empty=self.allow_empty)
         except ValueError as exc:

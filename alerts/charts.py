@@ -33,6 +33,8 @@ def hourly_chart(hourly: list[int]) -> dict:
                 "width": round(slot * 0.7, 1),
                 "height": round(h, 1),
                 "label_x": round(LEFT + hour * slot + slot / 2, 1),
+                # The phone's list draws the same bars sideways, as a share of the axis.
+                "percent": round(100 * count / top),
             }
         )
     ticks = [

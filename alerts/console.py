@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
@@ -63,6 +64,26 @@ class Filters:
         if chosen.page > 1:
             params["page"] = str(chosen.page)
         return params
+
+    @property
+    def active(self) -> list[str]:
+        """The filters in force beyond the default (open alerts, any severity), in
+        words: what the folded filter panel says it holds."""
+        words = [] if self.status == "open" else [f"status {self.status}"]
+        if self.severity:
+            words.append(f"{self.severity} or worse")
+        words.extend(
+            f"{name} {getattr(self, name)}"
+            for name in ("category", "resource", "host", "metric")
+            if getattr(self, name)
+        )
+        if self.q:
+            words.append(f"text {self.q!r}")
+        if self.range:
+            words.append(f"seen within {self.range}")
+        if self.group:
+            words.append(f"group #{self.group}")
+        return words
 
     @property
     def any(self) -> bool:
@@ -244,6 +265,68 @@ def page_of(filters: Filters) -> Page:
     start = (number - 1) * PAGE_SIZE
     rows = list(most_severe_first(alerts).select_related("rule")[start : start + PAGE_SIZE])
     return Page(alerts=rows, count=count, number=number, pages=pages)
+
+
+def page_count(filters: Filters) -> Page:
+    """The page's numbers without its rows (the live list's count and pager)."""
+    count = filter_alerts(filters).count()
+    pages = max(1, -(-count // PAGE_SIZE))
+    return Page(alerts=[], count=count, number=min(filters.page, pages), pages=pages)
+
+
+def pager_queries(filters: Filters, page: Page) -> dict[str, str]:
+    """The query strings of the pager's links, the page's filters kept."""
+    return {
+        "previous_query": urlencode(filters.as_query(page=page.number - 1)),
+        "next_query": urlencode(filters.as_query(page=page.number + 1)),
+    }
+
+
+@dataclass
+class Pending:
+    """A rule whose condition holds for a target but whose ``for`` has not run out."""
+
+    rule: str
+    rule_id: int
+    target: str
+    since: datetime
+    fires_at: datetime
+    value: float | None
+    unit: str
+
+
+def pending(limit: int = 20) -> list[Pending]:
+    """What will fire unless it gets better, soonest first (enabled rules only)."""
+    from alerts.models import RuleState
+
+    states = (
+        RuleState.objects.filter(state=RuleState.State.PENDING, rule__enabled=True)
+        .select_related("rule")
+        .order_by("since")[: limit * 4]
+    )
+    found = [
+        Pending(
+            rule=s.rule.name,
+            rule_id=s.rule_id,
+            target=s.target,
+            since=s.since,
+            fires_at=s.since + timedelta(seconds=s.rule.for_seconds),
+            value=s.last_value,
+            unit=_unit_of(s.rule),
+        )
+        for s in states
+    ]
+    return sorted(found, key=lambda p: p.fires_at)[:limit]
+
+
+def _unit_of(rule) -> str:
+    from metrics.catalog import parse_key, unit_of
+
+    try:
+        name, _ = parse_key(rule.metric or "")
+    except ValueError:
+        return ""
+    return unit_of(name)
 
 
 def open_counts() -> dict[str, int]:

@@ -13,6 +13,7 @@ missed, so nothing stale stays on screen.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import OrderedDict
 
@@ -87,6 +88,29 @@ def _load_counts(change) -> str:
     return html
 
 
+# A burst of changes is answered with one count and pager per page, this long after the
+# first of them, instead of one count query per change.
+SUMMARY_DELAY = 0.5
+
+
+async def _summary_html(filters: console.Filters, change=None) -> str:
+    key = ("summary", tuple(sorted(filters.as_query().items())), change)
+    cached = _rows.get(key) if change is not None else None
+    return cached if cached is not None else await _load_summary(filters, change, key)
+
+
+@database_sync_to_async
+def _load_summary(filters: console.Filters, change, key) -> str:
+    page = console.page_count(filters)
+    html = render_to_string(
+        "alerts/partials/list_summary.html",
+        {"page": page, "oob": True, **console.pager_queries(filters, page)},
+    )
+    if change is not None:
+        _remember(key, html)
+    return html
+
+
 @database_sync_to_async
 def _missed(cursor: int, alert_id: int | None = None) -> list:
     return console.events_since(cursor, alert_id=alert_id, limit=CATCH_UP_LIMIT)
@@ -147,6 +171,13 @@ class AlertListConsumer(_LiveAlerts):
     def prepare(self):
         params = QueryDict(self.scope.get("query_string", b"").decode("latin-1"))
         self.filters = console.parse_filters(params)
+        self.summary_due: asyncio.Task | None = None
+        self.last_change = None
+
+    async def disconnect(self, code):
+        if getattr(self, "summary_due", None) is not None:
+            self.summary_due.cancel()
+        await super().disconnect(code)
 
     async def alert_changed(self, event):
         loaded = await _row(event["alert_id"], _change_key(event), self.can_act)
@@ -160,6 +191,17 @@ class AlertListConsumer(_LiveAlerts):
         if event.get("event_id"):
             parts.append(_cursor_html(event["event_id"]))
         await self.send(text_data="".join(parts))
+        # A status change or a new alert may move the count and the pager: sent once
+        # for a burst, keyed by its last change so pages with the same filters share it.
+        if event.get("event_id") is not None:
+            self.last_change = _change_key(event)
+            if self.summary_due is None:
+                self.summary_due = asyncio.create_task(self.send_summary())
+
+    async def send_summary(self):
+        await asyncio.sleep(SUMMARY_DELAY)
+        self.summary_due = None
+        await self.send(text_data=await _summary_html(self.filters, self.last_change))
 
     async def catch_up(self, cursor):
         missed = await _missed(cursor)
@@ -175,7 +217,7 @@ class AlertListConsumer(_LiveAlerts):
                 "level": "ok",
             },
         )
-        return body + await _counts_html() + note
+        return body + await _counts_html() + await _summary_html(self.filters) + note
 
 
 class AlertDetailConsumer(_LiveAlerts):

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
 
+from healthchecks.constants import Kind
 from healthchecks.models import CheckResult, Flip, LatencySample, ServiceEndpoint
 from healthchecks.runner import run_checks
 from healthchecks.state import disable
 from healthchecks.validation import endpoint_errors
 from metrics.models import Host
 from opsconsole.broken import BrokenFilter, broken_display
+from opsconsole.moments import moment
 from opsconsole.scrubbing import Scrubber
 
 MASK = "••••••"
@@ -54,6 +57,15 @@ class ServiceEndpointForm(forms.ModelForm):
             "tls_expiry_warning_days", "period_seconds", "cron", "grace_seconds", "time_zone",
             "recovery_webhook_url", "recovery_after_failures", "recovery_actions",
         ]  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "kind" in self.fields:
+            # A heartbeat is pinged, not probed: no timeout, no response time.
+            probed = [k for k in Kind.values if k != Kind.HEARTBEAT]
+            self.fields["kind"].widget.attrs["data-kind-fields"] = json.dumps(
+                {"timeout_seconds": probed, "max_response_time_ms": probed}
+            )
 
     def save(self, commit=True):
         # An edit is the fix for a broken endpoint: the scheduler claims it again, and
@@ -101,6 +113,10 @@ class OriginFilter(admin.SimpleListFilter):
 @admin.register(ServiceEndpoint)
 class ServiceEndpointAdmin(admin.ModelAdmin):
     form = ServiceEndpointForm
+
+    class Media:
+        js = ["js/admin_kinds.js"]
+
     list_display = (
         "name",
         "kind",
@@ -153,7 +169,8 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
         (
             "HTTP",
             {
-                "classes": ("collapse",),
+                # Shown for HTTP endpoints only (static/js/admin_kinds.js).
+                "classes": ("collapse", "kind-settings", "kind-http"),
                 "fields": (
                     "http_method",
                     "http_headers",
@@ -169,7 +186,7 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
         (
             "Heartbeat",
             {
-                "classes": ("collapse",),
+                "classes": ("collapse", "kind-settings", "kind-heartbeat"),
                 "fields": (
                     "ping_uuid",
                     "period_seconds",
@@ -269,7 +286,7 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
         if not endpoint.from_environment:
             return "made in the admin"
         if endpoint.removed_from_environment:
-            when = endpoint.removed_from_environment.strftime("%Y-%m-%d %H:%M UTC")
+            when = moment(endpoint.removed_from_environment)
             return f"SERVICE_ENDPOINTS, which stopped naming it on {when}: disabled then"
         return "SERVICE_ENDPOINTS: a restart puts back what the variable says"
 

@@ -3,14 +3,16 @@ delivery log with a "resend" action."""
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from alerts.constants import Severity
+from alerts.constants import Category, Severity
+from notifications import channel_fields
 from notifications.channels import (
     default_min_severity,
     merged_secrets,
@@ -20,27 +22,26 @@ from notifications.channels import (
 )
 from notifications.configcode import routing_history
 from notifications.delivery import resend, send_test
+from notifications.gaps import routing_gaps
 from notifications.grouping import open_groups
 from notifications.models import (
     GROUP_FIELDS,
     NO_GROUPING,
+    ChannelKind,
     DeliveryStatus,
     Notification,
     NotificationChannel,
     RoutingRule,
 )
 from notifications.notifiers import available_kinds
+from opsconsole.moments import moment
 
 
 class NotificationChannelForm(forms.ModelForm):
-    new_secrets = forms.JSONField(
-        required=False,
-        label="Secrets",
-        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
-        help_text='Write-only. JSON of the secrets to set, e.g. {"webhook_url": "https://..."} '
-        'or a webhook\'s headers, {"headers": {"Authorization": "Bearer ..."}}; keys (and '
-        "headers) not given are kept, one given as null is removed.",
-    )
+    """A channel's settings as typed fields of its kind (notifications.channel_fields):
+    secrets are password boxes that say whether a value is stored and keep it when left
+    empty; what is typed is validated as the API validates it (``problems_for``)."""
+
     min_severity = forms.ChoiceField(
         choices=[("", "Default for the kind (critical for SMS, else info)"), *Severity.choices],
         required=False,
@@ -52,7 +53,6 @@ class NotificationChannelForm(forms.ModelForm):
             "name",
             "kind",
             "enabled",
-            "config",
             "min_severity",
             "send_resolved",
             "rate_limit_per_minute",
@@ -68,11 +68,8 @@ class NotificationChannelForm(forms.ModelForm):
                 for value, label in self.fields["kind"].choices
                 if value in available_kinds()
             ]
-        stored = secret_names(self.instance) if self.instance.pk else []
-        if stored and "new_secrets" in self.fields:
-            self.fields["new_secrets"].help_text = (
-                f"Stored: {', '.join(f'{name} ••••••' for name in stored)}. "
-                + self.fields["new_secrets"].help_text
+            self.kind_groups = channel_fields.add_fields(
+                self, self.instance.config or {}, self.instance.secrets or {}
             )
 
     def clean(self):
@@ -82,19 +79,28 @@ class NotificationChannelForm(forms.ModelForm):
             cleaned["min_severity"] = (
                 self.instance.min_severity if self.instance.pk else default_min_severity(kind)
             )
-        given = cleaned.get("new_secrets")
-        if given is not None and not isinstance(given, dict):
-            self.add_error("new_secrets", "secrets must be a JSON object")
+        if not kind or kind not in available_kinds() or self.errors:
             return cleaned
-        secrets = merged_secrets(self.instance.secrets, given)
-        config = cleaned.get("config")
-        if config is None:
-            config = cleaned["config"] = {}
-        if kind and not self.errors:
-            for problem in problems_for(kind, config, secrets):
-                self.add_error(None, problem)
+        try:
+            config, given = channel_fields.read(kind, cleaned)
+        except forms.ValidationError as exc:
+            self.add_error(channel_fields.field_name(kind, "headers"), exc)
+            return cleaned
+        # A channel that changes kind keeps none of the other kind's secrets.
+        stored = self.instance.secrets if self.instance.kind == kind else {}
+        secrets = merged_secrets(stored, given)
+        for problem in problems_for(kind, config, secrets):
+            self.add_error(self._field_of(kind, problem), problem)
+        self.instance.config = config
         self.instance.secrets = secrets
         return cleaned
+
+    def _field_of(self, kind: str, problem: str) -> str | None:
+        """The typed field a problem names ("secrets.webhook_url is required ...")."""
+        head = problem.split(" ", 1)[0].split(":", 1)[0]
+        key = head.split(".", 1)[-1]
+        name = channel_fields.field_name(kind, key)
+        return name if name in self.fields else None
 
 
 @admin.register(NotificationChannel)
@@ -114,10 +120,75 @@ class NotificationChannelAdmin(admin.ModelAdmin):
     actions = ["send_test_message", "enable", "disable"]
     readonly_fields = [
         "masked_secrets",
+        "config",
         "consecutive_failures",
         "circuit_open_until",
         "next_send_at",
     ]
+
+    class Media:
+        js = ["js/admin_kinds.js"]
+
+    def get_fieldsets(self, request, obj=None):
+        state = ["masked_secrets", "consecutive_failures", "circuit_open_until", "next_send_at"]
+        main = ["name", "kind", "enabled", "min_severity", "send_resolved", "rate_limit_per_minute"]
+        if not self.has_change_permission(request, obj):
+            return [(None, {"fields": main}), ("Settings", {"fields": ["config", *state]})]
+        fieldsets = [(None, {"fields": main})]
+        form = self.get_form(request, obj)(instance=obj)
+        for kind, names in getattr(form, "kind_groups", []):
+            fieldsets.append(
+                (
+                    f"{ChannelKind(kind).label} settings",
+                    {"fields": names, "classes": ["kind-settings", f"kind-{kind}"]},
+                )
+            )
+        if obj is not None:
+            fieldsets.append(("State", {"fields": state}))
+        return fieldsets
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The typed fields are the form's own, not model fields: declared to the admin
+        # as none, so it builds the form from Meta and leaves them be.
+        if self.has_change_permission(request, obj):
+            kwargs["fields"] = None
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:channel_id>/test/",
+                self.admin_site.admin_view(self.test_view),
+                name="notifications_notificationchannel_test",
+            ),
+            *super().get_urls(),
+        ]
+
+    def test_view(self, request, channel_id: int):
+        """The channel page's "Send a test message" button (a POST)."""
+        channel = get_object_or_404(NotificationChannel, pk=channel_id)
+        if request.method != "POST" or not self.has_change_permission(request, channel):
+            raise PermissionDenied
+        self._report_test(request, channel)
+        return redirect(
+            reverse("admin:notifications_notificationchannel_change", args=[channel.pk])
+        )
+
+    def _report_test(self, request, channel: NotificationChannel) -> None:
+        record = send_test(channel)
+        code = f" (HTTP {record.response_code})" if record.response_code else ""
+        if record.status == DeliveryStatus.SENT:
+            self.message_user(request, f"Test message to {channel.name}: sent{code}.")
+        else:
+            self.message_user(
+                request,
+                f"Test message to {channel.name}: failed{code}: {record.last_error}",
+                messages.ERROR,
+            )
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"routing_gaps": routing_gaps(), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=extra)
 
     @admin.display(description="secrets")
     def masked_secrets(self, channel: NotificationChannel) -> str:
@@ -126,7 +197,7 @@ class NotificationChannelAdmin(admin.ModelAdmin):
     @admin.display(description="health")
     def health(self, channel: NotificationChannel) -> str:
         if channel.circuit_open_until:
-            return f"circuit open until {channel.circuit_open_until:%Y-%m-%d %H:%M:%S}"
+            return f"circuit open until {moment(channel.circuit_open_until)}"
         if channel.consecutive_failures:
             return f"{channel.consecutive_failures} failure(s) in a row"
         return "ok"
@@ -134,16 +205,7 @@ class NotificationChannelAdmin(admin.ModelAdmin):
     @admin.action(description="Send a test message")
     def send_test_message(self, request, queryset):
         for channel in queryset:
-            record = send_test(channel)
-            code = f" (HTTP {record.response_code})" if record.response_code else ""
-            if record.status == DeliveryStatus.SENT:
-                self.message_user(request, f"Test message to {channel.name}: sent{code}.")
-            else:
-                self.message_user(
-                    request,
-                    f"Test message to {channel.name}: failed{code}: {record.last_error}",
-                    messages.ERROR,
-                )
+            self._report_test(request, channel)
 
     @admin.action(description="Enable selected channels")
     def enable(self, request, queryset):
@@ -177,7 +239,46 @@ class NameListField(forms.CharField):
         return [part.strip() for part in text.split(",") if part.strip()]
 
 
+class LabelLinesField(forms.CharField):
+    """Label matchers typed as 'team = db' lines (the JSON object they are stored as)."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 40})
+
+    def prepare_value(self, value):
+        if isinstance(value, dict):
+            return "\n".join(f"{k} = {v}" for k, v in value.items())
+        return value
+
+    def to_python(self, value):
+        if isinstance(value, dict):
+            return value
+        matchers = {}
+        for line in (super().to_python(value) or "").splitlines():
+            if not line.strip():
+                continue
+            name, sep, wanted = line.partition("=")
+            if not sep or not name.strip():
+                raise forms.ValidationError(f"{line.strip()!r} is not 'label = value'.")
+            matchers[name.strip()] = wanted.strip()
+        return matchers
+
+
+def _ticks(choices) -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        choices=choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "checkbox-row"}),
+    )
+
+
 class RoutingRuleForm(forms.ModelForm):
+    severities = _ticks(Severity.choices)
+    categories = _ticks(Category.choices)
+    channel_kinds = _ticks([])
+    label_matchers = LabelLinesField(
+        required=False,
+        help_text="One 'label = value' per line; all must match. Empty: any labels.",
+    )
     group_by = NameListField(
         required=False,
         help_text=(
@@ -204,6 +305,21 @@ class RoutingRuleForm(forms.ModelForm):
             "group_interval",
             "repeat_interval",
         ]
+        widgets = {"channels": forms.CheckboxSelectMultiple(attrs={"class": "checkbox-row"})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "channel_kinds" in self.fields:
+            self.fields["channel_kinds"].choices = [
+                (k, ChannelKind(k).label) for k in available_kinds()
+            ]
+        for name, words in (("severities", "severity"), ("categories", "category")):
+            if name in self.fields:
+                self.fields[name].help_text = f"None ticked: any {words}."
+        if "channel_kinds" in self.fields:
+            self.fields[
+                "channel_kinds"
+            ].help_text = "Every enabled channel of the ticked kinds; add single channels below."
 
     def clean(self):
         cleaned = super().clean()
@@ -213,12 +329,22 @@ class RoutingRuleForm(forms.ModelForm):
         return cleaned
 
 
+class LabelledRowForm(forms.ModelForm):
+    """A row of the routing rules' list: its inline inputs are named after the rule, so
+    a screen reader says "Position of Critical to PagerDuty", not just "edit text"."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            label = field.label or name
+            field.widget.attrs["aria-label"] = f"{label} of {self.instance.name}"
+
+
 @admin.register(RoutingRule)
 class RoutingRuleAdmin(admin.ModelAdmin):
     form = RoutingRuleForm
     list_display = ["name", "position", "enabled", "matches", "targets", "grouping"]
     list_editable = ["position", "enabled"]
-    filter_horizontal = ["channels"]
     readonly_fields = ["groups_now"]
     fieldsets = [
         (None, {"fields": ["name", "position", "enabled"]}),
@@ -287,7 +413,7 @@ class RoutingRuleAdmin(admin.ModelAdmin):
             "/".join(rule.categories) or "any category",
         ]
         if rule.label_matchers:
-            parts.append(json.dumps(rule.label_matchers))
+            parts.append(", ".join(f"{k}={v}" for k, v in rule.label_matchers.items()))
         return ", ".join(parts)
 
     @admin.display(description="sends to")
@@ -299,6 +425,13 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("channels")
+
+    def get_changelist_form(self, request, **kwargs):
+        return LabelledRowForm
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"routing_gaps": routing_gaps(), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=extra)
 
     # Every edit leaves a version (who, when, what changed) in the configuration history,
     # recorded once the channels (saved after the rule itself) are in place.
@@ -394,7 +527,7 @@ def duration(seconds: int) -> str:
 def when(at, now, empty: str) -> str:
     if at is None:
         return empty
-    return f"{at:%Y-%m-%d %H:%M:%S} UTC ({duration(int((now - at).total_seconds()))} ago)"
+    return f"{moment(at)} ({duration(int((now - at).total_seconds()))} ago)"
 
 
 def next_message(at, now) -> str:
@@ -404,4 +537,4 @@ def next_message(at, now) -> str:
     left = int((at - now).total_seconds())
     if left <= 0:
         return "due now"
-    return f"in {duration(left)} ({at:%H:%M:%S} UTC)"
+    return f"in {duration(left)} ({moment(at)})"

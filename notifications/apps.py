@@ -24,6 +24,11 @@ class NotificationsConfig(AppConfig):
         register_section(ChannelsSection())
         register_section(RoutingSection())
         register_panel("alert_detail", deliveries_panel)
+        from notifications import gaps
+        from opsconsole.panels import register_warnings
+
+        register_panel("alert_list", gaps.alert_list_panel)
+        register_warnings(gaps.warnings)
         from alerts.decisions import register_source
         from notifications.decisions import decisions
 

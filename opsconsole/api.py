@@ -141,6 +141,9 @@ class StatusOut(Schema):
         "disk_percent, load, cpu_count",
     )
     hosts: list[HostFreshness]
+    warnings: list[str] = Field(
+        default_factory=list, description="what is wrong with the configuration, one line each"
+    )
 
 
 @api.get("/", auth=None, response=answers({200: ServiceInfo}, public=True), tags=["service"])
@@ -226,8 +229,10 @@ def public_status() -> dict:
 @api.get("/status", response=answers({200: StatusOut}), tags=["service"])
 def status(request):
     """Extended status: versions, modes, the console's own vitals (the public part, also
-    served without auth at ``GET /status``) and the collector's freshness per host."""
+    served without auth at ``GET /status``), the collector's freshness per host, and
+    warnings about the configuration (a severity whose alerts reach no enabled channel)."""
     from metrics.models import Host
+    from opsconsole.panels import configuration_warnings
 
     interval = settings.METRICS_COLLECTION_INTERVAL
     return {
@@ -240,4 +245,5 @@ def status(request):
             }
             for h in Host.objects.order_by("hostname")
         ],
+        "warnings": configuration_warnings(),
     }

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from opsconsole.moments import moment
+
 
 class BrokenFilter(admin.SimpleListFilter):
     title = "broken"
@@ -23,7 +25,7 @@ class BrokenFilter(admin.SimpleListFilter):
 
 
 def broken_display(obj) -> str:
-    """'broken since 2026-11-22 10:00 UTC: OverflowError: ...', or 'ok'."""
+    """'broken since 2026-11-22 10:00:00 UTC: OverflowError: ...', or 'ok'."""
     if obj.broken_since is None:
         return "ok"
-    return f"broken since {obj.broken_since:%Y-%m-%d %H:%M} UTC: {obj.broken_reason}"
+    return f"broken since {moment(obj.broken_since)}: {obj.broken_reason}"

@@ -4,8 +4,12 @@ An app that keeps data the console should show (the deliveries made for an alert
 service endpoints' health on Sentry Station) registers a function in its
 ``AppConfig.ready()``; the page shows what each returns, in order of registration.
 Nothing is shown for an app that is not installed. Slots: ``alert_detail`` (called
-with the alert and the request), ``station`` and ``system_monitor`` (called with the
-request).
+with the alert and the request), ``alert_list`` (above the alerts list, called with
+the request), ``station`` and ``system_monitor`` (called with the request).
+
+Warnings (``register_warnings``): functions returning lines that something is wrong
+with the configuration (a severity that reaches no channel), listed by
+``/api/v1/status``.
 
 A panel that changes while the page is open also registers a live source: the group
 its app publishes to and a function rendering the panel's out-of-band swap for an
@@ -91,3 +95,22 @@ def panels_for(slot: str, *args) -> list[Panel]:
         if panel is not None:
             panels.append(panel)
     return panels
+
+
+_warnings: list[Callable[[], list[str]]] = []
+
+
+def register_warnings(source: Callable[[], list[str]]) -> None:
+    if source not in _warnings:
+        _warnings.append(source)
+
+
+def configuration_warnings() -> list[str]:
+    """Every registered source's lines; a failing source is logged and left out."""
+    lines: list[str] = []
+    for source in _warnings:
+        try:
+            lines.extend(source())
+        except Exception:
+            logger.exception("warnings source %r failed", source)
+    return lines

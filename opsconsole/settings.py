@@ -285,6 +285,8 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = envtimezone("TIME_ZONE", "UTC")
 USE_I18N = True
+# One date format with its zone on every page and in the admin (opsconsole/formats).
+FORMAT_MODULE_PATH = ["opsconsole.formats"]
 USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

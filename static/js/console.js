@@ -57,6 +57,20 @@
     });
   }
 
+  // -- panels folded on a phone ----------------------------------------------------------
+  // The filters and bulk actions start open on a wide screen and folded on a narrow one,
+  // where they would push the first alert below the fold.
+  if (window.matchMedia("(max-width: 800px)").matches) {
+    document.querySelectorAll("details[data-fold-on-phone]").forEach(function (panel) {
+      panel.open = false;
+    });
+  }
+  function reveal(el) {
+    const panel = el && el.closest("details");
+    if (panel) panel.open = true;
+    return el;
+  }
+
   // -- keeping selection and focus across swaps ----------------------------------------
   let kept = null;
   function keep() {
@@ -95,23 +109,81 @@
   });
 
   // -- a new alert: insert its row where the ordering puts it ----------------------------
-  document.body.addEventListener("htmx:oobErrorNoTarget", function (evt) {
-    const row = evt.detail.content;
+  // Only on the first page, only among the page's rows (one that sorts below the last of
+  // a full page belongs to the next page), and only while the operator is at the top:
+  // below it, rows would jump under the reader's eyes, so they wait behind a
+  // "N new alerts: show" bar instead. The count and pager come from the server.
+  const pageSize = live ? parseInt(live.dataset.pageSize || "50", 10) : 50;
+  const waiting = new Map(); // alert row id -> its newest row, not shown yet
+  const newBar = document.getElementById("new-alerts");
+  const newButton = document.getElementById("show-new-alerts");
+
+  function atTop() {
     const rows = document.getElementById("alert-rows");
-    if (!rows || !row || !row.classList || !row.classList.contains("alert-row")) return;
-    if (row.dataset.match !== "1" || (live && live.dataset.page !== "1")) return;
-    if (document.getElementById(row.id)) return;
-    row.removeAttribute("hx-swap-oob");
-    row.classList.add("fresh");
+    return !rows || rows.getBoundingClientRect().top > -40 || window.scrollY < 80;
+  }
+
+  function place(row) {
+    const rows = document.getElementById("alert-rows");
+    if (!rows || document.getElementById(row.id)) return false;
     const rank = parseInt(row.dataset.rank, 10);
     const seen = row.dataset.lastSeen;
     const before = Array.from(rows.children).find(function (other) {
       const r = parseInt(other.dataset.rank, 10);
       return r < rank || (r === rank && other.dataset.lastSeen < seen);
     });
+    if (!before && rows.children.length >= pageSize) return false;
+    row.removeAttribute("hx-swap-oob");
+    row.classList.add("fresh");
     rows.insertBefore(row, before || null);
     htmx.process(row);
+    while (rows.children.length > pageSize) rows.lastElementChild.remove();
+    return true;
+  }
+
+  function showWaiting() {
+    waiting.forEach(place);
+    waiting.clear();
+    updateNewBar();
     updateEmpty();
+  }
+
+  function updateNewBar() {
+    if (!newBar || !newButton) return;
+    newBar.hidden = waiting.size === 0;
+    const n = waiting.size;
+    const text = n + " new alert" + (n === 1 ? "" : "s") + " \u2014 show";
+    if (n && newButton.textContent !== text) newButton.textContent = text;
+  }
+
+  if (newButton) {
+    newButton.addEventListener("click", function () {
+      showWaiting();
+      const rows = document.getElementById("alert-rows");
+      if (rows) rows.closest("section").scrollIntoView({ block: "start" });
+    });
+  }
+  window.addEventListener("scroll", function () {
+    if (waiting.size && atTop()) showWaiting();
+  }, { passive: true });
+
+  document.body.addEventListener("htmx:oobErrorNoTarget", function (evt) {
+    const row = evt.detail.content;
+    const rows = document.getElementById("alert-rows");
+    if (!rows || !row || !row.classList || !row.classList.contains("alert-row")) return;
+    if (row.dataset.match !== "1" || (live && live.dataset.page !== "1")) {
+      // One that waits and no longer belongs here (resolved meanwhile) is not shown.
+      if (waiting.delete(row.id)) updateNewBar();
+      return;
+    }
+    if (document.getElementById(row.id)) return;
+    if (atTop() && !waiting.size) {
+      place(row);
+      updateEmpty();
+    } else {
+      waiting.set(row.id, row);
+      updateNewBar();
+    }
   });
 
   function updateEmpty() {
@@ -175,10 +247,10 @@
       // On the list: the focused row; on an alert's page: its action form.
       press(current || document.querySelector(".detail-actions"), actions[evt.key]);
     } else if (evt.key === "/") {
-      const search = document.getElementById("filter-q");
+      const search = reveal(document.getElementById("filter-q"));
       if (search) { search.focus(); evt.preventDefault(); }
     } else if (evt.key === "n") {
-      const notes = document.getElementById("action-notes");
+      const notes = reveal(document.getElementById("action-notes"));
       if (notes) { notes.focus(); evt.preventDefault(); }
     }
   });

@@ -87,7 +87,16 @@
   function tickAgo() {
     document.querySelectorAll("[data-since]").forEach(function (el) {
       const seconds = secondsSince(el.dataset.since);
-      if (seconds !== null) setText(el, ago(seconds));
+      if (seconds === null) return;
+      // "firing for 12 min", "pending for 40 s" where the element names what lasted.
+      setText(el, el.dataset.prefix ? el.dataset.prefix + " " + span(seconds) : ago(seconds));
+    });
+    // What is still to come: "fires in 4 min" (a pending rule's `for`), then what then.
+    document.querySelectorAll("[data-until]").forEach(function (el) {
+      const at = parse(el.dataset.until);
+      if (isNaN(at)) return;
+      const seconds = Math.ceil((at - Date.now() - skew) / 1000);
+      setText(el, seconds > 0 ? (el.dataset.prefix || "in") + " " + span(seconds) : el.dataset.done || "now");
     });
   }
 

@@ -122,7 +122,10 @@ def test_the_alert_page_shows_its_timeline(admin_client):
         ('[{"field": "resource", "op": "regex", "value": "(a)\\\\1"}]', "no backreferences"),
         ('[{"field": "resource", "op": "regex", "value": "web-("}]', "not a valid regular"),
         ('[{"field": "host", "value": "x"}]', "unknown field 'host'"),
-        ("[]", "This field is required"),
+        ("[]", "at least one matcher"),
+        # The form's own lines, as the inhibition rules take them.
+        ("resource =~ web-(", "not a valid regular"),
+        ("", "at least one matcher"),
     ],
 )
 def test_a_bad_silence_gets_a_clear_form_error(admin_client, matchers, message):
@@ -220,3 +223,14 @@ def test_check_pattern_accepts_ordinary_patterns():
     assert check_pattern(r"(\w*)*x") == r"(\w*)*x"
     with pytest.raises(ValueError, match="at most 200 characters"):
         check_pattern("a" * 201)
+
+
+def test_the_rule_form_says_which_fields_each_kind_uses(admin_client):
+    import html
+    import json
+    import re
+
+    page = admin_client.get("/admin/alerts/alertrule/add/").content.decode()
+    kinds = json.loads(html.unescape(re.search(r'data-kind-fields="([^"]+)"', page).group(1)))
+    assert kinds["process"] == ["process_metric"] and kinds["service"] == ["service_health"]
+    assert "absence" not in kinds["threshold"] and "js/admin_kinds.js" in page

@@ -94,14 +94,22 @@ def test_alert_rows_and_the_alert_page_carry_last_seen_for_the_clock(client, car
     client.force_login(carol)
     iso = alert.last_seen.isoformat()
 
+    first = alert.first_seen.isoformat()
     listing = _Tags(client.get("/alerts/").content.decode())
-    assert [a["data-since"] for a in listing.with_attr("data-since")] == [iso]
+    # How long it has fired (from first seen), and when it was last seen.
+    assert [(a.get("data-prefix"), a["data-since"]) for a in listing.with_attr("data-since")] == [
+        ("firing for", first),
+        (None, iso),
+    ]
     assert [a["datetime"] for t, a in listing.tags if t == "time"] == [iso]
     assert listing.by_id("live-paused")["role"] == "status"
 
     detail_html = client.get(f"/alerts/{alert.pk}/").content.decode()
     detail = _Tags(detail_html)
-    assert [a["data-since"] for a in detail.with_attr("data-since")] == [iso]
+    assert [(a.get("data-prefix"), a["data-since"]) for a in detail.with_attr("data-since")] == [
+        ("firing for", first),
+        (None, iso),
+    ]
     assert "last seen" in detail_html
     assert detail.by_id("live-paused")["role"] == "status"
     assert "js/freshness.js" in detail_html

@@ -186,3 +186,50 @@ def test_a_reconnecting_alert_page_gets_only_the_events_it_missed(client, carol)
     assert "first look" in frame and "fixed it" in frame
     assert f'id="event-{seen}"' not in frame
     assert frame.count('class="event ') == 2
+
+
+def test_the_count_and_pager_follow_new_alerts_on_an_open_list(client, carol, monkeypatch):
+    from alerts import console, consumers
+
+    monkeypatch.setattr(console, "PAGE_SIZE", 2)
+    monkeypatch.setattr(consumers, "SUMMARY_DELAY", 0)
+    client.force_login(carol)
+
+    async def then(page):
+        for n in range(3):
+            await sync_to_async(raise_alert)(f"Disk full on db-0{n}", "error")
+        frames = []
+        while not any('id="list-count"' in f and "of 3 alerts" in f for f in frames):
+            frames.append(await page.receive_from(timeout=5))
+        return frames[-1]
+
+    frame = _open("/ws/alerts/", client, then)
+    # Two rows a page: the first shows two of three, and the pager leads to the second.
+    assert "1\u20132 of 3 alerts" in frame
+    assert 'id="pager"' in frame and "page 1 of 2" in frame and "page=2" in frame
+    assert "hidden" not in frame.split('id="pager"', 1)[1].split(">", 1)[0]
+
+
+def test_the_list_tells_the_page_size_and_the_pending_rules(client, carol):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from alerts.models import AlertRule, RuleState
+
+    rule = AlertRule.objects.create(
+        name="CPU hot", metric="cpu_usage_percent", threshold=90, for_seconds=300, severity="error"
+    )
+    RuleState.objects.create(
+        rule=rule,
+        target="web-01/cpu_usage_percent",
+        state=RuleState.State.PENDING,
+        since=timezone.now() - timedelta(seconds=40),
+        last_value=95.5,
+    )
+    client.force_login(carol)
+    html = client.get("/alerts/").content.decode()
+    assert 'data-page-size="50"' in html
+    assert "Pending: 1 rule about to fire" in html
+    assert "CPU hot" in html and "web-01/cpu_usage_percent" in html and "95.5 %" in html
+    assert 'data-prefix="fires in"' in html

@@ -58,11 +58,9 @@ def test_a_channel_edited_and_deleted_in_the_admin_is_recorded(client, alice, ma
             "name": "big screen",
             "kind": "dashboard",
             "enabled": "on",
-            "config": "{}",
             "min_severity": "warning",
             "send_resolved": "on",
             "rate_limit_per_minute": "",
-            "new_secrets": "",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]

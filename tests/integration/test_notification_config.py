@@ -215,10 +215,8 @@ def _routing_form(**fields) -> dict:
         "name": "db team",
         "position": "100",
         "enabled": "on",
-        "severities": '["critical"]',
-        "categories": "[]",
-        "label_matchers": '{"team": "db"}',
-        "channel_kinds": "[]",
+        "severities": ["critical"],
+        "label_matchers": "team = db",
         "channels": [],
         "group_by": "rule, host",
         "group_wait": "30",
@@ -236,7 +234,7 @@ def test_an_admin_edit_of_a_routing_rule_records_who_and_what_changed(admin_clie
     rule = RoutingRule.objects.get(name="db team")
     admin_client.post(
         f"/admin/notifications/routingrule/{rule.pk}/change/",
-        _routing_form(severities='["critical", "error"]', channels=[str(screen.pk)]),
+        _routing_form(severities=["critical", "error"], channels=[str(screen.pk)]),
     )
     first, second = routing_versions(rule)
     assert (first.actor, first.source, second.actor) == ("alice", "admin", "alice")
@@ -264,7 +262,7 @@ def test_the_admin_shows_a_routing_diff_and_rolls_back(admin_client):
     rule = RoutingRule.objects.get(name="db team")
     admin_client.post(
         f"/admin/notifications/routingrule/{rule.pk}/change/",
-        _routing_form(severities='["info"]', channels=[]),
+        _routing_form(severities=["info"], channels=[]),
     )
     first, second = routing_versions(rule)
     page = admin_client.get(f"/admin/opsconsole/configversion/{second.pk}/change/").content.decode()
