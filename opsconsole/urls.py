@@ -31,4 +31,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("healthchecks.urls")),
+    path("", include("oncall.urls")),
 ]

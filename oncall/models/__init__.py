@@ -1,0 +1,18 @@
+"""People's contact methods and notification rules, on-call schedules (rotations in
+layers, overrides), escalation policies and the escalations running under them."""
+
+from oncall.models.people import (
+    CHANNEL_KIND,
+    ContactKind,
+    ContactMethod,
+    NotificationRule,
+    Urgency,
+)
+
+__all__ = [
+    "CHANNEL_KIND",
+    "ContactKind",
+    "ContactMethod",
+    "NotificationRule",
+    "Urgency",
+]
