@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from oncall import people
-from oncall.models import ContactMethod, NotificationRule
+from oncall import lint, people, schedules
+from oncall.models import (
+    ContactMethod,
+    NotificationRule,
+    Override,
+    Rotation,
+    RotationMember,
+    Schedule,
+)
 
 
 class ContactMethodForm(forms.ModelForm):
@@ -57,3 +66,66 @@ class NotificationRuleAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         return ["contact_method", "urgency", "delay_minutes"]
+
+
+class RotationMemberInline(admin.TabularInline):
+    model = RotationMember
+    extra = 1
+    fields = ["position", "user"]
+    ordering = ["position"]
+
+
+@admin.register(Rotation)
+class RotationAdmin(admin.ModelAdmin):
+    list_display = ["name", "schedule", "layer", "length", "handoff_time", "start_date"]
+    list_filter = ["schedule"]
+    inlines = [RotationMemberInline]
+
+
+class RotationInline(admin.TabularInline):
+    model = Rotation
+    extra = 0
+    fields = ["name", "layer", "length", "shift_hours", "handoff_time", "start_date"]
+    show_change_link = True  # participants are edited on the rotation's page
+
+
+class OverrideInline(admin.TabularInline):
+    model = Override
+    extra = 0
+    fields = ["user", "replaces", "start", "end", "note"]
+    fk_name = "schedule"
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    list_display = ["name", "time_zone", "on_call_now", "problems"]
+    search_fields = ["name"]
+    inlines = [RotationInline, OverrideInline]
+
+    @admin.display(description="On call now")
+    def on_call_now(self, obj):
+        shift = schedules.on_call(schedules.load_one(obj.pk), timezone.now())
+        if shift is None:
+            return "nobody"
+        return get_user_model().objects.get(pk=shift.user_id).get_username()
+
+    @admin.display(description="Problems")
+    def problems(self, obj):
+        return "; ".join(lint.schedule_problems(obj)) or "—"
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        for problem in lint.schedule_problems(form.instance):
+            self.message_user(request, problem, messages.WARNING)
+
+
+@admin.register(Override)
+class OverrideAdmin(admin.ModelAdmin):
+    list_display = ["schedule", "user", "replaces", "start", "end", "created_by"]
+    list_filter = ["schedule"]
+    readonly_fields = ["created_by"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

@@ -37,10 +37,15 @@ class RotationView:
     anchor: datetime = field(init=False)
 
     def __post_init__(self):
-        self.anchor = datetime.combine(self.start_date, self.handoff, tzinfo=self.tz)
+        # Every instant here is in UTC: Python subtracts two datetimes of the same zone
+        # by their wall clocks, which is wrong across a DST change.
+        self.anchor = datetime.combine(self.start_date, self.handoff, tzinfo=self.tz).astimezone(
+            UTC
+        )
 
     def shift(self, at: datetime) -> tuple[int, datetime, datetime] | None:
         """(index of the shift, its start, its end) at ``at``; None before the start."""
+        at = at.astimezone(UTC)
         if at < self.anchor:
             return None
         if self.length == ShiftLength.HOURS:
@@ -48,16 +53,19 @@ class RotationView:
             index = (at - self.anchor) // step
             start = self.anchor + index * step
             return index, start, start + step
-        # Wall-clock days: compare naive local times, then put the zone back.
+        # Wall-clock days: count in naive local time, then back to UTC.
         days = timedelta(days=7 if self.length == ShiftLength.WEEKLY else 1)
+        naive_anchor = datetime.combine(self.start_date, self.handoff)
         local = at.astimezone(self.tz).replace(tzinfo=None)
-        naive_anchor = self.anchor.replace(tzinfo=None)
         index = (local - naive_anchor) // days
-        start = (naive_anchor + index * days).replace(tzinfo=self.tz)
-        end = (naive_anchor + (index + 1) * days).replace(tzinfo=self.tz)
+
+        def instant(i: int) -> datetime:
+            return (naive_anchor + i * days).replace(tzinfo=self.tz).astimezone(UTC)
+
+        start, end = instant(index), instant(index + 1)
         if start > at:  # the wall clock went back over the handoff
             index -= 1
-            end, start = start, (naive_anchor + index * days).replace(tzinfo=self.tz)
+            start, end = instant(index), start
         return index, start, end
 
     def person(self, at: datetime) -> tuple[int, datetime, datetime] | None:
@@ -183,7 +191,7 @@ def on_call(view: ScheduleView, at: datetime) -> Shift | None:
         found = rotation.person(at)
         if found is not None:
             scheduled = Shift(
-                found[0], found[1], found[2], f"rotation {rotation.name}", rotation.pk
+                found[0], found[1], found[2], f"rotation {rotation.name}", rotation.id
             )
             break
     for o in view.overrides:

@@ -3,5 +3,9 @@ from django.urls import path
 from oncall import views
 
 urlpatterns = [
+    path("oncall/", views.oncall_page, name="oncall"),
+    path("oncall/schedules/<int:schedule_id>/", views.schedule_page, name="oncall_schedule"),
     path("oncall/act/<str:token>/", views.act, name="oncall_act"),
+    path("oncall/feeds/schedule/<str:token>.ics", views.schedule_feed, name="oncall_schedule_feed"),
+    path("oncall/feeds/person/<str:token>.ics", views.person_feed, name="oncall_person_feed"),
 ]

@@ -8,11 +8,25 @@ from oncall.models.people import (
     NotificationRule,
     Urgency,
 )
+from oncall.models.schedules import (
+    Override,
+    PersonalFeed,
+    Rotation,
+    RotationMember,
+    Schedule,
+    ShiftLength,
+)
 
 __all__ = [
     "CHANNEL_KIND",
     "ContactKind",
     "ContactMethod",
     "NotificationRule",
+    "Override",
+    "PersonalFeed",
+    "Rotation",
+    "RotationMember",
+    "Schedule",
+    "ShiftLength",
     "Urgency",
 ]
