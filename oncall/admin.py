@@ -10,6 +10,9 @@ from django.utils import timezone
 from oncall import lint, people, schedules
 from oncall.models import (
     ContactMethod,
+    Escalation,
+    EscalationPolicy,
+    EscalationStep,
     NotificationRule,
     Override,
     Rotation,
@@ -129,3 +132,55 @@ class OverrideAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+
+class EscalationStepInline(admin.TabularInline):
+    model = EscalationStep
+    extra = 1
+    fields = [
+        "position",
+        "action",
+        "schedule",
+        "person",
+        "group",
+        "channel",
+        "repeat_from",
+        "wait_minutes",
+    ]
+    ordering = ["position", "id"]
+
+
+@admin.register(EscalationPolicy)
+class EscalationPolicyAdmin(admin.ModelAdmin):
+    list_display = ["name", "repeat", "step_count", "problem_list"]
+    search_fields = ["name"]
+    filter_horizontal = ["routing_rules"]
+    readonly_fields = ["problem_list"]
+    fields = ["name", "description", "repeat", "routing_rules", "problem_list"]
+    inlines = [EscalationStepInline]
+
+    @admin.display(description="Steps")
+    def step_count(self, obj):
+        return obj.steps.count()
+
+    @admin.display(description="Problems found at the last save")
+    def problem_list(self, obj):
+        return "; ".join(obj.problems or []) or "—"
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        for problem in lint.refresh(form.instance):
+            self.message_user(request, problem, messages.WARNING)
+
+
+@admin.register(Escalation)
+class EscalationAdmin(admin.ModelAdmin):
+    list_display = ["alert", "policy", "status", "next_position", "round", "next_step_at", "taken"]
+    list_filter = ["status", "policy"]
+    readonly_fields = [f.name for f in Escalation._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

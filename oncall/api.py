@@ -19,6 +19,7 @@ from oncall import editing, people, schedules
 from oncall.models import (
     ContactKind,
     ContactMethod,
+    EscalationPolicy,
     NotificationRule,
     Override,
     Schedule,
@@ -31,6 +32,7 @@ from opsconsole.roles import Role, has_role
 
 people_router = Router(tags=["people"])
 schedules_router = Router(tags=["schedules"])
+policies_router = Router(tags=["escalation policies"])
 
 READ = api_auth()
 WRITE = api_auth(Scope.WRITE, Role.RESPONDER)
@@ -502,4 +504,101 @@ def delete_override(request, schedule_id: int, override_id: int):
     if not mine and not has_role(request.auth, Role.ADMIN):
         raise HttpError(403, "only admins remove other people's overrides")
     override.delete()
+    return Status(204, None)
+
+
+# -- escalation policies ----------------------------------------------------------------------
+class StepIO(Schema):
+    action: str = Field(..., description="schedule, next, person, group, channel or repeat")
+    schedule: str | None = Field(None, description="a schedule's name (schedule, next)")
+    person: str | None = Field(None, description="a username (person)")
+    group: str | None = Field(None, description="a group's name (group)")
+    channel: str | None = Field(None, description="a channel's name (channel)")
+    repeat_from: int | None = Field(None, description="a step number before this one (repeat)")
+    wait_minutes: int = Field(5, ge=0, le=1440, description="before the next step")
+
+
+class PolicyIn(Schema):
+    name: str = Field(..., min_length=1, max_length=100)
+    description: str = ""
+    repeat: int = Field(0, ge=0, le=20, description="times the policy starts over")
+    routing_rules: list[str] = Field(default_factory=list, description="routing rule names")
+    steps: list[StepIO] = Field(default_factory=list)
+
+
+class PolicyOut(Schema):
+    id: int
+    name: str
+    description: str
+    repeat: int
+    routing_rules: list[str]
+    steps: list[dict]
+    problems: list[str] = Field(..., description="what the lint found at the last save")
+
+
+def _policy_out(policy: EscalationPolicy) -> dict:
+    data = editing.policy_as_data(policy)
+    return {
+        "id": policy.pk,
+        "name": policy.name,
+        "description": policy.description,
+        "repeat": policy.repeat,
+        "routing_rules": data["routing_rules"],
+        "steps": data["steps"],
+        "problems": policy.problems or [],
+    }
+
+
+def _step_data(payload: PolicyIn) -> dict:
+    data = payload.dict()
+    data["steps"] = [{k: v for k, v in step.items() if v is not None} for step in data["steps"]]
+    return data
+
+
+@policies_router.get("", response=list[PolicyOut], auth=READ, url_name="list_escalation_policies")
+def list_escalation_policies(request):
+    return [_policy_out(p) for p in EscalationPolicy.objects.prefetch_related("routing_rules")]
+
+
+@policies_router.post(
+    "", response={201: PolicyOut}, auth=ADMIN, url_name="create_escalation_policy"
+)
+def create_escalation_policy(request, payload: PolicyIn):
+    """Create a policy; the answer lists what its lint found (unreachable steps, empty
+    schedules, people nobody could reach)."""
+    try:
+        policy = editing.save_policy(_step_data(payload))
+    except editing.EditError as exc:
+        raise HttpError(422, str(exc)) from None
+    except IntegrityError:
+        raise HttpError(409, f"a policy named {payload.name!r} exists already") from None
+    return Status(201, _policy_out(policy))
+
+
+@policies_router.get(
+    "/{policy_id}", response=PolicyOut, auth=READ, url_name="get_escalation_policy"
+)
+def get_escalation_policy(request, policy_id: int):
+    return _policy_out(one_or_404(EscalationPolicy, "escalation policy", pk=policy_id))
+
+
+@policies_router.put(
+    "/{policy_id}", response=PolicyOut, auth=ADMIN, url_name="replace_escalation_policy"
+)
+def replace_escalation_policy(request, policy_id: int, payload: PolicyIn):
+    policy = one_or_404(EscalationPolicy, "escalation policy", pk=policy_id)
+    try:
+        policy = editing.save_policy(_step_data(payload), policy)
+    except editing.EditError as exc:
+        raise HttpError(422, str(exc)) from None
+    except IntegrityError:
+        raise HttpError(409, f"a policy named {payload.name!r} exists already") from None
+    return _policy_out(policy)
+
+
+@policies_router.delete(
+    "/{policy_id}", response={204: None}, auth=ADMIN, url_name="delete_escalation_policy"
+)
+def delete_escalation_policy(request, policy_id: int):
+    one_or_404(EscalationPolicy, "escalation policy", pk=policy_id).delete()
     return Status(204, None)

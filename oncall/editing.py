@@ -137,3 +137,135 @@ def schedule_as_data(schedule: Schedule) -> dict:
             for r in schedule.rotations.order_by("-layer", "id")
         ],
     }
+
+
+STEP_TARGETS = {
+    "schedule": "schedule",
+    "next": "schedule",
+    "person": "person",
+    "group": "group",
+    "channel": "channel",
+    "repeat": "repeat_from",
+}
+
+
+def _step(item: dict, index: int) -> dict:
+    from django.contrib.auth.models import Group
+
+    from notifications.models import NotificationChannel
+    from oncall.models import StepAction
+
+    label = f"step {index + 1}"
+    if not isinstance(item, dict):
+        raise EditError(f"{label}: must be a mapping")
+    action = str(item.get("action") or "")
+    if action not in StepAction.values:
+        raise EditError(f"{label}: action must be one of {', '.join(StepAction.values)}")
+    unknown = set(item) - {"action", "wait_minutes", *STEP_TARGETS.values()}
+    if unknown:
+        raise EditError(f"{label}: unknown field {sorted(unknown)[0]!r}")
+    target_field = STEP_TARGETS[action]
+    value = item.get(target_field)
+    if value in (None, ""):
+        raise EditError(f"{label}: {action} needs {target_field}")
+    try:
+        wait = int(item.get("wait_minutes", 5))
+    except (TypeError, ValueError):
+        raise EditError(f"{label}: wait_minutes must be a number") from None
+    if not 0 <= wait <= 1440:
+        raise EditError(f"{label}: wait_minutes must be 0-1440")
+    fields: dict[str, Any] = {"action": action, "wait_minutes": wait}
+    if target_field == "schedule":
+        found = Schedule.objects.filter(name=str(value)).first()
+        if found is None:
+            raise EditError(f"{label}: no schedule named {value!r}")
+        fields["schedule"] = found
+    elif target_field == "person":
+        fields["person"] = users_by_name([value])[str(value)]
+    elif target_field == "group":
+        found = Group.objects.filter(name=str(value)).first()
+        if found is None:
+            raise EditError(f"{label}: no group named {value!r}")
+        fields["group"] = found
+    elif target_field == "channel":
+        found = NotificationChannel.objects.filter(name=str(value)).first()
+        if found is None:
+            raise EditError(f"{label}: no channel named {value!r}")
+        fields["channel"] = found
+    else:
+        try:
+            fields["repeat_from"] = int(value)
+        except (TypeError, ValueError):
+            raise EditError(f"{label}: repeat_from must be a step number") from None
+        if not 1 <= fields["repeat_from"] <= index:
+            raise EditError(f"{label}: repeat_from must name a step before it (1-{index})")
+    return fields
+
+
+def check_policy(data: dict) -> dict:
+    from notifications.models import RoutingRule
+
+    name = str(data.get("name") or "").strip()
+    if not name:
+        raise EditError("a policy needs a name")
+    try:
+        repeat = int(data.get("repeat", 0))
+    except (TypeError, ValueError):
+        raise EditError("repeat must be a number") from None
+    if not 0 <= repeat <= 20:
+        raise EditError("repeat must be 0-20")
+    steps = data.get("steps") or []
+    if not isinstance(steps, list):
+        raise EditError("steps must be a list")
+    rule_names = [str(n) for n in data.get("routing_rules") or []]
+    rules = {r.name: r for r in RoutingRule.objects.filter(name__in=rule_names)}
+    missing = [n for n in rule_names if n not in rules]
+    if missing:
+        raise EditError(f"no routing rule named {', '.join(missing)}")
+    return {
+        "name": name,
+        "description": str(data.get("description") or ""),
+        "repeat": repeat,
+        "steps": [_step(item, i) for i, item in enumerate(steps)],
+        "routing_rules": list(rules.values()),
+    }
+
+
+@transaction.atomic
+def save_policy(data: dict, instance=None):
+    """Create or replace a policy with its steps; the lint's findings are stored."""
+    from oncall import lint
+    from oncall.models import EscalationPolicy, EscalationStep
+
+    checked = check_policy(data)
+    policy = instance or EscalationPolicy()
+    policy.name, policy.description = checked["name"], checked["description"]
+    policy.repeat = checked["repeat"]
+    policy.save()
+    policy.steps.all().delete()
+    EscalationStep.objects.bulk_create(
+        EscalationStep(policy=policy, position=position, **fields)
+        for position, fields in enumerate(checked["steps"])
+    )
+    policy.routing_rules.set(checked["routing_rules"])
+    lint.refresh(policy)
+    return policy
+
+
+def policy_as_data(policy) -> dict:
+    steps = []
+    for step in policy.steps.select_related("schedule", "person", "group", "channel"):
+        target = STEP_TARGETS[step.action]
+        value = getattr(step, target)
+        if target == "person":
+            value = value.get_username()
+        elif target != "repeat_from":
+            value = value.name
+        steps.append({"action": step.action, target: value, "wait_minutes": step.wait_minutes})
+    return {
+        "name": policy.name,
+        **({"description": policy.description} if policy.description else {}),
+        "repeat": policy.repeat,
+        "routing_rules": sorted(r.name for r in policy.routing_rules.all()),
+        "steps": steps,
+    }

@@ -1,6 +1,14 @@
 """People's contact methods and notification rules, on-call schedules (rotations in
 layers, overrides), escalation policies and the escalations running under them."""
 
+from oncall.models.escalation import (
+    Escalation,
+    EscalationPolicy,
+    EscalationStatus,
+    EscalationStep,
+    StepAction,
+    StepTaken,
+)
 from oncall.models.people import (
     CHANNEL_KIND,
     ContactKind,
@@ -21,6 +29,10 @@ __all__ = [
     "CHANNEL_KIND",
     "ContactKind",
     "ContactMethod",
+    "Escalation",
+    "EscalationPolicy",
+    "EscalationStatus",
+    "EscalationStep",
     "NotificationRule",
     "Override",
     "PersonalFeed",
@@ -28,5 +40,7 @@ __all__ = [
     "RotationMember",
     "Schedule",
     "ShiftLength",
+    "StepAction",
+    "StepTaken",
     "Urgency",
 ]
