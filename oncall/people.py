@@ -181,7 +181,7 @@ def plan_page(user, alert, *, key: str, now: datetime, context: dict) -> Page:
                 alert=alert,
                 channel=channel,
                 transition=Transition.FIRING,
-                idempotency_key=f"{key}:p{user.pk}:m{method.pk}:{delay}"[:120],
+                idempotency_key=f"{key}:a{alert.pk}:p{user.pk}:m{method.pk}:{delay}"[:120],
                 next_attempt_at=now + timedelta(minutes=delay),
                 enqueued_at=now if not delay else None,
                 context=_context(method, severity=alert.severity, **context),

@@ -7,5 +7,7 @@ urlpatterns = [
     path("oncall/schedules/<int:schedule_id>/", views.schedule_page, name="oncall_schedule"),
     path("oncall/act/<str:token>/", views.act, name="oncall_act"),
     path("oncall/feeds/schedule/<str:token>.ics", views.schedule_feed, name="oncall_schedule_feed"),
+    path("oncall/slack/interactive", views.slack_interactive, name="oncall_slack_interactive"),
+    path("oncall/twilio/sms", views.twilio_sms, name="oncall_twilio_sms"),
     path("oncall/feeds/person/<str:token>.ics", views.person_feed, name="oncall_person_feed"),
 ]

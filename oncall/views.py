@@ -7,15 +7,17 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from alerts.constants import OPEN_STATUSES
 from alerts.models import Alert
-from oncall import actions, feeds, links, people, schedules
+from oncall import actions, feeds, inbound, links, people, schedules
 from oncall.models import PersonalFeed, Schedule
 from opsconsole.roles import Role, has_role, role_required
 
@@ -228,3 +230,29 @@ def person_feed(request: HttpRequest, token: str) -> HttpResponse:
     if feed is None or not token:
         raise Http404("no such feed")
     return _ical(feeds.person_feed(feed.user, timezone.now()), "my-oncall")
+
+
+# -- answers from Slack and Twilio ------------------------------------------------------------
+@csrf_exempt
+@require_POST
+def slack_interactive(request: HttpRequest) -> HttpResponse:
+    """Slack's interactivity request URL: a button in a message to a person."""
+    body = request.body
+    problem = inbound.check_slack(request.headers, body)
+    if problem:
+        return JsonResponse({"error": problem}, status=401)
+    answer = inbound.slack_action(body, request.POST)
+    return JsonResponse({"text": answer.text, "response_type": "ephemeral"}, status=answer.status)
+
+
+@csrf_exempt
+@require_POST
+def twilio_sms(request: HttpRequest) -> HttpResponse:
+    """Twilio's webhook for a reply to a page sent by SMS."""
+    params = {key: request.POST.get(key) for key in request.POST}
+    channel = inbound.check_twilio(
+        request.path, params, request.headers.get("X-Twilio-Signature", "")
+    )
+    if channel is None:
+        return HttpResponse("bad signature", status=403, content_type="text/plain")
+    return HttpResponse(inbound.twiml(inbound.sms_reply(params)), content_type="application/xml")

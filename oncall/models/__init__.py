@@ -9,6 +9,7 @@ from oncall.models.escalation import (
     StepAction,
     StepTaken,
 )
+from oncall.models.inbound import SlackRequestSeen
 from oncall.models.people import (
     CHANNEL_KIND,
     ContactKind,
@@ -40,6 +41,7 @@ __all__ = [
     "RotationMember",
     "Schedule",
     "ShiftLength",
+    "SlackRequestSeen",
     "StepAction",
     "StepTaken",
     "Urgency",
