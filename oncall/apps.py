@@ -30,3 +30,9 @@ class OncallConfig(AppConfig):
         )
         register_source(decisions.decisions)
         register_panel("alert_detail", alert_panel)
+        from oncall.configcode import PoliciesSection, SchedulesSection
+        from opsconsole.configcode import register_section
+
+        # After notifications' channels and routing: a policy may name what they create.
+        register_section(SchedulesSection())
+        register_section(PoliciesSection())

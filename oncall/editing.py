@@ -47,6 +47,9 @@ def _rotation(item: dict, index: int) -> dict:
         layer = int(item.get("layer", 1))
         hours = int(item.get("shift_hours", 12))
         handoff = item.get("handoff_time", "09:00")
+        if isinstance(handoff, int) and not isinstance(handoff, bool):
+            # YAML 1.1 reads an unquoted 09:00 as sexagesimal minutes (540).
+            handoff = time(handoff // 60, handoff % 60)
         handoff = handoff if isinstance(handoff, time) else time.fromisoformat(str(handoff))
         start = item.get("start_date")
         start = start if isinstance(start, date) else date.fromisoformat(str(start))
@@ -149,7 +152,7 @@ STEP_TARGETS = {
 }
 
 
-def _step(item: dict, index: int) -> dict:
+def _step(item: dict, index: int, pending: frozenset = frozenset()) -> dict:
     from django.contrib.auth.models import Group
 
     from notifications.models import NotificationChannel
@@ -177,7 +180,7 @@ def _step(item: dict, index: int) -> dict:
     fields: dict[str, Any] = {"action": action, "wait_minutes": wait}
     if target_field == "schedule":
         found = Schedule.objects.filter(name=str(value)).first()
-        if found is None:
+        if found is None and ("schedule", str(value)) not in pending:
             raise EditError(f"{label}: no schedule named {value!r}")
         fields["schedule"] = found
     elif target_field == "person":
@@ -189,7 +192,7 @@ def _step(item: dict, index: int) -> dict:
         fields["group"] = found
     elif target_field == "channel":
         found = NotificationChannel.objects.filter(name=str(value)).first()
-        if found is None:
+        if found is None and ("channel", str(value)) not in pending:
             raise EditError(f"{label}: no channel named {value!r}")
         fields["channel"] = found
     else:
@@ -202,7 +205,9 @@ def _step(item: dict, index: int) -> dict:
     return fields
 
 
-def check_policy(data: dict) -> dict:
+def check_policy(data: dict, pending: frozenset = frozenset()) -> dict:
+    """The policy's fields and steps, checked. ``pending``: (kind, name) pairs a
+    configuration file creates along with the policy, accepted as if they existed."""
     from notifications.models import RoutingRule
 
     name = str(data.get("name") or "").strip()
@@ -219,14 +224,14 @@ def check_policy(data: dict) -> dict:
         raise EditError("steps must be a list")
     rule_names = [str(n) for n in data.get("routing_rules") or []]
     rules = {r.name: r for r in RoutingRule.objects.filter(name__in=rule_names)}
-    missing = [n for n in rule_names if n not in rules]
+    missing = [n for n in rule_names if n not in rules and ("routing", n) not in pending]
     if missing:
         raise EditError(f"no routing rule named {', '.join(missing)}")
     return {
         "name": name,
         "description": str(data.get("description") or ""),
         "repeat": repeat,
-        "steps": [_step(item, i) for i, item in enumerate(steps)],
+        "steps": [_step(item, i, pending) for i, item in enumerate(steps)],
         "routing_rules": list(rules.values()),
     }
 
