@@ -147,20 +147,47 @@ def tick(now: datetime | None = None) -> int:
     """Take every due step (up to BATCH escalations); how many steps were taken."""
     now = now or timezone.now()
     ids = list(due(now).order_by("next_step_at").values_list("pk", flat=True)[:BATCH])
-    return sum(1 for pk in ids if take_step(pk, now) is not None)
+    # Schedules and channels read once per tick, not once per step.
+    cache = Cache()
+    return sum(1 for pk in ids if take_step(pk, now, cache) is not None)
 
 
-def take_step(escalation_id: int, now: datetime | None = None) -> StepTaken | None:
+class Cache:
+    """What the steps of one tick share: schedule views, each method's channel."""
+
+    def __init__(self) -> None:
+        self.views: dict[int, schedules.ScheduleView | None] = {}
+        self.channels: dict[int, object] = {}
+        self.steps: dict[int, list[EscalationStep]] = {}
+
+    def policy_steps(self, policy: EscalationPolicy) -> list[EscalationStep]:
+        if policy.pk not in self.steps:
+            steps = list(policy.steps.select_related("schedule", "person", "group", "channel"))
+            for index, step in enumerate(steps):
+                # A step's number is its place in the policy, whatever its stored position.
+                step.position_index, step.position_label = index, str(index + 1)
+            self.steps[policy.pk] = steps
+        return self.steps[policy.pk]
+
+    def view(self, schedule_id: int, now: datetime):
+        if schedule_id not in self.views:
+            self.views[schedule_id] = schedules.load_one(schedule_id, since=now)
+        return self.views[schedule_id]
+
+
+def take_step(
+    escalation_id: int, now: datetime | None = None, cache: Cache | None = None
+) -> StepTaken | None:
     """Take this escalation's due step, once; None when it is not due (or another
     process holds it)."""
     now = now or timezone.now()
     try:
-        return _take_locked(escalation_id, now)
+        return _take_locked(escalation_id, now, cache or Cache())
     except StepRace:
         return None
 
 
-def _take_locked(escalation_id: int, now: datetime) -> StepTaken | None:
+def _take_locked(escalation_id: int, now: datetime, cache: Cache) -> StepTaken | None:
     with transaction.atomic():
         rows = Escalation.objects.select_related("alert", "policy").filter(
             pk=escalation_id, status=EscalationStatus.ACTIVE, next_step_at__lte=now
@@ -171,10 +198,10 @@ def _take_locked(escalation_id: int, now: datetime) -> StepTaken | None:
         esc = rows.first()
         if esc is None:
             return None
-        return _take(esc, now)
+        return _take(esc, now, cache)
 
 
-def _take(esc: Escalation, now: datetime) -> StepTaken | None:
+def _take(esc: Escalation, now: datetime, cache: Cache) -> StepTaken | None:
     alert, policy = esc.alert, esc.policy
     esc.read_taken = esc.taken
     if alert.status != Status.ACTIVE:
@@ -195,10 +222,7 @@ def _take(esc: Escalation, now: datetime) -> StepTaken | None:
             ended_reason=f"alert {alert.status}",
         )
         return None
-    steps = list(policy.steps.select_related("schedule", "person", "group", "channel"))
-    for index, step in enumerate(steps):
-        # A step's number is its place in the policy, whatever its stored position.
-        step.position_index, step.position_label = index, str(index + 1)
+    steps = cache.policy_steps(policy)
     taken: StepTaken | None = None
     for _hop in range(len(steps) + 2):
         if esc.next_position >= len(steps):
@@ -242,7 +266,7 @@ def _take(esc: Escalation, now: datetime) -> StepTaken | None:
                 ended_reason=reason,
             )
             return taken
-        reached, unreached, summary = _notify(esc, step, alert, now)
+        reached, unreached, summary = _notify(esc, step, alert, now, cache)
         taken = _record(esc, now, step, summary, reached, unreached)
         _move(
             esc,
@@ -317,7 +341,7 @@ def _record(esc, now, step, summary, reached, unreached) -> StepTaken:
     return record
 
 
-def _notify(esc: Escalation, step: EscalationStep, alert: Alert, now: datetime):
+def _notify(esc: Escalation, step: EscalationStep, alert: Alert, now: datetime, cache: Cache):
     """Write the step's messages; (reached, unreached, summary)."""
     label = f"step {step.position_label}"
     key = f"esc{esc.pk}:{esc.taken}"
@@ -343,10 +367,13 @@ def _notify(esc: Escalation, step: EscalationStep, alert: Alert, now: datetime):
         )
         schedule_delivery(ids)
         return [f"channel {channel.name}"], [], f"{label}: notified channel {channel.name}"
-    targets, who = _targets(step, now)
+    targets, who = _targets(step, now, cache)
     if not targets:
         return [], [who], f"{label}: nobody to notify ({who})"
-    pages = [people.plan_page(user, alert, key=key, now=now, context=context) for user in targets]
+    pages = [
+        people.plan_page(user, alert, key=key, now=now, context=context, channels=cache.channels)
+        for user in targets
+    ]
     people.write_pages(pages, now)
     reached = [_name(u) for u, p in zip(targets, pages, strict=True) if p.reached]
     unreached = [p.problem for p in pages if not p.reached]
@@ -358,11 +385,11 @@ def _notify(esc: Escalation, step: EscalationStep, alert: Alert, now: datetime):
     return reached, unreached, summary
 
 
-def _targets(step: EscalationStep, now: datetime):
+def _targets(step: EscalationStep, now: datetime, cache: Cache):
     """(people to page, what the step names)."""
     users = get_user_model().objects.filter(is_active=True)
     if step.action in (StepAction.SCHEDULE, StepAction.NEXT_ON_CALL):
-        view = schedules.load_one(step.schedule_id, since=now)
+        view = cache.view(step.schedule_id, now)
         if step.action == StepAction.SCHEDULE:
             shift = schedules.on_call(view, now)
             who = f"on call in {step.schedule.name}"

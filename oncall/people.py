@@ -151,7 +151,9 @@ class Page:
         return bool(self.rows)
 
 
-def plan_page(user, alert, *, key: str, now: datetime, context: dict) -> Page:
+def plan_page(
+    user, alert, *, key: str, now: datetime, context: dict, channels: dict | None = None
+) -> Page:
     """Outbox rows paging ``user`` about ``alert`` by their notification rules for its
     urgency (each after its delay; a later one is cancelled at send time if the alert
     was acknowledged meanwhile), or on every verified method at once when they have no
@@ -162,18 +164,23 @@ def plan_page(user, alert, *, key: str, now: datetime, context: dict) -> Page:
         page.problem = f"{user.get_username()} has no verified contact method"
         return page
     urgency = urgency_of_severity(alert.severity)
+    own = list(NotificationRule.objects.filter(user=user).order_by("delay_minutes", "pk"))
     rules = [
         (rule.contact_method_id, rule.delay_minutes)
-        for rule in NotificationRule.objects.filter(user=user).order_by("delay_minutes", "pk")
+        for rule in own
         if rule.urgency in (Urgency.ANY, urgency)
     ]
-    if not NotificationRule.objects.filter(user=user).exists():
+    if not own:
         rules = [(pk, 0) for pk in methods]
     for method_id, delay in rules:
         method = methods.get(method_id)
         if method is None:
             continue  # a rule on a method not (yet) verified
-        channel = channel_for(method)
+        channel = channels.get(method.pk) if channels is not None else None
+        if channel is None:
+            channel = channel_for(method)
+            if channels is not None:
+                channels[method.pk] = channel
         if channel is None:
             continue
         page.rows.append(

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_POST
 from alerts.constants import OPEN_STATUSES
 from alerts.models import Alert
 from oncall import actions, feeds, inbound, links, people, schedules
-from oncall.models import PersonalFeed, Schedule
+from oncall.models import ContactKind, ContactMethod, Override, PersonalFeed, Schedule
 from opsconsole.roles import Role, has_role, role_required
 
 
@@ -171,7 +172,12 @@ def schedule_page(request: HttpRequest, schedule_id: int) -> HttpResponse:
 def oncall_page(request: HttpRequest) -> HttpResponse:
     """Who is on call now for every schedule; my shifts; my open pages."""
     now = timezone.now()
-    context = {"rows": overview_rows(now, request.user), "now": now}
+    context = {
+        "rows": overview_rows(now, request.user),
+        "now": now,
+        "kinds": ContactKind.choices,
+        "can_manage": has_role(request.user, Role.RESPONDER),
+    }
     context.update(my_oncall(request.user, now))
     feed, _ = PersonalFeed.objects.get_or_create(user=request.user)
     context["feed_url"] = settings.PUBLIC_URL + reverse("oncall_person_feed", args=[feed.token])
@@ -256,3 +262,68 @@ def twilio_sms(request: HttpRequest) -> HttpResponse:
     if channel is None:
         return HttpResponse("bad signature", status=403, content_type="text/plain")
     return HttpResponse(inbound.twiml(inbound.sms_reply(params)), content_type="application/xml")
+
+
+# -- a responder's own contact methods and overrides ------------------------------------------
+def _back(request: HttpRequest, text: str, ok: bool = True) -> HttpResponse:
+    (messages.success if ok else messages.error)(request, text)
+    return redirect("oncall")
+
+
+@require_POST
+@role_required(Role.RESPONDER)
+def my_contact_method_add(request: HttpRequest) -> HttpResponse:
+    kind = request.POST.get("kind", "")
+    address = request.POST.get("address", "").strip()
+    if kind not in ContactKind.values:
+        return _back(request, "Choose a kind of contact method.", ok=False)
+    problem = people.address_problem(kind, address)
+    if problem:
+        return _back(request, problem[:1].upper() + problem[1:] + ".", ok=False)
+    method, created = ContactMethod.objects.get_or_create(
+        user=request.user, kind=kind, address=address
+    )
+    if not created:
+        return _back(request, "You have that contact method already.", ok=False)
+    problem = people.send_verification(method)
+    if problem:
+        return _back(request, f"Added, but no test message went out: {problem}.", ok=False)
+    return _back(request, "Added. A test message with a code is on its way: enter it below.")
+
+
+@require_POST
+@role_required(Role.RESPONDER)
+def my_contact_method_act(request: HttpRequest, method_id: int, action: str) -> HttpResponse:
+    method = get_object_or_404(ContactMethod, pk=method_id, user=request.user)
+    if action == "test":
+        problem = people.send_verification(method)
+        return _back(request, problem or "A test message with a code is on its way.", not problem)
+    if action == "verify":
+        problem = people.confirm(method, request.POST.get("code", ""))
+        if problem:
+            return _back(request, problem[:1].upper() + problem[1:] + ".", ok=False)
+        return _back(request, f"{method} is verified: pages may use it.")
+    if action == "delete":
+        method.delete()
+        return _back(request, f"{method} removed.")
+    raise Http404("no such action")
+
+
+@require_POST
+@role_required(Role.RESPONDER)
+def my_override_add(request: HttpRequest) -> HttpResponse:
+    """Cover a window of a schedule yourself (admins set overrides for others in the
+    admin or the API)."""
+    schedule = get_object_or_404(Schedule, pk=request.POST.get("schedule") or 0)
+    tz = schedules.load_one(schedule.pk).tz
+    try:
+        start = datetime.fromisoformat(request.POST.get("start", "")).replace(tzinfo=tz)
+        end = datetime.fromisoformat(request.POST.get("end", "")).replace(tzinfo=tz)
+    except ValueError:
+        return _back(request, "Give a start and an end.", ok=False)
+    if end <= start:
+        return _back(request, "The override must end after it starts.", ok=False)
+    Override.objects.create(
+        schedule=schedule, user=request.user, start=start, end=end, created_by=request.user
+    )
+    return _back(request, f"You cover {schedule.name} from {start:%a %d %b %H:%M} ({tz.key}).")
