@@ -180,6 +180,10 @@ def claim(ids: list[int], now: datetime | None = None) -> uuid.UUID | None:
     """Take the rows among ``ids`` that are due, for one attempt each, in one UPDATE;
     return the claim's token, or None when another worker got there first or none is
     due (or already done)."""
+    if not ids:
+        # Nothing to claim; on PostgreSQL the hand-compiled UPDATE of an empty id list
+        # would not even compile (EmptyResultSet).
+        return None
     now = now or timezone.now()
     token = uuid.uuid4()
     # Long enough for every row of the batch to time out once.

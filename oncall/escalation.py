@@ -365,7 +365,8 @@ def _notify(esc: Escalation, step: EscalationStep, alert: Alert, now: datetime, 
             ],
             now,
         )
-        schedule_delivery(ids)
+        if ids:
+            schedule_delivery(ids)
         return [f"channel {channel.name}"], [], f"{label}: notified channel {channel.name}"
     targets, who = _targets(step, now, cache)
     if not targets:

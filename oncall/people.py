@@ -97,7 +97,8 @@ def send_verification(method: ContactMethod) -> str:
             ],
             now,
         )
-        schedule_delivery(ids)
+        if ids:
+            schedule_delivery(ids)
     method.verification_code, method.verification_sent_at = code, now
     return ""
 
@@ -206,7 +207,8 @@ def plan_page(
 def write_pages(pages: list[Page], now: datetime) -> list[int]:
     rows = [row for page in pages for row in page.rows]
     ids = insert(rows, now)
-    schedule_delivery(ids)
+    if ids:
+        schedule_delivery(ids)
     return ids
 
 

@@ -69,7 +69,9 @@ def _tick(capture, minutes: float):
     at = timezone.now() + timedelta(minutes=minutes)
     with capture():
         taken = escalation.tick(at)
-    deliver_batch(list(delivery.waiting(at).values_list("pk", flat=True)), at)
+    waiting = list(delivery.waiting(at).values_list("pk", flat=True))
+    if waiting:
+        deliver_batch(waiting, at)
     return taken
 
 
