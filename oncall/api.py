@@ -43,6 +43,16 @@ def _person(person_id: int):
     return one_or_404(get_user_model(), "person", pk=person_id, is_active=True)
 
 
+def _saved(save, data: dict, instance, what: str):
+    """``save(data, instance)`` with its refusals as the API's answers."""
+    try:
+        return save(data, instance)
+    except editing.EditError as exc:
+        raise HttpError(422, str(exc)) from None
+    except IntegrityError:
+        raise HttpError(409, f"a {what} named {data.get('name')!r} exists already") from None
+
+
 def _own_or_admin(request, person_id: int):
     """A person's own records: theirs (responders and up) or an admin's to manage."""
     person = _person(person_id)
@@ -398,12 +408,7 @@ def list_schedules(request):
 
 @schedules_router.post("", response={201: ScheduleOut}, auth=ADMIN, url_name="create_schedule")
 def create_schedule(request, payload: ScheduleIn):
-    try:
-        schedule = editing.save_schedule(payload.dict())
-    except editing.EditError as exc:
-        raise HttpError(422, str(exc)) from None
-    except IntegrityError:
-        raise HttpError(409, f"a schedule named {payload.name!r} exists already") from None
+    schedule = _saved(editing.save_schedule, payload.dict(), None, "schedule")
     return Status(201, _schedule_out(schedule, timezone.now()))
 
 
@@ -417,12 +422,7 @@ def get_schedule(request, schedule_id: int):
 )
 def replace_schedule(request, schedule_id: int, payload: ScheduleIn):
     schedule = one_or_404(Schedule, "schedule", pk=schedule_id)
-    try:
-        schedule = editing.save_schedule(payload.dict(), schedule)
-    except editing.EditError as exc:
-        raise HttpError(422, str(exc)) from None
-    except IntegrityError:
-        raise HttpError(409, f"a schedule named {payload.name!r} exists already") from None
+    schedule = _saved(editing.save_schedule, payload.dict(), schedule, "schedule")
     return _schedule_out(schedule, timezone.now())
 
 
@@ -566,13 +566,9 @@ def list_escalation_policies(request):
 def create_escalation_policy(request, payload: PolicyIn):
     """Create a policy; the answer lists what its lint found (unreachable steps, empty
     schedules, people nobody could reach)."""
-    try:
-        policy = editing.save_policy(_step_data(payload))
-    except editing.EditError as exc:
-        raise HttpError(422, str(exc)) from None
-    except IntegrityError:
-        raise HttpError(409, f"a policy named {payload.name!r} exists already") from None
-    return Status(201, _policy_out(policy))
+    return Status(
+        201, _policy_out(_saved(editing.save_policy, _step_data(payload), None, "policy"))
+    )
 
 
 @policies_router.get(
@@ -587,13 +583,7 @@ def get_escalation_policy(request, policy_id: int):
 )
 def replace_escalation_policy(request, policy_id: int, payload: PolicyIn):
     policy = one_or_404(EscalationPolicy, "escalation policy", pk=policy_id)
-    try:
-        policy = editing.save_policy(_step_data(payload), policy)
-    except editing.EditError as exc:
-        raise HttpError(422, str(exc)) from None
-    except IntegrityError:
-        raise HttpError(409, f"a policy named {payload.name!r} exists already") from None
-    return _policy_out(policy)
+    return _policy_out(_saved(editing.save_policy, _step_data(payload), policy, "policy"))
 
 
 @policies_router.delete(

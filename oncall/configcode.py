@@ -61,10 +61,7 @@ class SchedulesSection:
                     Change(self.name, "update", repr(name), diff, apply=_save(item, current))
                 )
         if prune:
-            wanted = {name for name, _ in items}
-            for name, schedule in existing.items():
-                if name not in wanted:
-                    changes.append(Change(self.name, "delete", repr(name), apply=_delete(schedule)))
+            changes.extend(_deletions(self.name, existing, items))
         return changes
 
 
@@ -92,6 +89,16 @@ def _save(item, instance):
         editing.save_schedule(dict(item), instance)
 
     return apply
+
+
+def _deletions(section: str, existing: dict, items) -> list[Change]:
+    """What a pruning import removes: stored items the file does not name."""
+    wanted = {name for name, _ in items}
+    return [
+        Change(section, "delete", repr(name), apply=_delete(obj))
+        for name, obj in existing.items()
+        if name not in wanted
+    ]
 
 
 def _delete(obj):
@@ -160,10 +167,7 @@ class PoliciesSection:
                     Change(self.name, "update", repr(name), diff, apply=_save_policy(item, current))
                 )
         if prune:
-            wanted = {name for name, _ in items}
-            for name, policy in existing.items():
-                if name not in wanted:
-                    changes.append(Change(self.name, "delete", repr(name), apply=_delete(policy)))
+            changes.extend(_deletions(self.name, existing, items))
         return changes
 
 

@@ -231,15 +231,7 @@ def _take(esc: Escalation, now: datetime, cache: Cache) -> StepTaken | None:
                 esc.next_position = 0
                 continue
             reason = "no steps" if not steps else f"every step taken ({esc.round + 1} round(s))"
-            taken = _record(esc, now, None, f"escalation ended: {reason}", [], [])
-            _move(
-                esc,
-                status=EscalationStatus.EXHAUSTED,
-                next_step_at=None,
-                ended_at=now,
-                ended_reason=reason,
-            )
-            return taken
+            return _end(esc, now, None, reason)
         step = steps[esc.next_position]
         if step.action == StepAction.REPEAT_FROM:
             target = (step.repeat_from or 1) - 1
@@ -256,16 +248,7 @@ def _take(esc: Escalation, now: datetime, cache: Cache) -> StepTaken | None:
                 )
                 esc.next_position = target
                 continue
-            reason = f"step {step.position_label}: repeats used up"
-            taken = _record(esc, now, step, f"escalation ended: {reason}", [], [])
-            _move(
-                esc,
-                status=EscalationStatus.EXHAUSTED,
-                next_step_at=None,
-                ended_at=now,
-                ended_reason=reason,
-            )
-            return taken
+            return _end(esc, now, step, f"step {step.position_label}: repeats used up")
         reached, unreached, summary = _notify(esc, step, alert, now, cache)
         taken = _record(esc, now, step, summary, reached, unreached)
         _move(
@@ -275,6 +258,19 @@ def _take(esc: Escalation, now: datetime, cache: Cache) -> StepTaken | None:
             next_step_at=now + timedelta(minutes=step.wait_minutes),
         )
         return taken
+    return taken
+
+
+def _end(esc: Escalation, now: datetime, step, reason: str) -> StepTaken:
+    """The policy has nothing more to do: recorded like a step, and the escalation ends."""
+    taken = _record(esc, now, step, f"escalation ended: {reason}", [], [])
+    _move(
+        esc,
+        status=EscalationStatus.EXHAUSTED,
+        next_step_at=None,
+        ended_at=now,
+        ended_reason=reason,
+    )
     return taken
 
 

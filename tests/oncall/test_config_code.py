@@ -92,3 +92,11 @@ def test_errors_name_their_line_and_change_nothing(tmp_path, crew):
         call_command("import_config", str(path), stdout=io.StringIO(), stderr=err)
     assert "broken.yaml:6: schedule 'Primary': no active user named nobody" in err.getvalue()
     assert not Schedule.objects.exists() and not EscalationPolicy.objects.exists()
+
+
+def test_a_pruning_import_removes_what_the_file_no_longer_lists(tmp_path, crew):
+    _import(tmp_path, DOCUMENT)
+    kept = DOCUMENT.split("escalation_policies:")[0] + "escalation_policies: []\n"
+    _import(tmp_path, kept, "--prune")
+    assert not EscalationPolicy.objects.exists()
+    assert Schedule.objects.filter(name="Primary").exists()
