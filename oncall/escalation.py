@@ -20,10 +20,14 @@ it has taken the step, which no later tick takes again.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
 from alerts.constants import EventKind, Status
@@ -73,16 +77,56 @@ def policies_for(alert) -> list[tuple[int, EscalationPolicy]]:
     if listed(metadata.get("notification_channels")) is not None:
         return []
     _enabled, rules = routing_table()
-    taken = [rule.pk for rule, _ids in rules if not matches(rule, alert)]
-    if not taken:
+    by_rule = policy_table()
+    if not by_rule:
         return []
-    links = EscalationPolicy.routing_rules.through.objects.filter(
-        routingrule_id__in=taken
-    ).select_related("escalationpolicy")
     found: dict[int, tuple[int, EscalationPolicy]] = {}
-    for link in links.order_by("routingrule_id"):
-        found.setdefault(link.escalationpolicy_id, (link.routingrule_id, link.escalationpolicy))
+    for rule, _ids in sorted(rules, key=lambda pair: pair[0].pk):
+        if rule.pk in by_rule and not matches(rule, alert):
+            for policy in by_rule[rule.pk]:
+                found.setdefault(policy.pk, (rule.pk, policy))
     return list(found.values())
+
+
+# Which policies each routing rule names, kept per process like the routing table (a
+# storm fires hundreds of alerts a second; policies change a few times a week). An
+# edit in this process drops the copy at once; another's is at most
+# CONFIG_CACHE_SECONDS old.
+_policy_lock = threading.Lock()
+_policies: tuple[float, dict[int, list[EscalationPolicy]]] | None = None
+
+
+def policy_table() -> dict[int, list[EscalationPolicy]]:
+    global _policies
+    now = time.monotonic()
+    with _policy_lock:
+        table = _policies
+    if table is not None and now - table[0] < settings.CONFIG_CACHE_SECONDS:
+        return table[1]
+    by_rule: dict[int, list[EscalationPolicy]] = {}
+    links = EscalationPolicy.routing_rules.through.objects.select_related("escalationpolicy")
+    for link in links.order_by("routingrule_id", "escalationpolicy_id"):
+        by_rule.setdefault(link.routingrule_id, []).append(link.escalationpolicy)
+    with _policy_lock:
+        _policies = (now, by_rule)
+    return by_rule
+
+
+def forget_policy_table(**kwargs) -> None:
+    global _policies
+    with _policy_lock:
+        _policies = None
+
+
+post_save.connect(forget_policy_table, sender=EscalationPolicy, dispatch_uid="oncall.policy.saved")
+post_delete.connect(
+    forget_policy_table, sender=EscalationPolicy, dispatch_uid="oncall.policy.deleted"
+)
+m2m_changed.connect(
+    forget_policy_table,
+    sender=EscalationPolicy.routing_rules.through,
+    dispatch_uid="oncall.policy.rules",
+)
 
 
 def start(alert, now: datetime | None = None) -> list[int]:

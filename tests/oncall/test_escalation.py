@@ -249,3 +249,21 @@ def test_the_alert_page_shows_who_is_on_call(
     page = client.get(f"/alerts/{alert.pk}/").content.decode()
     assert "On call" in page and "Primary" in page and "bob" in page
     assert "Escalating" in page or "next step" in page
+
+
+def test_a_storm_reads_which_policies_routing_rules_name_once(
+    rule, crew, settings, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.CONFIG_CACHE_SECONDS = 60
+    escalation.forget_policy_table()
+    _policy(rule, [{"action": "person", "person": "ann"}])
+    with CaptureQueriesContext(connection) as queries:
+        for n in range(20):
+            AlertService().create_alert(spec(resource=f"storm-{n}"))
+    reads = [q for q in queries if "oncall_escalationpolicy_routing_rules" in q["sql"]]
+    assert len(reads) == 1
+    assert Escalation.objects.count() == 20
+    escalation.forget_policy_table()
