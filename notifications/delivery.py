@@ -41,7 +41,7 @@ from notifications.models import (
     NotificationChannel,
     Transition,
 )
-from notifications.notifiers import DeliveryError, notifier, redact
+from notifications.notifiers import DeliveryError, addressed, notifier, redact
 from notifications.notifiers.message import for_notification
 from notifications.panels import publish_deliveries
 from opsconsole.prepared import NO_FLUSH_WAIT, server_cursor
@@ -384,7 +384,7 @@ def _attempt(n: Notification, token: uuid.UUID, now: datetime, *, renew: bool = 
         if not _still_to_send(n, alert):
             return _finish(n, token, DeliveryStatus.CANCELLED, now, error=f"alert {status}")
     try:
-        code = notifier(channel.kind).send(channel, for_notification(n))
+        code = notifier(channel.kind).send(addressed(channel, n.context), for_notification(n))
     except DeliveryError as exc:
         return _failed(n, token, now, exc)
     except Exception as exc:
@@ -403,7 +403,10 @@ def _attempt(n: Notification, token: uuid.UUID, now: datetime, *, renew: bool = 
 def _still_to_send(n: Notification, alert) -> bool:
     """Whether the alert, as it stands, still wants this message: firing and
     escalated ones only while it is active or acknowledged (not held back, resolved or
-    expired), repeats only while it is active."""
+    expired), repeats only while it is active; a page of an escalation (a person's
+    "email me after 5 minutes if still unacknowledged") only while it is active."""
+    if (n.context or {}).get("escalation") and n.transition != Transition.RESOLVED:
+        return alert.status == Status.ACTIVE
     if n.transition in (Transition.FIRING, Transition.ESCALATED):
         return alert.status in (Status.ACTIVE, Status.ACKNOWLEDGED)
     if n.transition == Transition.REPEAT:

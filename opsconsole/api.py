@@ -23,6 +23,7 @@ from healthchecks.api import system_router as health_system_router
 from metrics.api import router as metrics_router
 from metrics.api import system_router
 from notifications.api import channels_router, notifications_router, routing_router
+from oncall.api import people_router, policies_router, schedules_router
 from opsconsole.apitools import answers
 from opsconsole.auth import api_auth
 from opsconsole.widgets import audit_router, dashboard_router, widgets_router
@@ -103,6 +104,9 @@ api.add_router("/system", health_system_router)
 api.add_router("/services", services_router)
 api.add_router("/latency", latency_router)
 api.add_router("/integrations", integrations_router)
+api.add_router("/people", people_router)
+api.add_router("/schedules", schedules_router)
+api.add_router("/escalation-policies", policies_router)
 
 
 class ServiceInfo(Schema):

@@ -18,6 +18,7 @@ _ADMIN_APPS = (
     "alerts",
     "healthchecks",
     "notifications",
+    "oncall",
     "opsconsole",
     "django_q",
     "axes",

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "alerts",
     "healthchecks",
     "notifications",
+    "oncall",
 ]
 
 MIDDLEWARE = [
@@ -355,6 +356,14 @@ NOTIFY_STALL_SECONDS = envint("NOTIFY_STALL_SECONDS", 300, minimum=30)
 # Send on commit in the process that made the change, with no delivery lane: for the
 # test suite and one-off scripts.
 NOTIFY_INLINE = envbool("NOTIFY_INLINE", False)
+
+# --- On call ---------------------------------------------------------------------------
+# How long an Acknowledge / Resolve link in a message to a person keeps working.
+ONCALL_LINK_MAX_AGE_HOURS = envfloat("ONCALL_LINK_MAX_AGE_HOURS", 24.0, minimum=0.1)
+# How often the ticker asks whether an escalation step is due.
+ONCALL_TICK_SECONDS = envfloat("ONCALL_TICK_SECONDS", 5.0, minimum=1.0)
+# Slack's app signing secret (Basic Information → App Credentials), for its buttons.
+SLACK_SIGNING_SECRET = envsecret("SLACK_SIGNING_SECRET", "")
 NOTIFY_REPEAT_INTERVAL = envint("NOTIFY_REPEAT_INTERVAL", 4 * 3600, minimum=60)
 # Seed 003's cooldowns: a fingerprint re-fired within this time on a channel waits.
 NOTIFY_COOLDOWN_SECONDS = {

@@ -32,4 +32,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("healthchecks.urls")),
+    path("", include("oncall.urls")),
 ]

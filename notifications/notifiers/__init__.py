@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 import importlib.util
 import threading
@@ -57,6 +58,20 @@ def available_kinds() -> list[str]:
 
 def apprise_installed() -> bool:
     return importlib.util.find_spec("apprise") is not None
+
+
+def addressed(channel, context: dict | None):
+    """The channel as it sends one message to one person: its settings (server,
+    account, bot) with the person's address (``context["to"]``) in place of its own
+    recipients, for kinds that name a ``RECIPIENT`` setting. The stored channel is
+    left alone."""
+    to = (context or {}).get("to")
+    key = getattr(notifier(channel.kind), "RECIPIENT", None)
+    if not to or not key:
+        return channel
+    personal = copy.copy(channel)
+    personal.config = {**(channel.config or {}), key: to}
+    return personal
 
 
 def validate(kind: str, config: dict, secrets: dict) -> list[str]:

@@ -20,6 +20,7 @@ from notifications.urlguard import UnsafeURL, check_host
 CONFIG = ("to", "from_email", "host", "port", "username", "use_tls", "use_ssl", "timeout")
 SECRETS = ("password",)
 REQUIRED = ("to",)
+RECIPIENT = "to"  # a person paged by email: their address
 URL_KEYS = ()
 RATE_PER_MINUTE = 0
 

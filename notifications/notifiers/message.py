@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -57,6 +58,12 @@ class Message:
     error_count: int = 0
     # What the caller of send_alert gave as context (seed 000: node, retry_count).
     context: dict[str, str] = field(default_factory=dict)
+    # A message to one person (see ``register_personalizer``): links or buttons that act
+    # on the alert as that person ({"action", "label", "url", "value"}), the Slack member
+    # to mention, and what an SMS reply does.
+    actions: list[dict[str, str]] = field(default_factory=list)
+    mention: str = ""
+    reply_hint: str = ""
 
     @property
     def resolved(self) -> bool:
@@ -122,7 +129,27 @@ def alert_link(alert_id: int | None) -> str:
     return f"{settings.PUBLIC_URL}/alerts/{alert_id}/"
 
 
+Personalizer = Callable[[Any, Message], None]
+_personalizers: list[Personalizer] = []
+
+
+def register_personalizer(personalizer: Personalizer) -> None:
+    """``personalizer(notification, message)`` completes every message whose row's
+    context names a ``person`` (the app that pages people adds its action links), at
+    send time, so nothing it adds is stored in the outbox."""
+    if personalizer not in _personalizers:
+        _personalizers.append(personalizer)
+
+
 def for_notification(notification) -> Message:
+    message = _for_notification(notification)
+    if (notification.context or {}).get("person"):
+        for personalize in _personalizers:
+            personalize(notification, message)
+    return message
+
+
+def _for_notification(notification) -> Message:
     alert = notification.alert
     group = (notification.context or {}).get("group")
     if alert is None and group and notification.group_id:

@@ -26,6 +26,7 @@ def _escape(text: str) -> str:
 
 def render(message: Message) -> dict:
     emoji = ":white_check_mark:" if message.resolved else _EMOJI.get(message.severity, "")
+    mention = f"<@{message.mention}> " if message.mention else ""
     blocks: list[dict] = [
         {
             "type": "header",
@@ -33,7 +34,7 @@ def render(message: Message) -> dict:
         },
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": f"{emoji} {_escape(message.text)}"[:3000]},
+            "text": {"type": "mrkdwn", "text": f"{mention}{emoji} {_escape(message.text)}"[:3000]},
         },
         {
             "type": "section",
@@ -48,19 +49,39 @@ def render(message: Message) -> dict:
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*What to do*\n{tips}"}}
         )
+    # A page to a person: buttons that act as them (the console's Slack interactivity
+    # endpoint), and the same actions as signed links for a webhook without it.
+    buttons = [
+        {
+            "type": "button",
+            "text": {"type": "plain_text", "text": action["label"]},
+            "action_id": f"opsconsole_{action['action']}",
+            "value": action["value"],
+            **({"style": "primary"} if action["action"] == "acknowledge" else {}),
+        }
+        for action in message.actions
+        if action.get("value")
+    ]
     blocks.append(
         {
             "type": "actions",
             "elements": [
+                *buttons,
                 {
                     "type": "button",
                     "text": {"type": "plain_text", "text": "Open in OpsConsole"},
                     "url": message.link,
-                }
+                },
             ],
         }
     )
-    return {"text": f"{message.headline}: {message.text} <{message.link}|open>", "blocks": blocks}
+    if message.actions:
+        links = " · ".join(f"<{a['url']}|{_escape(a['label'])}>" for a in message.actions)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": links}]})
+    return {
+        "text": f"{mention}{message.headline}: {message.text} <{message.link}|open>",
+        "blocks": blocks,
+    }
 
 
 def send(channel, message: Message) -> int:

@@ -13,6 +13,7 @@ from notifications.urlguard import UnsafeURL, check_url
 CONFIG = ("from_number", "to_numbers", "api_base", "timeout")
 SECRETS = ("account_sid", "auth_token")
 REQUIRED = ("account_sid", "auth_token", "from_number", "to_numbers")
+RECIPIENT = "to_numbers"  # a person paged by SMS: their number
 URL_KEYS = ("api_base",)
 RATE_PER_MINUTE = 0
 DEFAULT_MIN_SEVERITY = "critical"
@@ -34,8 +35,9 @@ def check(config: dict, secrets: dict) -> list[str]:
 
 
 def render(message: Message) -> str:
-    """'[CRITICAL] Disk almost full - db-01 http://.../alerts/7/', cut to fit one SMS."""
-    link = f" {message.link}"
+    """'[CRITICAL] Disk almost full - db-01 http://.../alerts/7/', cut to fit one SMS
+    (a page to a person says what a reply does before the link)."""
+    link = f" {message.reply_hint} {message.link}" if message.reply_hint else f" {message.link}"
     room = SMS_LENGTH - len(link)
     text = message.headline
     if message.resource and message.resource not in text:

@@ -12,6 +12,7 @@ API_BASE = "https://api.telegram.org"
 CONFIG = ("chat_id", "parse_mode", "api_base", "timeout")
 SECRETS = ("bot_token",)
 REQUIRED = ("bot_token", "chat_id")
+RECIPIENT = "chat_id"  # a person paged on Telegram: their chat
 URL_KEYS = ("api_base",)
 RATE_PER_MINUTE = 20  # Telegram: 20 messages a minute to one group
 
@@ -33,6 +34,9 @@ def render(message: Message, parse_mode: str = "HTML") -> str:
         # Inside (...) of a link only ) and \ need escaping.
         link = message.link.replace("\\", "\\\\").replace(")", "\\)")
         lines += ["", f"[Open in OpsConsole]({link})"]
+        for action in message.actions:
+            url = action["url"].replace("\\", "\\\\").replace(")", "\\)")
+            lines.append(f"[{e(action['label'])}]({url})")
         return "\n".join(lines)
     e = html.escape
     lines = [f"<b>{e(message.headline)}</b>", e(message.text), ""]
@@ -40,6 +44,7 @@ def render(message: Message, parse_mode: str = "HTML") -> str:
     if message.recommendations and not message.resolved:
         lines += ["", "<b>What to do</b>", *(f"• {e(tip)}" for tip in message.recommendations[:5])]
     lines += ["", f'<a href="{e(message.link, quote=True)}">Open in OpsConsole</a>']
+    lines += [f'<a href="{e(a["url"], quote=True)}">{e(a["label"])}</a>' for a in message.actions]
     return "\n".join(lines)
 
 

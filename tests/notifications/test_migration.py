@@ -9,7 +9,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("alerts", "0005_channel_secret_refs"), ("notifications", None)]
+# oncall builds on notifications: it is taken back with it.
+BEFORE = [("alerts", "0005_channel_secret_refs"), ("notifications", None), ("oncall", None)]
 
 
 def _migrate(targets):

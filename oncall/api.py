@@ -1,0 +1,594 @@
+"""People, schedules and escalation policies under /api/v1/.
+
+Viewers read schedules, who is on call and policies; a person's contact methods and
+notification rules are theirs: responders manage their own, admins anyone's.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema, Status
+from ninja.errors import HttpError
+
+from notifications.models import NotificationChannel
+from oncall import editing, people, schedules
+from oncall.models import (
+    ContactKind,
+    ContactMethod,
+    EscalationPolicy,
+    NotificationRule,
+    Override,
+    Schedule,
+    Urgency,
+)
+from opsconsole.apitools import one_or_404
+from opsconsole.auth import api_auth
+from opsconsole.models import Scope
+from opsconsole.roles import Role, has_role
+
+people_router = Router(tags=["people"])
+schedules_router = Router(tags=["schedules"])
+policies_router = Router(tags=["escalation policies"])
+
+READ = api_auth()
+WRITE = api_auth(Scope.WRITE, Role.RESPONDER)
+ADMIN = api_auth(Scope.WRITE, Role.ADMIN)
+
+
+def _person(person_id: int):
+    return one_or_404(get_user_model(), "person", pk=person_id, is_active=True)
+
+
+def _saved(save, data: dict, instance, what: str):
+    """``save(data, instance)`` with its refusals as the API's answers."""
+    try:
+        return save(data, instance)
+    except editing.EditError as exc:
+        raise HttpError(422, str(exc)) from None
+    except IntegrityError:
+        raise HttpError(409, f"a {what} named {data.get('name')!r} exists already") from None
+
+
+def _own_or_admin(request, person_id: int):
+    """A person's own records: theirs (responders and up) or an admin's to manage."""
+    person = _person(person_id)
+    if request.auth.pk != person.pk and not has_role(request.auth, Role.ADMIN):
+        raise HttpError(403, "only admins manage other people's contact methods and rules")
+    return person
+
+
+# -- people ---------------------------------------------------------------------------------
+class PersonOut(Schema):
+    id: int
+    username: str
+    name: str
+    reachable: bool = Field(..., description="false: no verified contact method")
+
+
+@people_router.get("", response=list[PersonOut], auth=READ, url_name="list_people")
+def list_people(request):
+    users = list(get_user_model().objects.filter(is_active=True).order_by("username"))
+    reachable = people.reachable_ids(u.pk for u in users)
+    return [
+        {
+            "id": u.pk,
+            "username": u.get_username(),
+            "name": u.get_full_name() or u.get_username(),
+            "reachable": u.pk in reachable,
+        }
+        for u in users
+    ]
+
+
+class ContactMethodOut(Schema):
+    id: int
+    kind: str
+    address: str
+    label: str
+    channel_id: int | None
+    verified: bool
+    verified_at: datetime | None
+    verification_sent_at: datetime | None
+
+
+class ContactMethodIn(Schema):
+    kind: str = Field(..., description="email, phone, slack or telegram")
+    address: str = Field(..., min_length=1, max_length=200)
+    label: str = Field("", max_length=60)
+    channel_id: int | None = Field(None, description="blank: the first enabled channel of the kind")
+
+
+class CodeIn(Schema):
+    code: str = Field(..., min_length=1, max_length=12)
+
+
+class Outcome(Schema):
+    ok: bool
+    detail: str
+
+
+@people_router.get(
+    "/{person_id}/contact-methods",
+    response=list[ContactMethodOut],
+    auth=WRITE,
+    url_name="list_contact_methods",
+)
+def list_contact_methods(request, person_id: int):
+    return list(_own_or_admin(request, person_id).contact_methods.all())
+
+
+@people_router.post(
+    "/{person_id}/contact-methods",
+    response={201: ContactMethodOut},
+    auth=WRITE,
+    url_name="create_contact_method",
+)
+def create_contact_method(request, person_id: int, payload: ContactMethodIn):
+    person = _own_or_admin(request, person_id)
+    if payload.kind not in ContactKind.values:
+        raise HttpError(422, f"kind must be one of: {', '.join(ContactKind.values)}")
+    address = payload.address.strip()
+    problem = people.address_problem(payload.kind, address)
+    if problem:
+        raise HttpError(422, problem)
+    channel = None
+    if payload.channel_id is not None:
+        channel = one_or_404(NotificationChannel, "channel", pk=payload.channel_id)
+        if channel.kind != people.CHANNEL_KIND[ContactKind(payload.kind)]:
+            raise HttpError(422, f"channel {channel.name} cannot send to a {payload.kind}")
+    try:
+        method = ContactMethod.objects.create(
+            user=person, kind=payload.kind, address=address, label=payload.label, channel=channel
+        )
+    except IntegrityError:
+        raise HttpError(409, "this contact method exists already") from None
+    return Status(201, method)
+
+
+def _method(request, person_id: int, method_id: int) -> ContactMethod:
+    person = _own_or_admin(request, person_id)
+    return one_or_404(ContactMethod, "contact method", pk=method_id, user=person)
+
+
+@people_router.delete(
+    "/{person_id}/contact-methods/{method_id}",
+    response={204: None},
+    auth=WRITE,
+    url_name="delete_contact_method",
+)
+def delete_contact_method(request, person_id: int, method_id: int):
+    _method(request, person_id, method_id).delete()
+    return Status(204, None)
+
+
+@people_router.post(
+    "/{person_id}/contact-methods/{method_id}/test",
+    response=Outcome,
+    auth=WRITE,
+    url_name="test_contact_method",
+)
+def test_contact_method(request, person_id: int, method_id: int):
+    """Send a test message carrying a verification code to the address."""
+    problem = people.send_verification(_method(request, person_id, method_id))
+    if problem:
+        raise HttpError(409, problem)
+    return {"ok": True, "detail": "a test message with a code is on its way"}
+
+
+@people_router.post(
+    "/{person_id}/contact-methods/{method_id}/verify",
+    response=Outcome,
+    auth=WRITE,
+    url_name="verify_contact_method",
+)
+def verify_contact_method(request, person_id: int, method_id: int, payload: CodeIn):
+    problem = people.confirm(_method(request, person_id, method_id), payload.code)
+    if problem:
+        raise HttpError(422, problem)
+    return {"ok": True, "detail": "verified: pages may use this contact method"}
+
+
+class RuleOut(Schema):
+    id: int
+    contact_method_id: int
+    urgency: str
+    delay_minutes: int
+
+
+class RuleIn(Schema):
+    contact_method_id: int
+    urgency: str = Field(Urgency.ANY, description="high (error, critical), low or any")
+    delay_minutes: int = Field(0, ge=0, le=1440)
+
+
+@people_router.get(
+    "/{person_id}/notification-rules",
+    response=list[RuleOut],
+    auth=WRITE,
+    url_name="list_notification_rules",
+)
+def list_notification_rules(request, person_id: int):
+    return list(_own_or_admin(request, person_id).notification_rules.all())
+
+
+@people_router.post(
+    "/{person_id}/notification-rules",
+    response={201: RuleOut},
+    auth=WRITE,
+    url_name="create_notification_rule",
+)
+def create_notification_rule(request, person_id: int, payload: RuleIn):
+    person = _own_or_admin(request, person_id)
+    if payload.urgency not in Urgency.values:
+        raise HttpError(422, f"urgency must be one of: {', '.join(Urgency.values)}")
+    method = one_or_404(ContactMethod, "contact method", pk=payload.contact_method_id, user=person)
+    rule = NotificationRule.objects.create(
+        user=person,
+        contact_method=method,
+        urgency=payload.urgency,
+        delay_minutes=payload.delay_minutes,
+    )
+    return Status(201, rule)
+
+
+@people_router.delete(
+    "/{person_id}/notification-rules/{rule_id}",
+    response={204: None},
+    auth=WRITE,
+    url_name="delete_notification_rule",
+)
+def delete_notification_rule(request, person_id: int, rule_id: int):
+    person = _own_or_admin(request, person_id)
+    one_or_404(NotificationRule, "notification rule", pk=rule_id, user=person).delete()
+    return Status(204, None)
+
+
+# -- schedules ------------------------------------------------------------------------------
+class PersonRef(Schema):
+    id: int
+    username: str
+    name: str
+    reachable: bool
+
+
+class ShiftOut(Schema):
+    person: PersonRef | None
+    start: datetime | None
+    end: datetime | None
+    source: str
+
+
+class OnCallOut(Schema):
+    schedule_id: int
+    schedule: str
+    at: datetime
+    current: ShiftOut | None = Field(..., description="who is on call at `at`; null: nobody")
+    next: ShiftOut | None = Field(..., description="who comes next, from next.start")
+    empty: bool = Field(..., description="no rotation has participants")
+
+
+def _people_refs(user_ids) -> dict[int, dict]:
+    ids = {pk for pk in user_ids if pk is not None}
+    users = get_user_model().objects.filter(pk__in=ids)
+    reachable = people.reachable_ids(ids)
+    return {
+        u.pk: {
+            "id": u.pk,
+            "username": u.get_username(),
+            "name": u.get_full_name() or u.get_username(),
+            "reachable": u.pk in reachable,
+        }
+        for u in users
+    }
+
+
+def on_call_answer(view, at: datetime, refs: dict | None = None) -> dict:
+    """Who is on call at ``at`` and who comes next, as the API and pages show it."""
+    found = schedules.now_and_next(view, at)
+    current, upcoming = found["current"], found["next"]
+    if refs is None:
+        refs = _people_refs([s.user_id for s in (current, upcoming) if s is not None])
+
+    def shift(s, start=None, end=None):
+        if s is None:
+            return None
+        return {
+            "person": refs.get(s.user_id),
+            "start": start or s.start,
+            "end": end or s.end,
+            "source": s.source,
+        }
+
+    nobody_next = {"person": None, "start": found["next_from"], "end": None, "source": ""}
+    return {
+        "schedule_id": view.id,
+        "schedule": view.name,
+        "at": at,
+        "current": shift(current, end=found["until"]),
+        "next": shift(upcoming, start=found["next_from"])
+        if upcoming
+        else (nobody_next if found["next_from"] else None),
+        "empty": view.empty,
+    }
+
+
+class RotationIO(Schema):
+    name: str = Field(..., min_length=1, max_length=100)
+    layer: int = Field(1, ge=1, le=99, description="the higher layer wins where it has someone")
+    length: str = Field("weekly", description="daily, weekly or hours")
+    shift_hours: int = Field(12, ge=1, le=672, description="for length 'hours'")
+    handoff_time: time = time(9, 0)
+    start_date: date
+    participants: list[str] = Field(default_factory=list, description="usernames, in turn order")
+
+
+class ScheduleIn(Schema):
+    name: str = Field(..., min_length=1, max_length=100)
+    time_zone: str = "UTC"
+    description: str = ""
+    rotations: list[RotationIO] = Field(default_factory=list)
+
+
+class OverrideOut(Schema):
+    id: int
+    schedule_id: int
+    person: PersonRef | None
+    replaces: PersonRef | None
+    start: datetime
+    end: datetime
+    note: str
+
+
+class ScheduleOut(Schema):
+    id: int
+    name: str
+    time_zone: str
+    description: str
+    rotations: list[RotationIO]
+    on_call: OnCallOut
+    overrides: list[OverrideOut]
+
+
+def _schedule_out(schedule: Schedule, at: datetime) -> dict:
+    view = schedules.load_one(schedule.pk, since=at)
+    data = editing.schedule_as_data(schedule)
+    overrides = list(schedule.overrides.filter(end__gt=at).order_by("start"))
+    refs = _people_refs(
+        [o.user_id for o in overrides]
+        + [o.replaces_id for o in overrides]
+        + [s.user_id for s in _shifts(view, at)]
+    )
+    return {
+        "id": schedule.pk,
+        "name": schedule.name,
+        "time_zone": schedule.time_zone,
+        "description": schedule.description,
+        "rotations": data["rotations"],
+        "on_call": on_call_answer(view, at, refs),
+        "overrides": [_override_out(o, refs) for o in overrides],
+    }
+
+
+def _shifts(view, at):
+    found = schedules.now_and_next(view, at)
+    return [s for s in (found["current"], found["next"]) if s is not None]
+
+
+def _override_out(o: Override, refs: dict) -> dict:
+    return {
+        "id": o.pk,
+        "schedule_id": o.schedule_id,
+        "person": refs.get(o.user_id),
+        "replaces": refs.get(o.replaces_id) if o.replaces_id else None,
+        "start": o.start,
+        "end": o.end,
+        "note": o.note,
+    }
+
+
+@schedules_router.get("", response=list[OnCallOut], auth=READ, url_name="list_schedules")
+def list_schedules(request):
+    """Every schedule with who is on call now and next."""
+    now = timezone.now()
+    views = schedules.load(since=now)
+    found = {view.id: schedules.now_and_next(view, now) for view in views.values()}
+    # Everyone named, in one query.
+    refs = _people_refs(
+        s.user_id for f in found.values() for s in (f["current"], f["next"]) if s is not None
+    )
+    return sorted(
+        (on_call_answer(view, now, refs) for view in views.values()),
+        key=lambda a: a["schedule"].lower(),
+    )
+
+
+@schedules_router.post("", response={201: ScheduleOut}, auth=ADMIN, url_name="create_schedule")
+def create_schedule(request, payload: ScheduleIn):
+    schedule = _saved(editing.save_schedule, payload.dict(), None, "schedule")
+    return Status(201, _schedule_out(schedule, timezone.now()))
+
+
+@schedules_router.get("/{schedule_id}", response=ScheduleOut, auth=READ, url_name="get_schedule")
+def get_schedule(request, schedule_id: int):
+    return _schedule_out(one_or_404(Schedule, "schedule", pk=schedule_id), timezone.now())
+
+
+@schedules_router.put(
+    "/{schedule_id}", response=ScheduleOut, auth=ADMIN, url_name="replace_schedule"
+)
+def replace_schedule(request, schedule_id: int, payload: ScheduleIn):
+    schedule = one_or_404(Schedule, "schedule", pk=schedule_id)
+    schedule = _saved(editing.save_schedule, payload.dict(), schedule, "schedule")
+    return _schedule_out(schedule, timezone.now())
+
+
+@schedules_router.delete(
+    "/{schedule_id}", response={204: None}, auth=ADMIN, url_name="delete_schedule"
+)
+def delete_schedule(request, schedule_id: int):
+    from django.db.models import ProtectedError
+
+    try:
+        one_or_404(Schedule, "schedule", pk=schedule_id).delete()
+    except ProtectedError:
+        raise HttpError(409, "an escalation policy uses this schedule") from None
+    return Status(204, None)
+
+
+class AtQuery(Schema):
+    at: datetime | None = Field(None, description="ISO 8601 instant; default now")
+
+
+@schedules_router.get(
+    "/{schedule_id}/oncall", response=OnCallOut, auth=READ, url_name="schedule_oncall"
+)
+def schedule_oncall(request, schedule_id: int, query: Query[AtQuery]):
+    """Who is on call at ``at`` (default now), until when, and who comes next."""
+    one_or_404(Schedule, "schedule", pk=schedule_id)
+    at = query.at or timezone.now()
+    if timezone.is_naive(at):
+        at = timezone.make_aware(at, timezone.utc)
+    return on_call_answer(schedules.load_one(schedule_id, since=at), at)
+
+
+class OverrideIn(Schema):
+    person_id: int | None = Field(None, description="who covers; default: yourself")
+    replaces_id: int | None = Field(None, description="for whom; blank: whoever is on call")
+    start: datetime
+    end: datetime
+    note: str = Field("", max_length=200)
+
+
+@schedules_router.post(
+    "/{schedule_id}/overrides",
+    response={201: OverrideOut},
+    auth=WRITE,
+    url_name="create_override",
+)
+def create_override(request, schedule_id: int, payload: OverrideIn):
+    """Cover a window of the schedule. Responders create overrides for themselves;
+    admins (managers) for anyone."""
+    schedule = one_or_404(Schedule, "schedule", pk=schedule_id)
+    person_id = payload.person_id or request.auth.pk
+    if person_id != request.auth.pk and not has_role(request.auth, Role.ADMIN):
+        raise HttpError(403, "only admins create overrides for other people")
+    person = _person(person_id)
+    replaces = _person(payload.replaces_id) if payload.replaces_id else None
+    if payload.end <= payload.start:
+        raise HttpError(422, "the override must end after it starts")
+    override = Override.objects.create(
+        schedule=schedule,
+        user=person,
+        replaces=replaces,
+        start=payload.start,
+        end=payload.end,
+        note=payload.note,
+        created_by=request.auth,
+    )
+    return Status(201, _override_out(override, _people_refs([person.pk, payload.replaces_id])))
+
+
+@schedules_router.delete(
+    "/{schedule_id}/overrides/{override_id}",
+    response={204: None},
+    auth=WRITE,
+    url_name="delete_override",
+)
+def delete_override(request, schedule_id: int, override_id: int):
+    override = one_or_404(Override, "override", pk=override_id, schedule_id=schedule_id)
+    mine = request.auth.pk in (override.user_id, override.created_by_id)
+    if not mine and not has_role(request.auth, Role.ADMIN):
+        raise HttpError(403, "only admins remove other people's overrides")
+    override.delete()
+    return Status(204, None)
+
+
+# -- escalation policies ----------------------------------------------------------------------
+class StepIO(Schema):
+    action: str = Field(..., description="schedule, next, person, group, channel or repeat")
+    schedule: str | None = Field(None, description="a schedule's name (schedule, next)")
+    person: str | None = Field(None, description="a username (person)")
+    group: str | None = Field(None, description="a group's name (group)")
+    channel: str | None = Field(None, description="a channel's name (channel)")
+    repeat_from: int | None = Field(None, description="a step number before this one (repeat)")
+    wait_minutes: int = Field(5, ge=0, le=1440, description="before the next step")
+
+
+class PolicyIn(Schema):
+    name: str = Field(..., min_length=1, max_length=100)
+    description: str = ""
+    repeat: int = Field(0, ge=0, le=20, description="times the policy starts over")
+    routing_rules: list[str] = Field(default_factory=list, description="routing rule names")
+    steps: list[StepIO] = Field(default_factory=list)
+
+
+class PolicyOut(Schema):
+    id: int
+    name: str
+    description: str
+    repeat: int
+    routing_rules: list[str]
+    steps: list[dict]
+    problems: list[str] = Field(..., description="what the lint found at the last save")
+
+
+def _policy_out(policy: EscalationPolicy) -> dict:
+    data = editing.policy_as_data(policy)
+    return {
+        "id": policy.pk,
+        "name": policy.name,
+        "description": policy.description,
+        "repeat": policy.repeat,
+        "routing_rules": data["routing_rules"],
+        "steps": data["steps"],
+        "problems": policy.problems or [],
+    }
+
+
+def _step_data(payload: PolicyIn) -> dict:
+    data = payload.dict()
+    data["steps"] = [{k: v for k, v in step.items() if v is not None} for step in data["steps"]]
+    return data
+
+
+@policies_router.get("", response=list[PolicyOut], auth=READ, url_name="list_escalation_policies")
+def list_escalation_policies(request):
+    return [_policy_out(p) for p in EscalationPolicy.objects.prefetch_related("routing_rules")]
+
+
+@policies_router.post(
+    "", response={201: PolicyOut}, auth=ADMIN, url_name="create_escalation_policy"
+)
+def create_escalation_policy(request, payload: PolicyIn):
+    """Create a policy; the answer lists what its lint found (unreachable steps, empty
+    schedules, people nobody could reach)."""
+    return Status(
+        201, _policy_out(_saved(editing.save_policy, _step_data(payload), None, "policy"))
+    )
+
+
+@policies_router.get(
+    "/{policy_id}", response=PolicyOut, auth=READ, url_name="get_escalation_policy"
+)
+def get_escalation_policy(request, policy_id: int):
+    return _policy_out(one_or_404(EscalationPolicy, "escalation policy", pk=policy_id))
+
+
+@policies_router.put(
+    "/{policy_id}", response=PolicyOut, auth=ADMIN, url_name="replace_escalation_policy"
+)
+def replace_escalation_policy(request, policy_id: int, payload: PolicyIn):
+    policy = one_or_404(EscalationPolicy, "escalation policy", pk=policy_id)
+    return _policy_out(_saved(editing.save_policy, _step_data(payload), policy, "policy"))
+
+
+@policies_router.delete(
+    "/{policy_id}", response={204: None}, auth=ADMIN, url_name="delete_escalation_policy"
+)
+def delete_escalation_policy(request, policy_id: int):
+    one_or_404(EscalationPolicy, "escalation policy", pk=policy_id).delete()
+    return Status(204, None)
