@@ -45,11 +45,14 @@ def pg_recreate(name: str = PG_BENCH_DB, admin_url: str = PG_ADMIN_URL) -> str:
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-def pg_drop(name: str = PG_BENCH_DB) -> None:
+def pg_drop(name: str = PG_BENCH_DB, admin_url: str = PG_ADMIN_URL) -> None:
     import psycopg
+    from psycopg import sql
 
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def child_env(**extra: str) -> dict[str, str]:

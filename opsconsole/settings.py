@@ -149,6 +149,19 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"]["OPTIONS"].setdefault(
         "application_name", f"opsconsole-{envstr('OPSCONSOLE_PROCESS', 'web')}"
     )
+    # Django's psycopg pool, one per process: a request, a task or a ticker round
+    # borrows a connection and gives it back at its end. DATABASE_POOL_MAX_SIZE bounds
+    # what one process holds (0: no pool, a connection per request, closed after it).
+    DATABASE_POOL_MAX_SIZE = envint("DATABASE_POOL_MAX_SIZE", 10, minimum=0)
+    if DATABASE_POOL_MAX_SIZE:
+        from opsconsole.connections import pool_options
+
+        DATABASES["default"]["OPTIONS"]["pool"] = pool_options(
+            max_size=DATABASE_POOL_MAX_SIZE,
+            min_size=envint("DATABASE_POOL_MIN_SIZE", 1, minimum=0),
+            timeout=envfloat("DATABASE_POOL_TIMEOUT", 10.0, minimum=0.1),
+            max_idle=envfloat("DATABASE_POOL_MAX_IDLE", 300.0, minimum=1.0),
+        )
 
 REDIS_URL = envstr("REDIS_URL")
 # Seed 002's channel: every alert change published there as JSON (alerts.broadcast)
