@@ -88,6 +88,28 @@ def forget_inherited() -> None:
         connection.connection = None
 
 
+def unreachable_reason(error: BaseException) -> BaseException:
+    """What to tell an operator about a database that cannot be reached.
+
+    A pool only says it got no connection within its timeout; the server's own answer
+    (refused, no such database, bad password) comes from one direct attempt."""
+    from django.db import connection
+
+    cause = error.__cause__
+    if type(cause).__name__ != "PoolTimeout" or connection.vendor != "postgresql":
+        return error
+    import psycopg
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    try:
+        psycopg.connect(**params, connect_timeout=5).close()
+    except psycopg.Error as direct:
+        return direct
+    return error
+
+
 def name_process(role: str) -> None:
     """Name this process's future PostgreSQL sessions after its role, as
     ``pg_stat_activity.application_name`` shows them (``opsconsole-worker``...)."""

@@ -51,19 +51,29 @@ TESTING = envbool("OPSCONSOLE_TESTING", False)
 DEBUG = envbool("DEBUG", False)
 
 
-def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated once and kept in var/."""
+def _secret_key(*, shared_database: bool) -> str:
+    """SECRET_KEY from the environment (or the file SECRET_KEY_FILE names); else, for
+    the embedded single-machine console, one generated once and kept in var/.
+
+    Processes on several machines must sign with one key: a session made by one web
+    process, or a signed acknowledgement link a worker wrote, is refused by a process
+    with another. With a shared PostgreSQL database a key per machine is a mistake, so
+    it is refused in one line instead of generated.
+    """
     key = envsecret("SECRET_KEY")
     if key:
         return key
+    if shared_database and not TESTING:
+        raise ImproperlyConfigured(
+            "SECRET_KEY (or SECRET_KEY_FILE) must be set with a PostgreSQL DATABASE_URL: "
+            "every web process, worker and delivery lane must share one key"
+        )
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
         key_file.write_text(secrets.token_urlsafe(50))
         key_file.chmod(0o600)
     return key_file.read_text().strip()
 
-
-SECRET_KEY = _secret_key()
 
 HOST = envstr("HOST", "127.0.0.1")
 PORT = envint("PORT", 8000, minimum=1)
@@ -144,6 +154,7 @@ if DATABASE_URL:
     DATABASES = {"default": database_from_url(DATABASE_URL, base_dir=BASE_DIR)}
 else:
     DATABASES = {"default": sqlite_database(VAR_DIR / "opsconsole.sqlite3")}
+SECRET_KEY = _secret_key(shared_database=DATABASES["default"]["ENGINE"].endswith("postgresql"))
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # Names each process in pg_stat_activity (web, worker, ticker, agent...).
     DATABASES["default"]["OPTIONS"].setdefault(
@@ -436,6 +447,9 @@ LOGGING = {
         # HTTP clients log each request's URL at INFO, and a Slack, Discord or Telegram
         # URL is itself the secret; Twilio's logs its request parameters.
         "httpx": {"level": "WARNING"},
+        # The pool logs every failed reconnect while the database is away; the request
+        # that found no connection logs the failure, and the database check raises it.
+        "psycopg.pool": {"level": "ERROR"},
         "httpcore": {"level": "WARNING"},
         "twilio": {"level": "WARNING"},
         "apprise": {"level": "WARNING"},
