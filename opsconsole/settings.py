@@ -412,6 +412,11 @@ if SENTRY_DSN:
 # --- Prometheus ------------------------------------------------------------------------------
 # GET /metrics asks for "Authorization: Bearer <METRICS_TOKEN>" when this is set.
 METRICS_TOKEN = envsecret("METRICS_TOKEN")
+# /metrics stays bounded at fleet size: a host not seen for this long leaves the per-host
+# series (its last values would only repeat), and they can be turned off altogether when
+# Prometheus scrapes the agents' hosts itself (node_exporter); the fleet counts remain.
+METRICS_HOST_SERIES = envbool("METRICS_HOST_SERIES", True)
+METRICS_HOST_SERIES_MAX_AGE = envint("METRICS_HOST_SERIES_MAX_AGE", 3600, minimum=1)
 # An existing Prometheus to read history from (opsconsole/promquery.py).
 PROMETHEUS_URL = envstr("PROMETHEUS_URL").rstrip("/")
 PROMETHEUS_TIMEOUT = envfloat("PROMETHEUS_TIMEOUT", 10.0, minimum=0.1)
