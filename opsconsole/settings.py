@@ -219,6 +219,9 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (the "latest" values per host) -------------------------------------------------
+# Django's local caches keep 300 entries and then drop a third of them: at a few hundred
+# hosts the "latest" values (one entry per host) went missing. Redis has no such limit.
+CACHE_MAX_ENTRIES = envint("CACHE_MAX_ENTRIES", 50_000, minimum=300)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -228,12 +231,18 @@ if REDIS_URL:
         }
     }
 elif TESTING:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": CACHE_MAX_ENTRIES},
+        }
+    }
 else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": CACHE_MAX_ENTRIES},
         }
     }
 
