@@ -11,6 +11,8 @@ def main() -> None:
     from django.core.management import execute_from_command_line
     from django.db.utils import OperationalError
 
+    from opsconsole.connections import unreachable_reason
+
     try:
         execute_from_command_line(sys.argv)
     except ImproperlyConfigured as exc:
@@ -20,7 +22,7 @@ def main() -> None:
     except OperationalError as exc:
         # The database server is down, refuses us, or has no such database: the
         # driver's own words (several lines from libpq) joined into one.
-        reason = " ".join(str(exc).split())
+        reason = " ".join(str(unreachable_reason(exc)).split())
         sys.stderr.write(f"opsconsole: cannot reach the database (DATABASE_URL): {reason}\n")
         sys.exit(2)
 

@@ -17,6 +17,11 @@ class AlertsConfig(AppConfig):
         from opsconsole.ticker import register_job
 
         register_series("alerts", exposition.alert_series)
+        # The Hosts page's open-alerts column (metrics does not import alerts).
+        from alerts.console import open_alerts_by_host
+        from metrics.fleet import register_open_alerts
+
+        register_open_alerts(open_alerts_by_host)
         register_section(RulesSection())
         register_section(SilencesSection())
         register_section(InhibitionsSection())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -20,6 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_BENCH_DB = "opsconsole_bench"
 CHILD_ENV_DROP = {"OPSCONSOLE_TESTING", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL"}
+# One signing key for every process a run starts: a console on PostgreSQL refuses to
+# start without a shared one.
+RUN_SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50)
 
 
 def pg_available() -> bool:
@@ -45,16 +49,20 @@ def pg_recreate(name: str = PG_BENCH_DB, admin_url: str = PG_ADMIN_URL) -> str:
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-def pg_drop(name: str = PG_BENCH_DB) -> None:
+def pg_drop(name: str = PG_BENCH_DB, admin_url: str = PG_ADMIN_URL) -> None:
     import psycopg
+    from psycopg import sql
 
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in CHILD_ENV_DROP}
     env["PYTHONPATH"] = str(ROOT)
+    env.setdefault("SECRET_KEY", RUN_SECRET_KEY)
     env.update(extra)
     return env
 
@@ -82,6 +90,7 @@ def django_setup(
     os.environ["DJANGO_SETTINGS_MODULE"] = "opsconsole.settings"
     os.environ["OPSCONSOLE_VAR_DIR"] = var_dir or tempfile.mkdtemp(prefix="opsbench-")
     os.environ["LOG_LEVEL"] = "WARNING"
+    os.environ.setdefault("SECRET_KEY", RUN_SECRET_KEY)
     if database_url:
         os.environ["DATABASE_URL"] = database_url
     sys.path.insert(0, str(ROOT))

@@ -11,12 +11,15 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import AwareDatetime
 
-from metrics import rollups
+from metrics import fleet, rollups
 from metrics.catalog import InvalidMetric, series_key
 from metrics.ingest import Batch, IngestError, get_latest, ingest_many
 from metrics.models import Host, Metric, ProcessSample
 from metrics.schema import (
     CollectOut,
+    FleetHostOut,
+    FleetOut,
+    FleetQuery,
     HostOut,
     IngestIn,
     IngestOut,
@@ -25,12 +28,13 @@ from metrics.schema import (
     SeriesOut,
 )
 from metrics.vitals import summarize
-from opsconsole.apitools import answers
+from opsconsole.apitools import RowId, answers, one_or_404
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role
 
 router = Router(tags=["metrics"])
+hosts_router = Router(tags=["hosts"])
 system_router = Router(tags=["system"])
 
 RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
@@ -280,3 +284,47 @@ def system_overview(request):
         "stale_hosts": sum(1 for h in hosts if h["stale"]),
         "hosts": hosts,
     }
+
+
+def _fleet_host(host) -> dict:
+    from urllib.parse import urlencode
+
+    from django.urls import reverse
+
+    return {
+        **{name: getattr(host, name) for name in FleetHostOut.model_fields if hasattr(host, name)},
+        "system_monitor": f"{reverse('system_monitor')}?{urlencode({'host': host.hostname})}",
+    }
+
+
+@hosts_router.get("", response=answers({200: FleetOut}, 422), url_name="list_hosts")
+def list_hosts(request, query: Query[FleetQuery]):
+    """The fleet, as the Hosts page shows it: each enabled host's state (ok, critical
+    load, no data, stale), CPU, memory and fullest disk with the last hour's trend, when
+    it was last seen and its open alerts; searched, filtered, sorted and paginated."""
+    page = fleet.fleet(
+        q=query.q,
+        state=query.state,
+        sort=query.sort,
+        descending=query.order == "desc",
+        page=query.page,
+        per_page=query.per_page,
+    )
+    return {
+        "count": page.count,
+        "page": page.number,
+        "pages": page.pages,
+        "per_page": page.per_page,
+        "states": page.states,
+        "hosts": [_fleet_host(host) for host in page.hosts],
+    }
+
+
+@hosts_router.get(
+    "/{host_id}", response=answers({200: FleetHostOut}, 404, 422), url_name="get_host"
+)
+def get_fleet_host(request, host_id: RowId):
+    """One host's row of the fleet (404 for a host that is unknown or disabled)."""
+    host = one_or_404(Host.objects.filter(enabled=True), "enabled host", pk=host_id)
+    (found,) = fleet.fleet(host_ids=[host.pk]).hosts
+    return _fleet_host(found)

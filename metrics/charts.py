@@ -103,3 +103,22 @@ def _runs(points) -> list[list]:
         current.append(point)
     runs.append(current)
     return runs
+
+
+SPARK_WIDTH, SPARK_HEIGHT = 72, 18
+
+
+def sparkline(values: list[float], *, top: float = 100.0) -> str:
+    """SVG polyline points for a small trend drawn in a SPARK_WIDTH x SPARK_HEIGHT box,
+    on a fixed scale (percentages: 0 to ``top``) so rows compare at a glance."""
+    if not values:
+        return ""
+    if len(values) == 1:
+        values = [values[0], values[0]]
+    step = SPARK_WIDTH / (len(values) - 1)
+    inner = SPARK_HEIGHT - 2
+
+    def y(value: float) -> float:
+        return 1 + inner - min(max(value, 0.0) / top, 1.0) * inner
+
+    return " ".join(f"{i * step:.1f},{y(value):.1f}" for i, value in enumerate(values))

@@ -3,6 +3,8 @@ per process, however many pages watch it."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import OrderedDict
 
 from channels.db import database_sync_to_async
@@ -72,3 +74,69 @@ class VitalsConsumer(LiveConsumer):
         html = await _render(self.host_id, hosts[self.host_key])
         if html:
             await self.send(text_data=html)
+
+
+# How often one Hosts page is sent a fresh table at most: at fleet size some host
+# reports every few milliseconds, and a table per batch would be a frame per batch.
+FLEET_FRAME_SECONDS = 5.0
+# (query string, time slot) -> rendered table, shared by the pages open on one view.
+_fleet_rendered: OrderedDict[tuple[str, int], str] = OrderedDict()
+
+
+@database_sync_to_async
+def _render_fleet(query: str, slot: int) -> str:
+    from django.http import QueryDict
+
+    from metrics.fleet import params_from
+    from metrics.views import fleet_context
+
+    key = (query, slot)
+    cached = _fleet_rendered.get(key)
+    if cached is not None:
+        return cached
+    context = {**fleet_context(params_from(QueryDict(query))), "live": True}
+    html = render_to_string("metrics/partials/hosts_table.html", context)
+    _fleet_rendered[key] = html
+    while len(_fleet_rendered) > _RENDERED_MAX:
+        _fleet_rendered.popitem(last=False)
+    return html
+
+
+class FleetConsumer(LiveConsumer):
+    """The Hosts page: its table again, at most every FLEET_FRAME_SECONDS, while hosts
+    report (a host that stops reporting turns stale in the next frame of any other's)."""
+
+    async def connect(self):
+        if await admit(self) is None:
+            return
+        self.query = self.scope.get("query_string", b"").decode("latin-1")[:1000]
+        self.group = VITALS_GROUP
+        self._sent_at = 0.0
+        self._pending: asyncio.Task | None = None
+        await local_fanout().join(self.group, self.vitals_update)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await local_fanout().leave(self.group, self.vitals_update)
+        if getattr(self, "_pending", None) is not None:
+            self._pending.cancel()
+
+    async def receive(self, text_data=None, bytes_data=None):
+        return
+
+    async def vitals_update(self, event):
+        if self._pending is not None:
+            return  # a frame is already due; it will show this batch too
+        wait = self._sent_at + FLEET_FRAME_SECONDS - time.monotonic()
+        self._pending = asyncio.ensure_future(self._send_after(max(wait, 0.0)))
+
+    async def _send_after(self, wait: float) -> None:
+        try:
+            if wait:
+                await asyncio.sleep(wait)
+            self._sent_at = time.monotonic()
+            html = await _render_fleet(self.query, int(self._sent_at // FLEET_FRAME_SECONDS))
+            await self.send(text_data=html)
+        finally:
+            self._pending = None

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -42,8 +43,15 @@ def prometheus_scale(name: str) -> float:
 
 def host_series() -> Iterable[Metric]:
     """One gauge family per metric name, one sample per host and label set, from the
-    "latest" cache (no sample table read)."""
-    hosts = list(Host.objects.filter(enabled=True).only("id", "hostname", "last_seen"))
+    "latest" cache (no sample table read), for the hosts seen within
+    ``METRICS_HOST_SERIES_MAX_AGE``; nothing when ``METRICS_HOST_SERIES`` is off."""
+    if not settings.METRICS_HOST_SERIES:
+        return
+    hosts = list(
+        Host.objects.filter(enabled=True, last_seen__gte=_reporting_since()).only(
+            "id", "hostname", "last_seen"
+        )
+    )
     latest = cache.get_many([latest_cache_key(host.pk) for host in hosts])
     families: dict[str, Metric] = {}
     seen = GaugeMetricFamily(
@@ -103,5 +111,17 @@ def ingest_series() -> Iterable[Metric]:
     hosts = GaugeMetricFamily("opsconsole_hosts", "Hosts known, by state.", labels=["state"])
     hosts.add_metric(["enabled"], Host.objects.filter(enabled=True).count())
     hosts.add_metric(["disabled"], Host.objects.filter(enabled=False).count())
+    reporting = GaugeMetricFamily(
+        "opsconsole_hosts_reporting",
+        "Enabled hosts seen within METRICS_HOST_SERIES_MAX_AGE (those with per-host series).",
+    )
+    reporting.add_metric(
+        [], Host.objects.filter(enabled=True, last_seen__gte=_reporting_since()).count()
+    )
     yield rate
     yield hosts
+    yield reporting
+
+
+def _reporting_since():
+    return timezone.now() - timedelta(seconds=settings.METRICS_HOST_SERIES_MAX_AGE)

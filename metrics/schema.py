@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
 from pydantic import AwareDatetime, ConfigDict, model_validator
@@ -178,3 +178,43 @@ class CollectOut(Schema):
     samples: int
     processes: int
     time: datetime | None
+
+
+class FleetQuery(Schema):
+    q: str = Field("", max_length=255, description="part of the host name")
+    state: Literal["", "ok", "critical", "no_data", "stale"] = Field(
+        "", description="only hosts in this state"
+    )
+    sort: Literal["state", "hostname", "cpu", "memory", "disk", "last_seen", "alerts"] = Field(
+        "state",
+        description="worst state, busiest, newest and most alerted first; names A-Z",
+    )
+    order: Literal["asc", "desc"] = Field("asc", description="desc reverses the sort")
+    page: int = Field(1, ge=1, le=1_000_000)
+    per_page: int = Field(50, ge=1, le=200)
+
+
+class FleetHostOut(Schema):
+    id: int
+    hostname: str
+    state: Literal["ok", "critical", "no_data", "stale"]
+    cpu_percent: float | None
+    memory_percent: float | None
+    disk_percent: float | None = Field(description="the fullest mount's usage")
+    disk_mount: str | None
+    last_seen: datetime | None
+    open_alerts: int
+    labels: dict[str, Any]
+    sparklines: dict[str, list[float]] = Field(
+        description="cpu, memory, disk: the last hour per minute, ending at the latest value"
+    )
+    system_monitor: str = Field(description="the host's System Monitor page")
+
+
+class FleetOut(Schema):
+    count: int = Field(description="hosts matching q and state")
+    page: int
+    pages: int
+    per_page: int
+    states: dict[str, int] = Field(description="hosts matching q, per state")
+    hosts: list[FleetHostOut]

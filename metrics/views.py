@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import Http404
@@ -8,10 +9,11 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from alerts.console import gauge_alerts
-from metrics import history
+from metrics import fleet, history
 from metrics.api import RANGES
 from metrics.models import Host
 from metrics.vitals import local_host, summarize
+from opsconsole import thresholds
 from opsconsole.panels import panels_for
 from opsconsole.roles import Role, role_required
 
@@ -86,3 +88,61 @@ def charts_partial(request, host_id: int):
         **choice,
     }
     return render(request, "metrics/partials/charts.html", context)
+
+
+@role_required(Role.VIEWER)
+def hosts_page(request):
+    """Every host at a glance; rows update live (metrics.consumers.FleetConsumer)."""
+    params = fleet.params_from(request.GET)
+    return render(request, "metrics/hosts.html", fleet_context(params))
+
+
+def fleet_context(params: dict) -> dict:
+    page = fleet.fleet(**params)
+    base = {k: v for k, v in params.items() if k != "page"}
+    query = {
+        "q": base["q"],
+        "state": base["state"],
+        "sort": base["sort"],
+        "order": "desc" if base["descending"] else "",
+    }
+
+    def link(**changes) -> str:
+        return urlencode({k: v for k, v in {**query, **changes}.items() if v})
+
+    def sort_link(key: str) -> str:
+        # A second click on the sorted column reverses it.
+        again = params["sort"] == key and not base["descending"]
+        return link(sort=key, order="desc" if again else "")
+
+    columns = [
+        (
+            key,
+            label,
+            sort_link(key),
+        )
+        for key, label in (
+            ("state", "State"),
+            ("hostname", "Host"),
+            ("cpu", "CPU"),
+            ("memory", "Memory"),
+            ("disk", "Disk (fullest)"),
+            ("last_seen", "Last seen"),
+            ("alerts", "Open alerts"),
+        )
+    ]
+    return {
+        "page": page,
+        "params": params,
+        "states": fleet.STATES,
+        "columns": columns,
+        "query": link(page=page.number if page.number > 1 else ""),
+        "previous_query": link(page=page.number - 1),
+        "next_query": link(page=page.number + 1),
+        "state_chips": [
+            (key, label, page.states[key], link(state=key)) for key, label in fleet.STATES.items()
+        ],
+        "total": sum(page.states.values()),
+        "all_states_link": link(state=""),
+        "thresholds": thresholds.current(),
+    }

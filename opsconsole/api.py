@@ -20,8 +20,8 @@ from alerts.integrations.api import router as integrations_router
 from healthchecks.api import latency_router
 from healthchecks.api import router as services_router
 from healthchecks.api import system_router as health_system_router
+from metrics.api import hosts_router, system_router
 from metrics.api import router as metrics_router
-from metrics.api import system_router
 from notifications.api import channels_router, notifications_router, routing_router
 from oncall.api import people_router, policies_router, schedules_router
 from opsconsole.apitools import answers
@@ -89,6 +89,7 @@ def http_error(request, exc: HttpError):
 
 
 api.add_router("/metrics", metrics_router)
+api.add_router("/hosts", hosts_router)
 api.add_router("/alerts", alerts_router)
 api.add_router("/alert-rules", alert_rules_router)
 api.add_router("/silences", silences_router)

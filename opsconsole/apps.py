@@ -12,7 +12,8 @@ class OpsConsoleConfig(AppConfig):
         from django.db.models.signals import pre_save
         from django_q.signals import post_execute_in_worker, pre_execute
 
-        from opsconsole import audit, errors, inputguard, joblog, sockets
+        # Imported for its fork hook: a forked child drops its parent's pools.
+        from opsconsole import audit, connections, errors, inputguard, joblog, sockets  # noqa: F401
         from opsconsole.configcode import register_section
         from opsconsole.exposition import register_series
         from opsconsole.live import socket_series

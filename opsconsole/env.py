@@ -204,7 +204,10 @@ def database_from_url(url: str, *, base_dir: Path, name: str = "DATABASE_URL") -
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(port or ""),
-            "CONN_MAX_AGE": 60,
+            # Not persistent: under daphne a request's thread ends with the request,
+            # and a connection kept in it waits for the garbage collector (see
+            # opsconsole.connections). The settings add a pool instead.
+            "CONN_MAX_AGE": 0,
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": options,
         }

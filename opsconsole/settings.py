@@ -51,19 +51,29 @@ TESTING = envbool("OPSCONSOLE_TESTING", False)
 DEBUG = envbool("DEBUG", False)
 
 
-def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated once and kept in var/."""
+def _secret_key(*, shared_database: bool) -> str:
+    """SECRET_KEY from the environment (or the file SECRET_KEY_FILE names); else, for
+    the embedded single-machine console, one generated once and kept in var/.
+
+    Processes on several machines must sign with one key: a session made by one web
+    process, or a signed acknowledgement link a worker wrote, is refused by a process
+    with another. With a shared PostgreSQL database a key per machine is a mistake, so
+    it is refused in one line instead of generated.
+    """
     key = envsecret("SECRET_KEY")
     if key:
         return key
+    if shared_database and not TESTING:
+        raise ImproperlyConfigured(
+            "SECRET_KEY (or SECRET_KEY_FILE) must be set with a PostgreSQL DATABASE_URL: "
+            "every web process, worker and delivery lane must share one key"
+        )
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
         key_file.write_text(secrets.token_urlsafe(50))
         key_file.chmod(0o600)
     return key_file.read_text().strip()
 
-
-SECRET_KEY = _secret_key()
 
 HOST = envstr("HOST", "127.0.0.1")
 PORT = envint("PORT", 8000, minimum=1)
@@ -145,11 +155,25 @@ if DATABASE_URL:
     DATABASES = {"default": database_from_url(DATABASE_URL, base_dir=BASE_DIR)}
 else:
     DATABASES = {"default": sqlite_database(VAR_DIR / "opsconsole.sqlite3")}
+SECRET_KEY = _secret_key(shared_database=DATABASES["default"]["ENGINE"].endswith("postgresql"))
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # Names each process in pg_stat_activity (web, worker, ticker, agent...).
     DATABASES["default"]["OPTIONS"].setdefault(
         "application_name", f"opsconsole-{envstr('OPSCONSOLE_PROCESS', 'web')}"
     )
+    # Django's psycopg pool, one per process: a request, a task or a ticker round
+    # borrows a connection and gives it back at its end. DATABASE_POOL_MAX_SIZE bounds
+    # what one process holds (0: no pool, a connection per request, closed after it).
+    DATABASE_POOL_MAX_SIZE = envint("DATABASE_POOL_MAX_SIZE", 10, minimum=0)
+    if DATABASE_POOL_MAX_SIZE:
+        from opsconsole.connections import pool_options
+
+        DATABASES["default"]["OPTIONS"]["pool"] = pool_options(
+            max_size=DATABASE_POOL_MAX_SIZE,
+            min_size=envint("DATABASE_POOL_MIN_SIZE", 1, minimum=0),
+            timeout=envfloat("DATABASE_POOL_TIMEOUT", 10.0, minimum=0.1),
+            max_idle=envfloat("DATABASE_POOL_MAX_IDLE", 300.0, minimum=1.0),
+        )
 
 REDIS_URL = envstr("REDIS_URL")
 # Seed 002's channel: every alert change published there as JSON (alerts.broadcast)
@@ -196,6 +220,9 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (the "latest" values per host) -------------------------------------------------
+# Django's local caches keep 300 entries and then drop a third of them: at a few hundred
+# hosts the "latest" values (one entry per host) went missing. Redis has no such limit.
+CACHE_MAX_ENTRIES = envint("CACHE_MAX_ENTRIES", 50_000, minimum=300)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -205,12 +232,18 @@ if REDIS_URL:
         }
     }
 elif TESTING:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": CACHE_MAX_ENTRIES},
+        }
+    }
 else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": CACHE_MAX_ENTRIES},
         }
     }
 
@@ -399,6 +432,11 @@ if SENTRY_DSN:
 # --- Prometheus ------------------------------------------------------------------------------
 # GET /metrics asks for "Authorization: Bearer <METRICS_TOKEN>" when this is set.
 METRICS_TOKEN = envsecret("METRICS_TOKEN")
+# /metrics stays bounded at fleet size: a host not seen for this long leaves the per-host
+# series (its last values would only repeat), and they can be turned off altogether when
+# Prometheus scrapes the agents' hosts itself (node_exporter); the fleet counts remain.
+METRICS_HOST_SERIES = envbool("METRICS_HOST_SERIES", True)
+METRICS_HOST_SERIES_MAX_AGE = envint("METRICS_HOST_SERIES_MAX_AGE", 3600, minimum=1)
 # An existing Prometheus to read history from (opsconsole/promquery.py).
 PROMETHEUS_URL = envstr("PROMETHEUS_URL").rstrip("/")
 PROMETHEUS_TIMEOUT = envfloat("PROMETHEUS_TIMEOUT", 10.0, minimum=0.1)
@@ -434,6 +472,9 @@ LOGGING = {
         # HTTP clients log each request's URL at INFO, and a Slack, Discord or Telegram
         # URL is itself the secret; Twilio's logs its request parameters.
         "httpx": {"level": "WARNING"},
+        # The pool logs every failed reconnect while the database is away; the request
+        # that found no connection logs the failure, and the database check raises it.
+        "psycopg.pool": {"level": "ERROR"},
         "httpcore": {"level": "WARNING"},
         "twilio": {"level": "WARNING"},
         "apprise": {"level": "WARNING"},

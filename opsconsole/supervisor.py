@@ -69,6 +69,7 @@ def preload() -> None:
     from django.urls import get_resolver
 
     import opsconsole.asgi  # noqa: F401
+    from opsconsole.connections import close_pools
 
     get_resolver().url_patterns  # noqa: B018 (imports every view and API schema)
     for module in (
@@ -81,7 +82,8 @@ def preload() -> None:
     ):
         with contextlib.suppress(ImportError):
             __import__(module)
-    # A connection must never be shared by two processes.
+    # A connection must never be shared by two processes, nor a pool's sockets.
+    close_pools()
     connections.close_all()
     gc.collect()
     gc.freeze()
@@ -149,6 +151,9 @@ class Child:
                     os._exit(1)
                 name_process(self.name)
                 os.environ.update({"OPSCONSOLE_PROCESS": self.name, **self.env})
+                from opsconsole.connections import name_process as name_sessions
+
+                name_sessions(self.name)
                 code = self.target()
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else 1

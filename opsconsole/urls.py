@@ -11,6 +11,7 @@ from opsconsole.views import plain_health, plain_status, sentry_station
 
 urlpatterns = [
     path("", metrics_views.system_monitor, name="system_monitor"),
+    path("hosts/", metrics_views.hosts_page, name="hosts"),
     path("system/<int:host_id>/vitals/", metrics_views.vitals_partial, name="vitals_partial"),
     path("system/<int:host_id>/charts/", metrics_views.charts_partial, name="charts_partial"),
     path("alerts/", alert_views.alert_list, name="alert_list"),

@@ -98,3 +98,11 @@ def level(value, threshold) -> str:
     if number > limit - 10:
         return "warn"
     return "ok"
+
+
+@register.filter
+def spark(values) -> str:
+    """SVG polyline points of a percentage trend (metrics.charts.sparkline)."""
+    from metrics.charts import sparkline
+
+    return sparkline(list(values or []))

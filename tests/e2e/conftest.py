@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -60,7 +61,12 @@ def _production_mode() -> dict[str, str]:
         )
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     redis.Redis.from_url(redis_url).flushdb()
-    return {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "Q_BROKER": "redis"}
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "Q_BROKER": "redis",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+    }
 
 
 class Console:

@@ -9,7 +9,7 @@ from tests.e2e.conftest import log_in
 
 pytestmark = pytest.mark.e2e
 
-PAGES = ["/", "/alerts/", "/alerts/patterns/", "/station/", "/services/", "/admin/"]
+PAGES = ["/", "/hosts/", "/alerts/", "/alerts/patterns/", "/station/", "/services/", "/admin/"]
 
 
 def test_every_page_runs_under_the_policy_without_a_violation(page, console):

@@ -200,6 +200,26 @@ def test_the_command_sends_once_and_reports(live_server, alice, token_for, capsy
     assert MetricSample.objects.filter(host__hostname="cmd-host").exists()
 
 
+def test_the_command_reports_the_host_opsconsole_hostname_names(
+    live_server, alice, token_for, monkeypatch
+):
+    monkeypatch.setenv("OPSCONSOLE_HOSTNAME", "edge-7")
+    token = token_for(alice, "ingest")
+    call_command("agent", "--push", live_server.url, "--token", token, "--once")
+    call_command(
+        "agent", "--push", live_server.url, "--token", token, "--once", "--hostname", "edge-8"
+    )
+    assert set(Host.objects.values_list("hostname", flat=True)) == {"edge-7", "edge-8"}
+
+
+def test_the_command_reports_this_machine_by_default(live_server, alice, token_for, monkeypatch):
+    monkeypatch.delenv("OPSCONSOLE_HOSTNAME", raising=False)
+    call_command(
+        "agent", "--push", live_server.url, "--token", token_for(alice, "ingest"), "--once"
+    )
+    assert list(Host.objects.values_list("hostname", flat=True)) == [socket.gethostname()]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

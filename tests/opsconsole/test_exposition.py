@@ -49,6 +49,30 @@ def test_it_serves_each_hosts_latest_vitals(db):
     assert value(metrics["opsconsole_host_disk_usage_percent"], host="web-01", mount="/") == 71.0
 
 
+def test_a_host_not_seen_for_longer_than_the_setting_leaves_its_series(db, settings):
+    from datetime import timedelta
+
+    settings.METRICS_HOST_SERIES_MAX_AGE = 600
+    now = timezone.now()
+    store("web-01", {"cpu_usage_percent": [(now, 42.5)]})
+    store("gone-01", {"cpu_usage_percent": [(now - timedelta(minutes=11), 9.0)]})
+    metrics = scrape()
+    hosts = {s.labels["host"] for s in metrics["opsconsole_host_cpu_usage_percent"]}
+    assert hosts == {"web-01"}
+    seen = {s.labels["host"] for s in metrics["opsconsole_host_last_seen_timestamp_seconds"]}
+    assert seen == {"web-01"}
+    assert value(metrics["opsconsole_hosts"], state="enabled") == 2
+    assert value(metrics["opsconsole_hosts_reporting"]) == 1
+
+
+def test_per_host_series_can_be_turned_off(db, settings):
+    settings.METRICS_HOST_SERIES = False
+    store("web-01", {"cpu_usage_percent": [(timezone.now(), 42.5)]})
+    metrics = scrape()
+    assert not [name for name in metrics if name.startswith("opsconsole_host_")]
+    assert value(metrics["opsconsole_hosts_reporting"]) == 1
+
+
 def test_it_counts_alerts_by_status_and_severity(db):
     service = AlertService()
     service.create_system_alert("cpu_usage_percent", 99, 50, "web-01")  # critical

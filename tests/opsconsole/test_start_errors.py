@@ -27,6 +27,7 @@ def _manage(tmp_path, env_changes: dict, *args: str) -> subprocess.CompletedProc
         if k not in {"OPSCONSOLE_TESTING", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL"}
     }
     env["OPSCONSOLE_VAR_DIR"] = str(tmp_path / "var")
+    env["SECRET_KEY"] = "start-errors-key"
     env.update(env_changes)
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],

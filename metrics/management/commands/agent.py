@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from metrics.agent import Agent, TokenRefused, ingest_url
-from opsconsole.env import envsecret
+from opsconsole.env import envsecret, envstr
 
 
 class Command(BaseCommand):
@@ -37,7 +38,9 @@ class Command(BaseCommand):
             help="seconds between samples (default METRICS_COLLECTION_INTERVAL)",
         )
         parser.add_argument(
-            "--hostname", default=None, help="name to report (default: this host's)"
+            "--hostname",
+            default=None,
+            help="name this host reports (default OPSCONSOLE_HOSTNAME, else the machine's)",
         )
         parser.add_argument(
             "--top", type=int, default=settings.TOP_PROCESSES, help="processes kept"
@@ -66,6 +69,11 @@ class Command(BaseCommand):
             url = ingest_url(push)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        # The host the agent runs on, named as the console's own collection names its:
+        # a shared .env or an image's environment must say which machine this is.
+        hostname = (hostname or envstr("OPSCONSOLE_HOSTNAME") or socket.gethostname()).strip()
+        if not hostname:
+            raise CommandError("--hostname must not be empty")
         logging.getLogger("opsconsole.agent").setLevel(logging.INFO)
         # httpx logs every request at INFO; the agent logs what matters itself.
         logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -3,10 +3,10 @@ first, on a process of its own (``serve`` runs one as its "notify" child)."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from notifications.dispatcher import Dispatcher
+from opsconsole.connections import at_least, keep_connections, pooled
 
 LANE_CONN_MAX_AGE = 600
 
@@ -25,11 +25,12 @@ class Command(BaseCommand):
             self.stderr.write("deliver: --threads must be at least 1")
             raise SystemExit(2)
         # A long-lived synchronous process: each thread keeps its connection, checked
-        # before reuse, instead of reconnecting for every poll.
-        for database in settings.DATABASES.values():
-            database["CONN_MAX_AGE"] = LANE_CONN_MAX_AGE
-            database["CONN_HEALTH_CHECKS"] = True
+        # before reuse, or borrows it from the pool, instead of reconnecting for every
+        # poll. Every sender and the main thread may hold one at once.
+        keep_connections(LANE_CONN_MAX_AGE)
         dispatcher = Dispatcher(threads=threads)
+        if pooled():
+            at_least("default", dispatcher.threads + 1)
         if once:
             result = dispatcher.run_once()
             self.stdout.write(

@@ -13,8 +13,11 @@ class Command(BaseCommand):
     help = "Migrate every database, load the default configuration, create the first admin."
 
     def handle(self, *args, **options):
-        for alias in settings.DATABASES:
+        for alias, database in settings.DATABASES.items():
             call_command("migrate", database=alias, interactive=False, verbosity=0)
+            # Named, so an operator sees which database this machine's settings chose
+            # (DATABASE_URL's, or the embedded SQLite file when it is unset).
+            self.stdout.write(f"migrated {_describe(database)}")
         from healthchecks.config import EndpointConfigError
 
         try:
@@ -47,3 +50,12 @@ class Command(BaseCommand):
                     "  (shown only this once; set OPSCONSOLE_ADMIN_PASSWORD to choose it)\n"
                 )
             )
+
+
+def _describe(database: dict) -> str:
+    if database["ENGINE"].endswith("sqlite3"):
+        return f"SQLite {database['NAME']}"
+    where = database.get("HOST") or "localhost"
+    if database.get("PORT"):
+        where += f":{database['PORT']}"
+    return f"PostgreSQL database {database['NAME']!r} on {where}"

@@ -25,17 +25,17 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         import gc
 
-        from django.conf import settings
         from django_q.cluster import Sentinel
+
+        from opsconsole.connections import keep_connections
 
         # q2's ORM broker calls close_old_connections() before every poll, which with
         # Django's default CONN_MAX_AGE of 0 means a new database connection (and, on
         # SQLite, its pragmas) twice a second: most of what an idle console spends.
         # These processes are long-lived and synchronous, so they keep theirs, checked
-        # before reuse. (The web process is asynchronous and does not.)
-        for database in settings.DATABASES.values():
-            database["CONN_MAX_AGE"] = WORKER_CONN_MAX_AGE
-            database["CONN_HEALTH_CHECKS"] = True
+        # before reuse, or borrow it from their pool. (The web process is asynchronous
+        # and does not: opsconsole.connections.)
+        keep_connections(WORKER_CONN_MAX_AGE)
 
         # The sentinel forks the pool from this process: frozen objects are never
         # scanned by the collector, so their pages stay shared instead of being copied.

@@ -1,0 +1,204 @@
+"""Database connections stay bounded: a served console (daphne, q2 workers, the
+delivery lane, the ticker) on PostgreSQL answers 200 concurrent requests from its pool,
+and a forked child never uses its parent's pooled connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import threading
+
+import pytest
+from django.db import connection
+
+pytestmark = pytest.mark.postgres
+
+POOL_SIZE = 6
+
+
+def _needs_postgres() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    return url
+
+
+def _port() -> int:
+    """A free port in the range this suite's servers use."""
+    for port in range(9300, 9400):
+        with socket.socket() as s, contextlib.suppress(OSError):
+            s.bind(("127.0.0.1", port))
+            return port
+    raise RuntimeError("no free port in 9300-9399")
+
+
+def _sessions(admin_url: str, database: str) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT application_name, count(*) FROM pg_stat_activity WHERE datname = %s GROUP BY 1",
+            [database],
+        ).fetchall()
+    return dict(rows)
+
+
+@pytest.fixture
+def served():
+    from bench._common import ServedConsole, pg_drop, pg_recreate
+
+    url = _needs_postgres()
+    base, _, name = url.rpartition("/")
+    admin_url, database = f"{base}/postgres", f"{name}_served"
+    served_url = pg_recreate(database, admin_url)
+    env = {"DATABASE_URL": served_url, "DATABASE_POOL_MAX_SIZE": str(POOL_SIZE)}
+    if os.environ.get("REDIS_URL"):
+        import redis
+
+        redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+        env.update(REDIS_URL=os.environ["REDIS_URL"], Q_BROKER="redis")
+    console = ServedConsole(port=_port(), **env)
+    try:
+        yield console, admin_url, database
+    finally:
+        console.stop()
+        console.remove()
+        pg_drop(database, admin_url)
+
+
+def test_it_answers_200_concurrent_requests_within_its_pool(served):
+    import httpx
+
+    console, admin_url, database = served
+    token = console.manage("create_api_token", "--user", "admin", "--scopes", "read").strip()
+    most: dict[str, int] = {}
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            for name, count in _sessions(admin_url, database).items():
+                most[name] = max(most.get(name, 0), count)
+            done.wait(0.05)
+
+    async def burst() -> list[int]:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=0)
+        async with httpx.AsyncClient(
+            base_url=console.url,
+            limits=limits,
+            timeout=120,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as client:
+            answers = await asyncio.gather(*(client.get("/api/v1/alerts") for _ in range(200)))
+        return [answer.status_code for answer in answers]
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        codes = asyncio.run(burst())
+    finally:
+        done.set()
+        watcher.join()
+    assert codes == [200] * 200
+    # Every request borrowed from the web process's pool and gave its connection back:
+    # never more than the pool lends, and nothing left for the garbage collector.
+    assert 1 <= most["opsconsole-web"] <= POOL_SIZE, most
+    assert _sessions(admin_url, database).get("opsconsole-web", 0) <= POOL_SIZE
+    # The whole console (web, q2's sentinel, pusher, monitor and workers, the lane).
+    assert sum(_sessions(admin_url, database).values()) <= 3 * POOL_SIZE, most
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_forked_child_opens_its_own_connection():
+    _needs_postgres()
+    from django.db import connections
+
+    assert connection.settings_dict["OPTIONS"].get("pool"), "the suite runs pooled"
+    parent_pid = connection.cursor().execute("SELECT pg_backend_pid()").fetchone()[0]
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        code = 1
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                os.write(write, str(cursor.fetchone()[0]).encode())
+            connections.close_all()
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    child_pid = int(os.read(read, 32) or 0)
+    os.close(read)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert child_pid and child_pid != parent_pid
+    # The parent's session was neither used nor ended by the child.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] == parent_pid
+
+
+def _settings_in_child(tmp_path, **env: str) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    from bench._common import ROOT, child_env
+
+    script = (
+        "import json, django; django.setup()\n"
+        "from django.conf import settings\n"
+        "from django.db import connection\n"
+        "from opsconsole.connections import keep_connections\n"
+        "db = settings.DATABASES['default']\n"
+        "web_max_age = db['CONN_MAX_AGE']\n"
+        "keep_connections(600)\n"
+        "print(json.dumps({'pool': db['OPTIONS'].get('pool'), 'max_age': db['CONN_MAX_AGE'],"
+        " 'web_max_age': web_max_age,"
+        " 'prepare': connection.get_connection_params()['prepare_threshold']}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=child_env(
+            DJANGO_SETTINGS_MODULE="opsconsole.settings", OPSCONSOLE_VAR_DIR=str(tmp_path), **env
+        ),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_it_pools_by_default_and_keeps_no_connection_of_its_own(tmp_path):
+    read = _settings_in_child(
+        tmp_path, DATABASE_URL="postgres://ops@db.internal/console", DATABASE_POOL_MAX_SIZE="4"
+    )
+    assert read["pool"] == {"min_size": 1, "max_size": 4, "timeout": 10.0, "max_idle": 300.0}
+    # Even in a worker that asks to keep its connections: Django refuses a persistent
+    # connection on a pool, and the pool keeps them instead.
+    assert read["web_max_age"] == read["max_age"] == 0
+    assert read["prepare"] == 5
+
+
+def test_behind_pgbouncer_the_pool_prepares_nothing(tmp_path):
+    # Transaction mode hands each transaction any server connection: a statement
+    # prepared on one is unknown on the next, so the pool's connections must not prepare.
+    read = _settings_in_child(
+        tmp_path, DATABASE_URL="postgres://ops@pgbouncer:6432/console?prepare_threshold=none"
+    )
+    assert read["pool"]["max_size"] == 10
+    assert read["prepare"] is None
+
+
+def test_without_a_pool_a_web_connection_ends_with_its_request(tmp_path):
+    read = _settings_in_child(
+        tmp_path, DATABASE_URL="postgres://ops@db.internal/console", DATABASE_POOL_MAX_SIZE="0"
+    )
+    assert read["pool"] is None
+    assert read["web_max_age"] == 0
+    # What the workers and the lane ask for (keep_connections); the web never does.
+    assert read["max_age"] == 600
