@@ -25,7 +25,7 @@ from oncall.models import (
     Schedule,
     Urgency,
 )
-from opsconsole.apitools import one_or_404
+from opsconsole.apitools import RowId, answers, one_or_404
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role, has_role
@@ -69,8 +69,9 @@ class PersonOut(Schema):
     reachable: bool = Field(..., description="false: no verified contact method")
 
 
-@people_router.get("", response=list[PersonOut], auth=READ, url_name="list_people")
+@people_router.get("", response=answers({200: list[PersonOut]}), auth=READ, url_name="list_people")
 def list_people(request):
+    """Console users who can be paged, with whether anybody could reach them."""
     users = list(get_user_model().objects.filter(is_active=True).order_by("username"))
     reachable = people.reachable_ids(u.pk for u in users)
     return [
@@ -113,21 +114,24 @@ class Outcome(Schema):
 
 @people_router.get(
     "/{person_id}/contact-methods",
-    response=list[ContactMethodOut],
+    response=answers({200: list[ContactMethodOut]}, 404, 422),
     auth=WRITE,
     url_name="list_contact_methods",
 )
-def list_contact_methods(request, person_id: int):
+def list_contact_methods(request, person_id: RowId):
+    """A person's contact methods (email, phone, Slack member, Telegram chat) and
+    whether each is verified."""
     return list(_own_or_admin(request, person_id).contact_methods.all())
 
 
 @people_router.post(
     "/{person_id}/contact-methods",
-    response={201: ContactMethodOut},
+    response=answers({201: ContactMethodOut}, 404, 413, 422),
     auth=WRITE,
     url_name="create_contact_method",
 )
-def create_contact_method(request, person_id: int, payload: ContactMethodIn):
+def create_contact_method(request, person_id: RowId, payload: ContactMethodIn):
+    """Add a contact method; it is used once verified with the code a test message carries."""
     person = _own_or_admin(request, person_id)
     if payload.kind not in ContactKind.values:
         raise HttpError(422, f"kind must be one of: {', '.join(ContactKind.values)}")
@@ -156,22 +160,23 @@ def _method(request, person_id: int, method_id: int) -> ContactMethod:
 
 @people_router.delete(
     "/{person_id}/contact-methods/{method_id}",
-    response={204: None},
+    response=answers({204: None}, 404, 422),
     auth=WRITE,
     url_name="delete_contact_method",
 )
-def delete_contact_method(request, person_id: int, method_id: int):
+def delete_contact_method(request, person_id: RowId, method_id: RowId):
+    """Remove a contact method."""
     _method(request, person_id, method_id).delete()
     return Status(204, None)
 
 
 @people_router.post(
     "/{person_id}/contact-methods/{method_id}/test",
-    response=Outcome,
+    response=answers({200: Outcome}, 404, 413, 422),
     auth=WRITE,
     url_name="test_contact_method",
 )
-def test_contact_method(request, person_id: int, method_id: int):
+def test_contact_method(request, person_id: RowId, method_id: RowId):
     """Send a test message carrying a verification code to the address."""
     problem = people.send_verification(_method(request, person_id, method_id))
     if problem:
@@ -181,25 +186,26 @@ def test_contact_method(request, person_id: int, method_id: int):
 
 @people_router.post(
     "/{person_id}/contact-methods/{method_id}/verify",
-    response=Outcome,
+    response=answers({200: Outcome}, 404, 413, 422),
     auth=WRITE,
     url_name="verify_contact_method",
 )
-def verify_contact_method(request, person_id: int, method_id: int, payload: CodeIn):
+def verify_contact_method(request, person_id: RowId, method_id: RowId, payload: CodeIn):
+    """Verify a contact method with the code its test message carried."""
     problem = people.confirm(_method(request, person_id, method_id), payload.code)
     if problem:
         raise HttpError(422, problem)
     return {"ok": True, "detail": "verified: pages may use this contact method"}
 
 
-class RuleOut(Schema):
+class NotificationRuleOut(Schema):
     id: int
     contact_method_id: int
     urgency: str
     delay_minutes: int
 
 
-class RuleIn(Schema):
+class NotificationRuleIn(Schema):
     contact_method_id: int
     urgency: str = Field(Urgency.ANY, description="high (error, critical), low or any")
     delay_minutes: int = Field(0, ge=0, le=1440)
@@ -207,21 +213,25 @@ class RuleIn(Schema):
 
 @people_router.get(
     "/{person_id}/notification-rules",
-    response=list[RuleOut],
+    response=answers({200: list[NotificationRuleOut]}, 404, 422),
     auth=WRITE,
     url_name="list_notification_rules",
 )
-def list_notification_rules(request, person_id: int):
+def list_notification_rules(request, person_id: RowId):
+    """A person's notification rules: which contact method, after how many minutes,
+    for which urgency."""
     return list(_own_or_admin(request, person_id).notification_rules.all())
 
 
 @people_router.post(
     "/{person_id}/notification-rules",
-    response={201: RuleOut},
+    response=answers({201: NotificationRuleOut}, 404, 413, 422),
     auth=WRITE,
     url_name="create_notification_rule",
 )
-def create_notification_rule(request, person_id: int, payload: RuleIn):
+def create_notification_rule(request, person_id: RowId, payload: NotificationRuleIn):
+    """Add a notification rule (e.g. critical: SMS at once, email after 5 min if still
+    unacknowledged)."""
     person = _own_or_admin(request, person_id)
     if payload.urgency not in Urgency.values:
         raise HttpError(422, f"urgency must be one of: {', '.join(Urgency.values)}")
@@ -237,11 +247,12 @@ def create_notification_rule(request, person_id: int, payload: RuleIn):
 
 @people_router.delete(
     "/{person_id}/notification-rules/{rule_id}",
-    response={204: None},
+    response=answers({204: None}, 404, 422),
     auth=WRITE,
     url_name="delete_notification_rule",
 )
-def delete_notification_rule(request, person_id: int, rule_id: int):
+def delete_notification_rule(request, person_id: RowId, rule_id: RowId):
+    """Remove a notification rule."""
     person = _own_or_admin(request, person_id)
     one_or_404(NotificationRule, "notification rule", pk=rule_id, user=person).delete()
     return Status(204, None)
@@ -390,7 +401,9 @@ def _override_out(o: Override, refs: dict) -> dict:
     }
 
 
-@schedules_router.get("", response=list[OnCallOut], auth=READ, url_name="list_schedules")
+@schedules_router.get(
+    "", response=answers({200: list[OnCallOut]}), auth=READ, url_name="list_schedules"
+)
 def list_schedules(request):
     """Every schedule with who is on call now and next."""
     now = timezone.now()
@@ -406,30 +419,47 @@ def list_schedules(request):
     )
 
 
-@schedules_router.post("", response={201: ScheduleOut}, auth=ADMIN, url_name="create_schedule")
+@schedules_router.post(
+    "", response=answers({201: ScheduleOut}, 413, 422), auth=ADMIN, url_name="create_schedule"
+)
 def create_schedule(request, payload: ScheduleIn):
+    """Create a schedule: layers of rotations (participants, handoff, length, time zone, start)."""
     schedule = _saved(editing.save_schedule, payload.dict(), None, "schedule")
     return Status(201, _schedule_out(schedule, timezone.now()))
 
 
-@schedules_router.get("/{schedule_id}", response=ScheduleOut, auth=READ, url_name="get_schedule")
-def get_schedule(request, schedule_id: int):
+@schedules_router.get(
+    "/{schedule_id}",
+    response=answers({200: ScheduleOut}, 404, 422),
+    auth=READ,
+    url_name="get_schedule",
+)
+def get_schedule(request, schedule_id: RowId):
+    """One schedule with its layers, overrides and who is on call now and next."""
     return _schedule_out(one_or_404(Schedule, "schedule", pk=schedule_id), timezone.now())
 
 
 @schedules_router.put(
-    "/{schedule_id}", response=ScheduleOut, auth=ADMIN, url_name="replace_schedule"
+    "/{schedule_id}",
+    response=answers({200: ScheduleOut}, 404, 413, 422),
+    auth=ADMIN,
+    url_name="replace_schedule",
 )
-def replace_schedule(request, schedule_id: int, payload: ScheduleIn):
+def replace_schedule(request, schedule_id: RowId, payload: ScheduleIn):
+    """Replace a schedule's layers and settings."""
     schedule = one_or_404(Schedule, "schedule", pk=schedule_id)
     schedule = _saved(editing.save_schedule, payload.dict(), schedule, "schedule")
     return _schedule_out(schedule, timezone.now())
 
 
 @schedules_router.delete(
-    "/{schedule_id}", response={204: None}, auth=ADMIN, url_name="delete_schedule"
+    "/{schedule_id}",
+    response=answers({204: None}, 404, 422),
+    auth=ADMIN,
+    url_name="delete_schedule",
 )
-def delete_schedule(request, schedule_id: int):
+def delete_schedule(request, schedule_id: RowId):
+    """Delete a schedule."""
     from django.db.models import ProtectedError
 
     try:
@@ -444,9 +474,12 @@ class AtQuery(Schema):
 
 
 @schedules_router.get(
-    "/{schedule_id}/oncall", response=OnCallOut, auth=READ, url_name="schedule_oncall"
+    "/{schedule_id}/oncall",
+    response=answers({200: OnCallOut}, 404, 422),
+    auth=READ,
+    url_name="schedule_oncall",
 )
-def schedule_oncall(request, schedule_id: int, query: Query[AtQuery]):
+def schedule_oncall(request, schedule_id: RowId, query: Query[AtQuery]):
     """Who is on call at ``at`` (default now), until when, and who comes next."""
     one_or_404(Schedule, "schedule", pk=schedule_id)
     at = query.at or timezone.now()
@@ -465,11 +498,11 @@ class OverrideIn(Schema):
 
 @schedules_router.post(
     "/{schedule_id}/overrides",
-    response={201: OverrideOut},
+    response=answers({201: OverrideOut}, 404, 413, 422),
     auth=WRITE,
     url_name="create_override",
 )
-def create_override(request, schedule_id: int, payload: OverrideIn):
+def create_override(request, schedule_id: RowId, payload: OverrideIn):
     """Cover a window of the schedule. Responders create overrides for themselves;
     admins (managers) for anyone."""
     schedule = one_or_404(Schedule, "schedule", pk=schedule_id)
@@ -494,11 +527,12 @@ def create_override(request, schedule_id: int, payload: OverrideIn):
 
 @schedules_router.delete(
     "/{schedule_id}/overrides/{override_id}",
-    response={204: None},
+    response=answers({204: None}, 404, 422),
     auth=WRITE,
     url_name="delete_override",
 )
-def delete_override(request, schedule_id: int, override_id: int):
+def delete_override(request, schedule_id: RowId, override_id: RowId):
+    """Remove an override."""
     override = one_or_404(Override, "override", pk=override_id, schedule_id=schedule_id)
     mine = request.auth.pk in (override.user_id, override.created_by_id)
     if not mine and not has_role(request.auth, Role.ADMIN):
@@ -555,13 +589,19 @@ def _step_data(payload: PolicyIn) -> dict:
     return data
 
 
-@policies_router.get("", response=list[PolicyOut], auth=READ, url_name="list_escalation_policies")
+@policies_router.get(
+    "", response=answers({200: list[PolicyOut]}), auth=READ, url_name="list_escalation_policies"
+)
 def list_escalation_policies(request):
+    """Escalation policies with their steps and what their lint found."""
     return [_policy_out(p) for p in EscalationPolicy.objects.prefetch_related("routing_rules")]
 
 
 @policies_router.post(
-    "", response={201: PolicyOut}, auth=ADMIN, url_name="create_escalation_policy"
+    "",
+    response=answers({201: PolicyOut}, 413, 422),
+    auth=ADMIN,
+    url_name="create_escalation_policy",
 )
 def create_escalation_policy(request, payload: PolicyIn):
     """Create a policy; the answer lists what its lint found (unreachable steps, empty
@@ -572,23 +612,35 @@ def create_escalation_policy(request, payload: PolicyIn):
 
 
 @policies_router.get(
-    "/{policy_id}", response=PolicyOut, auth=READ, url_name="get_escalation_policy"
+    "/{policy_id}",
+    response=answers({200: PolicyOut}, 404, 422),
+    auth=READ,
+    url_name="get_escalation_policy",
 )
-def get_escalation_policy(request, policy_id: int):
+def get_escalation_policy(request, policy_id: RowId):
+    """One escalation policy with its steps and lint."""
     return _policy_out(one_or_404(EscalationPolicy, "escalation policy", pk=policy_id))
 
 
 @policies_router.put(
-    "/{policy_id}", response=PolicyOut, auth=ADMIN, url_name="replace_escalation_policy"
+    "/{policy_id}",
+    response=answers({200: PolicyOut}, 404, 413, 422),
+    auth=ADMIN,
+    url_name="replace_escalation_policy",
 )
-def replace_escalation_policy(request, policy_id: int, payload: PolicyIn):
+def replace_escalation_policy(request, policy_id: RowId, payload: PolicyIn):
+    """Replace a policy's steps and repeat count."""
     policy = one_or_404(EscalationPolicy, "escalation policy", pk=policy_id)
     return _policy_out(_saved(editing.save_policy, _step_data(payload), policy, "policy"))
 
 
 @policies_router.delete(
-    "/{policy_id}", response={204: None}, auth=ADMIN, url_name="delete_escalation_policy"
+    "/{policy_id}",
+    response=answers({204: None}, 404, 422),
+    auth=ADMIN,
+    url_name="delete_escalation_policy",
 )
-def delete_escalation_policy(request, policy_id: int):
+def delete_escalation_policy(request, policy_id: RowId):
+    """Delete an escalation policy."""
     one_or_404(EscalationPolicy, "escalation policy", pk=policy_id).delete()
     return Status(204, None)
