@@ -6,7 +6,7 @@ notification rules are theirs: responders manage their own, admins anyone's.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError
@@ -484,7 +484,7 @@ def schedule_oncall(request, schedule_id: RowId, query: Query[AtQuery]):
     one_or_404(Schedule, "schedule", pk=schedule_id)
     at = query.at or timezone.now()
     if timezone.is_naive(at):
-        at = timezone.make_aware(at, timezone.utc)
+        at = at.replace(tzinfo=UTC)  # an instant without a zone is read as UTC
     return on_call_answer(schedules.load_one(schedule_id, since=at), at)
 
 

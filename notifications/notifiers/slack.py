@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from notifications.notifiers import post
+from notifications.notifiers import DeliveryError, post
 from notifications.notifiers.message import Message
 
-CONFIG = ("timeout",)
-SECRETS = ("webhook_url",)
-REQUIRED = ("webhook_url",)
-URL_KEYS = ("webhook_url",)
+API_BASE = "https://slack.com/api"
+CONFIG = ("timeout", "api_base")
+# An incoming webhook posts to its channel; a bot token (chat:write) also lets the
+# console message a person directly (a page to a Slack member).
+SECRETS = ("webhook_url", "bot_token")
+REQUIRED = ()
+URL_KEYS = ("webhook_url", "api_base")
+# A page to a person: their member id, messaged by the bot when there is one (else
+# mentioned in the webhook's channel).
+RECIPIENT = "member"
 RATE_PER_MINUTE = 60  # Slack: about one message a second per webhook
+
+
+def check(config: dict, secrets: dict) -> list[str]:
+    if not secrets.get("webhook_url") and not secrets.get("bot_token"):
+        return [
+            "secrets.webhook_url is required for a slack channel (or secrets.bot_token, "
+            "a bot that can also message people directly)"
+        ]
+    return []
+
 
 _EMOJI = {
     "info": ":information_source:",
@@ -85,5 +101,28 @@ def render(message: Message) -> dict:
 
 
 def send(channel, message: Message) -> int:
+    member, token = channel.config.get("member"), channel.secrets.get("bot_token")
+    if member and token:
+        base = (channel.config.get("api_base") or API_BASE).rstrip("/")
+        body = {**render(message), "channel": member}
+        response = post(
+            channel,
+            f"{base}/chat.postMessage",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        if not answer.get("ok", False):
+            error = answer.get("error", "no answer")
+            # Slack's own rate limit is the one error worth a retry.
+            raise DeliveryError(f"Slack refused: {error}", permanent=error != "ratelimited")
+        return response.status_code
+    if not channel.secrets.get("webhook_url"):
+        raise DeliveryError(
+            "this Slack channel has only a bot token: no channel to post to", permanent=True
+        )
     response = post(channel, channel.secrets["webhook_url"], json=render(message))
     return response.status_code

@@ -147,3 +147,28 @@ def test_people_without_a_verified_method_are_flagged(client, bob, carol, verifi
     listed = {p["username"]: p["reachable"] for p in client.get("/api/v1/people").json()}
     assert listed["bob"] is True and listed["carol"] is False
     assert people.unreachable_ids([bob.pk, carol.pk]) == {carol.pk}
+
+
+def test_a_slack_bot_messages_the_member_directly(
+    bob, make_channel, receiver, django_capture_on_commit_callbacks
+):
+    make_channel(
+        "slack",
+        config={"api_base": f"{receiver.url}/api"},
+        secrets={"bot_token": "xoxb-BOT-TOKEN-1234"},
+    )
+    method = ContactMethod.objects.create(user=bob, kind="slack", address="U0BOB123")
+    with django_capture_on_commit_callbacks(execute=True):
+        people.send_verification(method)
+    request = receiver.requests[0]
+    assert request.path == "/api/chat.postMessage"
+    assert request.headers["authorization"] == "Bearer xoxb-BOT-TOKEN-1234"
+    assert request.json["channel"] == "U0BOB123"
+    assert people.confirm(method, _code(request.json["blocks"][1]["text"]["text"])) == ""
+
+
+def test_a_slack_channel_needs_a_webhook_or_a_bot():
+    from notifications.notifiers import validate
+
+    assert validate("slack", {}, {})[0].startswith("secrets.webhook_url is required")
+    assert validate("slack", {}, {"bot_token": "xoxb-1"}) == []

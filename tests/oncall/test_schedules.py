@@ -145,6 +145,8 @@ def test_the_api_answers_who_is_on_call_at_an_instant(client, carol, team):
     assert body["next"]["person"]["username"] == "ann"
     assert body["next"]["start"].startswith("2026-01-19T08:00:00")
     assert client.get("/api/v1/schedules").json()[0]["schedule"] == "Primary"
+    naive = client.get(f"/api/v1/schedules/{s.pk}/oncall", {"at": "2026-01-13T12:00:00"})
+    assert naive.json()["at"].startswith("2026-01-13T12:00:00")  # read as UTC
 
 
 def test_admins_create_schedules_and_viewers_do_not(client, alice, carol, team):
