@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.paginator import Page, Paginator
 from django.utils import timezone
 
 from metrics.catalog import parse_key
@@ -67,27 +68,24 @@ class FleetHost:
 @dataclass
 class FleetPage:
     hosts: list[FleetHost]
-    count: int
-    number: int
-    pages: int
-    per_page: int
+    paged: Page  # Django's page: numbers, neighbours, first and last index
     states: dict[str, int]
 
     @property
-    def has_previous(self) -> bool:
-        return self.number > 1
+    def count(self) -> int:
+        return self.paged.paginator.count
 
     @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
+    def number(self) -> int:
+        return self.paged.number
 
     @property
-    def first_index(self) -> int:
-        return (self.number - 1) * self.per_page + 1 if self.count else 0
+    def pages(self) -> int:
+        return self.paged.paginator.num_pages
 
     @property
-    def last_index(self) -> int:
-        return min(self.number * self.per_page, self.count)
+    def per_page(self) -> int:
+        return self.paged.paginator.per_page
 
 
 def state_of(values: dict, last_seen: datetime | None, limits: dict, now: datetime) -> str:
@@ -200,15 +198,11 @@ def fleet(
     if state:
         rows = [row for row in rows if row.state == state]
     rows = _sorted(rows, sort, descending)
-    per_page = max(1, min(per_page, MAX_PER_PAGE))
-    pages = max(1, -(-len(rows) // per_page))
-    number = max(1, min(page, pages))
-    shown = rows[(number - 1) * per_page : number * per_page]
+    paged = Paginator(rows, max(1, min(per_page, MAX_PER_PAGE))).get_page(page)
+    shown = list(paged.object_list)
     if sparklines:
         _add_sparklines(shown, now)
-    return FleetPage(
-        hosts=shown, count=len(rows), number=number, pages=pages, per_page=per_page, states=states
-    )
+    return FleetPage(hosts=shown, paged=paged, states=states)
 
 
 def _add_sparklines(rows: list[FleetHost], now: datetime) -> None:

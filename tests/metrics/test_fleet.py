@@ -15,6 +15,7 @@ from alerts.service import AlertService
 from metrics.ingest import latest_cache_key
 from metrics.models import Host, Metric, MinuteRollup
 from tests.metrics.helpers import store
+from tests.metrics.test_consumers import _headers
 
 pytestmark = pytest.mark.django_db
 
@@ -182,11 +183,7 @@ def test_the_page_goes_live_with_the_fleets_batches(client, carol):
     now = timezone.now()
     store("web-01", {"cpu_usage_percent": [(now, 10.0)]})
     client.force_login(carol)
-    headers = [
-        (b"host", b"127.0.0.1:8000"),
-        (b"origin", b"http://127.0.0.1:8000"),
-        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
-    ]
+    headers = _headers(client)
 
     async def scenario():
         page = WebsocketCommunicator(application, "/ws/hosts/?sort=cpu", headers)
