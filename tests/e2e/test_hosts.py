@@ -46,7 +46,12 @@ def _push(console, token: str, batches: list[dict]) -> None:
 
 @pytest.fixture(scope="module")
 def fleet_console(tmp_path_factory):
-    console = Console(tmp_path_factory.mktemp("fleet-console"))
+    # Embedded always: in production mode the shared console already owns the database
+    # and the Redis database the environment names, which a second one would empty.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("E2E_DATABASE_URL", raising=False)
+        patch.delenv("E2E_REDIS_URL", raising=False)
+        console = Console(tmp_path_factory.mktemp("fleet-console"))
     token = console.manage("create_api_token", "--user", "admin", "--scopes", "ingest").strip()
     now = datetime.now(UTC)
     batches = [_batch(n, now, float(n % 97)) for n in range(FLEET - 20)]
