@@ -8,6 +8,7 @@ class OpsConsoleConfig(AppConfig):
     verbose_name = "Console"
 
     def ready(self):
+        from django.core import checks
         from django.core.signals import got_request_exception
         from django.db.models.signals import pre_save
         from django_q.signals import post_execute_in_worker, pre_execute
@@ -20,6 +21,7 @@ class OpsConsoleConfig(AppConfig):
         from opsconsole.thresholds import ThresholdsSection
 
         got_request_exception.connect(errors.on_request_exception, dispatch_uid="ops.errors")
+        checks.register(shared_key_check, checks.Tags.security)
         # Every model, every save: values the database cannot store are refused by name.
         pre_save.connect(inputguard.check_storable, dispatch_uid="ops.inputguard")
         pre_execute.connect(joblog.on_pre_execute, dispatch_uid="ops.joblog.pre")
@@ -55,3 +57,22 @@ def _import_backends() -> None:
         import_string(cache["BACKEND"])
         if cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
             import redis  # noqa: F401
+
+
+def shared_key_check(app_configs=None, **kwargs):
+    """A console on a shared database with a key generated on this machine: fine while
+    every role runs here, refused sessions and links once a second machine joins."""
+    from django.conf import settings
+    from django.core import checks
+
+    shared = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    if not (shared and settings.SECRET_KEY_GENERATED) or settings.TESTING:
+        return []
+    return [
+        checks.Warning(
+            "SECRET_KEY is not set: this machine signs with its own key from var/secret_key",
+            hint="Set SECRET_KEY (or SECRET_KEY_FILE) to one key on every machine before "
+            "running web processes, workers or the delivery lane on more than one.",
+            id="opsconsole.W001",
+        )
+    ]
