@@ -13,6 +13,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import field_validator
 
 from notifications.models import NotificationChannel
 from oncall import editing, people, schedules
@@ -126,7 +127,7 @@ def list_contact_methods(request, person_id: RowId):
 
 @people_router.post(
     "/{person_id}/contact-methods",
-    response=answers({201: ContactMethodOut}, 404, 413, 422),
+    response=answers({201: ContactMethodOut}, 404, 409, 413, 422),
     auth=WRITE,
     url_name="create_contact_method",
 )
@@ -172,7 +173,7 @@ def delete_contact_method(request, person_id: RowId, method_id: RowId):
 
 @people_router.post(
     "/{person_id}/contact-methods/{method_id}/test",
-    response=answers({200: Outcome}, 404, 413, 422),
+    response=answers({200: Outcome}, 404, 409, 413, 422),
     auth=WRITE,
     url_name="test_contact_method",
 )
@@ -332,9 +333,21 @@ class RotationIO(Schema):
     layer: int = Field(1, ge=1, le=99, description="the higher layer wins where it has someone")
     length: str = Field("weekly", description="daily, weekly or hours")
     shift_hours: int = Field(12, ge=1, le=672, description="for length 'hours'")
-    handoff_time: time = time(9, 0)
+    # A time of day on the schedule's own clock (its time_zone): HH:MM[:SS], no offset.
+    handoff_time: time = Field(
+        time(9, 0),
+        description="HH:MM on the schedule's clock (no offset: time_zone says which clock)",
+        json_schema_extra={"format": "partial-time", "pattern": r"^\d{2}:\d{2}(:\d{2})?$"},
+    )
     start_date: date
     participants: list[str] = Field(default_factory=list, description="usernames, in turn order")
+
+    @field_validator("handoff_time")
+    @classmethod
+    def _on_the_schedules_clock(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("give the handoff time without an offset: time_zone says which clock")
+        return value
 
 
 class ScheduleIn(Schema):
@@ -420,7 +433,7 @@ def list_schedules(request):
 
 
 @schedules_router.post(
-    "", response=answers({201: ScheduleOut}, 413, 422), auth=ADMIN, url_name="create_schedule"
+    "", response=answers({201: ScheduleOut}, 409, 413, 422), auth=ADMIN, url_name="create_schedule"
 )
 def create_schedule(request, payload: ScheduleIn):
     """Create a schedule: layers of rotations (participants, handoff, length, time zone, start)."""
@@ -441,7 +454,7 @@ def get_schedule(request, schedule_id: RowId):
 
 @schedules_router.put(
     "/{schedule_id}",
-    response=answers({200: ScheduleOut}, 404, 413, 422),
+    response=answers({200: ScheduleOut}, 404, 409, 413, 422),
     auth=ADMIN,
     url_name="replace_schedule",
 )
@@ -454,7 +467,7 @@ def replace_schedule(request, schedule_id: RowId, payload: ScheduleIn):
 
 @schedules_router.delete(
     "/{schedule_id}",
-    response=answers({204: None}, 404, 422),
+    response=answers({204: None}, 404, 409, 422),
     auth=ADMIN,
     url_name="delete_schedule",
 )
@@ -599,7 +612,7 @@ def list_escalation_policies(request):
 
 @policies_router.post(
     "",
-    response=answers({201: PolicyOut}, 413, 422),
+    response=answers({201: PolicyOut}, 409, 413, 422),
     auth=ADMIN,
     url_name="create_escalation_policy",
 )
@@ -624,7 +637,7 @@ def get_escalation_policy(request, policy_id: RowId):
 
 @policies_router.put(
     "/{policy_id}",
-    response=answers({200: PolicyOut}, 404, 413, 422),
+    response=answers({200: PolicyOut}, 404, 409, 413, 422),
     auth=ADMIN,
     url_name="replace_escalation_policy",
 )

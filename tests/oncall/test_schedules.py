@@ -208,3 +208,30 @@ def test_a_schedule_replaced_keeps_its_overrides(team):
         {"name": "Primary", "rotations": [{"name": "r2", "start_date": "2026-01-05"}]}, s
     )
     assert s.overrides.count() == 1 and [r.name for r in s.rotations.all()] == ["r2"]
+
+
+def test_a_handoff_time_with_an_offset_is_refused_not_a_500(client, alice, team):
+    # Found by the fuzzer: "09:00:00+01:00" reached the database (SQLite refuses aware
+    # times); the handoff is on the schedule's own clock, which time_zone names.
+    body = {
+        "name": "Offset",
+        "time_zone": "Europe/Berlin",
+        "rotations": [
+            {
+                "name": "r",
+                "start_date": "2026-01-05",
+                "handoff_time": "09:00:00+01:00",
+                "participants": ["ann"],
+            }
+        ],
+    }
+    client.force_login(alice)
+    refused = client.post("/api/v1/schedules", body, content_type="application/json")
+    assert refused.status_code == 422, refused.content
+    assert "without an offset" in refused.content.decode()
+    body["rotations"][0]["handoff_time"] = "09:00"
+    assert (
+        client.post("/api/v1/schedules", body, content_type="application/json").status_code == 201
+    )
+    again = client.post("/api/v1/schedules", body, content_type="application/json")
+    assert again.status_code == 409  # documented now
