@@ -33,10 +33,12 @@ def decisions(alert) -> list[Decision]:
     messages = list(messages_of(alert, memberships)[:SHOWN])
     for n in messages:
         found.append(_delivery(n))
-    found.extend(_routing(alert))
+    # Routing as it stands now, read once for the rules and for every channel's verdict.
+    route = routes_for(alert)
+    found.extend(_routing(alert, route))
     told = {n.channel_id for n in messages if n.status == DeliveryStatus.SENT}
     for channel in NotificationChannel.objects.order_by("name"):
-        found.append(_channel(alert, channel, told, messages, memberships))
+        found.append(_channel(alert, channel, told, messages, memberships, route))
     return found
 
 
@@ -114,7 +116,7 @@ def _delivery(n: Notification) -> Decision:
     )
 
 
-def _routing(alert) -> list[Decision]:
+def _routing(alert, route) -> list[Decision]:
     """How routing, as it stands now, treats this alert: each rule, taken or not."""
     metadata = alert.metadata if isinstance(alert.metadata, dict) else {}
     named = listed(metadata.get("notification_channels"))
@@ -128,7 +130,7 @@ def _routing(alert) -> list[Decision]:
                 "are not asked, and it goes alone and at once",
             )
         ]
-    _direct, routes = routes_for(alert)
+    _direct, routes = route
     given = {rule.pk: [c.name for c in channels] for rule, channels in routes}
     out = []
     for rule in RoutingRule.objects.order_by("position", "name"):
@@ -157,7 +159,7 @@ def _routing(alert) -> list[Decision]:
     return out
 
 
-def _channel(alert, channel, told, messages, memberships) -> Decision:
+def _channel(alert, channel, told, messages, memberships, route) -> Decision:
     """One channel's answer: told, or why not."""
     mine = [n for n in messages if n.channel_id == channel.pk]
     if channel.pk in told:
@@ -174,12 +176,12 @@ def _channel(alert, channel, told, messages, memberships) -> Decision:
         "channel",
         "not sent",
         f"alert #{alert.pk} was not sent to {channel.name} because "
-        + _why_not(alert, channel, mine, memberships),
+        + _why_not(alert, channel, mine, memberships, route),
         channel=channel.name,
     )
 
 
-def _why_not(alert, channel, mine, memberships) -> str:
+def _why_not(alert, channel, mine, memberships, route) -> str:
     if mine:
         last = mine[-1]
         if last.status in (*WAITING_STATUSES, DeliveryStatus.SENDING):
@@ -198,7 +200,7 @@ def _why_not(alert, channel, mine, memberships) -> str:
         return "the alert excludes this channel"
     if alert.status == Status.SUPPRESSED:
         return f"the alert is held back: {alert.suppressed_reason or alert.suppressed_by}"
-    direct, routes = routes_for(alert)
+    direct, routes = route
     named = listed(metadata.get("notification_channels")) is not None
     if named and channel not in direct:
         return "the alert names other channels"
