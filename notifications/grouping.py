@@ -38,7 +38,7 @@ from notifications.models import (
     RoutingRule,
     Transition,
 )
-from notifications.outbox import insert, listed, schedule_delivery
+from notifications.outbox import insert, schedule_delivery, takes
 from notifications.table import matches, rule_channels
 
 logger = logging.getLogger(__name__)
@@ -282,10 +282,9 @@ def _message(group, channel, firing, new, resolved, repeat, told, now) -> Notifi
     """The message one channel gets at this flush, or None if nothing in it is for
     this channel (below its minimum severity, excluded by the alert, a resolution for
     a channel that was never told of the firing or does not take resolutions)."""
-    floor = SEVERITY_RANK[Severity(channel.min_severity)]
 
     def mine(items):
-        return [m for m in items if _for_channel(m.alert, channel, floor)]
+        return [m for m in items if takes(channel, m.alert)]
 
     shown_firing, shown_new, shown_resolved = mine(firing), mine(new), mine(resolved)
     if channel.pk not in told or not channel.send_resolved:
@@ -328,13 +327,6 @@ def _message(group, channel, firing, new, resolved, repeat, told, now) -> Notifi
         },
         urgency=SEVERITY_RANK[Severity(top.severity)],
     )
-
-
-def _for_channel(alert, channel, floor: int) -> bool:
-    if SEVERITY_RANK[Severity(alert.severity)] < floor:
-        return False
-    metadata = alert.metadata if isinstance(alert.metadata, dict) else {}
-    return channel.pk not in set(listed(metadata.get("exclude_channels")) or ())
 
 
 # -- what the admin shows ----------------------------------------------------------------

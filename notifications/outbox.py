@@ -64,3 +64,14 @@ def insert(rows: list[Notification], now) -> list[int]:
         .filter(enqueued_at__isnull=False)
         .values_list("pk", flat=True)
     )
+
+
+def takes(channel, alert, severity: str | None = None) -> bool:
+    """Whether a channel takes this alert (at ``severity``, default its own): at or
+    above the channel's minimum severity, and not a channel the alert excludes (the
+    alert about a failing channel excludes that channel)."""
+    rank = SEVERITY_RANK[Severity(severity or alert.severity)]
+    if rank < SEVERITY_RANK[Severity(channel.min_severity)]:
+        return False
+    metadata = alert.metadata if isinstance(alert.metadata, dict) else {}
+    return channel.pk not in set(listed(metadata.get("exclude_channels")) or ())

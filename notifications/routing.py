@@ -27,7 +27,7 @@ from django.db.models import Exists, Max, OuterRef
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from alerts.constants import SEVERITY_RANK, EventKind, Severity, Status
+from alerts.constants import EventKind, Status
 from notifications import grouping
 from notifications.models import (
     WAITING_STATUSES,
@@ -38,7 +38,7 @@ from notifications.models import (
     RoutingRule,
     Transition,
 )
-from notifications.outbox import insert, listed, schedule_delivery, urgency_of
+from notifications.outbox import insert, listed, schedule_delivery, takes, urgency_of
 from notifications.table import matches, routing_table
 
 FIRING_TRANSITIONS = (Transition.FIRING, Transition.REPEAT, Transition.ESCALATED)
@@ -121,11 +121,9 @@ def routes_for(alert, severity: str | None = None) -> tuple[list[NotificationCha
     if not enabled:
         return [], []
     metadata = alert.metadata if isinstance(alert.metadata, dict) else {}
-    excluded = set(listed(metadata.get("exclude_channels")) or ())
-    rank = SEVERITY_RANK[Severity(severity)]
 
     def wanted(channel) -> bool:
-        return channel.pk not in excluded and rank >= SEVERITY_RANK[Severity(channel.min_severity)]
+        return takes(channel, alert, severity)
 
     named = listed(metadata.get("notification_channels"))
     if named is not None:
