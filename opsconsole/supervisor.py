@@ -127,6 +127,13 @@ def run_delivery(args) -> int:
     return 0
 
 
+def run_ticker(args) -> int:
+    from django.core.management import call_command
+
+    call_command("ticker")
+    return 0
+
+
 @dataclass
 class Child:
     name: str
@@ -196,7 +203,22 @@ class Child:
         self.returncode = self.returncode if self.returncode is not None else -9
 
 
+def role_children(args, roles: list[str]) -> list[Child]:
+    """The parts ``serve --role`` names, each a child of its own (the ticker too: on a
+    machine of its own there is no web process to hold its thread)."""
+    targets = {
+        "web": lambda: run_web(args),
+        "worker": lambda: run_workers(args),
+        "notify": lambda: run_delivery(args),
+        "ticker": lambda: run_ticker(args),
+    }
+    env = {"web": {"OPSCONSOLE_TICKER_THREAD": "0"}}
+    return [Child(role, targets[role], env=env.get(role, {})) for role in roles]
+
+
 def children(args) -> list[Child]:
+    if args.roles:
+        return role_children(args, args.roles.split(","))
     web = Child(
         "web",
         lambda: run_web(args),
@@ -251,9 +273,10 @@ def supervise(made: list[Child], banner: str) -> int:
                 time.sleep(len(recent))
                 child.start()
     finally:
-        # The web process first (no new requests), then the workers (no new alerts),
-        # then the delivery lane, which sends what they left in the outbox meanwhile.
-        for name in ("web", "worker", "notify"):
+        # The web process first (no new requests), then the ticker and the workers (no
+        # new jobs, no new alerts), then the delivery lane, which sends what they left in
+        # the outbox meanwhile.
+        for name in ("web", "ticker", "worker", "notify"):
             for child in made:
                 if child.name == name:
                     child.stop(STOP_TIMEOUT)
@@ -270,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-dir", required=True)
     parser.add_argument("--no-workers", action="store_true")
     parser.add_argument("--no-ticker", action="store_true")
+    parser.add_argument("--roles", default="", help="comma-separated: web,worker,notify,ticker")
     parser.add_argument("--banner", default="OpsConsole is serving")
     args = parser.parse_args(argv)
     # The web child is told to run the ticker; set here, it would start in this process.

@@ -98,6 +98,49 @@ def test_serve_refuses_a_busy_port_with_one_line():
             _run("serve", "--host", "127.0.0.1", "--port", str(port), "--skip-setup")
 
 
+def test_serve_refuses_roles_mixed_with_the_old_switches():
+    with pytest.raises(CommandError, match="--role names the parts itself"):
+        _run("serve", "--role", "web", "--no-workers")
+
+
+def test_serve_with_a_role_that_has_no_web_part_never_binds_nor_migrates(monkeypatch, tmp_path):
+    """A worker machine takes no port (a web on the same machine may hold it) and runs no
+    migrations (setup_console runs once, elsewhere): it goes straight to the supervisor
+    with its roles."""
+    import opsconsole.management.commands.serve as serve
+
+    started = {}
+    monkeypatch.setattr(serve.os, "execv", lambda path, argv: started.update(argv=argv))
+    monkeypatch.setattr(serve.os, "chdir", lambda path: None)
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "2")
+    monkeypatch.setattr(serve, "call_command", lambda *a, **k: started.update(setup=a))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        _run(
+            "serve", "--role", "worker", "--role", "ticker", "--role", "worker", "--port", str(port)
+        )
+    assert "setup" not in started
+    argv = started["argv"]
+    assert argv[argv.index("--roles") + 1] == "worker,ticker"
+
+
+def test_the_supervisor_forks_one_child_per_role():
+    from opsconsole.supervisor import children
+
+    class Args:
+        roles = "web,ticker,notify"
+        no_workers = no_ticker = False
+
+    made = children(Args())
+    assert [child.name for child in made] == ["web", "ticker", "notify"]
+    # The ticker runs as its own child, not as a thread of the web process.
+    assert made[0].env == {"OPSCONSOLE_TICKER_THREAD": "0"}
+    Args.roles = ""
+    assert [child.name for child in children(Args())] == ["web", "worker", "notify"]
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [

@@ -4,6 +4,12 @@ django-q2 cluster.
 This command checks the address, migrates, loads the defaults and creates the admin,
 then replaces itself with ``opsconsole.supervisor`` (standard library only), which runs
 and watches the children. See that module for how they are started and stopped.
+
+``--role`` (repeatable) runs only the named parts, one command per machine of a
+scaled-out console: ``web`` (daphne), ``worker`` (the q2 cluster), ``notify`` (the
+delivery lane) and ``ticker`` (periodic jobs; one holds the lease). A role never
+migrates: several machines starting at once would race, so ``setup_console`` runs once,
+on one machine, against the shared database.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+
+ROLES = ("web", "worker", "notify", "ticker")
 
 
 class Command(BaseCommand):
@@ -31,23 +39,26 @@ class Command(BaseCommand):
             "--no-workers", action="store_true", help="web only (no workers, no delivery lane)"
         )
         parser.add_argument("--no-ticker", action="store_true", help="no periodic jobs")
+        parser.add_argument(
+            "--role",
+            action="append",
+            choices=ROLES,
+            dest="roles",
+            help="run only this part (repeatable; no migrations: run setup_console once)",
+        )
 
-    def handle(self, *args, host, port, skip_setup, no_workers, no_ticker, **options):
-        self._check_port(host, port)
+    def handle(self, *args, host, port, skip_setup, no_workers, no_ticker, roles=None, **options):
+        if roles and (no_workers or no_ticker):
+            raise CommandError("--role names the parts itself: drop --no-workers/--no-ticker")
+        parts = list(dict.fromkeys(roles or ()))
+        if not parts or "web" in parts:
+            self._check_port(host, port)
         self._check_redis()
-        if not skip_setup:
+        if not (skip_setup or parts):
             call_command("setup_console")
         log_dir = Path(settings.VAR_DIR) / "log"
         log_dir.mkdir(exist_ok=True)
-        shown = host if ":" not in host else f"[{host}]"
-        parts = ["web"] + ([] if no_workers else ["worker", "notify"])
-        if not (no_workers or no_ticker):
-            parts.append("ticker")
-        banner = (
-            self.style.SUCCESS(f"OpsConsole is serving http://{shown}:{port}/")
-            + f"  (admin: /admin/, API docs: /api/v1/docs; {', '.join(parts)}; "
-            "Ctrl-C stops everything)"
-        )
+        banner = self._banner(host, port, parts, no_workers, no_ticker)
         argv = [
             sys.executable,
             "-m",
@@ -65,6 +76,8 @@ class Command(BaseCommand):
             argv.append("--no-workers")
         if no_ticker:
             argv.append("--no-ticker")
+        if parts:
+            argv += ["--roles", ",".join(parts)]
         self.stdout.flush()
         sys.stderr.flush()
         # Same process id, so whoever started serve (a terminal, systemd) still holds it.
@@ -73,6 +86,22 @@ class Command(BaseCommand):
         # several mostly empty ones resident. Read once, at the interpreter's start.
         os.environ.setdefault("MALLOC_ARENA_MAX", "2")
         os.execv(sys.executable, argv)  # noqa: S606 (fixed argv, no shell)
+
+    def _banner(self, host, port, roles, no_workers, no_ticker) -> str:
+        shown = host if ":" not in host else f"[{host}]"
+        if roles:
+            where = f" http://{shown}:{port}/" if "web" in roles else ""
+            return self.style.SUCCESS(
+                f"OpsConsole is serving{where} ({', '.join(roles)}; Ctrl-C stops it)"
+            )
+        parts = ["web"] + ([] if no_workers else ["worker", "notify"])
+        if not (no_workers or no_ticker):
+            parts.append("ticker")
+        return (
+            self.style.SUCCESS(f"OpsConsole is serving http://{shown}:{port}/")
+            + f"  (admin: /admin/, API docs: /api/v1/docs; {', '.join(parts)}; "
+            "Ctrl-C stops everything)"
+        )
 
     def _check_redis(self) -> None:
         """Refuse to start on a Redis that does not answer: the console would serve, and

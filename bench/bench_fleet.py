@@ -1,0 +1,393 @@
+"""A fleet of agents against the scaled-out console: two application machines (web,
+workers, ticker each) and a delivery lane, as ``bench/topology.py`` runs them on
+PostgreSQL + Redis, fed by simulated agents that post like ``manage.py agent`` (one
+batch of 50 samples every 15 s per host, the hosts spread over the interval, a batch
+that fails kept and resent with the next, as the agent's buffer does), stepping
+300 -> 600 -> 1,000 hosts for two intervals each.
+
+Figures, each against a reference measured in the same run:
+- samples lost at 1,000 agents (sent and never accepted) against those sent: 0;
+- request p99 at 1,000 agents against 500 ms;
+- the evaluation pass (``opsconsole_job_duration_seconds`` / ``_runs`` on /metrics, for
+  ``alerts.tasks.evaluate``) as a share of the 15 s interval: <= 10 %;
+- one batch's server cost, measured with the console otherwise idle (200 batches one at
+  a time), against a bare COPY of the same 50 rows into a copy of the samples table in a
+  transaction of its own on the same server: <= 3x.
+
+Stored samples are counted through the console's read path (``rollups.series``) for
+one metric of every host, times the batch's size: a batch is stored whole or not at all.
+
+Bounded: about 4-5 minutes. The database, the Redis database and every process it
+started are removed at the end, whatever happened. Where: ``BENCH_FLEET_DATABASE``
+(default ``opsconsole_bench_fleet``) on ``BENCH_PG_ADMIN_URL``'s server,
+``BENCH_FLEET_REDIS_URL`` (default ``redis://127.0.0.1:6379/6``), ports
+``BENCH_FLEET_PORTS`` (default ``9500-9599``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import PG_ADMIN_URL, percentile, pg_available
+from topology import Topology, pg_drop, pg_recreate, port_range
+
+INTERVAL = 15.0
+SAMPLES_PER_BATCH = 50
+STEPS = (300, 600, 1000)
+INTERVALS_PER_STEP = 2
+CALIBRATION_BATCHES = 200
+REQUEST_TIMEOUT = 10.0  # the agent's
+DATABASE = os.environ.get("BENCH_FLEET_DATABASE", "opsconsole_bench_fleet")
+REDIS_URL = os.environ.get("BENCH_FLEET_REDIS_URL", "redis://127.0.0.1:6379/6")
+PORTS = port_range("BENCH_FLEET_PORTS", "9500-9599")
+EVALUATE = "alerts.tasks.evaluate"
+CHECK_METRIC = "cpu_usage_percent"
+
+# What an agent's collection holds: the vitals, per-mount and per-interface series, and
+# the rest of the 50 as a service's own gauges.
+METRICS: list[tuple[str, dict[str, str]]] = [
+    ("cpu_usage_percent", {}),
+    ("memory_usage_percent", {}),
+    ("swap_usage_percent", {}),
+    ("load_1m", {}),
+    ("load_5m", {}),
+    ("load_15m", {}),
+    ("process_count", {}),
+    ("uptime_seconds", {}),
+    *[("disk_usage_percent", {"mount": m}) for m in ("/", "/var", "/home", "/srv")],
+    *[("disk_free_bytes", {"mount": m}) for m in ("/", "/var", "/home", "/srv")],
+    *[
+        (name, {"interface": i})
+        for i in ("eth0", "eth1")
+        for name in ("network_sent_bytes_per_second", "network_received_bytes_per_second")
+    ],
+]
+METRICS += [(f"service_gauge_{n:02}", {}) for n in range(SAMPLES_PER_BATCH - len(METRICS))]
+
+# Keep the shared server's connections few: it serves other clients too.
+CONSOLE_ENV = {
+    "DATABASE_POOL_MAX_SIZE": "8",
+    "Q_WORKERS": "2",
+    "LOG_LEVEL": "WARNING",
+    "ALERT_EVALUATION_INTERVAL": str(int(INTERVAL)),
+}
+
+PREPARE_TOKEN = """
+from django.contrib.auth.models import User
+from opsconsole.models import ApiToken
+print(ApiToken.issue(user=User.objects.get(username="admin"), name="fleet",
+                     scopes=["ingest", "read"])[1])
+"""
+
+COUNT_STORED = """
+import json
+from datetime import timedelta
+from django.utils import timezone
+from metrics import rollups
+from metrics.models import Host, Metric
+metric = Metric.objects.filter(key={metric!r}).first()
+end = timezone.now() + timedelta(minutes=1)
+start = end - timedelta(minutes=30)
+counts = {{}}
+for host in Host.objects.filter(hostname__startswith="fleet-"):
+    _, _, points = rollups.series(host.pk, metric.pk, start, end, step_seconds=3600,
+                                  aggregation="count") if metric else (0, 0, [])
+    counts[host.hostname] = sum(p.count for p in points)
+print(json.dumps(counts))
+"""
+
+
+def batch(host: str, at: datetime, rng: random.Random) -> dict:
+    stamp = at.isoformat()
+    samples = []
+    for name, labels in METRICS:
+        sample = {"metric": name, "value": round(rng.uniform(1, 60), 2), "time": stamp}
+        if labels:
+            sample["labels"] = labels
+        samples.append(sample)
+    return {"host": host, "samples": samples}
+
+
+@dataclass
+class Step:
+    hosts: int
+    sent: int = 0  # samples generated
+    accepted: int = 0
+    requests: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    server_ms: list[float] = field(default_factory=list)
+    evaluation: dict = field(default_factory=dict)
+
+
+@dataclass
+class Agent:
+    """One simulated host: its buffer of unsent batches, resent with the next tick."""
+
+    name: str
+    index: int
+    web: str
+    offset: float
+    buffer: list[dict] = field(default_factory=list)
+
+
+async def send(client, agent: Agent, step: Step) -> None:
+    chunk = list(agent.buffer)
+    body = chunk[0] if len(chunk) == 1 else {"batches": chunk}
+    started = time.perf_counter()
+    try:
+        answer = await client.post(f"{agent.web}/api/v1/metrics", json=body)
+    except Exception as exc:
+        step.failures[type(exc).__name__] = step.failures.get(type(exc).__name__, 0) + 1
+        return
+    finally:
+        step.requests += 1
+        step.latencies.append(time.perf_counter() - started)
+    if answer.status_code == 201:
+        agent.buffer = agent.buffer[len(chunk) :]
+        step.accepted += len(chunk) * SAMPLES_PER_BATCH
+        step.server_ms.append(answer.json().get("ingest_latency_ms", 0.0))
+    else:
+        key = f"HTTP {answer.status_code}"
+        step.failures[key] = step.failures.get(key, 0) + 1
+        if 400 <= answer.status_code < 500 and answer.status_code != 429:
+            agent.buffer = agent.buffer[len(chunk) :]  # refused for good: the agent drops it
+
+
+async def run_agent(client, agent: Agent, steps: list[Step], start: float, rng) -> None:
+    """Tick every INTERVAL from the agent's offset; each tick belongs to the step it
+    falls in."""
+    period = INTERVAL * INTERVALS_PER_STEP
+    tick = start + agent.offset
+    end = start + period * len(steps)
+    while tick < end:
+        index = int((tick - start) // period)
+        if steps[index].hosts > agent.index:
+            await asyncio.sleep(max(tick - time.monotonic(), 0))
+            step = steps[index]
+            agent.buffer.append(batch(agent.name, datetime.now(UTC), rng))
+            step.sent += SAMPLES_PER_BATCH
+            await send(client, agent, step)
+        tick += INTERVAL
+
+
+async def drive(webs: list[str], token: str, steps: list[Step], start: float) -> list[Agent]:
+    import httpx
+
+    rng = random.Random(20)
+    most = max(step.hosts for step in steps)
+    # Each host at its own moment of the interval, as agents started at random times
+    # are; the proxy hands them to the web processes in turn.
+    agents = [
+        Agent(f"fleet-{n:04}", n, webs[n % len(webs)], offset=rng.uniform(0, INTERVAL))
+        for n in range(most)
+    ]
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=200)
+    async with httpx.AsyncClient(
+        timeout=REQUEST_TIMEOUT, limits=limits, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        await asyncio.gather(*(run_agent(client, a, steps, start, rng) for a in agents))
+        # The agents' last resend: what is still buffered after it is lost.
+        last = Step(hosts=most)
+        await asyncio.gather(*(send(client, a, last) for a in agents if a.buffer))
+        steps[-1].accepted += last.accepted
+    return agents
+
+
+def scrape(web: str) -> dict[str, float]:
+    import httpx
+
+    wanted = {}
+    for line in httpx.get(f"{web}/metrics", timeout=60).text.splitlines():
+        if EVALUATE in line and line.startswith("opsconsole_job_"):
+            name, _, value = line.rpartition(" ")
+            wanted[name.split("{")[0]] = float(value)
+        elif "skip" in line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            wanted[name] = float(value)
+    return wanted
+
+
+async def watch_evaluation(web: str, steps: list[Step], start_at: list[float]) -> None:
+    """At each step's start and end, the evaluation job's totals on /metrics."""
+    period = INTERVAL * INTERVALS_PER_STEP
+    for step in steps:
+        before = await asyncio.to_thread(scrape, web)
+        await asyncio.sleep(max(start_at[0] + period - time.monotonic(), 0))
+        start_at[0] += period
+        after = await asyncio.to_thread(scrape, web)
+        runs = after.get("opsconsole_job_runs_total", 0) - before.get(
+            "opsconsole_job_runs_total", 0
+        )
+        seconds = after.get("opsconsole_job_duration_seconds_total", 0) - before.get(
+            "opsconsole_job_duration_seconds_total", 0
+        )
+        step.evaluation = {
+            "passes": runs,
+            "mean": seconds / runs if runs else None,
+            "last": after.get("opsconsole_job_last_duration_seconds"),
+            "skips": {k: v - before.get(k, 0) for k, v in after.items() if "skip" in k},
+        }
+
+
+async def load(webs: list[str], token: str, steps: list[Step]) -> list[Agent]:
+    start = time.monotonic() + 1
+    watcher = asyncio.create_task(watch_evaluation(webs[0], steps, [start]))
+    agents = await drive(webs, token, steps, start)
+    await watcher
+    return agents
+
+
+def calibrate(topology: Topology, token: str) -> tuple[float, float]:
+    """(median seconds for one batch through a web, one at a time; the same rows by a
+    bare COPY in a transaction of its own), with nothing else running."""
+    import httpx
+    import psycopg
+
+    rng = random.Random(7)
+    ours = []
+    with httpx.Client(
+        base_url=topology.webs[0].url, timeout=30, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        for n in range(CALIBRATION_BATCHES):
+            body = batch("calibration-01", datetime.now(UTC), rng)
+            started = time.perf_counter()
+            answer = client.post("/api/v1/metrics", json=body)
+            ours.append(time.perf_counter() - started)
+            assert answer.status_code == 201, answer.text
+            if n == 0:
+                ours.clear()  # the first request warms the host's and metrics' caches
+    raw = []
+    with psycopg.connect(topology.database_url) as conn:
+        conn.execute("CREATE TABLE bench_copy (LIKE metrics_metricsample INCLUDING ALL)")
+        conn.commit()
+        now = datetime.now(UTC)
+        for n in range(CALIBRATION_BATCHES):
+            at = now.replace(microsecond=n)
+            started = time.perf_counter()
+            with (
+                conn.cursor() as cursor,
+                cursor.copy("COPY bench_copy (time, value, host_id, metric_id) FROM STDIN") as copy,
+            ):
+                for metric_id in range(1, SAMPLES_PER_BATCH + 1):
+                    copy.write_row((at, rng.uniform(1, 60), 1, metric_id))
+            conn.commit()
+            raw.append(time.perf_counter() - started)
+        conn.execute("DROP TABLE bench_copy")
+        conn.commit()
+    return percentile(ours, 0.5), percentile(raw, 0.5)
+
+
+def run():
+    from run import Result
+
+    if not pg_available():
+        return [Result("fleet of agents", "-", "-", 0.0, "<= 1", None, "PostgreSQL unreachable")]
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).flushdb()
+    except Exception as exc:
+        return [Result("fleet of agents", "-", "-", 0.0, "<= 1", None, f"Redis: {exc}")]
+    shared = pg_recreate(PG_ADMIN_URL, DATABASE)
+    topology = Topology(shared, REDIS_URL, ports=PORTS, env=CONSOLE_ENV)
+    try:
+        topology.manage("setup_console")
+        token = topology.django(PREPARE_TOKEN).strip().splitlines()[-1]
+        for roles in topology.layout:
+            topology.start_machine(roles)
+        topology.wait_ready(240)
+        ours, raw = calibrate(topology, token)
+        steps = [Step(hosts=n) for n in STEPS]
+        agents = asyncio.run(load([web.url for web in topology.webs], token, steps))
+        time.sleep(2)  # the last batches' commits
+        import json
+
+        stored = json.loads(topology.django(COUNT_STORED.format(metric=CHECK_METRIC)).strip())
+    finally:
+        topology.stop()
+        topology.remove()
+        pg_drop(PG_ADMIN_URL, DATABASE)
+        redis.Redis.from_url(REDIS_URL).flushdb()
+    return report(steps, agents, stored, ours, raw)
+
+
+def report(steps: list[Step], agents: list[Agent], stored: dict, ours: float, raw: float):
+    from run import Result
+
+    for step in steps:
+        evaluation = step.evaluation
+        mean = evaluation.get("mean")
+        print(
+            f"  {step.hosts:>5} agents: {step.sent:,} samples sent, {step.accepted:,} accepted, "
+            f"{step.requests:,} requests, p50 {percentile(step.latencies, 0.5) * 1000:.0f} ms, "
+            f"p99 {percentile(step.latencies, 0.99) * 1000:.0f} ms, server p50 "
+            f"{percentile(step.server_ms or [0], 0.5):.1f} ms, failures {step.failures or 0}; "
+            f"evaluation {evaluation.get('passes', 0):.0f} passes, mean "
+            + (f"{mean:.2f} s" if mean is not None else "-")
+            + f", last {evaluation.get('last') or 0:.2f} s, skips {evaluation.get('skips') or {}}",
+            flush=True,
+        )
+    sent = sum(step.sent for step in steps)
+    accepted = sum(step.accepted for step in steps)
+    lost = sum(len(a.buffer) for a in agents) * SAMPLES_PER_BATCH
+    stored_samples = sum(stored.values()) * SAMPLES_PER_BATCH
+    top = steps[-1]
+    p99 = percentile(top.latencies, 0.99) * 1000
+    mean = top.evaluation.get("mean")
+    share = (mean or 0.0) / INTERVAL
+    loaded = "box shared and loaded: provisional"
+    return [
+        Result(
+            f"samples lost up to {top.hosts:,} agents",
+            f"{lost:,} lost ({accepted:,} accepted, {stored_samples:,} stored)",
+            f"{sent:,} sent",
+            lost / sent if sent else 1.0,
+            "== 0",
+            lost == 0 and sent > 0,
+            f"stored counted as {CHECK_METRIC} per host x {SAMPLES_PER_BATCH}",
+        ),
+        Result(
+            f"request p99 at {top.hosts:,} agents",
+            f"{p99:.0f} ms",
+            "500 ms",
+            p99 / 500,
+            "<= 1.0",
+            p99 < 500,
+            loaded,
+        ),
+        Result(
+            f"evaluation pass at {top.hosts:,} agents",
+            f"{mean:.2f} s mean" if mean is not None else "no pass",
+            f"{INTERVAL:g} s interval",
+            share,
+            "<= 0.10",
+            mean is not None and share <= 0.10,
+            f"{top.evaluation.get('passes', 0):.0f} passes; {loaded}",
+        ),
+        Result(
+            "one 50-sample batch through a web process (idle console)",
+            f"{ours * 1000:.2f} ms",
+            f"bare COPY of the same rows {raw * 1000:.2f} ms",
+            ours / raw,
+            "<= 3.0",
+            ours / raw <= 3.0,
+            loaded,
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import main
+
+    raise SystemExit(main(["bench_fleet"]))
