@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -274,17 +275,20 @@ class Topology:
         self.machines.append(machine)
         return machine
 
-    def start(self, timeout: float = 180) -> Topology:
+    def start(self, timeout: float = 180, prepare: Callable[[Topology], None] | None = None):
+        """Migrate once, let ``prepare`` configure the shared database (channels, tokens:
+        what every process should read from its start), then start every machine."""
         try:
             # Once, on one machine, before any role: the README's upgrade step.
             self.manage("setup_console")
+            if prepare is not None:
+                prepare(self)
             for roles in self.layout:
                 self.start_machine(roles)
             self.wait_ready(timeout)
         except BaseException:
             self.stop()
             raise
-        return self
 
     def wait_ready(self, timeout: float) -> None:
         """Every web answers its health check and every machine has forked its parts."""
@@ -330,7 +334,8 @@ class Topology:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> Topology:
-        return self.start()
+        self.start()
+        return self
 
     def __exit__(self, *exc) -> None:
         self.stop()

@@ -49,6 +49,14 @@ def _urls() -> tuple[str, str]:
     return database, cache
 
 
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    """The suite's own (tests/conftest.py) flushes the cache's Redis database around each
+    test: here that database belongs to the console under test, its queue, channel
+    layer and locks, and flushing it would be a Redis restart between the checks."""
+    yield
+
+
 class Receiver:
     """A loopback webhook receiver that keeps every message it is sent."""
 
@@ -128,18 +136,20 @@ def fleet():
             "ALERT_EVALUATION_INTERVAL": "5",
         },
     )
+
+    def prepare(topology):
+        made = topology.django(PREPARE.format(url=receiver.url))
+        topology.token = made.strip().splitlines()[-1]
+
     try:
-        topology.manage("setup_console")
-        topology.token = topology.django(PREPARE.format(url=receiver.url)).strip().splitlines()[-1]
-        for roles in topology.layout:
-            topology.start_machine(roles)
-        topology.wait_ready(180)
+        topology.start(prepare=prepare)
         yield topology, receiver
     finally:
         topology.stop()
         topology.remove()
         receiver.stop()
         pg_drop(admin_url, topology_db)
+        redis.Redis.from_url(redis_url).flushdb()
 
 
 def _client(topology, web):
