@@ -6,8 +6,10 @@ memory. Here Django is set up once, with everything the children will import (th
 configuration and its API schemas, the ASGI application, the task modules, q2's
 cluster), and the heap is frozen; then the web process (daphne, with the ticker as a
 thread), the django-q2 cluster (monitoring: collection, evaluation, health checks) and
-the delivery lane (notifications) are forked from it. Those modules are then shared,
-copy-on-write, between every process of the console instead of being loaded by each:
+the delivery lane (notifications) are forked from it (with ``--roles``, from
+``serve --role``, only the parts named, the ticker then a child of its own). Those
+modules are then shared, copy-on-write, between every process of the console instead
+of being loaded by each:
 on the default embedded setup that is about 50 MiB less in all than starting the
 children as new interpreters.
 
