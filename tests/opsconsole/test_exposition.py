@@ -149,3 +149,23 @@ def test_it_serves_a_scrape_with_the_token(db, settings):
 def test_it_exposes_the_web_processes_open_sockets(db):
     # No page is open in a test process: the family is there, with no sample yet.
     assert scrape()["opsconsole_websocket_clients"] == []
+
+
+def test_every_series_the_readme_says_to_watch_is_served(db):
+    """README, "What to watch on /metrics": an operator copies these names into alerts
+    and dashboards, so each must be a series this console serves."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("#### What to watch on /metrics", 1)[1].split("\n#### ", 1)[0]
+    named = set(re.findall(r"\b(opsconsole_[a-z_]+)", section))
+    assert len(named) >= 10, named
+    now = timezone.now()
+    store("web-01", {"cpu_usage_percent": [(now, 12.0)]})
+    async_task("alerts.tasks.evaluate", sync=True)
+    served = set()
+    for name, samples in scrape().items():
+        served.add(name)
+        served.update(sample.name for sample in samples)
+    assert named <= served, sorted(named - served)
