@@ -14,6 +14,7 @@ from alerts import inhibition, silences
 from alerts.models import AlertRule, InhibitionRule, Silence
 from metrics.catalog import KNOWN, parse_key
 from metrics.models import Metric
+from opsconsole.formfields import LabelLinesField, LinesField, WeeklyWindowField
 
 METRIC_KINDS = {
     AlertRule.Kind.SYSTEM_METRIC,
@@ -32,6 +33,14 @@ def _formfield(field, **kwargs):
 
 
 class AlertRuleForm(forms.ModelForm):
+    labels = LabelLinesField(
+        help_text="Only the series with these labels, one 'name = value' a line (e.g. "
+        "mount = /), beside those in the metric name. Empty: every series."
+    )
+    recommendations = LinesField(
+        help_text="Advice shown with each alert of this rule, one piece a line."
+    )
+
     class Meta:
         model = AlertRule
         formfield_callback = _formfield
@@ -136,6 +145,13 @@ KIND_FIELDS = {
 
 
 class SilenceForm(forms.ModelForm):
+    recurrence = WeeklyWindowField(
+        label="Weekly window",
+        help_text="Mutes only on the ticked days between these times, in this zone (an end "
+        "before the start runs past midnight). Nothing ticked and no times: the whole "
+        "period; no day ticked: every day.",
+    )
+
     class Meta:
         model = Silence
         fields = ["matchers", "starts_at", "ends_at", "recurrence", "comment"]

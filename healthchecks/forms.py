@@ -12,6 +12,7 @@ from healthchecks.constants import Kind
 from healthchecks.models import ServiceEndpoint
 from healthchecks.validation import endpoint_errors
 from metrics.models import Host
+from opsconsole.formfields import HeaderLinesField, NameListField
 
 
 class ServiceEndpointForm(forms.ModelForm):
@@ -36,6 +37,14 @@ class ServiceEndpointForm(forms.ModelForm):
         },
     )
 
+    tags = NameListField(help_text="Comma-separated, e.g. payments, eu.")
+    http_headers = HeaderLinesField(label="HTTP headers")
+    recovery_actions = NameListField(
+        help_text="Names in capitals, comma-separated, tried in order until one succeeds, "
+        "once per outage: NOTIFY_ADMIN emails the admins; any other (RECONNECT, RESTART) "
+        "is POSTed to the webhook. Empty: RESTART."
+    )
+
     class Meta:
         model = ServiceEndpoint
         fields = [
@@ -49,6 +58,10 @@ class ServiceEndpointForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "http_headers" in self.fields:
+            self.fields["http_headers"].help_text = HeaderLinesField.help_for(
+                self.instance.http_headers
+            )
         if "kind" in self.fields:
             # A heartbeat is pinged, not probed: no timeout, no response time.
             probed = [k for k in Kind.values if k != Kind.HEARTBEAT]
@@ -61,6 +74,12 @@ class ServiceEndpointForm(forms.ModelForm):
         # marks it anew if it still cannot be checked.
         self.instance.broken_reason, self.instance.broken_since = "", None
         return super().save(commit)
+
+    def clean_http_headers(self):
+        # Lines typed in the admin change the stored headers; JSON replaces them.
+        return HeaderLinesField.merged(
+            self.instance.http_headers, self.cleaned_data["http_headers"]
+        )
 
     def clean(self):
         data = super().clean()

@@ -21,6 +21,7 @@ from notifications.models import (
     RoutingRule,
 )
 from notifications.notifiers import available_kinds
+from opsconsole.formfields import LabelLinesField, NameListField
 
 
 class NotificationChannelForm(forms.ModelForm):
@@ -87,43 +88,6 @@ class NotificationChannelForm(forms.ModelForm):
         key = head.split(".", 1)[-1]
         name = channel_fields.field_name(kind, key)
         return name if name in self.fields else None
-
-
-class NameListField(forms.CharField):
-    """A list of names typed as "rule, host" (the JSON list it is stored as)."""
-
-    def prepare_value(self, value):
-        if isinstance(value, list):
-            return ", ".join(str(v) for v in value)
-        return value
-
-    def to_python(self, value):
-        text = super().to_python(value) or ""
-        return [part.strip() for part in text.split(",") if part.strip()]
-
-
-class LabelLinesField(forms.CharField):
-    """Label matchers typed as 'team = db' lines (the JSON object they are stored as)."""
-
-    widget = forms.Textarea(attrs={"rows": 3, "cols": 40})
-
-    def prepare_value(self, value):
-        if isinstance(value, dict):
-            return "\n".join(f"{k} = {v}" for k, v in value.items())
-        return value
-
-    def to_python(self, value):
-        if isinstance(value, dict):
-            return value
-        matchers = {}
-        for line in (super().to_python(value) or "").splitlines():
-            if not line.strip():
-                continue
-            name, sep, wanted = line.partition("=")
-            if not sep or not name.strip():
-                raise forms.ValidationError(f"{line.strip()!r} is not 'label = value'.")
-            matchers[name.strip()] = wanted.strip()
-        return matchers
 
 
 def _ticks(choices) -> forms.MultipleChoiceField:
