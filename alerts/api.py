@@ -19,12 +19,12 @@ from ninja.errors import HttpError
 from pydantic import ConfigDict
 
 from alerts import preview, rule_templates
-from alerts.admin import AlertRuleForm, InhibitionRuleForm, SilenceForm
 from alerts.configcode import RulesSection
 from alerts.constants import OPEN_STATUSES, Category, Severity, parse_severity
 from alerts.constants import Status as AlertStatus
 from alerts.decisions import decisions_of
 from alerts.evaluator import evaluate
+from alerts.forms import AlertRuleForm, InhibitionRuleForm, SilenceForm
 from alerts.models import Alert, AlertRule, InhibitionRule, Silence
 from alerts.service import Alert as AlertSpec
 from alerts.service import AlertService, AlertStateError

@@ -16,8 +16,8 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from alerts.admin import AlertRuleForm, InhibitionRuleForm, SilenceForm
 from alerts.constants import parse_severity
+from alerts.forms import AlertRuleForm, InhibitionRuleForm, SilenceForm
 from alerts.models import AlertRule, InhibitionRule, Silence
 from opsconsole import versions
 from opsconsole.apitools import as_form_data

@@ -12,7 +12,7 @@ from ninja.errors import HttpError
 from pydantic import ConfigDict, model_validator
 
 from alerts.constants import parse_severity
-from healthchecks.admin import ServiceEndpointForm
+from healthchecks.forms import ServiceEndpointForm
 from healthchecks.latency import latency_monitor
 from healthchecks.models import CheckResult, Flip, ServiceEndpoint
 from healthchecks.monitor import service_health

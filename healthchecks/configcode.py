@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from alerts.constants import parse_severity
-from healthchecks.admin import ServiceEndpointForm
+from healthchecks.forms import ServiceEndpointForm
 from healthchecks.models import ServiceEndpoint
 from opsconsole.apitools import as_form_data
 from opsconsole.configcode import (

@@ -8,6 +8,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from metrics.forms import HostForm
 from metrics.models import Host, Metric, MetricSample, ProcessSample
 
 
@@ -21,6 +22,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Host)
 class HostAdmin(admin.ModelAdmin):
+    form = HostForm
     list_display = [
         "hostname",
         "is_local",

@@ -3,7 +3,6 @@ delivery log with a "resend" action."""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
@@ -11,96 +10,22 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from alerts.constants import Category, Severity
-from notifications import channel_fields
 from notifications.channels import (
-    default_min_severity,
-    merged_secrets,
-    problems_for,
-    routing_rule_problems,
     secret_names,
 )
 from notifications.configcode import routing_history
 from notifications.delivery import resend, send_test
+from notifications.forms import LabelledRowForm, NotificationChannelForm, RoutingRuleForm
 from notifications.gaps import routing_gaps
 from notifications.grouping import open_groups
 from notifications.models import (
-    GROUP_FIELDS,
-    NO_GROUPING,
     ChannelKind,
     DeliveryStatus,
     Notification,
     NotificationChannel,
     RoutingRule,
 )
-from notifications.notifiers import available_kinds
 from opsconsole.moments import moment
-
-
-class NotificationChannelForm(forms.ModelForm):
-    """A channel's settings as typed fields of its kind (notifications.channel_fields):
-    secrets are password boxes that say whether a value is stored and keep it when left
-    empty; what is typed is validated as the API validates it (``problems_for``)."""
-
-    min_severity = forms.ChoiceField(
-        choices=[("", "Default for the kind (critical for SMS, else info)"), *Severity.choices],
-        required=False,
-    )
-
-    class Meta:
-        model = NotificationChannel
-        fields = [
-            "name",
-            "kind",
-            "enabled",
-            "min_severity",
-            "send_resolved",
-            "rate_limit_per_minute",
-        ]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # Staff who may only view a channel get a form without its fields (the admin
-        # shows them read-only), so each one is adjusted only when it is there.
-        if "kind" in self.fields:
-            self.fields["kind"].choices = [
-                (value, label)
-                for value, label in self.fields["kind"].choices
-                if value in available_kinds()
-            ]
-            self.kind_groups = channel_fields.add_fields(
-                self, self.instance.config or {}, self.instance.secrets or {}
-            )
-
-    def clean(self):
-        cleaned = super().clean()
-        kind = cleaned.get("kind") or self.instance.kind
-        if not cleaned.get("min_severity"):
-            cleaned["min_severity"] = (
-                self.instance.min_severity if self.instance.pk else default_min_severity(kind)
-            )
-        if not kind or kind not in available_kinds() or self.errors:
-            return cleaned
-        try:
-            config, given = channel_fields.read(kind, cleaned)
-        except forms.ValidationError as exc:
-            self.add_error(channel_fields.field_name(kind, "headers"), exc)
-            return cleaned
-        # A channel that changes kind keeps none of the other kind's secrets.
-        stored = self.instance.secrets if self.instance.kind == kind else {}
-        secrets = merged_secrets(stored, given)
-        for problem in problems_for(kind, config, secrets):
-            self.add_error(self._field_of(kind, problem), problem)
-        self.instance.config = config
-        self.instance.secrets = secrets
-        return cleaned
-
-    def _field_of(self, kind: str, problem: str) -> str | None:
-        """The typed field a problem names ("secrets.webhook_url is required ...")."""
-        head = problem.split(" ", 1)[0].split(":", 1)[0]
-        key = head.split(".", 1)[-1]
-        name = channel_fields.field_name(kind, key)
-        return name if name in self.fields else None
 
 
 @admin.register(NotificationChannel)
@@ -224,120 +149,6 @@ def _set_enabled(queryset, enabled: bool) -> int:
         channel.save(update_fields=["enabled", "updated"])
         changed += 1
     return changed
-
-
-class NameListField(forms.CharField):
-    """A list of names typed as "rule, host" (the JSON list it is stored as)."""
-
-    def prepare_value(self, value):
-        if isinstance(value, list):
-            return ", ".join(str(v) for v in value)
-        return value
-
-    def to_python(self, value):
-        text = super().to_python(value) or ""
-        return [part.strip() for part in text.split(",") if part.strip()]
-
-
-class LabelLinesField(forms.CharField):
-    """Label matchers typed as 'team = db' lines (the JSON object they are stored as)."""
-
-    widget = forms.Textarea(attrs={"rows": 3, "cols": 40})
-
-    def prepare_value(self, value):
-        if isinstance(value, dict):
-            return "\n".join(f"{k} = {v}" for k, v in value.items())
-        return value
-
-    def to_python(self, value):
-        if isinstance(value, dict):
-            return value
-        matchers = {}
-        for line in (super().to_python(value) or "").splitlines():
-            if not line.strip():
-                continue
-            name, sep, wanted = line.partition("=")
-            if not sep or not name.strip():
-                raise forms.ValidationError(f"{line.strip()!r} is not 'label = value'.")
-            matchers[name.strip()] = wanted.strip()
-        return matchers
-
-
-def _ticks(choices) -> forms.MultipleChoiceField:
-    return forms.MultipleChoiceField(
-        choices=choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple(attrs={"class": "checkbox-row"}),
-    )
-
-
-class RoutingRuleForm(forms.ModelForm):
-    severities = _ticks(Severity.choices)
-    categories = _ticks(Category.choices)
-    channel_kinds = _ticks([])
-    label_matchers = LabelLinesField(
-        required=False,
-        help_text="One 'label = value' per line; all must match. Empty: any labels.",
-    )
-    group_by = NameListField(
-        required=False,
-        help_text=(
-            f"Comma-separated: any of {', '.join(GROUP_FIELDS)} or label names (e.g. "
-            f"rule, host). Empty: one group for every alert of this rule; "
-            f"{NO_GROUPING} alone: no grouping, one message per alert."
-        ),
-    )
-
-    class Meta:
-        model = RoutingRule
-        fields = [
-            "name",
-            "position",
-            "enabled",
-            "severities",
-            "categories",
-            "label_matchers",
-            "channel_kinds",
-            "all_channels",
-            "channels",
-            "group_by",
-            "group_wait",
-            "group_interval",
-            "repeat_interval",
-        ]
-        widgets = {"channels": forms.CheckboxSelectMultiple(attrs={"class": "checkbox-row"})}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if "channel_kinds" in self.fields:
-            self.fields["channel_kinds"].choices = [
-                (k, ChannelKind(k).label) for k in available_kinds()
-            ]
-        for name, words in (("severities", "severity"), ("categories", "category")):
-            if name in self.fields:
-                self.fields[name].help_text = f"None ticked: any {words}."
-        if "channel_kinds" in self.fields:
-            self.fields[
-                "channel_kinds"
-            ].help_text = "Every enabled channel of the ticked kinds; add single channels below."
-
-    def clean(self):
-        cleaned = super().clean()
-        for problem in routing_rule_problems(cleaned):
-            field = problem.split(":", 1)[0]
-            self.add_error(field if field in self.fields else None, problem)
-        return cleaned
-
-
-class LabelledRowForm(forms.ModelForm):
-    """A row of the routing rules' list: its inline inputs are named after the rule, so
-    a screen reader says "Position of Critical to PagerDuty", not just "edit text"."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name, field in self.fields.items():
-            label = field.label or name
-            field.widget.attrs["aria-label"] = f"{label} of {self.instance.name}"
 
 
 @admin.register(RoutingRule)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from oncall import lint, people, schedules
+from oncall.forms import ContactMethodForm
 from oncall.models import (
     ContactMethod,
     Escalation,
@@ -19,23 +19,6 @@ from oncall.models import (
     RotationMember,
     Schedule,
 )
-
-
-class ContactMethodForm(forms.ModelForm):
-    class Meta:
-        model = ContactMethod
-        fields = ["user", "kind", "address", "label", "channel"]
-
-    def clean(self):
-        data = super().clean()
-        problem = people.address_problem(data.get("kind", ""), (data.get("address") or "").strip())
-        if problem:
-            self.add_error("address", problem)
-        channel = data.get("channel")
-        kind = data.get("kind")
-        if channel is not None and kind and channel.kind != people.CHANNEL_KIND[kind]:
-            self.add_error("channel", f"{channel.name} cannot send to a {kind}")
-        return data
 
 
 @admin.register(ContactMethod)

@@ -10,8 +10,9 @@ class OncallConfig(AppConfig):
 
         from alerts.decisions import register_source
         from alerts.signals import alert_transition
+        from notifications.gaps import register_people_check
         from notifications.notifiers.message import register_personalizer
-        from oncall import decisions, escalation, people
+        from oncall import decisions, escalation, lint, people
         from oncall.panels import alert_panel
         from opsconsole.panels import register_panel
         from opsconsole.ticker import register_job
@@ -29,6 +30,9 @@ class OncallConfig(AppConfig):
             args=escalation.due_args,
         )
         register_source(decisions.decisions)
+        # A severity whose routing pages on-call people of whom nobody can be reached
+        # is a routing gap (the alerts page, the routing rules, /api/v1/status).
+        register_people_check(lint.people_check)
         register_panel("alert_detail", alert_panel)
         from oncall.configcode import PoliciesSection, SchedulesSection
         from opsconsole.configcode import register_section

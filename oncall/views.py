@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from alerts.constants import OPEN_STATUSES
 from alerts.models import Alert
+from notifications.gaps import NOBODY, routing_gaps
 from oncall import actions, feeds, inbound, links, people, schedules
 from oncall.models import ContactKind, ContactMethod, Override, PersonalFeed, Schedule
 from opsconsole.roles import Role, has_role, role_required
@@ -177,6 +178,8 @@ def oncall_page(request: HttpRequest) -> HttpResponse:
         "now": now,
         "kinds": ContactKind.choices,
         "can_manage": has_role(request.user, Role.RESPONDER),
+        # Severities whose routing escalates to nobody (the routing gaps of on-call).
+        "nobody_gaps": [gap for gap in routing_gaps() if gap.reach == NOBODY],
     }
     context.update(my_oncall(request.user, now))
     feed, _ = PersonalFeed.objects.get_or_create(user=request.user)

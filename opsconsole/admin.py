@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
@@ -12,24 +11,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from opsconsole import thresholds, versions
+from opsconsole.forms import ApiTokenForm
 from opsconsole.models import (
     ApiToken,
     AuditEntry,
     ConfigVersion,
     SchedulerLease,
-    Scope,
     ThresholdSetting,
 )
-
-
-class ApiTokenForm(forms.ModelForm):
-    scopes = forms.MultipleChoiceField(
-        choices=Scope.choices, widget=forms.CheckboxSelectMultiple, initial=[Scope.READ]
-    )
-
-    class Meta:
-        model = ApiToken
-        fields = ["user", "name", "scopes", "expires_at", "revoked"]
 
 
 @admin.register(ApiToken)

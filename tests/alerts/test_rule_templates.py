@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerts import rule_templates
-from alerts.admin import AlertRuleForm
 from alerts.evaluator import evaluate
+from alerts.forms import AlertRuleForm
 from alerts.models import Alert, AlertRule
 from opsconsole.bootstrap import load_defaults
 from opsconsole.models import ConfigVersion

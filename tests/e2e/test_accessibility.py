@@ -25,6 +25,7 @@ CONSOLE_PAGES = [
     "/alerts/patterns/",
     "/station/",
     "/services/",
+    "/oncall/",
     "/api/v1/docs",
 ]
 ADMIN_PAGES = [

@@ -99,7 +99,7 @@ def test_when_the_hooks_fail_the_admins_are_emailed(
 
 
 def test_notify_admin_needs_no_webhook_but_other_actions_do(make_endpoint):
-    from healthchecks.admin import ServiceEndpointForm
+    from healthchecks.forms import ServiceEndpointForm
 
     base = {
         "name": "db",
