@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 
 from notifications.notifiers import DeliveryError, post
 from notifications.notifiers.message import Message
@@ -26,7 +27,7 @@ def escape_markdown_v2(text: str) -> str:
 
 def render(message: Message, parse_mode: str = "HTML") -> str:
     if parse_mode == "MarkdownV2":
-        e = escape_markdown_v2
+        e: Callable[..., str] = escape_markdown_v2
         lines = [f"*{e(message.headline)}*", e(message.text), ""]
         lines += [f"_{e(name)}_: {e(value)}" for name, value in message.facts()]
         if message.recommendations and not message.resolved:
