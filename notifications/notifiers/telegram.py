@@ -5,9 +5,13 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from notifications.notifiers import DeliveryError, post
 from notifications.notifiers.message import Message
+
+if TYPE_CHECKING:
+    from notifications.models import NotificationChannel
 
 API_BASE = "https://api.telegram.org"
 CONFIG = ("chat_id", "parse_mode", "api_base", "timeout")
@@ -55,7 +59,7 @@ def check(config: dict, secrets: dict) -> list[str]:
     return []
 
 
-def send(channel, message: Message) -> int:
+def send(channel: NotificationChannel, message: Message) -> int:
     parse_mode = channel.config.get("parse_mode") or "HTML"
     base = (channel.config.get("api_base") or API_BASE).rstrip("/")
     body = {
