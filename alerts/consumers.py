@@ -176,8 +176,8 @@ class AlertListConsumer(_LiveAlerts):
         self.last_change = None
 
     async def disconnect(self, code):
-        if getattr(self, "summary_due", None) is not None:
-            self.summary_due.cancel()
+        if (due := getattr(self, "summary_due", None)) is not None:
+            due.cancel()
         await super().disconnect(code)
 
     async def alert_changed(self, event):
