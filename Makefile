@@ -10,7 +10,7 @@ DEV_STAMP := $(VENV)/.deps-dev-$(DEPS_HASH)
 DEPS_SET = $(BIN)/python -c 'import sys, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + (p["optional-dependencies"]["dev"] if sys.argv[1] == "dev" else [])))'
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar on
 
-.PHONY: run setup test test-postgres e2e fuzz bench lint clean
+.PHONY: run setup test test-postgres e2e fuzz bench lint typecheck clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "OpsConsole needs Python 3.11")'
@@ -67,6 +67,10 @@ bench: $(DEV_STAMP)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
+
+# mypy with django-stubs over every app; what it checks is [tool.mypy] in pyproject.toml.
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) var

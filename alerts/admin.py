@@ -103,10 +103,11 @@ class AlertRuleAdmin(admin.ModelAdmin):
     @admin.display(description="now")
     def state_now(self, rule: AlertRule) -> str:
         parts = []
-        if getattr(rule, "firing_targets", 0):
-            parts.append(f"firing on {rule.firing_targets}")
-        if getattr(rule, "pending_targets", 0):
-            parts.append(f"pending on {rule.pending_targets}")
+        # Counted by get_queryset()'s annotations.
+        if firing := getattr(rule, "firing_targets", 0):
+            parts.append(f"firing on {firing}")
+        if pending := getattr(rule, "pending_targets", 0):
+            parts.append(f"pending on {pending}")
         return ", ".join(parts) or "ok"
 
     @admin.display(description="targets")
@@ -279,8 +280,7 @@ def _rule_history() -> RulesSection:
 
 class AlertEventInline(admin.TabularInline):
     model = AlertEvent
-    fields = ["created", "kind", "actor", "reason"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created", "kind", "actor", "reason")
     extra = 0
     can_delete = False
     ordering = ["created", "id"]

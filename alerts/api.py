@@ -28,7 +28,15 @@ from alerts.forms import AlertRuleForm, InhibitionRuleForm, SilenceForm
 from alerts.models import Alert, AlertRule, InhibitionRule, Silence
 from alerts.service import Alert as AlertSpec
 from alerts.service import AlertService, AlertStateError
-from opsconsole.apitools import MAX_INT, RowId, answers, as_form_data, one_or_404, valid_or_422
+from opsconsole.apitools import (
+    MAX_INT,
+    NOT_SENT,
+    RowId,
+    answers,
+    as_form_data,
+    one_or_404,
+    valid_or_422,
+)
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role
@@ -467,29 +475,29 @@ class RulePatch(Schema):
     )
     # Typed without None where the column takes no null: an explicit null is refused
     # (422); the default None only stands for "not sent" (the PATCH uses exclude_unset).
-    name: str = None
+    name: str = NOT_SENT
     kind: str = Field(
-        None, description="system_metric, process_metric, service_health, latency, absence, ..."
+        NOT_SENT, description="system_metric, process_metric, service_health, latency, absence, ..."
     )
-    metric: str = None
-    process: str = None
-    service: str = None
-    host: str = Field(None, description="blank: every host")
-    operator: str = Field(None, description="gt, gte, lt, lte, eq, ne")
+    metric: str = NOT_SENT
+    process: str = NOT_SENT
+    service: str = NOT_SENT
+    host: str = Field(NOT_SENT, description="blank: every host")
+    operator: str = Field(NOT_SENT, description="gt, gte, lt, lte, eq, ne")
     threshold: float | None = None
     clear_threshold: float | None = None
-    window_seconds: int = None
-    aggregation: str = None
-    for_seconds: int = None
-    severity: str = Field(None, description="info, warning, error, critical (or aliases)")
-    category: str = None
-    labels: dict[str, Any] = None
-    cooldown_seconds: int = None
-    repeat_interval_seconds: int = None
-    enabled: bool = None
-    description: str = None
-    runbook_url: str = None
-    recommendations: list[str] = None
+    window_seconds: int = NOT_SENT
+    aggregation: str = NOT_SENT
+    for_seconds: int = NOT_SENT
+    severity: str = Field(NOT_SENT, description="info, warning, error, critical (or aliases)")
+    category: str = NOT_SENT
+    labels: dict[str, Any] = NOT_SENT
+    cooldown_seconds: int = NOT_SENT
+    repeat_interval_seconds: int = NOT_SENT
+    enabled: bool = NOT_SENT
+    description: str = NOT_SENT
+    runbook_url: str = NOT_SENT
+    recommendations: list[str] = NOT_SENT
     rule_type: str | None = Field(None, description="seed 002: the rule's kind")
     condition: SeedCondition | None = Field(None, description="seed 002: what the rule checks")
     cooldown_minutes: float | None = Field(None, description="seed 002: cooldown_seconds / 60")
@@ -793,7 +801,7 @@ class MatcherIn(Schema):
     op: str = Field("eq", description="eq, or regex (RE2 syntax, matching the whole value)")
 
 
-_SILENCE_EXAMPLE = {
+_SILENCE_EXAMPLE: dict[str, Any] = {
     "matchers": [
         {"field": "resource", "op": "regex", "value": "db-0[12]"},
         {"field": "label:team", "value": "payments"},
@@ -937,14 +945,14 @@ class InhibitionPatch(Schema):
     """The fields a PATCH changes (only those it names)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"enabled": False}]})
-    name: str = Field(None, min_length=1, max_length=100)
-    enabled: bool = None
-    source_matchers: list[MatcherSchema] = Field(None, description="the inhibiting alert's")
+    name: str = Field(NOT_SENT, min_length=1, max_length=100)
+    enabled: bool = NOT_SENT
+    source_matchers: list[MatcherSchema] = Field(NOT_SENT, description="the inhibiting alert's")
     target_matchers: list[MatcherSchema] = Field(
-        None, description="the held alerts'; empty: every alert"
+        NOT_SENT, description="the held alerts'; empty: every alert"
     )
-    equal: list[str] = Field(None, description="fields both must share, e.g. [resource]")
-    description: str = None
+    equal: list[str] = Field(NOT_SENT, description="fields both must share, e.g. [resource]")
+    description: str = NOT_SENT
 
 
 class InhibitionIn(Schema):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from django.db.models import Field
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -27,7 +28,7 @@ RULE_FIELDS = list(AlertRuleForm.Meta.fields)
 
 
 def _default(name: str) -> Any:
-    model_field = AlertRule._meta.get_field(name)
+    model_field = cast(Field, AlertRule._meta.get_field(name))  # a column, not a relation
     return model_field.get_default()
 
 
@@ -62,7 +63,7 @@ class RulesSection(versions.VersionedSection):
             return
         form = AlertRuleForm(data=as_form_data(snapshot), instance=rule)
         if not form.is_valid():
-            problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+            problems = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items())
             raise versions.RollbackError(f"that version is no longer valid: {problems}")
         restored = form.save(commit=False)
         if rule is None:
@@ -150,6 +151,7 @@ class RulesSection(versions.VersionedSection):
 
 
 def _moment(value: Any) -> datetime | None:
+    moment: datetime | None
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str):
@@ -286,7 +288,7 @@ def _save(form):
     return apply
 
 
-def _delete(silence: Silence):
+def _delete(silence: Silence | InhibitionRule):
     def apply(actor: str) -> None:
         silence.delete()
 

@@ -409,7 +409,7 @@ def act(
     cannot make the change (already resolved, say) does not stop the others."""
     if action not in ACTIONS:
         raise ActionError(f"Unknown action {action!r} (one of {', '.join(ACTIONS)}).")
-    hours = None
+    hours = 0.0  # read by a suppress only, which parses its own
     if action == "suppress":
         hours = parse_duration(None if duration_hours is None else str(duration_hours))
     service = AlertService()

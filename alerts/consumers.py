@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
+from typing import Any
 
 from channels.db import database_sync_to_async
 from django.http import QueryDict
@@ -31,7 +32,7 @@ from opsconsole.sockets import LiveConsumer, admit
 
 # Rendered rows and counts shared by every page open in this process, by the change
 # that caused them, so 100 open consoles cost one render and query per change, not 100.
-_rows: OrderedDict[tuple, object] = OrderedDict()
+_rows: OrderedDict[tuple, Any] = OrderedDict()  # rows, counts and summaries
 _ROWS_MAX = 256
 # Changes missed beyond this many are shown by re-rendering the list, not one by one.
 CATCH_UP_LIMIT = 500
@@ -175,8 +176,8 @@ class AlertListConsumer(_LiveAlerts):
         self.last_change = None
 
     async def disconnect(self, code):
-        if getattr(self, "summary_due", None) is not None:
-            self.summary_due.cancel()
+        if (due := getattr(self, "summary_due", None)) is not None:
+            due.cancel()
         await super().disconnect(code)
 
     async def alert_changed(self, event):
@@ -279,7 +280,7 @@ class AlertDetailConsumer(_LiveAlerts):
         alert = Alert.objects.select_related("rule").filter(pk=self.alert_id).first()
         if alert is None:
             return ""
-        parts = [
+        parts: list[str] = [
             render_to_string(
                 "alerts/partials/summary.html",
                 {

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from alerts.constants import EventKind
 from alerts.models import Alert
@@ -46,7 +46,7 @@ def register_source(source: Source) -> None:
         _sources.append(source)
 
 
-_KINDS = {
+_KINDS: dict[str, tuple[str, str]] = {
     EventKind.PENDING: ("rule", "pending"),
     EventKind.FIRED: ("rule", "fired"),
     EventKind.DEDUPLICATED: ("dedup", "deduplicated"),
@@ -75,7 +75,7 @@ def decisions_of(alert: Alert) -> list[Decision]:
             found.append(
                 Decision(None, "error", "unknown", f"{getattr(source, '__name__', source)} failed")
             )
-    dated = sorted((d for d in found if d.at is not None), key=lambda d: d.at)
+    dated = sorted((d for d in found if d.at is not None), key=lambda d: cast(datetime, d.at))
     return dated + [d for d in found if d.at is None]
 
 

@@ -19,9 +19,10 @@ import logging
 import math
 import time
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -52,7 +53,7 @@ FLAP_WINDOW = timedelta(minutes=10)
 FLAP_LIMIT = 4  # more state changes than this within FLAP_WINDOW is flapping
 LOCK_KEY = "alerts:evaluating"
 
-_COMPARE = {
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     AlertRule.Operator.GT: lambda v, t: v > t,
     AlertRule.Operator.GTE: lambda v, t: v >= t,
     AlertRule.Operator.LT: lambda v, t: v < t,
@@ -65,7 +66,7 @@ _COMPARE = {
 @dataclass
 class Observation:
     rule: AlertRule
-    host: Host
+    host: Host | _ServiceTarget
     series: str  # the metric's series key, or "<process name>/<pid>"
     value: float | None  # None: no data in the window
     unit: str = ""  # the metric's unit, for messages ("percent", "ms", ...)
@@ -304,7 +305,7 @@ class Evaluator:
         for name_rules in wanted.values():
             for rule in name_rules:
                 windows[rule.window_seconds or 60].append(rule)
-        self._absence_pairs = None
+        self._absence_pairs: set[tuple[int, int]] | None = None
         for window, window_rules in windows.items():
             # One window's query and matching at a time: a failure sets aside the rules
             # of that window, and the other windows' observations still count.
@@ -754,15 +755,20 @@ class Evaluator:
         )
 
 
+def _threshold(rule: AlertRule) -> float:
+    assert rule.threshold is not None  # _Plan groups only rules with a threshold
+    return rule.threshold
+
+
 class _Group:
     """Rules on one metric that read it the same way, sorted by threshold."""
 
     def __init__(self, reading: str, rules: list[AlertRule]):
         self.reading = reading
         self.operator = rules[0].operator
-        self.rules = sorted(rules, key=lambda r: r.threshold)
+        self.rules = sorted(rules, key=_threshold)
         self.size = len(self.rules)
-        self.thresholds = [r.threshold for r in self.rules]
+        self.thresholds = [_threshold(r) for r in self.rules]
 
     def breached(self, value: float | None) -> list[AlertRule]:
         if value is None:
@@ -800,9 +806,9 @@ class _Plan:
         # healthy (to resolve, or leave pending).
         self.stateful_simple: dict[tuple[str, str], list[AlertRule]] = defaultdict(list)
         for rule_id, target in state_keys:
-            rule = simple_ids.get(rule_id)
-            if rule is not None:
-                self.stateful_simple[(rule._name, target)].append(rule)
+            simple = simple_ids.get(rule_id)
+            if simple is not None:
+                self.stateful_simple[(simple._name, target)].append(simple)
         # Building "host/series" for every row costs more than the rest of the loop:
         # only done when some rule has a state or a filter to look it up by.
         self.needs_target = bool(self.stateful_simple or self.filtered)
@@ -839,6 +845,7 @@ def _cleared(rule: AlertRule, value: float | None) -> bool:
     """Whether a firing rule resolves at this value (past its clear threshold, if any)."""
     if rule.kind == AlertRule.Kind.ABSENCE:
         return value is not None
+    assert value is not None  # no data is stepped as such (_no_data), never cleared
     clear = rule.clear_threshold
     if clear is None:
         return not _COMPARE[rule.operator](value, rule.threshold)
@@ -877,8 +884,8 @@ def _aggregate(
     end: datetime,
     *,
     slope: bool,
-    percentiles: list[int] = (),
-    percentile_ids: list[int] = (),
+    percentiles: Sequence[int] = (),
+    percentile_ids: Sequence[int] = (),
 ) -> dict:
     """(host, metric) -> (count, avg, min, max, slope per second, {percentile: value}),
     one query; percentiles (of ``percentile_ids`` only) in the same query on PostgreSQL,
@@ -886,6 +893,9 @@ def _aggregate(
     if not metric_ids:
         return {}
     table = MetricSample._meta.db_table
+    low: datetime | str | None
+    high: datetime | str | None
+    params: list[Any]
     if connection.vendor == "postgresql":
         t = "EXTRACT(EPOCH FROM (time - %s))::double precision"
         low, high = start, end
@@ -1020,12 +1030,13 @@ def process_value(rule: AlertRule, values: list[float]) -> float:
     """A process rule's reading of its samples in the window, oldest first."""
     if rule.percentile:
         return nearest_rank(sorted(values), rule.percentile)
-    return {
+    readers: dict[str, Callable[[list[float]], float]] = {
         AlertRule.Aggregation.MAX: max,
         AlertRule.Aggregation.MIN: min,
         AlertRule.Aggregation.COUNT: lambda v: float(len(v)),
         AlertRule.Aggregation.LAST: lambda v: v[-1],
-    }.get(rule.aggregation, lambda v: sum(v) / len(v))(values)
+    }
+    return readers.get(rule.aggregation, lambda v: sum(v) / len(v))(values)
 
 
 def compared_unit(rule: AlertRule, unit: str) -> str:
@@ -1038,10 +1049,11 @@ def compared_unit(rule: AlertRule, unit: str) -> str:
 
 def service_unit(rule: AlertRule) -> str:
     """What a service rule reads: failed checks (count, or per second) or milliseconds."""
-    return {
+    units: dict[str, str] = {
         AlertRule.Aggregation.COUNT: "count",
         AlertRule.Aggregation.RATE: "per_second",
-    }.get(rule.aggregation, "ms")
+    }
+    return units.get(rule.aggregation, "ms")
 
 
 class ServiceReading(NamedTuple):

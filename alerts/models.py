@@ -130,6 +130,12 @@ class AlertRule(models.Model):
         "threshold",
         "clear_threshold",
     )
+    # Not stored: set on loaded rules by the evaluator and the preview. The metric's
+    # parsed name and labels (the rule's own labels merged in), and what is wrong with
+    # the stored values (opsconsole.bounds).
+    _name: str
+    _labels: dict[str, str]
+    _stored_problems: list[str]
 
     class Meta:
         ordering = ["name"]

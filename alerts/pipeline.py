@@ -400,7 +400,8 @@ def _source_closed(alert_id: int) -> None:
     alerts it closes; if the process dies first, the next pass lets them go."""
     inhibition.note_closed(alert_id)
     connection = connections[router.db_for_write(AlertRecord)]
-    if any(func is _release_after_commit for _, func, _ in connection.run_on_commit):
+    # (savepoints, func, robust): django-stubs still declares the pairs of Django < 4.2.
+    if any(entry[1] is _release_after_commit for entry in connection.run_on_commit):
         return
     transaction.on_commit(_release_after_commit, robust=True)
 
@@ -595,7 +596,7 @@ def _repeat(
         updates["status"] = Status.ACTIVE
         updates["suppressed_until"] = None
         updates["inhibited_by"] = None
-    if held_now:
+    if held_now and hold is not None:
         updates.update(_held_fields(hold, now))
     previous_seen = existing.last_seen
     AlertRecord.objects.filter(pk=existing.pk).update(**updates)
@@ -615,7 +616,7 @@ def _repeat(
             if existing.suppressed_by in policies.POLICY_ACTORS
             else "suppression ended; it fired again",
         )
-    if held_now:
+    if held_now and hold is not None:
         event = _event(existing, EventKind.SILENCED, hold.actor, hold.reason, _hold_data(hold))
     if escalated:
         # Under a silence (an acknowledged alert keeps its state) the escalation is on

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
@@ -92,7 +93,7 @@ def _rule_kind(alert) -> str:
     of rule kinds."""
     if str(alert.alert_type).startswith("no_data_rule_"):
         return NO_DATA_KIND
-    rule_id = getattr(alert, "rule_id", _NO_RULE)
+    rule_id: Any = getattr(alert, "rule_id", _NO_RULE)  # an id, None, or none at all
     if rule_id is _NO_RULE:  # a spec carries its rule
         rule = getattr(alert, "rule", None)
         return str(rule.kind) if rule is not None else ""

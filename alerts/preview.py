@@ -378,10 +378,13 @@ def _raw_samples(rule: AlertRule, start: datetime, end: datetime) -> list[_Timed
         if _applies(rule, hosts[host_id], metrics[metric_id]):
             per_series[(host_id, metric_id)].append((at, value))
 
+    percentile = rule.percentile
+    assert percentile is not None  # backtest() reads raw samples for a percentile only
+
     def read(window: list) -> tuple[float | None, str]:
         if not window or len(window) < rule.required_samples:
             return None, ""
-        return nearest_rank(sorted(value for _, value in window), rule.percentile), ""
+        return nearest_rank(sorted(value for _, value in window), percentile), ""
 
     return [
         _Timed(
@@ -449,7 +452,7 @@ def _window_value(rule: AlertRule, buckets: list, width: int) -> float | None:
         spread = sum((t - mean_t) ** 2 for t, _ in points)
         slope = sum((t - mean_t) * (v - mean_v) for t, v in points) / spread if spread else 0.0
         return slope * 3600
-    aggregate = (
+    aggregate: tuple[int, float, float, float, float, dict[int, float]] = (
         count,
         sum(b[3] for b in buckets) / count,
         min(b[1] for b in buckets),

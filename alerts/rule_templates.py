@@ -130,7 +130,7 @@ def enable(key: str, *, actor: str, source: str = "template") -> tuple[AlertRule
     history = RulesSection()
     rule = status(template)
     created = rule is None
-    if created:
+    if rule is None:
         rule = template_rule(template)
         rule.enabled = True
         # The template is the console's own code (tests check each passes the admin's

@@ -4,6 +4,7 @@ history and uptime, "check now", and the end-to-end latency monitor."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -20,7 +21,7 @@ from healthchecks.runner import run_checks
 from healthchecks.state import disable
 from healthchecks.uptime import uptimes
 from metrics.models import Host
-from opsconsole.apitools import MAX_ROW_ID, answers, as_form_data
+from opsconsole.apitools import MAX_ROW_ID, NOT_SENT, answers, as_form_data
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role, has_role
@@ -66,36 +67,36 @@ class EndpointPatch(Schema):
     )
     # Typed without None where the column takes no null: an explicit null is refused
     # (422); the default None only stands for "not sent" (the PATCH uses exclude_unset).
-    name: str = None
+    name: str = NOT_SENT
     kind: str = Field(
-        None, description="http, tcp, database, redis, queue or heartbeat (default http)"
+        NOT_SENT, description="http, tcp, database, redis, queue or heartbeat (default http)"
     )
-    target: str = Field(None, description="a URL, host:port or database alias")
-    enabled: bool = None
-    tags: list[str] = None
+    target: str = Field(NOT_SENT, description="a URL, host:port or database alias")
+    enabled: bool = NOT_SENT
+    tags: list[str] = NOT_SENT
     parent: str | None = Field(None, description="the parent endpoint's name")
     host: str | None = Field(
         None, description="the hostname of the agent's host it runs on (none: null)"
     )
-    severity: str = Field(None, description="info, warning, error, critical (or aliases)")
-    interval_seconds: int = None
-    timeout_seconds: float = None
-    retries: int = Field(None, description="failures before the endpoint is DOWN")
+    severity: str = Field(NOT_SENT, description="info, warning, error, critical (or aliases)")
+    interval_seconds: int = NOT_SENT
+    timeout_seconds: float = NOT_SENT
+    retries: int = Field(NOT_SENT, description="failures before the endpoint is DOWN")
     max_response_time_ms: int | None = Field(None, description="slower: DEGRADED")
-    http_method: str = None
-    http_headers: dict[str, str] = Field(None, description="write-only to viewers")
-    accepted_status_codes: str = Field(None, examples=["200-299,301"])
-    expect_keyword: str = None
-    expect_json_path: str = None
-    expect_json_value: str = None
-    follow_redirects: bool = None
-    tls_expiry_warning_days: int = None
-    period_seconds: int = Field(None, description="heartbeat: expected every")
-    cron: str = Field(None, description="heartbeat: expected on this schedule instead")
-    grace_seconds: int = None
-    time_zone: str = None
-    recovery_webhook_url: str = None
-    recovery_after_failures: int = None
+    http_method: str = NOT_SENT
+    http_headers: dict[str, str] = Field(NOT_SENT, description="write-only to viewers")
+    accepted_status_codes: str = Field(NOT_SENT, examples=["200-299,301"])
+    expect_keyword: str = NOT_SENT
+    expect_json_path: str = NOT_SENT
+    expect_json_value: str = NOT_SENT
+    follow_redirects: bool = NOT_SENT
+    tls_expiry_warning_days: int = NOT_SENT
+    period_seconds: int = Field(NOT_SENT, description="heartbeat: expected every")
+    cron: str = Field(NOT_SENT, description="heartbeat: expected on this schedule instead")
+    grace_seconds: int = NOT_SENT
+    time_zone: str = NOT_SENT
+    recovery_webhook_url: str = NOT_SENT
+    recovery_after_failures: int = NOT_SENT
 
 
 class EndpointIn(EndpointPatch):
@@ -283,11 +284,11 @@ def _save(endpoint: ServiceEndpoint | None, body: dict) -> ServiceEndpoint:
     # A PATCH changes only what it names; a POST starts from the model's defaults.
     base = endpoint if endpoint is not None else ServiceEndpoint()
     data = {f: getattr(base, "parent_id" if f == "parent" else f) for f in fields}
-    data["host"] = base.host.hostname if base.host_id else None  # the form names hosts
+    data["host"] = base.host.hostname if base.host else None  # the form names hosts
     form = ServiceEndpointForm(data=as_form_data({**data, **body}), instance=endpoint)
     if not form.is_valid():
         problems = "; ".join(
-            f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()
+            f"{field}: {' '.join(map(str, errors))}" for field, errors in form.errors.items()
         )
         raise HttpError(422, problems)
     return form.save()
@@ -395,7 +396,8 @@ def report_latency(request, body: LatencyIn | LatencyBatchIn):
     ``commit_time``), or ``{"samples": [...]}``."""
     samples = body.samples if isinstance(body, LatencyBatchIn) else [body]
     now = timezone.now()
-    rows = [(s.source, s.duration_ms, s.commit_time or now) for s in samples]
+    # The validator fills duration_ms in from the two times when it is not sent.
+    rows = [(s.source, cast(float, s.duration_ms), s.commit_time or now) for s in samples]
     with transaction.atomic():
         stored = latency_monitor.record_many(rows)
     return Status(201, {"stored": stored})

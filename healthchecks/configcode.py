@@ -15,7 +15,9 @@ none, that is an error.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
+
+from django.db.models import Field
 
 from alerts.constants import parse_severity
 from healthchecks.forms import ServiceEndpointForm
@@ -56,7 +58,7 @@ def _plain(value: Any) -> Any:
 def _default(name: str) -> Any:
     if name in ("parent", "host"):
         return None
-    return _plain(ServiceEndpoint._meta.get_field(name).get_default())
+    return _plain(cast(Field, ServiceEndpoint._meta.get_field(name)).get_default())
 
 
 def snapshot(endpoint: ServiceEndpoint) -> dict:
@@ -64,8 +66,8 @@ def snapshot(endpoint: ServiceEndpoint) -> dict:
     values = {
         name: _plain(getattr(endpoint, name)) for name in FIELDS if name not in ("parent", "host")
     }
-    values["parent"] = endpoint.parent.name if endpoint.parent_id else None
-    values["host"] = endpoint.host.hostname if endpoint.host_id else None
+    values["parent"] = endpoint.parent.name if endpoint.parent else None
+    values["host"] = endpoint.host.hostname if endpoint.host else None
     return {name: values[name] for name in FIELDS}
 
 
@@ -160,7 +162,7 @@ class EndpointsSection:
         headers = desired.get("http_headers")
         if isinstance(headers, dict):
             stored = before.get("http_headers") or {}
-            nested = item.get("http_headers")
+            nested: LineDict = item.get("http_headers") or LineDict()
             desired["http_headers"] = {
                 key: self._secret(
                     header,
@@ -223,7 +225,9 @@ class EndpointsSection:
         except KeyError:
             if stored:
                 return stored
-            variable = _VARIABLE.fullmatch(value.strip()).group(1)
+            reference = _VARIABLE.fullmatch(value.strip())
+            assert reference is not None  # is_reference() matched the same pattern
+            variable = reference.group(1)
             errors.append(
                 ConfigError(line, f"{label}: the environment variable {variable} is not set")
             )

@@ -49,8 +49,8 @@ def endpoint_series() -> Iterable[Metric]:
             state.add_metric([name, kind, choice], 1 if choice == current else 0)
         if last_ms is not None:
             response.add_metric([name, kind], last_ms / 1000)
-        if percents[pk]["24h"] is not None:
-            uptime.add_metric([name, kind], percents[pk]["24h"])
+        if (day := percents[pk]["24h"]) is not None:
+            uptime.add_metric([name, kind], day)
     yield state
     yield response
     yield uptime

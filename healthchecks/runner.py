@@ -86,10 +86,10 @@ async def probe_many(endpoints: list[ServiceEndpoint]) -> list[ProbeResult]:
 def run_checks(endpoint_ids: list[int] | None = None, *, now: datetime | None = None) -> Cycle:
     """Check the enabled endpoints among ``endpoint_ids`` (all enabled ones if None)."""
     now = now or timezone.now()
-    endpoints = ServiceEndpoint.objects.filter(enabled=True)
+    enabled = ServiceEndpoint.objects.filter(enabled=True)
     if endpoint_ids is not None:
-        endpoints = endpoints.filter(pk__in=endpoint_ids)
-    endpoints = list(endpoints)
+        enabled = enabled.filter(pk__in=endpoint_ids)
+    endpoints = list(enabled)
     cycle = Cycle()
     if not endpoints:
         return cycle

@@ -36,15 +36,18 @@ def find_gaps(now: datetime) -> tuple[list[str], list[ServiceEndpoint]]:
         if host is not None and host.last_seen and host.last_seen < now - limit:
             problems.append(f"no samples from {host.hostname} since {_at(host.last_seen)}")
     lease = SchedulerLease.objects.filter(name="ticker").first()
-    if lease is not None and lease.heartbeat < now - timedelta(seconds=30):
-        problems.append(f"the scheduler has not run since {_at(lease.heartbeat)}")
+    # A lease without a heartbeat (one made in the admin) has never been renewed.
+    heartbeat = lease.heartbeat if lease is not None else now
+    if heartbeat is None or heartbeat < now - timedelta(seconds=30):
+        since = "its lease was made" if heartbeat is None else _at(heartbeat)
+        problems.append(f"the scheduler has not run since {since}")
     stale = [
         e
         # A broken endpoint is not checked on purpose and says so itself: not a gap.
         for e in ServiceEndpoint.objects.filter(
             enabled=True, last_checked__isnull=False, broken_since__isnull=True
         ).exclude(kind="heartbeat")
-        if e.last_checked < gap_cutoff(e, now)
+        if e.last_checked is not None and e.last_checked < gap_cutoff(e, now)
     ]
     if stale:
         names = ", ".join(e.name for e in stale[:5]) + (" ..." if len(stale) > 5 else "")

@@ -19,9 +19,11 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from alerts import pipeline, policies
@@ -166,6 +168,11 @@ def has_recovery(endpoint: ServiceEndpoint) -> bool:
     )
 
 
+def _column(field: Field) -> str:
+    assert field.column is not None  # a concrete field, stored in a column of its own
+    return field.column
+
+
 def _save_states(endpoints: list[ServiceEndpoint]) -> None:
     """One parameterised UPDATE per endpoint, sent with executemany.
 
@@ -173,10 +180,10 @@ def _save_states(endpoints: list[ServiceEndpoint]) -> None:
     those costs about 3 s of Python for 500 endpoints, more than probing them does.
     """
     meta = ServiceEndpoint._meta
-    fields = [meta.get_field(name) for name in _ENDPOINT_FIELDS]
+    fields = [cast(Field, meta.get_field(name)) for name in _ENDPOINT_FIELDS]
     quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+    assignments = ", ".join(f"{quote(_column(f))} = %s" for f in fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(_column(meta.pk))} = %s"
     rows = [
         [f.get_db_prep_save(getattr(e, f.attname), connection) for f in fields] + [e.pk]
         for e in endpoints

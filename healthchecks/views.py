@@ -53,7 +53,7 @@ def services_context() -> dict:
         recent[pk].append((ms, outcome == "fail"))
     rows_out = []
     # Problems first: down, then degraded, then unknown, then up; by name within each.
-    order = {State.DOWN: 0, State.DEGRADED: 1, State.UNKNOWN: 2, State.UP: 3}
+    order: dict[str, int] = {State.DOWN: 0, State.DEGRADED: 1, State.UNKNOWN: 2, State.UP: 3}
     endpoints.sort(key=lambda e: (order.get(e.state, 2), e.name))
     for endpoint in endpoints:
         rows_out.append(

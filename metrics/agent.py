@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -57,7 +58,7 @@ def collection_to_payload(collection: Collection, *, info: dict | None = None) -
         if labels:
             sample["labels"] = labels
         samples.append(sample)
-    batch = {
+    batch: dict[str, Any] = {
         "host": collection.hostname,
         "samples": samples,
         "processes": [record.as_dict() for record in collection.processes],

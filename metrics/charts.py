@@ -71,7 +71,7 @@ def build(
     for fraction in (0, 0.25, 0.5, 0.75, 1):
         at = datetime.fromtimestamp(start.timestamp() + span * fraction, tz=start.tzinfo)
         # The end labels align inwards so they are never cut off at the edges.
-        anchor = {0: "start", 1: "end"}.get(fraction, "middle")
+        anchor = {0.0: "start", 1.0: "end"}.get(fraction, "middle")
         x_ticks.append((LEFT + fraction * plot_w, local(at).strftime(fmt), anchor))
     return Chart(
         title=title,

@@ -119,8 +119,8 @@ class FleetConsumer(LiveConsumer):
     async def disconnect(self, code):
         if hasattr(self, "group"):
             await local_fanout().leave(self.group, self.vitals_update)
-        if getattr(self, "_pending", None) is not None:
-            self._pending.cancel()
+        if (pending := getattr(self, "_pending", None)) is not None:
+            pending.cancel()
 
     async def receive(self, text_data=None, bytes_data=None):
         return

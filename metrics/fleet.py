@@ -166,12 +166,12 @@ def fleet(
     worst state, busiest and newest first, names A-Z); ``descending`` reverses it."""
     now = timezone.now()
     limits = thresholds.current()
-    hosts = Host.objects.filter(enabled=True).only("id", "hostname", "last_seen", "labels")
+    chosen = Host.objects.filter(enabled=True).only("id", "hostname", "last_seen", "labels")
     if q:
-        hosts = hosts.filter(hostname__icontains=q.strip())
+        chosen = chosen.filter(hostname__icontains=q.strip())
     if host_ids is not None:
-        hosts = hosts.filter(pk__in=host_ids)
-    hosts = list(hosts)
+        chosen = chosen.filter(pk__in=host_ids)
+    hosts = list(chosen)
     latest = cache.get_many([latest_cache_key(host.pk) for host in hosts])
     alerts = _open_alerts() if _open_alerts is not None else {}
     rows = []
@@ -238,10 +238,10 @@ def _add_sparklines(rows: list[FleetHost], now: datetime) -> None:
             ("memory", row.memory_percent),
             ("disk", row.disk_percent),
         ):
-            points = [value for _, value in sorted(series.get((row.id, gauge), {}).items())]
+            line = [value for _, value in sorted(series.get((row.id, gauge), {}).items())]
             if latest is not None and row.state != STALE:
-                points.append(latest)
-            row.sparklines[gauge] = points
+                line.append(latest)
+            row.sparklines[gauge] = line
 
 
 def params_from(query) -> dict:

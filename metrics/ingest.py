@@ -195,6 +195,7 @@ def _validate(batch: Batch) -> _Checked:
                 if newest is None or utc > newest:
                     newest = utc
             last_at = at
+        assert utc is not None  # set by the first sample, whose time is never last_at (None)
         rows.append((key, number, utc))
         keys.add(key)
     return _Checked(rows, keys, newest)
@@ -306,7 +307,8 @@ def _insert_samples(rows: list[tuple]) -> None:
                 for row in rows:
                     copy.write_row(row)
             return
-        except (IntegrityError, connection.Database.IntegrityError):
+        # Database: the driver module, on every backend; django-stubs does not declare it.
+        except (IntegrityError, connection.Database.IntegrityError):  # type: ignore[attr-defined]
             # COPY goes straight to psycopg, so its error is psycopg's, not Django's.
             # A resent batch (the agent never saw our answer): keep what is stored.
             logger.info("batch repeats stored samples; inserting only the new ones")

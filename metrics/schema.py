@@ -100,6 +100,7 @@ class IngestIn(Schema):
     def all_batches(self) -> list[BatchIn]:
         if self.batches is not None:
             return self.batches
+        assert self.host is not None  # one_form(): no batches, so a host
         return [
             BatchIn(
                 host=self.host,

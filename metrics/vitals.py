@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 
 from metrics.catalog import parse_key
@@ -18,7 +20,7 @@ def summarize(host: Host) -> dict:
     limits = thresholds.current()
     latest = get_latest(host)
     values: dict[str, float] = latest.get("values", {})
-    disks = []
+    disks: list[dict[str, Any]] = []
     cores = []
     for key, value in values.items():
         name, labels = parse_key(key)

@@ -305,7 +305,7 @@ class NotificationAdmin(admin.ModelAdmin):
 
     @admin.display(description="alert")
     def alert_link(self, notification: Notification):
-        if notification.alert_id is None:
+        if notification.alert is None:
             return "—"
         return format_html(
             '<a href="../alert/{}/change/">#{}</a> {}',

@@ -11,10 +11,20 @@ says how each key is typed in and read back, and the form validates the result w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TypedDict
 
 from django import forms
 
 from notifications.notifiers import available_kinds, notifier
+
+
+class _Common(TypedDict):
+    """What every key's field is given: its label, its help, never required by Django."""
+
+    label: str
+    required: bool
+    help_text: str
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,7 @@ def field_name(kind: str, key: str) -> str:
     return f"{kind}__{key}"
 
 
-def kinds() -> list[tuple[str, object]]:
+def kinds() -> list[tuple[str, ModuleType]]:
     return [(kind, notifier(kind)) for kind in available_kinds()]
 
 
@@ -88,20 +98,22 @@ def _headers(text: str) -> dict[str, str | None]:
     return given
 
 
-def build_field(kind: str, key: str, module, stored_config: dict, stored_secrets: dict):
+def build_field(
+    kind: str, key: str, module: ModuleType, stored_config: dict, stored_secrets: dict
+) -> forms.Field:
     """The form field for one key, with its initial value (never a secret's)."""
     spec = KEYS.get(key, Key(key.replace("_", " ").capitalize()))
     label = LABELS.get((kind, key), spec.label)
     secret = key in module.SECRETS
     required = key in getattr(module, "REQUIRED", ())
     help_text = spec.help + (" Required." if required else "")
-    common = {"label": label, "required": False, "help_text": help_text.strip()}
+    common: _Common = {"label": label, "required": False, "help_text": help_text.strip()}
     if spec.shape == "headers":
         names = sorted((stored_secrets.get(key) or {}).keys())
         stored = f"Set: {', '.join(names)} (values hidden). " if names else ""
         return forms.CharField(
             widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
-            **{**common, "help_text": stored + common["help_text"]},
+            **(common | {"help_text": stored + common["help_text"]}),
         )
     if secret:
         is_set = bool(stored_secrets.get(key))
@@ -111,7 +123,7 @@ def build_field(kind: str, key: str, module, stored_config: dict, stored_secrets
                 render_value=False,
                 attrs={"autocomplete": "new-password", "data-secret-set": "1" if is_set else "0"},
             ),
-            **{**common, "help_text": f"{state} {common['help_text']}".strip()},
+            **(common | {"help_text": f"{state} {common['help_text']}".strip()}),
         )
     value = stored_config.get(key)
     if spec.shape in ("emails", "phones"):

@@ -33,7 +33,7 @@ from opsconsole.configcode import (
 )
 from opsconsole.scrubbing import is_secret_key
 
-CHANNEL_FIELDS = {
+CHANNEL_FIELDS: dict[str, Any] = {
     "name": None,
     "kind": None,
     "enabled": True,
@@ -162,6 +162,7 @@ class ChannelsSection:
         if found:
             errors.extend(found)
             return None
+        assert isinstance(kind, str)  # a kind that is not a string is among the errors found
         for problem in problems_for(kind, dict(config), secrets):
             errors.append(ConfigError(_problem_line(problem, item), f"{label}: {problem}"))
             found.append(errors[-1])
@@ -249,7 +250,9 @@ class ChannelsSection:
                         )
                     )
                 return None
-            variable = _REFERENCE_NAME.fullmatch(value.strip()).group(1)
+            reference = _REFERENCE_NAME.fullmatch(value.strip())
+            assert reference is not None  # is_reference() matched the same pattern
+            variable = reference.group(1)
             refs[key] = variable
             try:
                 return resolve_references(value.strip())
@@ -309,7 +312,7 @@ def _deleter(obj):
 
 
 # -- routing rules ---------------------------------------------------------------------------
-ROUTING_FIELDS = {
+ROUTING_FIELDS: dict[str, Any] = {
     "name": None,
     "position": 100,
     "enabled": True,

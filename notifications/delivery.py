@@ -22,10 +22,11 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import connection, connections
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Field, Q, QuerySet
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
@@ -77,7 +78,7 @@ def _update_unhurried(rows: QuerySet, **fields) -> int:
     """
     if connection.vendor != "postgresql":
         return rows.update(**fields)
-    query = rows.query.chain(UpdateQuery)
+    query = cast(UpdateQuery, rows.query.chain(UpdateQuery))
     query.add_update_values(fields)
     statement, params = query.get_compiler(rows.db).as_sql()
     with connections[rows.db].cursor() as cursor:
@@ -109,7 +110,7 @@ def _record_claimed(pk: int, token: uuid.UUID, fields: dict) -> int:
 @functools.cache
 def _claimed_update(names: tuple[str, ...]) -> str:
     meta = Notification._meta
-    assignments = ", ".join(f"{meta.get_field(name).column} = %s" for name in names)
+    assignments = ", ".join(f"{cast(Field, meta.get_field(name)).column} = %s" for name in names)
     return (
         f"UPDATE {meta.db_table} SET {assignments} "
         f"FROM {NO_FLUSH_WAIT} "
@@ -415,7 +416,8 @@ def _still_to_send(n: Notification, alert) -> bool:
 
 
 def _firing_in_flight(n: Notification) -> bool:
-    return Notification.objects.filter(
+    # django-stubs rejects None for an exact lookup; Django runs alert_id=None as IS NULL.
+    return Notification.objects.filter(  # type: ignore[misc]
         alert_id=n.alert_id,
         channel_id=n.channel_id,
         transition__in=(Transition.FIRING, Transition.ESCALATED, Transition.REPEAT),

@@ -76,7 +76,7 @@ def resolve(host: str, port: int) -> list[_Address]:
     except (socket.gaierror, UnicodeError) as exc:
         raise Unresolvable(f"host {host!r} does not resolve ({exc})") from None
     # getaddrinfo also parses odd spellings such as 2130706433 or 0x7f.1 into addresses.
-    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
 def checked_addresses(host: str, port: int) -> list[_Address]:

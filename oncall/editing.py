@@ -186,15 +186,15 @@ def _step(item: dict, index: int, pending: frozenset = frozenset()) -> dict:
     elif target_field == "person":
         fields["person"] = users_by_name([value])[str(value)]
     elif target_field == "group":
-        found = Group.objects.filter(name=str(value)).first()
-        if found is None:
+        group = Group.objects.filter(name=str(value)).first()
+        if group is None:
             raise EditError(f"{label}: no group named {value!r}")
-        fields["group"] = found
+        fields["group"] = group
     elif target_field == "channel":
-        found = NotificationChannel.objects.filter(name=str(value)).first()
-        if found is None and ("channel", str(value)) not in pending:
+        channel = NotificationChannel.objects.filter(name=str(value)).first()
+        if channel is None and ("channel", str(value)) not in pending:
             raise EditError(f"{label}: no channel named {value!r}")
-        fields["channel"] = found
+        fields["channel"] = channel
     else:
         try:
             fields["repeat_from"] = int(value)

@@ -388,6 +388,7 @@ def _notify(esc: Escalation, step: EscalationStep, alert: Alert, now: datetime, 
     context = {"escalation": esc.pk, "step": step.position_index + 1}
     if step.action == StepAction.CHANNEL:
         channel = step.channel
+        assert channel is not None  # EscalationStep.clean(): a channel step names one
         if not channel.enabled:
             return [], [f"channel {channel.name}"], f"{label}: channel {channel.name} is disabled"
         ids = insert(
@@ -429,7 +430,9 @@ def _notify(esc: Escalation, step: EscalationStep, alert: Alert, now: datetime, 
 def _targets(step: EscalationStep, now: datetime, cache: Cache):
     """(people to page, what the step names)."""
     users = get_user_model().objects.filter(is_active=True)
+    # EscalationStep.clean(): each of these actions names what it notifies.
     if step.action in (StepAction.SCHEDULE, StepAction.NEXT_ON_CALL):
+        assert step.schedule_id is not None and step.schedule is not None
         view = cache.view(step.schedule_id, now)
         if step.action == StepAction.SCHEDULE:
             shift = schedules.on_call(view, now)
@@ -442,8 +445,10 @@ def _targets(step: EscalationStep, now: datetime, cache: Cache):
             return [], f"nobody is {who}"
         return list(users.filter(pk=shift.user_id)), who
     if step.action == StepAction.PERSON:
-        return list(users.filter(pk=step.person_id)), _name(step.person)
+        assert step.person is not None
+        return list(users.filter(pk=step.person.pk)), _name(step.person)
     if step.action == StepAction.GROUP:
+        assert step.group is not None
         return list(users.filter(groups=step.group_id).order_by("username")), (
             f"every member of {step.group.name}"
         )

@@ -152,6 +152,7 @@ def sms_reply(params: dict) -> str:
     if last is None:
         return "No open alert was sent to this number."
     person = next(m.user for m in methods if m.pk == last.context.get("contact_method"))
+    assert last.alert_id is not None  # only pages about an alert are looked up
     outcome = actions.perform(action, last.alert_id, person, via="an SMS reply")
     return outcome.detail[:1].upper() + outcome.detail[1:] + "."
 

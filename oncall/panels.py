@@ -36,7 +36,7 @@ def alert_panel(alert, request=None) -> Panel | None:
         {
             "schedule": views[pk],
             "person": users.get(s.user_id) if s else None,
-            "reachable": bool(s) and s.user_id in reachable,
+            "reachable": s is not None and s.user_id in reachable,
             "until": s.end if s else None,
         }
         for pk, s in sorted(shifts.items(), key=lambda item: views[item[0]].name)

@@ -54,8 +54,8 @@ def channel_for(method: ContactMethod) -> NotificationChannel | None:
     """The enabled channel that sends to this method: its own, else the first enabled
     channel of the matching kind."""
     kind = CHANNEL_KIND[ContactKind(method.kind)]
-    if method.channel_id is not None:
-        channel = method.channel
+    channel = method.channel
+    if channel is not None:
         return channel if channel.enabled and channel.kind == kind else None
     return NotificationChannel.objects.filter(enabled=True, kind=kind).order_by("name").first()
 

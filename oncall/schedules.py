@@ -220,9 +220,10 @@ def next_change(view: ScheduleView, at: datetime, until: datetime | None = None)
     current = on_call(view, at)
     moment = at
     for _ in range(MAX_CHANGES):
-        moment = _boundaries_after(view, moment)
-        if moment is None or moment > until:
+        after = _boundaries_after(view, moment)
+        if after is None or after > until:
             return None
+        moment = after
         shift = on_call(view, moment)
         if (shift and shift.user_id) != (current and current.user_id):
             return moment, shift

@@ -4,6 +4,7 @@ and Twilio call back."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -22,6 +23,9 @@ from notifications.gaps import NOBODY, routing_gaps
 from oncall import actions, feeds, inbound, links, people, schedules
 from oncall.models import ContactKind, ContactMethod, Override, PersonalFeed, Schedule
 from opsconsole.roles import Role, has_role, role_required
+
+if TYPE_CHECKING:
+    from opsconsole.roles import SignedInRequest
 
 
 @never_cache
@@ -128,6 +132,8 @@ def schedule_page(request: HttpRequest, schedule_id: int) -> HttpResponse:
     schedule = get_object_or_404(Schedule, pk=schedule_id)
     now = timezone.now()
     view = schedules.load_one(schedule.pk, since=now - timedelta(days=1))
+    if view is None:
+        raise Http404("no such schedule")  # deleted since the lookup above
     today = now.astimezone(view.tz).date()
     monday = today - timedelta(days=today.weekday())
     weeks = calendar(view, monday)
@@ -170,7 +176,7 @@ def schedule_page(request: HttpRequest, schedule_id: int) -> HttpResponse:
 
 
 @role_required(Role.VIEWER)
-def oncall_page(request: HttpRequest) -> HttpResponse:
+def oncall_page(request: SignedInRequest) -> HttpResponse:
     """Who is on call now for every schedule; my shifts; my open pages."""
     now = timezone.now()
     context = {
@@ -191,7 +197,7 @@ def my_oncall(user, now: datetime) -> dict:
     """The signed-in person's shifts in the next four weeks, their open pages, and
     whether anyone could reach them."""
     horizon = now + timedelta(days=CALENDAR_DAYS)
-    shifts = []
+    shifts: list[dict[str, Any]] = []
     for view in schedules.load(since=now).values():
         for seg in schedules.timeline(view, now, horizon):
             if seg.user_id == user.pk:
@@ -275,7 +281,7 @@ def _back(request: HttpRequest, text: str, ok: bool = True) -> HttpResponse:
 
 @require_POST
 @role_required(Role.RESPONDER)
-def my_contact_method_add(request: HttpRequest) -> HttpResponse:
+def my_contact_method_add(request: SignedInRequest) -> HttpResponse:
     kind = request.POST.get("kind", "")
     address = request.POST.get("address", "").strip()
     if kind not in ContactKind.values:
@@ -296,7 +302,7 @@ def my_contact_method_add(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @role_required(Role.RESPONDER)
-def my_contact_method_act(request: HttpRequest, method_id: int, action: str) -> HttpResponse:
+def my_contact_method_act(request: SignedInRequest, method_id: int, action: str) -> HttpResponse:
     method = get_object_or_404(ContactMethod, pk=method_id, user=request.user)
     if action == "test":
         problem = people.send_verification(method)
@@ -314,11 +320,14 @@ def my_contact_method_act(request: HttpRequest, method_id: int, action: str) -> 
 
 @require_POST
 @role_required(Role.RESPONDER)
-def my_override_add(request: HttpRequest) -> HttpResponse:
+def my_override_add(request: SignedInRequest) -> HttpResponse:
     """Cover a window of a schedule yourself (admins set overrides for others in the
     admin or the API)."""
     schedule = get_object_or_404(Schedule, pk=request.POST.get("schedule") or 0)
-    tz = schedules.load_one(schedule.pk).tz
+    view = schedules.load_one(schedule.pk)
+    if view is None:
+        raise Http404("no such schedule")  # deleted since the lookup above
+    tz = view.tz
     try:
         start = datetime.fromisoformat(request.POST.get("start", "")).replace(tzinfo=tz)
         end = datetime.fromisoformat(request.POST.get("end", "")).replace(tzinfo=tz)

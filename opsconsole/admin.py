@@ -108,8 +108,16 @@ class ConfigVersionAdmin(admin.ModelAdmin):
     list_display = ["object_name", "section", "number", "summary", "actor", "source", "created"]
     list_filter = ["section", "source"]
     search_fields = ["object_name", "actor"]
-    fields = ["section", "object_name", "number", "actor", "source", "created", "diff", "rollback"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "section",
+        "object_name",
+        "number",
+        "actor",
+        "source",
+        "created",
+        "diff",
+        "rollback",
+    )
 
     def has_add_permission(self, request):
         return False

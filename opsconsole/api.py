@@ -50,7 +50,8 @@ def validation_error(request, exc: ValidationError):
         location = ".".join(
             str(part) for part in error.get("loc", ()) if part not in ("body", "payload")
         )
-        problems.append(f"{location}: {error.get('msg')}" if location else error.get("msg"))
+        message = str(error.get("msg", ""))
+        problems.append(f"{location}: {message}" if location else message)
     return api.create_response(
         request, {"detail": "; ".join(problems), "errors": exc.errors}, status=422
     )

@@ -14,7 +14,12 @@ from ninja.errors import HttpError
 
 from opsconsole.inputguard import INT32_MAX, INT64
 
+# The default of a PATCH field typed without None: "not sent" (the handlers read the
+# body with exclude_unset), while an explicit null is refused with a 422. Typed Any
+# because pydantic never validates a default, so None may stand in for a str or an int.
+NOT_SENT: Any = None
 M = TypeVar("M", bound=Model)
+F = TypeVar("F", bound=BaseForm)
 
 # Row ids are 64-bit on both databases. A larger one names no row, and SQLite cannot
 # even compare it (OverflowError, a 500), so it is refused as invalid input (422).
@@ -51,7 +56,7 @@ def answers(ok: dict[int, Any], *codes: int, public: bool = False) -> dict[int, 
 
 def one_or_404(rows: type[M] | QuerySet[M], what: str, **lookup) -> M:
     """The row matching ``lookup``, or a 404 saying ``no <what>``."""
-    queryset = rows.objects.all() if isinstance(rows, type) else rows
+    queryset = rows._default_manager.all() if isinstance(rows, type) else rows
     found = queryset.filter(**lookup).first()
     if found is None:
         raise HttpError(404, f"no {what}")
@@ -76,10 +81,13 @@ def as_form_data(data: dict) -> dict:
     return out
 
 
-def valid_or_422(form: BaseForm) -> BaseForm:
+def valid_or_422(form: F) -> F:
     """The form, if valid; else a 422 with every field's errors on one line."""
     if not form.is_valid():
         raise HttpError(
-            422, "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
+            422,
+            "; ".join(
+                f"{field}: {' '.join(map(str, errors))}" for field, errors in form.errors.items()
+            ),
         )
     return form

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -78,7 +79,7 @@ def _default_rules() -> list[str]:
     if AlertRule.objects.exists() or Alert.objects.exists() or AlertEvent.objects.exists():
         return []
     # (name, metric, aggregation, threshold, how far below it clears, extra fields)
-    table = [
+    table: list[tuple[str, str, str, float, float | None, dict[str, Any]]] = [
         ("High CPU usage", "cpu_usage_percent", "avg", settings.CPU_ALERT_THRESHOLD, 10, {}),
         (
             "High memory usage",

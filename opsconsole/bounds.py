@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import cast
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -77,7 +78,7 @@ def stored_problems(obj: models.Model, fields: Iterable[str]) -> list[str]:
         value = getattr(obj, name)
         if value is None:
             continue
-        field = obj._meta.get_field(name)
+        field = cast(models.Field, obj._meta.get_field(name))  # a column, never a relation
         try:
             for validator in field.validators:
                 validator(value)

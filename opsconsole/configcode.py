@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -133,15 +133,15 @@ def is_reference(value: Any) -> bool:
     return isinstance(value, str) and _REFERENCE.fullmatch(value.strip()) is not None
 
 
-def resolve_references(value: str, environ: dict[str, str] | None = None) -> str:
+def resolve_references(value: str, environ: Mapping[str, str] | None = None) -> str:
     """``${NAME}`` replaced by the environment variable's value; KeyError names a missing one."""
-    environ = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
 
     def replace(match: re.Match) -> str:
         name = match.group(1)
-        if name not in environ:
+        if name not in env:
             raise KeyError(name)
-        return environ[name]
+        return env[name]
 
     return _REFERENCE.sub(replace, value)
 

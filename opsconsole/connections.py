@@ -82,8 +82,10 @@ def forget_inherited() -> None:
 
     # Kept, never collected: a pool's finaliser would wait on worker threads that
     # only the parent has.
-    _inherited.extend(DatabaseWrapper._connection_pools.values())
-    DatabaseWrapper._connection_pools.clear()
+    # Django 5.1's class-level pool registry, which django-stubs does not declare.
+    pools: dict = DatabaseWrapper._connection_pools  # type: ignore[attr-defined]
+    _inherited.extend(pools.values())
+    pools.clear()
     for connection in connections.all(initialized_only=True):
         connection.connection = None
 

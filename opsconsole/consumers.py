@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from channels.db import database_sync_to_async
 from django.http import QueryDict
@@ -29,7 +30,11 @@ class AuditConsumer(LiveConsumer):
             kind = audit.parse_kind(params.get("kind"))
         except ValueError:
             kind = ""
-        self.filters = {"kind": kind, "actor": params.get("actor", ""), "q": params.get("q", "")}
+        self.filters: dict[str, Any] = {
+            "kind": kind,
+            "actor": params.get("actor", ""),
+            "q": params.get("q", ""),
+        }
         self.sent: set[int] = set()
         await local_fanout().join(audit.AUDIT_GROUP, self.audit_entry)
         self.joined = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -175,7 +176,7 @@ def database_from_url(url: str, *, base_dir: Path, name: str = "DATABASE_URL") -
         db_name = unquote(parts.path.lstrip("/"))
         if not db_name:
             raise ImproperlyConfigured(f"{name}={url!r} names no database")
-        options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        options: dict[str, Any] = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         # Django opens psycopg connections with prepare_threshold=None, which disables
         # prepared statements even where a cursor asks for one. Django's own cursors
         # bind client-side and are never prepared whatever this says, so it reaches

@@ -161,9 +161,10 @@ def _location(tb: TracebackType | None) -> str:
         for frame in frames
         if frame.filename.startswith(str(BASE_DIR)) and "/.venv/" not in frame.filename
     ]
-    frame = (ours or frames or [None])[-1]
-    if frame is None:
+    found = ours or frames
+    if not found:
         return ""
+    frame = found[-1]
     path = Path(frame.filename)
     try:
         path = path.relative_to(BASE_DIR)

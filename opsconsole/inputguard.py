@@ -154,6 +154,12 @@ def problems_of(instance: models.Model) -> dict[str, str]:
     return problems
 
 
+class UnstorableValues(ValidationError):
+    """Values the database would fail on: answered as a 422 naming the field."""
+
+    storable = True
+
+
 def check_storable(sender, instance, raw=False, **kwargs) -> None:
     """pre_save: refuse values the database would fail on, naming the field."""
     if raw:
@@ -161,8 +167,4 @@ def check_storable(sender, instance, raw=False, **kwargs) -> None:
     problems = problems_of(instance)
     if problems:
         label = instance._meta.verbose_name
-        error = ValidationError(
-            [f"{label} {field}: {reason}" for field, reason in problems.items()]
-        )
-        error.storable = True
-        raise error
+        raise UnstorableValues([f"{label} {field}: {reason}" for field, reason in problems.items()])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -57,6 +58,7 @@ class _Background:
                 ).start()
                 atexit.register(self.flush)
             self.pending += 1
+            assert self.queue is not None  # made above for this process
             self.queue.put((group, message))
 
     def _run(self, events: queue.SimpleQueue) -> None:
@@ -82,7 +84,7 @@ class _Background:
 _background = _Background()
 # A worker forked while the thread held the lock would wait on it forever: the child
 # starts afresh (its first publish_soon starts its own thread).
-os.register_at_fork(after_in_child=lambda: _background.__init__())
+os.register_at_fork(after_in_child=lambda: _Background.__init__(_background))
 
 
 def publish_soon(group: str, message: dict) -> None:
@@ -128,7 +130,7 @@ class LocalFanout:
             self.relays[group] = relay
             # A relay that ended (its last page left, or it failed) is forgotten, so
             # the next page starts a fresh one instead of waiting on a dead one.
-            relay.add_done_callback(lambda done, g=group: self._forget(g, done))
+            relay.add_done_callback(functools.partial(self._forget, group))
         # Accept the page only once its events are certain to reach it.
         await asyncio.shield(self._joined[group])
 
@@ -210,7 +212,7 @@ def open_sockets() -> dict[str, int]:
     Read from the thread that serves ``/metrics`` while the event loop changes the sets,
     so copies are taken and a set that changed meanwhile is read on the next scrape.
     """
-    consumers = set()
+    consumers: set[object] = set()
     for fanout in list(_fanouts.values()):
         for members in list(fanout.members.values()):
             try:

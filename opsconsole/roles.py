@@ -7,6 +7,16 @@ command creates the groups.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.http import HttpRequest
+
+    class SignedInRequest(HttpRequest):
+        """A request that role_required() let through: its user is signed in."""
+
+        user: User
 
 
 class Role(IntEnum):

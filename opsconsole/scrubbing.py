@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sentry_sdk.scrubber import DEFAULT_DENYLIST
@@ -171,7 +171,7 @@ def _secret_flag(flag: str) -> bool:
     return bool(_SECRET_WORD.search(name)) or name.lower() in _GLUED or is_secret_key(name)
 
 
-def secret_values(environ: dict[str, str] | None = None) -> list[str]:
+def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """Literal values of secret-looking environment variables, longest first."""
     environ = os.environ if environ is None else environ
     values = {

@@ -13,6 +13,7 @@ import socket
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -179,7 +180,7 @@ REDIS_URL = envstr("REDIS_URL")
 ALERT_BROADCAST_CHANNEL = envstr("ALERT_BROADCAST_CHANNEL", "alerts")
 CHANNEL_LAYER_POLL_SECONDS = envfloat("CHANNEL_LAYER_POLL_SECONDS", 0.05, minimum=0.01)
 if REDIS_URL:
-    CHANNEL_LAYERS = {
+    CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
@@ -222,7 +223,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # hosts the "latest" values (one entry per host) went missing. Redis has no such limit.
 CACHE_MAX_ENTRIES = envint("CACHE_MAX_ENTRIES", 50_000, minimum=300)
 if REDIS_URL:
-    CACHES = {
+    CACHES: dict[str, dict[str, Any]] = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,

@@ -13,11 +13,13 @@ its session again: signed out (password changed, account inactive or gone) close
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import cast
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import get_user
+from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from opsconsole.live import local_fanout, publish_on_commit
@@ -41,7 +43,8 @@ def _session_role(session_key: str | None) -> Role | None:
     store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")(session_key)
     # Django's own check, as on the next page load: the session exists, names an
     # active user through its backend, and its password hash is still the user's.
-    user = get_user(SimpleNamespace(session=store))
+    # get_user() reads only the request's session.
+    user = get_user(cast(HttpRequest, SimpleNamespace(session=store)))
     if not user.is_authenticated:
         return None
     return role_of(user)

@@ -192,6 +192,7 @@ class Child:
     def stop(self, timeout: float) -> None:
         if not self.running():
             return
+        assert self.pid is not None  # running() says it was started
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout

@@ -119,13 +119,11 @@ class Ticker:
             job.next_due = (
                 job.next_due + interval if now - job.next_due < interval else now + interval
             )
-            task_args: tuple = ()
-            if job.args is not None:
-                # Asked first: a job with nothing to do this time (most seconds of the
-                # health checks) then costs no queue-length query.
-                task_args = job.args()
-                if task_args is None:
-                    continue
+            task_args: tuple | None = () if job.args is None else job.args()
+            # Asked first: a job with nothing to do this time (most seconds of the
+            # health checks) then costs no queue-length query.
+            if task_args is None:
+                continue
             if backlog is None:
                 backlog = _queue_size()
             if backlog >= MAX_BACKLOG:

@@ -317,7 +317,7 @@ def dashboard_metrics_summary(
         rows = []
         for key, unit in SUMMARY_METRICS:
             metric = metrics.get(key)
-            points = []
+            points: list[rollups.Point] = []
             if metric is not None:
                 _, _, points = rollups.series(chosen.pk, metric.pk, start, end, max_points=240)
             values = [p.value for p in points if p.value is not None]

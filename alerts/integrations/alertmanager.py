@@ -210,7 +210,9 @@ def _apply(
         spec = spec_of(entry, payload)
         _, note = severity_of(entry.labels)
         alert = raise_alert(spec, actor=ACTOR)
-        result = "opened" if alert.notification_count == 1 else "repeated"
+        result: Literal["opened", "repeated"] = (
+            "opened" if alert.notification_count == 1 else "repeated"
+        )
         return Outcome(index, result, fingerprint, alert.pk, note)
     key = source_fingerprint_of(SOURCE, fingerprint)
     open_alert = (

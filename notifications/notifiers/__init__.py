@@ -15,6 +15,7 @@ import importlib.util
 import threading
 from email.utils import parsedate_to_datetime
 from types import ModuleType
+from typing import cast
 from urllib.parse import urljoin
 
 import httpx
@@ -147,7 +148,7 @@ def http_client() -> httpx.Client:
             )
             # The direct transport only: HTTP(S)_PROXY from the environment still
             # applies (a transport= argument would make httpx drop it).
-            guard(_client._transport)
+            guard(cast(httpx.HTTPTransport, _client._transport))
         return _client
 
 

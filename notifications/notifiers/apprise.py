@@ -7,8 +7,13 @@ admins can create channels.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from notifications.notifiers import DeliveryError
 from notifications.notifiers.message import Message
+
+if TYPE_CHECKING:
+    from notifications.models import NotificationChannel
 
 CONFIG = ()
 SECRETS = ("url",)
@@ -34,7 +39,7 @@ def render(message: Message) -> tuple[str, str]:
     return message.headline, "\n".join(lines)
 
 
-def send(channel, message: Message) -> None:
+def send(channel: NotificationChannel, message: Message) -> None:
     import apprise as apprise_lib
 
     sender = apprise_lib.Apprise()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from notifications.notifiers.message import Message
+
+if TYPE_CHECKING:
+    from notifications.models import NotificationChannel
 from opsconsole.live import publish_now
 
 GROUP = "notifications"
@@ -25,6 +30,6 @@ def render(message: Message) -> dict:
     }
 
 
-def send(channel, message: Message) -> None:
+def send(channel: NotificationChannel, message: Message) -> None:
     publish_now(GROUP, render(message))
     return None

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from notifications.notifiers import post
 from notifications.notifiers.message import Message
+
+if TYPE_CHECKING:
+    from notifications.models import NotificationChannel
 
 CONFIG = ("username", "timeout")
 SECRETS = ("webhook_url",)
@@ -45,6 +50,6 @@ def render(message: Message, username: str = "OpsConsole") -> dict:
     }
 
 
-def send(channel, message: Message) -> int:
+def send(channel: NotificationChannel, message: Message) -> int:
     body = render(message, channel.config.get("username") or "OpsConsole")
     return post(channel, channel.secrets["webhook_url"], json=body).status_code

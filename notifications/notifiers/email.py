@@ -6,6 +6,7 @@ The server comes from the ``EMAIL_*`` settings unless the channel names its own.
 from __future__ import annotations
 
 import smtplib
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -15,6 +16,9 @@ from django.template.loader import render_to_string
 
 from notifications.notifiers import DeliveryError, refused
 from notifications.notifiers.message import Message
+
+if TYPE_CHECKING:
+    from notifications.models import NotificationChannel
 from notifications.urlguard import UnsafeURL, check_host
 
 CONFIG = ("to", "from_email", "host", "port", "username", "use_tls", "use_ssl", "timeout")
@@ -55,7 +59,7 @@ def render(message: Message) -> tuple[str, str, str]:
     return subject, text, body
 
 
-def send(channel, message: Message) -> int | None:
+def send(channel: NotificationChannel, message: Message) -> int | None:
     config = channel.config
     host = str(config.get("host") or settings.EMAIL_HOST)
     port = int(config.get("port") or settings.EMAIL_PORT)

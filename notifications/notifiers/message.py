@@ -72,12 +72,13 @@ class Message:
     @property
     def headline(self) -> str:
         """'[CRITICAL] Disk almost full - db-01', '[RESOLVED] ...'."""
-        tag = {
+        tags: dict[str, str] = {
             Transition.RESOLVED: "RESOLVED",
             Transition.REPEAT: f"STILL {self.severity.upper()}",
             Transition.ESCALATED: f"ESCALATED {self.severity.upper()}",
             Transition.TEST: "TEST",
-        }.get(self.transition, self.severity.upper())
+        }
+        tag = tags.get(self.transition, self.severity.upper())
         return f"[{tag}] {self.title}"
 
     def facts(self) -> list[tuple[str, str]]:

@@ -3,8 +3,13 @@ so a retried or repeated trigger never opens a second incident."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from notifications.notifiers import post
 from notifications.notifiers.message import Message
+
+if TYPE_CHECKING:
+    from notifications.models import NotificationChannel
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 CONFIG = ("url", "component", "group", "timeout")
@@ -57,6 +62,6 @@ def render(message: Message, routing_key: str, config: dict) -> dict:
     }
 
 
-def send(channel, message: Message) -> int:
+def send(channel: NotificationChannel, message: Message) -> int:
     body = render(message, channel.secrets["routing_key"], channel.config)
     return post(channel, channel.config.get("url") or EVENTS_URL, json=body).status_code

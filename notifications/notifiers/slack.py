@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from notifications.notifiers import DeliveryError, post
 from notifications.notifiers.message import Message
+
+if TYPE_CHECKING:
+    from notifications.models import NotificationChannel
 
 API_BASE = "https://slack.com/api"
 CONFIG = ("timeout", "api_base")
@@ -100,7 +105,7 @@ def render(message: Message) -> dict:
     }
 
 
-def send(channel, message: Message) -> int:
+def send(channel: NotificationChannel, message: Message) -> int:
     member, token = channel.config.get("member"), channel.secrets.get("bot_token")
     if member and token:
         base = (channel.config.get("api_base") or API_BASE).rstrip("/")

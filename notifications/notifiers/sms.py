@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from notifications.notifiers import DeliveryError, refused
 from notifications.notifiers.message import Message
+
+if TYPE_CHECKING:
+    from notifications.models import NotificationChannel
 from notifications.urlguard import UnsafeURL, check_url
 
 CONFIG = ("from_number", "to_numbers", "api_base", "timeout")
@@ -47,7 +51,7 @@ def render(message: Message) -> str:
     return text + link
 
 
-def send(channel, message: Message) -> int:
+def send(channel: NotificationChannel, message: Message) -> int:
     from twilio.base.exceptions import TwilioException, TwilioRestException
     from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client

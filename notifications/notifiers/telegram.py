@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from notifications.notifiers import DeliveryError, post
 from notifications.notifiers.message import Message
+
+if TYPE_CHECKING:
+    from notifications.models import NotificationChannel
 
 API_BASE = "https://api.telegram.org"
 CONFIG = ("chat_id", "parse_mode", "api_base", "timeout")
@@ -26,7 +31,7 @@ def escape_markdown_v2(text: str) -> str:
 
 def render(message: Message, parse_mode: str = "HTML") -> str:
     if parse_mode == "MarkdownV2":
-        e = escape_markdown_v2
+        e: Callable[..., str] = escape_markdown_v2
         lines = [f"*{e(message.headline)}*", e(message.text), ""]
         lines += [f"_{e(name)}_: {e(value)}" for name, value in message.facts()]
         if message.recommendations and not message.resolved:
@@ -54,7 +59,7 @@ def check(config: dict, secrets: dict) -> list[str]:
     return []
 
 
-def send(channel, message: Message) -> int:
+def send(channel: NotificationChannel, message: Message) -> int:
     parse_mode = channel.config.get("parse_mode") or "HTML"
     base = (channel.config.get("api_base") or API_BASE).rstrip("/")
     body = {

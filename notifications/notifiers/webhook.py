@@ -15,9 +15,13 @@ import hashlib
 import hmac
 import json
 import time
+from typing import TYPE_CHECKING
 
 from notifications.notifiers import post
 from notifications.notifiers.message import Message
+
+if TYPE_CHECKING:
+    from notifications.models import NotificationChannel
 
 CONFIG = ("timeout",)
 # The URL is a secret too: many receivers put their token in it.
@@ -84,7 +88,7 @@ def check(config: dict, secrets: dict) -> list[str]:
     return []
 
 
-def send(channel, message: Message) -> int:
+def send(channel: NotificationChannel, message: Message) -> int:
     body = json.dumps(render(message), default=str).encode()
     timestamp = str(int(time.time()))
     headers = {

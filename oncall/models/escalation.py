@@ -83,6 +83,10 @@ class EscalationStep(models.Model):
         help_text="Minutes to wait after this step before the next one.",
     )
 
+    # Not stored: the step's place in its policy, set by the escalation's step cache.
+    position_index: int
+    position_label: str
+
     class Meta:
         ordering = ["policy_id", "position", "id"]
 
@@ -90,7 +94,7 @@ class EscalationStep(models.Model):
         return f"{self.policy.name} step {self.position + 1}: {self.get_action_display()}"
 
     def clean(self) -> None:
-        needs = {
+        needs: dict[str, str] = {
             StepAction.SCHEDULE: "schedule",
             StepAction.NEXT_ON_CALL: "schedule",
             StepAction.PERSON: "person",
@@ -135,6 +139,8 @@ class Escalation(models.Model):
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_reason = models.CharField(max_length=200, blank=True)
+    # Not stored: ``taken`` as read before a step, which the step's update must match.
+    read_taken: int
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -64,3 +64,12 @@ def test_a_stopped_collector_is_a_gap(db, settings):
     assert len(problems) == 1 and problems[0].startswith(
         f"no samples from {settings.LOCAL_HOSTNAME}"
     )
+
+
+def test_a_lease_that_was_never_renewed_is_a_gap_not_an_error(db):
+    """A lease row without a heartbeat (the admin leaves it blank) was compared with
+    the clock and raised TypeError; it now says the scheduler has not run."""
+    from opsconsole.models import SchedulerLease
+
+    SchedulerLease.objects.create(name="ticker", holder="elsewhere", expires_at=timezone.now())
+    assert watch() == ["the scheduler has not run since its lease was made"]
