@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import struct
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -135,6 +135,60 @@ def read(
 def series(host_id: int, metric_id: int, start: datetime, end: datetime) -> Points:
     """One series' raw samples with start <= time < end, in time order."""
     return read([host_id], [metric_id], start, end).get((host_id, metric_id), [])
+
+
+class NewestFirst(Sequence):
+    """One host's samples of some metrics in [start, end), newest first, as a sequence a
+    Paginator can page through: it counts per hour, and reads only the hours a slice
+    needs (a month of a host is millions of samples)."""
+
+    def __init__(self, host_id: int, metric_ids: list[int], start: datetime, end: datetime):
+        self.host_id, self.metric_ids, self.start, self.end = host_id, metric_ids, start, end
+        per_hour: dict[datetime, int] = defaultdict(int)
+        narrow = MetricSample.objects.filter(
+            host_id=host_id, metric_id__in=metric_ids, time__gte=start, time__lt=end
+        )
+        for at in narrow.values_list("time", flat=True).iterator(chunk_size=5000):
+            per_hour[_floor_hour(at)] += 1
+        blocks = SampleBlock.objects.filter(
+            host_id=host_id, metric_id__in=metric_ids, hour__gte=_floor_hour(start), hour__lt=end
+        )
+        base, high = start.timestamp(), end.timestamp()
+        for hour, offsets in blocks.values_list("hour", "offsets").iterator(chunk_size=500):
+            first = hour.timestamp()
+            per_hour[hour] += sum(1 for o in offsets if base <= first + o < high)
+        # Newest hour first; a second in both tables is counted twice here and read once.
+        self.hours = sorted(per_hour.items(), reverse=True)
+        self.total = sum(count for _, count in self.hours)
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            return self[index : index + 1][0]
+        first, stop, _ = index.indices(self.total)
+        rows: list[tuple[int, datetime, float]] = []
+        seen = 0
+        for hour, count in self.hours:
+            if seen + count > first and seen < stop:
+                found = read(
+                    [self.host_id],
+                    self.metric_ids,
+                    max(hour, self.start),
+                    min(hour + HOUR, self.end),
+                )
+                in_hour = [
+                    (metric_id, at, value)
+                    for (_, metric_id), points in found.items()
+                    for at, value in points
+                ]
+                in_hour.sort(key=lambda row: (row[1], row[0]), reverse=True)
+                rows.extend(in_hour[max(first - seen, 0) : stop - seen])
+            seen += count
+            if seen >= stop:
+                break
+        return rows
 
 
 # -- compaction ------------------------------------------------------------------------

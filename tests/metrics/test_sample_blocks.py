@@ -324,3 +324,32 @@ def test_two_runs_at_once_fold_each_sample_once():
     for host in ("web-01", "web-02", "web-03"):
         pair = _ids(host, "cpu_usage_percent")
         assert samples.series(*pair, T0, NOW) == _seconds(_points(hours=3))
+
+
+def test_the_admin_pages_through_narrow_and_compacted_samples_newest_first(client, alice):
+    store("web-01", {"cpu_usage_percent": _points(hours=6), "load_1m": _points(hours=6)})
+    samples.compact(NOW)
+    host = Host.objects.get(hostname="web-01")
+    newest = samples.NewestFirst(
+        host.pk, list(Metric.objects.values_list("pk", flat=True)), T0, NOW
+    )
+    assert len(newest) == 2 * 6 * 240
+    every = list(newest[0 : len(newest)])
+    assert [at for _, at, _ in every] == sorted((at for _, at, _ in every), reverse=True)
+    # A page across the boundary between the narrow hours and the blocks.
+    boundary = 2 * 2 * 240
+    assert newest[boundary - 50 : boundary + 50] == every[boundary - 50 : boundary + 50]
+    assert every[-1][1] == T0
+    client.force_login(alice)
+    page = client.get(
+        f"/admin/metrics/host/{host.pk}/samples/",
+        {"metric": "load_1m", "hours": 8, "page": 10},
+    )
+    assert page.status_code == 200
+    assert b"page 10 of 15" in page.content
+    # Page 10 of 100 rows holds samples 900-999 from the newest: a compacted hour's.
+    rows = page.content.split(b"<tbody>")[1].split(b"</tbody>")[0].count(b"<tr>")
+    assert rows == 100
+    load = samples.NewestFirst(host.pk, [_ids("web-01", "load_1m")[1]], T0, NOW)
+    _, at, value = load[900]
+    assert f"{value:g}".encode() in page.content and at < NOW - timedelta(hours=3)
