@@ -2,7 +2,9 @@
 
 ``MetricSample`` is deliberately narrow (time, value, host id, metric id: 24 bytes of
 data, 48 with the row header) with the composite primary key doubling as the chart
-index, so a raw sample costs under 100 bytes on PostgreSQL with its indexes.
+index, so a raw sample costs under 100 bytes on PostgreSQL with its indexes. It holds
+the newest hours only: closed hours move into ``SampleBlock`` (one row per series and
+hour, ~7 bytes a sample), see ``metrics.samples``.
 """
 
 from __future__ import annotations
