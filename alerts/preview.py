@@ -37,8 +37,9 @@ from alerts.evaluator import (
     service_value,
 )
 from alerts.models import AlertRule
+from metrics import samples
 from metrics.catalog import parse_key, unit_of
-from metrics.models import Host, Metric, MetricSample, MinuteRollup, ProcessSample
+from metrics.models import Host, Metric, MinuteRollup, ProcessSample
 from opsconsole.bounds import stored_problems
 
 MAX_BACKTEST_HOURS = 24 * 7
@@ -366,17 +367,14 @@ def _raw_samples(rule: AlertRule, start: datetime, end: datetime) -> list[_Timed
     metrics = {m.pk: m for m in _prepare(rule)}
     hosts = _hosts(rule)
     since = start - timedelta(seconds=rule.window_seconds or 60)
-    per_series: dict[tuple[int, int], list] = defaultdict(list)
-    for host_id, metric_id, at, value in (
-        MetricSample.objects.filter(
-            metric_id__in=list(metrics), host_id__in=list(hosts), time__gte=since, time__lte=end
+    # Days of history: the narrow table's newest hours and the compacted blocks before.
+    per_series = {
+        (host_id, metric_id): rows
+        for (host_id, metric_id), rows in sorted(
+            samples.read(hosts, metrics, since, end, include_end=True).items()
         )
-        .order_by("host_id", "metric_id", "time")
-        .values_list("host_id", "metric_id", "time", "value")
-        .iterator(chunk_size=5000)
-    ):
-        if _applies(rule, hosts[host_id], metrics[metric_id]):
-            per_series[(host_id, metric_id)].append((at, value))
+        if rows and _applies(rule, hosts[host_id], metrics[metric_id])
+    }
 
     percentile = rule.percentile
     assert percentile is not None  # backtest() reads raw samples for a percentile only

@@ -1,9 +1,10 @@
 """Growth, on PostgreSQL, day by day as the console runs.
 
 Each simulated day writes a day of samples for 2 hosts x 20 series every 60 s (57,600
-rows), then does what the workers do: minute and hour roll-ups of the day, retention
-with the default settings (raw 30 days, minute roll-ups 8, hour roll-ups 730), and the
-routine VACUUM that autovacuum would do.
+rows), then does what the workers do: minute and hour roll-ups of the day, compaction
+of closed hours into blocks, retention with the default settings (raw 30 days, minute
+roll-ups 8, hour roll-ups 730; blocks by day partition), and the routine VACUUM that
+autovacuum would do.
 
 1. The 24-hour chart query (``rollups.series`` over 24 h, as the System Monitor and
    ``GET /api/v1/metrics/system?range=24h`` read it) after 30 days, against the same
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import child_env, median, pg_available, pg_drop, pg_recreate, run_worker
 
+DATABASE = "opsconsole_bench_growth"
 HOSTS, SERIES, STEP = 2, 20, 60
 FIRST_DAYS, MORE_DAYS = 30, 7
 REPEATS = 40
@@ -33,11 +35,12 @@ def run():
 
     if not pg_available():
         return [Result("growth", "-", "-", 0.0, "<= 2.0", None, "PostgreSQL unreachable")]
-    env = child_env(BENCH_DATABASE_URL=pg_recreate())
+    # A database of its own: benchmarks run side by side do not drop each other's.
+    env = child_env(BENCH_DATABASE_URL=pg_recreate(DATABASE))
     try:
         figures = run_worker("bench_growth.py", [], env, timeout=1800)
     finally:
-        pg_drop()
+        pg_drop(DATABASE)
     query_ratio = figures["query_30d"] / figures["query_1d"]
     size_ratio = figures["size_37d"] / figures["size_30d"]
     return [
@@ -48,7 +51,7 @@ def run():
             query_ratio,
             "<= 2.0",
             query_ratio <= 2.0,
-            f"{figures['rows_30d']:,} raw rows at day 30",
+            f"{figures['rows_30d']:,} narrow rows and {figures['blocks_30d']:,} blocks at day 30",
         ),
         Result(
             f"database size, day {FIRST_DAYS + MORE_DAYS} vs day {FIRST_DAYS}",
@@ -69,9 +72,9 @@ def _worker() -> dict:
     django_setup(database_url=os.environ["BENCH_DATABASE_URL"])
     from django.db import connection
 
-    from metrics import rollups
+    from metrics import rollups, samples
     from metrics.ingest import metric_ids, resolve_host
-    from metrics.models import MetricSample
+    from metrics.models import MetricSample, SampleBlock
 
     hosts = [resolve_host(f"growth-{h}").pk for h in range(HOSTS)]
     ids = list(metric_ids({f"growth_series_{s:02d}" for s in range(SERIES)}).values())
@@ -95,7 +98,11 @@ def _worker() -> dict:
             chunk = start + timedelta(hours=hour)
             rollups.rollup_minutes(chunk, chunk + timedelta(hours=1))
         rollups.rollup_hours(start, end)
+        # The compaction job folds the day's closed hours into blocks (the last two
+        # hours stay narrow until the next day's run), retention drops expired days.
+        samples.compact(end)
         rollups.run_retention(end)
+        samples.drop_expired(end)
         with connection.cursor() as cur:
             cur.execute("VACUUM ANALYZE")
         return end
@@ -123,6 +130,7 @@ def _worker() -> dict:
         now = simulate_day(day)
     figures["query_30d"] = chart_query(now)
     figures["rows_30d"] = MetricSample.objects.count()
+    figures["blocks_30d"] = SampleBlock.objects.count()
     figures["size_30d"] = size()
     for day in range(FIRST_DAYS, FIRST_DAYS + MORE_DAYS):
         now = simulate_day(day)

@@ -27,3 +27,6 @@ class MetricsConfig(AppConfig):
             )
         register_job("metrics.rollup", "metrics.tasks.rollup", lambda: 60)
         register_job("metrics.cleanup", "metrics.tasks.cleanup", lambda: 3600)
+        register_job(
+            "metrics.compact", "metrics.tasks.compact", lambda: settings.METRICS_COMPACT_INTERVAL
+        )

@@ -2,11 +2,14 @@
 
 ``MetricSample`` is deliberately narrow (time, value, host id, metric id: 24 bytes of
 data, 48 with the row header) with the composite primary key doubling as the chart
-index, so a raw sample costs under 100 bytes on PostgreSQL with its indexes.
+index, so a raw sample costs under 100 bytes on PostgreSQL with its indexes. It holds
+the newest hours only: closed hours move into ``SampleBlock`` (one row per series and
+hour, ~7 bytes a sample), see ``metrics.samples``.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from django.db import models
@@ -172,3 +175,61 @@ class ProcessSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.pid})"
+
+
+class NumberArrayField(models.Field):
+    """A list of numbers: a native array on PostgreSQL (``real[]``, ``smallint[]``), a
+    JSON array in a text column on SQLite, read back as a Python list on both."""
+
+    def __init__(self, *args, element_type: str = "real", **kwargs):
+        self.element_type = element_type
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["element_type"] = self.element_type
+        return name, path, args, kwargs
+
+    def db_type(self, connection) -> str:
+        return f"{self.element_type}[]" if connection.vendor == "postgresql" else "text"
+
+    def from_db_value(self, value, expression, connection):
+        if isinstance(value, str):
+            return json.loads(value)
+        return value
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        if value is None:
+            return None
+        if connection.vendor == "postgresql":
+            # An array literal ('{85.3,90}', cast by the column): adapting each of a few
+            # hundred numbers as a parameter costs ten times as much. repr is exact.
+            return "{" + ",".join(map(repr, value)) + "}"
+        return json.dumps(list(value), separators=(",", ":"))
+
+
+class SampleBlock(models.Model):
+    """One series' raw samples of one hour: seconds past the hour and values, in time
+    order, at most one sample per second.
+
+    Samples leave ``MetricSample`` for here once their hour is closed and rolled up
+    (``metrics.samples.compact``). A row of 240 samples costs about 1.6 kB on PostgreSQL
+    where 240 narrow rows cost 23 kB. Values are kept as 4-byte floats: the agent's value
+    exactly when it has at most 6 significant digits, else within 6e-8 of it (relative);
+    see ``metrics.samples.as_float4`` and docs/architecture.md.
+    On PostgreSQL the table is partitioned by day on ``hour`` (migration 0005), so
+    retention drops whole days.
+    """
+
+    hour = models.DateTimeField()
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, db_index=False)
+    metric = models.ForeignKey(Metric, on_delete=models.PROTECT, db_index=False)
+    offsets = NumberArrayField(element_type="smallint")
+    readings = NumberArrayField(element_type="real")
+    pk = models.CompositePrimaryKey("host", "metric", "hour")
+
+    class Meta:
+        verbose_name = "sample block"
+
+    def __str__(self) -> str:
+        return f"{self.host_id}/{self.metric_id}@{self.hour:%Y-%m-%d %H}h ({len(self.offsets)})"

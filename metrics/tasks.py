@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, connections
 
+from metrics import samples
 from metrics.collector import Collector, host_info
 from metrics.ingest import IngestResult, collection_to_batch, ingest
 from metrics.rollups import run_retention, run_rollups
@@ -81,7 +82,16 @@ def rollup() -> dict:
     return run_rollups()
 
 
+def compact() -> dict:
+    """Fold closed hours of narrow samples into blocks (and create partitions ahead)."""
+    result = samples.compact()
+    if result["samples"]:
+        logger.info("compacted %s samples of %s hours", result["samples"], result["hours"])
+    return result
+
+
 def cleanup() -> dict:
     result = run_retention()
+    result["sample_blocks"] = samples.drop_expired()
     logger.info("retention removed %s", result)
     return result

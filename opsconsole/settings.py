@@ -346,6 +346,12 @@ CONFIG_CACHE_SECONDS = envfloat("CONFIG_CACHE_SECONDS", 1.0, minimum=0)
 SERVICE_ENDPOINTS = envstr("SERVICE_ENDPOINTS")
 METRICS_RETENTION_DAYS = envint("METRICS_RETENTION_DAYS", 30, minimum=1)
 PROCESS_RETENTION_DAYS = envint("PROCESS_RETENTION_DAYS", 7, minimum=1)
+# Raw samples stay one row each this long (the evaluator reads its windows there, and
+# longer when an enabled rule's window is longer); closed hours before it are compacted
+# into one row per series and hour (metrics.samples), ~15x smaller.
+METRICS_NARROW_HOURS = envint("METRICS_NARROW_HOURS", 2, minimum=1)
+# How often the compaction job runs (seconds).
+METRICS_COMPACT_INTERVAL = envint("METRICS_COMPACT_INTERVAL", 300, minimum=10)
 # Resolved and expired alerts (with their timeline and deliveries) kept this long; the
 # alert patterns never look further back.
 ALERT_RETENTION_DAYS = envint("ALERT_RETENTION_DAYS", 90, minimum=1)
