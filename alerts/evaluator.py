@@ -48,7 +48,7 @@ from alerts.constants import SEVERITY_RANK, EventKind, Severity, Status
 from alerts.models import AlertEvent, AlertRule, RuleState
 from alerts.service import Alert, AlertService, _overage, priority_for_overage
 from metrics.catalog import parse_key
-from metrics.ingest import get_latest
+from metrics.ingest import get_latest, latest_cache_key
 from metrics.models import Host, Metric, MetricSample, MinuteRollup, ProcessSample
 from metrics.templatetags.units import humanize_value
 from opsconsole.bounds import stored_problems
@@ -264,6 +264,10 @@ class Evaluator:
         self._process_reporters: dict[int, set[int]] = {}
         # host pk -> its latest values, read once a pass for the rules reading "last".
         self._latest: dict[int, dict] = {}
+        # Stored states whose only change this pass is their last value: one UPDATE at
+        # the end of the pass instead of a save per target (a storm keeps hundreds
+        # firing, each re-read every pass).
+        self._touched: list[RuleState] = []
         # The hosts whose metric samples this pass reads; None: every host.
         self.scope: set[int] | None = None
 
@@ -285,6 +289,8 @@ class Evaluator:
         hosts = {h.pk: h for h in Host.objects.filter(enabled=True).only("id", "hostname")}
         # A join, not an IN list of every rule's id.
         states = {(s.rule_id, s.target): s for s in RuleState.objects.filter(rule__enabled=True)}
+        for state in states.values():
+            state._loaded = _fields(state)
         mark = cache.get(MARK_KEY)
         self.scope = self._scope(mark, version, hosts, states.values())
         self.result.full = self.scope is None
@@ -346,6 +352,7 @@ class Evaluator:
             except Exception as exc:
                 logger.exception("evaluating %s failed", observation.target)
                 self._failed([observation.rule], exc)
+        self._save_touched()
         self._record_broken(loaded)
         self.result.expired = self.service.expire_alerts(self.now)
         try:
@@ -470,6 +477,8 @@ class Evaluator:
         )
         present = set()
         plan = _Plan(window_rules, state_keys)
+        if any(_reading(r) == "last" for r in window_rules):
+            self._prefetch_latest({host_id for host_id, _ in rows})
         for (host_id, metric_id), aggregate in rows.items():
             host = hosts.get(host_id)
             if host is None:
@@ -529,6 +538,13 @@ class Evaluator:
 
     def _value(self, rule, host, metric, aggregate, window) -> float:
         return _read(_reading(rule), aggregate, window, host, metric, self._latest_of)
+
+    def _prefetch_latest(self, host_ids: set[int]) -> None:
+        """The latest values of these hosts in one cache round trip (not one per host)."""
+        wanted = {latest_cache_key(pk): pk for pk in host_ids if pk not in self._latest}
+        found = cache.get_many(list(wanted)) if wanted else {}
+        for key, pk in wanted.items():
+            self._latest[pk] = found.get(key) or {"time": None, "values": {}, "processes": []}
 
     def _latest_of(self, host: Host) -> dict:
         """The host's latest values, read from the cache once a pass."""
@@ -642,6 +658,19 @@ class Evaluator:
         return observations
 
     # -- stepping a target -------------------------------------------------------------------
+    def _save(self, state: RuleState) -> None:
+        if state.pk and getattr(state, "_loaded", None) == _fields(state):
+            self._touched.append(state)
+            return
+        state.save()
+        state._loaded = _fields(state)
+
+    def _save_touched(self) -> None:
+        try:
+            RuleState.objects.bulk_update(self._touched, ["last_value"], batch_size=500)
+        except Exception:
+            logger.exception("storing the targets' last values failed")
+
     def _step(self, obs: Observation, state: RuleState | None) -> None:
         rule, now = obs.rule, self.now
         if state is None:
@@ -662,18 +691,18 @@ class Evaluator:
             elif not obs.down and _cleared(rule, obs.value):
                 self._resolve(obs, state)
             else:
-                state.save()  # between threshold and clear threshold: still firing
+                self._save(state)  # between threshold and clear threshold: still firing
             return
         if not breach:
             if state.state == RuleState.State.PENDING:
                 state.state, state.since = RuleState.State.OK, now
             if state.pk or state.state != RuleState.State.OK:
-                state.save()
+                self._save(state)
             return
         if state.state == RuleState.State.OK:
             state.state, state.since = RuleState.State.PENDING, now
             if rule.for_seconds:
-                state.save()
+                self._save(state)
                 self._note(
                     rule,
                     EventKind.PENDING,
@@ -683,14 +712,14 @@ class Evaluator:
                 self.result.pending += 1
                 return
         if (now - state.since).total_seconds() < rule.for_seconds:
-            state.save()
+            self._save(state)
             return
         self._fire(obs, state)
 
     def _fire(self, obs: Observation, state: RuleState) -> None:
         rule, now = obs.rule, self.now
         if state.resolved_at and (now - state.resolved_at).total_seconds() < rule.cooldown_seconds:
-            state.save()
+            self._save(state)
             key = f"alerts:cooldown-noted:{rule.pk}:{obs.target}"
             if cache.add(key, 1, timeout=rule.cooldown_seconds):
                 self._note(
@@ -709,7 +738,7 @@ class Evaluator:
             now,
             alert,
         )
-        state.save()
+        self._save(state)
         self.result.fired += 1
         if alert.suppressed_by in policies.POLICY_ACTORS and alert.status == Status.SUPPRESSED:
             self.result.withheld += 1
@@ -723,18 +752,18 @@ class Evaluator:
             pipeline.raise_alert(self._alert(obs), actor="evaluator", at=self.now)
             state.last_fired = self.now
             self.result.repeated += 1
-        state.save()
+        self._save(state)
 
     def _resolve(self, obs: Observation, state: RuleState) -> None:
         if self._would_flap(state):
-            state.save()
+            self._save(state)
             return
         self._record_change(state)
         alert_id = state.alert_id
         state.state, state.since, state.resolved_at = RuleState.State.OK, self.now, self.now
         state.alert = None
         state.flapping = False
-        state.save()
+        self._save(state)
         # (None: someone resolved it by hand meanwhile.)
         if alert_id and pipeline.clear_alert(
             f"rule_{obs.rule.pk}",
@@ -793,7 +822,7 @@ class Evaluator:
         if state.state != RuleState.State.FIRING or state.no_data:
             if state.state == RuleState.State.PENDING:
                 state.state, state.since = RuleState.State.OK, self.now
-                state.save()
+                self._save(state)
             return
         # Firing, and the data stopped: say so instead of resolving on silence.
         rule = obs.rule
@@ -819,7 +848,7 @@ class Evaluator:
             at=self.now,
         )
         state.no_data = True
-        state.save()
+        self._save(state)
         self.result.no_data += 1
 
     def _data_back(self, obs: Observation, state: RuleState) -> None:
@@ -949,6 +978,20 @@ class _Plan:
         # Building "host/series" for every row costs more than the rest of the loop:
         # only done when some rule has a state or a filter to look it up by.
         self.needs_target = bool(self.stateful_simple or self.filtered)
+
+
+def _fields(state: RuleState) -> tuple:
+    """What of a stored state is saved at once when it changes (all but its last value)."""
+    return (
+        state.state,
+        state.since,
+        state.last_fired,
+        state.resolved_at,
+        list(state.changes or []),
+        state.flapping,
+        state.no_data,
+        state.alert_id,
+    )
 
 
 def _reading(rule: AlertRule) -> str:
