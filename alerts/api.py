@@ -314,8 +314,8 @@ def alert_patterns(request, days: int = Query(7, ge=1, le=365)):
     url_name="check_alerts",
 )
 def check_alerts(request):
-    """Evaluate every enabled rule now."""
-    result = evaluate()
+    """Evaluate every enabled rule now, over every host's samples."""
+    result = evaluate(full=True)
     return {
         "rules": result.rules,
         "targets": result.targets,

@@ -22,6 +22,10 @@ class AlertsConfig(AppConfig):
         from metrics.fleet import register_open_alerts
 
         register_open_alerts(open_alerts_by_host)
+        from alerts.evaluator import evaluation_warnings
+        from opsconsole.panels import register_warnings
+
+        register_warnings(evaluation_warnings)
         register_section(RulesSection())
         register_section(SilencesSection())
         register_section(InhibitionsSection())
@@ -33,6 +37,11 @@ class AlertsConfig(AppConfig):
             args=_evaluate_args,
         )
         register_job("alerts.cleanup", "alerts.tasks.cleanup", lambda: 3600)
+        # Which hosts a pass must read: connected before the wake-up, so the pass it
+        # queues finds the stamp.
+        from alerts.evaluator import mark_changed
+
+        samples_ingested.connect(mark_changed, dispatch_uid="alerts.mark_changed")
         samples_ingested.connect(_evaluate_soon, dispatch_uid="alerts.evaluate_after_ingest")
 
 

@@ -86,6 +86,14 @@ POLICY_ACTORS = (SILENCE_ACTOR, DEPENDENCY_ACTOR, INHIBITION_ACTOR)
 # (``absence`` for a rule watching for missing data) or ``no_data`` for the alert a
 # firing rule raises when its data stops, empty for alerts no rule raised.
 MATCHER_FIELDS = ("alert_type", "resource", "severity", "category", "rule_kind")
+# The alert type of a firing rule's "no data" alert: ``no_data_rule_<rule id>``.
+NO_DATA_PREFIX = "no_data_rule_"
+
+
+def is_no_data(alert) -> bool:
+    """Whether the alert says a firing rule's data stopped (its host went quiet)."""
+    return str(alert.alert_type).startswith(NO_DATA_PREFIX)
+
 
 # An alert in one of these states absorbs new occurrences of its fingerprint.
 OPEN_STATUSES = (Status.ACTIVE, Status.ACKNOWLEDGED, Status.SUPPRESSED)

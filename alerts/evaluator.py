@@ -10,6 +10,19 @@ alert rather than resolving falsely. What it finds goes through ``alerts.pipelin
 like every other source's alerts (silences and dependencies are applied there).
 Decisions that withhold something are written to the timeline (``AlertEvent``) with
 the reason.
+
+A pass reads only what changed: each ingest commit stamps its host
+(``mark_changed``), and a pass reads the metric samples of the hosts stamped since the
+previous pass began, plus the hosts with a target that time alone moves on (pending,
+firing, or without data: its ``for`` runs out, its repeat falls due, its data stays
+away). A series that did not change reads as it did the pass before, so skipping it
+changes nothing; the windows of the others are read from the raw samples, which the
+primary key index serves per series. A full pass (every enabled host) runs when there
+is no previous pass to go by, when the rules changed, and every
+``ALERT_FULL_EVALUATION_SECONDS`` as a backstop. Absence rules, process rules and
+service rules read their whole data every pass (an absence begins when nothing
+arrives, which no stamp tells). Passes never overlap: one that finds another running
+is skipped and counted (``pass_stats``, on ``/metrics``).
 """
 
 from __future__ import annotations
@@ -24,6 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, DateTimeField, F, Max, Value
@@ -35,7 +49,7 @@ from alerts.constants import SEVERITY_RANK, EventKind, Severity, Status
 from alerts.models import AlertEvent, AlertRule, RuleState
 from alerts.service import Alert, AlertService, _overage, priority_for_overage
 from metrics.catalog import parse_key
-from metrics.ingest import get_latest
+from metrics.ingest import get_latest, latest_cache_key
 from metrics.models import Host, Metric, MetricSample, MinuteRollup, ProcessSample
 from metrics.templatetags.units import humanize_value
 from opsconsole.bounds import stored_problems
@@ -52,6 +66,16 @@ METRIC_KINDS = {
 FLAP_WINDOW = timedelta(minutes=10)
 FLAP_LIMIT = 4  # more state changes than this within FLAP_WINDOW is flapping
 LOCK_KEY = "alerts:evaluating"
+# host pk -> wall-clock time of its last ingest commit (``mark_changed``).
+CHANGED_KEY = "alerts:changed:{}"
+# What the next pass goes by: when the last one began, the last full pass, the rules.
+MARK_KEY = "alerts:evaluation-mark"
+SKIPPED_KEY = "alerts:evaluation-skipped"
+LAST_RUN_KEY = "alerts:evaluation-last"
+# A stamp this much older than the last pass's start still counts as new: the clocks of
+# the web and worker machines may differ by this much.
+CLOCK_MARGIN = 1.0
+STAMP_TTL = 24 * 3600
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     AlertRule.Operator.GT: lambda v, t: v > t,
@@ -126,13 +150,22 @@ class PassResult:
     held: int = 0
     # Rules that could not be evaluated this pass (marked broken, the others went on).
     broken: int = 0
+    # Hosts whose metric samples this pass read, and whether it read every host's.
+    hosts: int = 0
+    full: bool = False
+    # True: another pass was running, this one did nothing.
+    skipped: bool = False
     seconds: float = 0.0
 
 
 _rules_cache: tuple[tuple, list[AlertRule]] | None = None
 
 
-def enabled_rules() -> list[AlertRule]:
+def _rules_version() -> tuple:
+    return tuple(AlertRule.objects.aggregate(n=Count("id"), last=Max("updated")).values())
+
+
+def enabled_rules(version: tuple | None = None) -> list[AlertRule]:
     """The enabled rules, kept between passes while none is added, edited or deleted.
 
     A worker evaluates every few seconds and rules change a few times a day: one small
@@ -140,7 +173,7 @@ def enabled_rules() -> list[AlertRule]:
     edit path bumps ``updated`` (saves through the admin, the API, bulk enable/disable).
     """
     global _rules_cache
-    version = tuple(AlertRule.objects.aggregate(n=Count("id"), last=Max("updated")).values())
+    version = version if version is not None else _rules_version()
     if _rules_cache is None or _rules_cache[0] != version:
         # Only what evaluation reads: with a thousand rules, loading descriptions and
         # parsing timestamps nobody looks at is a good share of a pass.
@@ -157,26 +190,87 @@ def enabled_rules() -> list[AlertRule]:
     return list(_rules_cache[1])
 
 
-def evaluate(now: datetime | None = None) -> PassResult:
-    """One pass over every enabled rule. Skips if another pass is running."""
+def evaluate(now: datetime | None = None, *, full: bool = False) -> PassResult:
+    """One pass over every enabled rule (``full``: over every host's samples, changed
+    or not). Skipped, and counted, if another pass is running."""
     if not cache.add(LOCK_KEY, 1, timeout=120):
         logger.info("an evaluation is already running; skipping this one")
-        return PassResult()
+        _count_skip()
+        return PassResult(skipped=True)
     try:
-        return Evaluator(now or timezone.now()).run()
+        result = Evaluator(now or timezone.now(), full=full).run()
+        cache.set(
+            LAST_RUN_KEY,
+            {"seconds": result.seconds, "hosts": result.hosts, "full": result.full},
+            timeout=None,
+        )
+        return result
     finally:
         cache.delete(LOCK_KEY)
 
 
+def _count_skip() -> None:
+    # add-then-incr: incr alone fails on a missing key; the count lives as long as the
+    # cache (a restart of Redis starts it again, as a Prometheus counter may).
+    cache.add(SKIPPED_KEY, 0, timeout=None)
+    try:
+        cache.incr(SKIPPED_KEY)
+    except ValueError:  # evicted in between
+        cache.set(SKIPPED_KEY, 1, timeout=None)
+
+
+def pass_stats() -> dict:
+    """Passes skipped because one was running, and the last pass's duration (None
+    before the first), for ``/metrics`` and the status page."""
+    last = cache.get(LAST_RUN_KEY) or {}
+    return {
+        "skipped": int(cache.get(SKIPPED_KEY) or 0),
+        "last_seconds": last.get("seconds"),
+        "last_hosts": last.get("hosts"),
+        "last_full": last.get("full"),
+    }
+
+
+def evaluation_warnings() -> list[str]:
+    """A line for ``/api/v1/status`` while evaluation falls behind: the last pass took
+    more than a tenth of the interval (ingest wakes a pass every second at most, so a
+    slower pass makes the next ones skip)."""
+    stats = pass_stats()
+    interval = settings.ALERT_EVALUATION_INTERVAL
+    if stats["last_seconds"] is None or stats["last_seconds"] <= interval / 10:
+        return []
+    return [
+        f"alert evaluation: the last pass took {stats['last_seconds']:.1f} s, more than "
+        f"10 % of the {interval} s interval; {stats['skipped']} passes skipped as "
+        "overlapping so far"
+    ]
+
+
+def mark_changed(sender=None, host=None, **kwargs) -> None:
+    """``samples_ingested`` receiver: stamp the host as changed (after the commit, so a
+    pass that reads the stamp also reads the samples)."""
+    if host is not None:
+        cache.set(CHANGED_KEY.format(host.pk), time.time(), timeout=STAMP_TTL)
+
+
 class Evaluator:
-    def __init__(self, now: datetime):
+    def __init__(self, now: datetime, *, full: bool = False):
         self.now = now
+        self.full = full
         self.service = AlertService()
         self.result = PassResult()
         # rule id -> why it could not be evaluated this pass.
         self.failures: dict[int, str] = {}
         # window -> the hosts that sent process samples within it (read when needed).
         self._process_reporters: dict[int, set[int]] = {}
+        # host pk -> its latest values, read once a pass for the rules reading "last".
+        self._latest: dict[int, dict] = {}
+        # Stored states whose only change this pass is their last value: one UPDATE at
+        # the end of the pass instead of a save per target (a storm keeps hundreds
+        # firing, each re-read every pass).
+        self._touched: list[RuleState] = []
+        # The hosts whose metric samples this pass reads; None: every host.
+        self.scope: set[int] | None = None
 
     def _failed(self, rules: list[AlertRule], exc: BaseException | str) -> None:
         """Set these rules aside as broken for this pass; the rest go on."""
@@ -185,8 +279,9 @@ class Evaluator:
             self.failures.setdefault(rule.pk, reason[:1000])
 
     def run(self) -> PassResult:
-        started = time.perf_counter()
-        loaded = enabled_rules()
+        started, wall = time.perf_counter(), time.time()
+        version = _rules_version()
+        loaded = enabled_rules(version)
         for rule in loaded:
             if rule._stored_problems:
                 self._failed([rule], "; ".join(rule._stored_problems))
@@ -195,6 +290,12 @@ class Evaluator:
         hosts = {h.pk: h for h in Host.objects.filter(enabled=True).only("id", "hostname")}
         # A join, not an IN list of every rule's id.
         states = {(s.rule_id, s.target): s for s in RuleState.objects.filter(rule__enabled=True)}
+        for state in states.values():
+            state._loaded = _fields(state)
+        mark = cache.get(MARK_KEY)
+        self.scope = self._scope(mark, version, hosts, states.values())
+        self.result.full = self.scope is None
+        self.result.hosts = len(hosts) if self.scope is None else len(self.scope)
         observations = (
             self._metric_observations(
                 [r for r in rules if r.kind in METRIC_KINDS], hosts, set(states)
@@ -216,11 +317,13 @@ class Evaluator:
             hostname, _, series = target.partition("/")
             host = by_name.get(hostname)
             # (A service rule's target is an endpoint, never a host: its silence is the
-            # monitoring gap's to report.)
+            # monitoring gap's to report.) A metric rule's target on a host this pass did
+            # not read is as it was.
             if (
                 host is not None
                 and rule_id in by_id
                 and by_id[rule_id].kind != AlertRule.Kind.SERVICE_HEALTH
+                and (self._in_scope(host.pk) or by_id[rule_id].kind not in METRIC_KINDS)
             ):
                 self.result.targets += 1
                 rule = by_id[rule_id]
@@ -250,6 +353,7 @@ class Evaluator:
             except Exception as exc:
                 logger.exception("evaluating %s failed", observation.target)
                 self._failed([observation.rule], exc)
+        self._save_touched()
         self._record_broken(loaded)
         self.result.expired = self.service.expire_alerts(self.now)
         try:
@@ -257,8 +361,34 @@ class Evaluator:
             self.result.released, self.result.held = changed["released"], changed["held"]
         except Exception:
             logger.exception("re-applying silences and dependencies failed")
+        full_at = wall if self.scope is None else (mark or {}).get("full_at", wall)
+        cache.set(MARK_KEY, {"started": wall, "full_at": full_at, "rules": version}, None)
         self.result.seconds = time.perf_counter() - started
         return self.result
+
+    def _scope(self, mark, version, hosts: dict, states) -> set[int] | None:
+        """The hosts whose metric samples changed since the last pass began, with those
+        of targets that time moves on; None (every host) for a full pass."""
+        if (
+            self.full
+            or mark is None
+            or mark.get("rules") != version
+            or time.time() - mark.get("full_at", 0) >= settings.ALERT_FULL_EVALUATION_SECONDS
+        ):
+            return None
+        since = mark["started"] - CLOCK_MARGIN
+        stamps = cache.get_many([CHANGED_KEY.format(pk) for pk in hosts])
+        scope = {pk for pk in hosts if stamps.get(CHANGED_KEY.format(pk), 0) >= since}
+        by_name = {h.hostname: pk for pk, h in hosts.items()}
+        for state in states:
+            if state.state != RuleState.State.OK or state.no_data:
+                pk = by_name.get(state.target.partition("/")[0])
+                if pk is not None:
+                    scope.add(pk)
+        return scope
+
+    def _in_scope(self, host_id: int) -> bool:
+        return self.scope is None or host_id in self.scope
 
     def _record_broken(self, loaded: list[AlertRule]) -> None:
         """Mark the rules that failed this pass with their reason (kept from their first
@@ -331,16 +461,25 @@ class Evaluator:
             for pk, m in metrics.items()
             if m.name in {parse_key(r.metric)[0] for r in window_rules if r.percentile}
         ]
-        rows = _aggregate(
-            ids,
-            self.now - timedelta(seconds=window),
-            self.now,
-            slope=trend,
-            percentiles=sorted(percentiles),
-            percentile_ids=percentile_ids,
+        start = self.now - timedelta(seconds=window)
+        scope = None if self.scope is None else sorted(self.scope)
+        rows = (
+            {}
+            if scope == []
+            else _aggregate(
+                ids,
+                start,
+                self.now,
+                slope=trend,
+                percentiles=sorted(percentiles),
+                percentile_ids=percentile_ids,
+                host_ids=scope,
+            )
         )
         present = set()
         plan = _Plan(window_rules, state_keys)
+        if any(_reading(r) == "last" for r in window_rules):
+            self._prefetch_latest({host_id for host_id, _ in rows})
         for (host_id, metric_id), aggregate in rows.items():
             host = hosts.get(host_id)
             if host is None:
@@ -352,7 +491,7 @@ class Evaluator:
             # bisection, not by testing a thousand rules one by one.
             for group in plan.simple.get(metric.name, ()):
                 self.result.targets += group.size
-                value = _read(group.reading, aggregate, window, host, metric)
+                value = _read(group.reading, aggregate, window, host, metric, self._latest_of)
                 for rule in group.breached(value):
                     observations.append(
                         Observation(
@@ -383,6 +522,13 @@ class Evaluator:
         if absence:
             if self._absence_pairs is None:
                 self._absence_pairs = _recent_pairs(list(metrics), self.now)
+            if self.scope is not None:
+                # An absence begins on a host that sent nothing: which series reported
+                # within the window is read over every host.
+                absent_ids = [
+                    pk for pk, m in metrics.items() if m.name in {r._name for r in absence}
+                ]
+                present = _present(absent_ids, start, self.now)
             for host_id, metric_id in self._absence_pairs - present:
                 host, metric = hosts.get(host_id), metrics[metric_id]
                 for rule in absence:
@@ -392,7 +538,20 @@ class Evaluator:
         return observations
 
     def _value(self, rule, host, metric, aggregate, window) -> float:
-        return _read(_reading(rule), aggregate, window, host, metric)
+        return _read(_reading(rule), aggregate, window, host, metric, self._latest_of)
+
+    def _prefetch_latest(self, host_ids: set[int]) -> None:
+        """The latest values of these hosts in one cache round trip (not one per host)."""
+        wanted = {latest_cache_key(pk): pk for pk in host_ids if pk not in self._latest}
+        found = cache.get_many(list(wanted)) if wanted else {}
+        for key, pk in wanted.items():
+            self._latest[pk] = found.get(key) or {"time": None, "values": {}, "processes": []}
+
+    def _latest_of(self, host: Host) -> dict:
+        """The host's latest values, read from the cache once a pass."""
+        if host.pk not in self._latest:
+            self._latest[host.pk] = get_latest(host)
+        return self._latest[host.pk]
 
     def _process_observations(self, rules: list[AlertRule], hosts: dict) -> list[Observation]:
         observations = []
@@ -500,6 +659,19 @@ class Evaluator:
         return observations
 
     # -- stepping a target -------------------------------------------------------------------
+    def _save(self, state: RuleState) -> None:
+        if state.pk and getattr(state, "_loaded", None) == _fields(state):
+            self._touched.append(state)
+            return
+        state.save()
+        state._loaded = _fields(state)
+
+    def _save_touched(self) -> None:
+        try:
+            RuleState.objects.bulk_update(self._touched, ["last_value"], batch_size=500)
+        except Exception:
+            logger.exception("storing the targets' last values failed")
+
     def _step(self, obs: Observation, state: RuleState | None) -> None:
         rule, now = obs.rule, self.now
         if state is None:
@@ -520,18 +692,18 @@ class Evaluator:
             elif not obs.down and _cleared(rule, obs.value):
                 self._resolve(obs, state)
             else:
-                state.save()  # between threshold and clear threshold: still firing
+                self._save(state)  # between threshold and clear threshold: still firing
             return
         if not breach:
             if state.state == RuleState.State.PENDING:
                 state.state, state.since = RuleState.State.OK, now
             if state.pk or state.state != RuleState.State.OK:
-                state.save()
+                self._save(state)
             return
         if state.state == RuleState.State.OK:
             state.state, state.since = RuleState.State.PENDING, now
             if rule.for_seconds:
-                state.save()
+                self._save(state)
                 self._note(
                     rule,
                     EventKind.PENDING,
@@ -541,14 +713,14 @@ class Evaluator:
                 self.result.pending += 1
                 return
         if (now - state.since).total_seconds() < rule.for_seconds:
-            state.save()
+            self._save(state)
             return
         self._fire(obs, state)
 
     def _fire(self, obs: Observation, state: RuleState) -> None:
         rule, now = obs.rule, self.now
         if state.resolved_at and (now - state.resolved_at).total_seconds() < rule.cooldown_seconds:
-            state.save()
+            self._save(state)
             key = f"alerts:cooldown-noted:{rule.pk}:{obs.target}"
             if cache.add(key, 1, timeout=rule.cooldown_seconds):
                 self._note(
@@ -567,7 +739,7 @@ class Evaluator:
             now,
             alert,
         )
-        state.save()
+        self._save(state)
         self.result.fired += 1
         if alert.suppressed_by in policies.POLICY_ACTORS and alert.status == Status.SUPPRESSED:
             self.result.withheld += 1
@@ -581,18 +753,18 @@ class Evaluator:
             pipeline.raise_alert(self._alert(obs), actor="evaluator", at=self.now)
             state.last_fired = self.now
             self.result.repeated += 1
-        state.save()
+        self._save(state)
 
     def _resolve(self, obs: Observation, state: RuleState) -> None:
         if self._would_flap(state):
-            state.save()
+            self._save(state)
             return
         self._record_change(state)
         alert_id = state.alert_id
         state.state, state.since, state.resolved_at = RuleState.State.OK, self.now, self.now
         state.alert = None
         state.flapping = False
-        state.save()
+        self._save(state)
         # (None: someone resolved it by hand meanwhile.)
         if alert_id and pipeline.clear_alert(
             f"rule_{obs.rule.pk}",
@@ -651,7 +823,7 @@ class Evaluator:
         if state.state != RuleState.State.FIRING or state.no_data:
             if state.state == RuleState.State.PENDING:
                 state.state, state.since = RuleState.State.OK, self.now
-                state.save()
+                self._save(state)
             return
         # Firing, and the data stopped: say so instead of resolving on silence.
         rule = obs.rule
@@ -677,7 +849,7 @@ class Evaluator:
             at=self.now,
         )
         state.no_data = True
-        state.save()
+        self._save(state)
         self.result.no_data += 1
 
     def _data_back(self, obs: Observation, state: RuleState) -> None:
@@ -814,12 +986,27 @@ class _Plan:
         self.needs_target = bool(self.stateful_simple or self.filtered)
 
 
+def _fields(state: RuleState) -> tuple:
+    """What of a stored state is saved at once when it changes (all but its last value)."""
+    return (
+        state.state,
+        state.since,
+        state.last_fired,
+        state.resolved_at,
+        list(state.changes or []),
+        state.flapping,
+        state.no_data,
+        state.alert_id,
+    )
+
+
 def _reading(rule: AlertRule) -> str:
     return "trend" if rule.kind == AlertRule.Kind.TREND else str(rule.aggregation)
 
 
-def _read(reading: str, aggregate, window: int, host, metric) -> float:
-    """One value of a (host, metric) aggregate row, as a rule reads it."""
+def _read(reading: str, aggregate, window: int, host, metric, latest=get_latest) -> float:
+    """One value of a (host, metric) aggregate row, as a rule reads it (``latest``: how
+    a host's latest values are read, for "last")."""
     count, avg, low, high, slope, percentiles = aggregate
     if reading == "avg":
         return avg
@@ -837,7 +1024,7 @@ def _read(reading: str, aggregate, window: int, host, metric) -> float:
         # Growth per hour over the window (least squares), e.g. a memory leak.
         return slope * 3600
     # "last"
-    value = get_latest(host)["values"].get(metric.key)
+    value = latest(host)["values"].get(metric.key)
     return float(value) if value is not None else avg
 
 
@@ -886,12 +1073,15 @@ def _aggregate(
     slope: bool,
     percentiles: Sequence[int] = (),
     percentile_ids: Sequence[int] = (),
+    host_ids: Sequence[int] | None = None,
 ) -> dict:
     """(host, metric) -> (count, avg, min, max, slope per second, {percentile: value}),
     one query; percentiles (of ``percentile_ids`` only) in the same query on PostgreSQL,
-    from one more query of the window's values on SQLite, which has no such aggregate."""
+    from one more query of the window's values on SQLite, which has no such aggregate.
+    ``host_ids``: only these hosts' series (None: every host's)."""
     if not metric_ids:
         return {}
+    hosts_sql, host_params = _hosts_clause(host_ids)
     table = MetricSample._meta.db_table
     low: datetime | str | None
     high: datetime | str | None
@@ -913,10 +1103,10 @@ def _aggregate(
         sums, params = "", []
     sql = (
         f"SELECT host_id, metric_id, COUNT(*), AVG(value), MIN(value), MAX(value){sums} "
-        f"FROM {table} WHERE time >= %s AND time <= %s AND metric_id IN ({placeholders}) "
-        f"GROUP BY host_id, metric_id"
+        f"FROM {table} WHERE time >= %s AND time <= %s AND metric_id IN ({placeholders})"
+        f"{hosts_sql} GROUP BY host_id, metric_id"
     )
-    params += [low, high, *metric_ids]
+    params += [low, high, *metric_ids, *host_params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -929,19 +1119,30 @@ def _aggregate(
             rate = (n * svt - st * sv) / denominator if n > 1 and denominator else 0.0
             result[(host_id, metric_id)] = (n, avg, low, high, rate, {})
     if percentiles and percentile_ids:
-        for pair, found in _percentiles(percentiles, percentile_ids, *bounds).items():
+        found_all = _percentiles(percentiles, percentile_ids, *bounds, host_ids=host_ids)
+        for pair, found in found_all.items():
             if pair in result:
                 result[pair][5].update(found)
     return result
 
 
-def _percentiles(percentiles, metric_ids, low, high) -> dict[tuple[int, int], dict[int, float]]:
+def _hosts_clause(host_ids: list[int] | None) -> tuple[str, list[int]]:
+    """`` AND host_id IN (...)`` and its parameters, or nothing for every host."""
+    if host_ids is None:
+        return "", []
+    return f" AND host_id IN ({', '.join(['%s'] * len(host_ids))})", list(host_ids)
+
+
+def _percentiles(
+    percentiles, metric_ids, low, high, host_ids: list[int] | None = None
+) -> dict[tuple[int, int], dict[int, float]]:
     """(host, metric) -> {95: value, ...} over the window (``low``/``high`` as adapted for
     the database)."""
     table = MetricSample._meta.db_table
     placeholders = ", ".join(["%s"] * len(metric_ids))
-    where = f"time >= %s AND time <= %s AND metric_id IN ({placeholders})"
-    params = [low, high, *metric_ids]
+    hosts_sql, host_params = _hosts_clause(host_ids)
+    where = f"time >= %s AND time <= %s AND metric_id IN ({placeholders}){hosts_sql}"
+    params = [low, high, *metric_ids, *host_params]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             columns = ", ".join(
@@ -967,6 +1168,17 @@ def _percentiles(percentiles, metric_ids, low, high) -> dict[tuple[int, int], di
     return {
         pair: {p: nearest_rank(ordered, p) for p in percentiles} for pair, ordered in values.items()
     }
+
+
+def _present(metric_ids: list[int], start: datetime, end: datetime) -> set[tuple[int, int]]:
+    """(host, metric) pairs with a sample in [start, end]."""
+    if not metric_ids:
+        return set()
+    return set(
+        MetricSample.objects.filter(metric_id__in=metric_ids, time__gte=start, time__lte=end)
+        .values_list("host_id", "metric_id")
+        .distinct()
+    )
 
 
 def _recent_pairs(metric_ids: list[int], now: datetime) -> set[tuple[int, int]]:

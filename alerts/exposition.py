@@ -1,4 +1,5 @@
-"""The alerts app's series on ``/metrics``: alerts by status and severity, rules, silences."""
+"""The alerts app's series on ``/metrics``: alerts by status and severity, rules, silences,
+and the evaluator's passes (skipped as overlapping, the last one's duration)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Iterable
 
 from django.db.models import Count
 from django.utils import timezone
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from alerts.constants import Severity, Status
 from alerts.models import Alert, AlertRule, Silence
@@ -40,3 +41,28 @@ def alert_series() -> Iterable[Metric]:
     # Served by silence_ends_at.
     silences.add_metric([], Silence.objects.filter(ends_at__gt=timezone.now()).count())
     yield from (alerts, rules, broken, silences)
+    yield from evaluation_series()
+
+
+def evaluation_series() -> Iterable[Metric]:
+    from alerts.evaluator import pass_stats
+
+    stats = pass_stats()
+    skipped = CounterMetricFamily(
+        "opsconsole_alert_evaluation_skipped",
+        "Evaluation passes skipped because the previous one was still running.",
+    )
+    skipped.add_metric([], stats["skipped"])
+    yield skipped
+    if stats["last_seconds"] is not None:
+        last = GaugeMetricFamily(
+            "opsconsole_alert_evaluation_last_pass_seconds",
+            "How long the last evaluation pass took.",
+        )
+        last.add_metric([], stats["last_seconds"])
+        hosts = GaugeMetricFamily(
+            "opsconsole_alert_evaluation_last_pass_hosts",
+            "Hosts whose samples the last evaluation pass read (every host on a full pass).",
+        )
+        hosts.add_metric([], stats["last_hosts"] or 0)
+        yield from (last, hosts)

@@ -27,7 +27,13 @@ from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 
 from alerts import inhibition, silences
-from alerts.constants import DEPENDENCY_ACTOR, INHIBITION_ACTOR, POLICY_ACTORS, SILENCE_ACTOR
+from alerts.constants import (
+    DEPENDENCY_ACTOR,
+    INHIBITION_ACTOR,
+    POLICY_ACTORS,
+    SILENCE_ACTOR,
+    is_no_data,
+)
 from alerts.models import AlertRule, Silence
 
 logger = logging.getLogger(__name__)
@@ -91,7 +97,7 @@ def _rule_kind(alert) -> str:
     a firing rule whose data stopped, "" for alerts no rule raised. Reads no row when
     the rule came with the alert (a spec, ``select_related``); else the process's map
     of rule kinds."""
-    if str(alert.alert_type).startswith("no_data_rule_"):
+    if is_no_data(alert):
         return NO_DATA_KIND
     rule_id: Any = getattr(alert, "rule_id", _NO_RULE)  # an id, None, or none at all
     if rule_id is _NO_RULE:  # a spec carries its rule

@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from alerts.constants import SEVERITY_RANK, Severity, Status
+from alerts.constants import SEVERITY_RANK, Severity, Status, is_no_data
 from notifications.models import (
     NO_GROUPING,
     AlertGroup,
@@ -60,9 +60,18 @@ def host_of(alert) -> str:
     return str(metadata.get("host") or "")
 
 
+NO_DATA_GROUP = "No data"
+
+
 def _value(alert, name: str) -> tuple[str, str]:
-    """(what the key hashes, what a person reads) for one group_by field."""
+    """(what the key hashes, what a person reads) for one group_by field.
+
+    Grouped by rule, the "no data" alerts of every rule share one group apart from the
+    rules' own alerts: when fifty agents lose their network at once, one message (after
+    ``group_wait``) lists the silent hosts, whichever rules were firing on them."""
     if name == "rule":
+        if is_no_data(alert):
+            return "no_data", NO_DATA_GROUP
         if alert.rule_id:
             return f"rule:{alert.rule_id}", alert.rule.name
         return f"type:{alert.alert_type}", alert.alert_type

@@ -335,6 +335,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("INGEST_MAX_BODY_BYTES", 5 * 1024 * 1024, m
 METRICS_COLLECTION_INTERVAL = envint("METRICS_COLLECTION_INTERVAL", 15, minimum=5)
 HEALTH_CHECK_INTERVAL = envint("HEALTH_CHECK_INTERVAL", 60, minimum=5)
 ALERT_EVALUATION_INTERVAL = envint("ALERT_EVALUATION_INTERVAL", 15, minimum=5)
+# A pass reads the samples of the hosts that sent some since the last pass; every this
+# many seconds it reads every host's (a backstop for anything a stamp missed).
+ALERT_FULL_EVALUATION_SECONDS = envint("ALERT_FULL_EVALUATION_SECONDS", 300, minimum=15)
 CPU_ALERT_THRESHOLD = envfloat("CPU_ALERT_THRESHOLD", 80.0, minimum=0)
 MEMORY_ALERT_THRESHOLD = envfloat("MEMORY_ALERT_THRESHOLD", 85.0, minimum=0)
 DISK_ALERT_THRESHOLD = envfloat("DISK_ALERT_THRESHOLD", 90.0, minimum=0)

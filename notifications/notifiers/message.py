@@ -11,9 +11,10 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from alerts.constants import is_no_data
 from alerts.models import Alert
 from alerts.service import describe_metric
-from notifications.grouping import host_of
+from notifications.grouping import NO_DATA_GROUP, host_of
 from notifications.models import Transition
 
 STACK_TRACE_LIMIT = 3000
@@ -306,7 +307,10 @@ def group_title(group: dict, alerts) -> str:
 
 def _name(alert) -> str:
     """What the alert is about, without where: its rule's name, else its title less the
-    resource it names ("High CPU usage - web-01" → "High CPU usage")."""
+    resource it names ("High CPU usage - web-01" → "High CPU usage"); "No data" for the
+    alert of a rule whose data stopped, whichever rule it was."""
+    if is_no_data(alert):
+        return NO_DATA_GROUP
     if alert.rule_id and alert.rule is not None:
         return alert.rule.name
     for separator in (" - ", " on ", ": "):
