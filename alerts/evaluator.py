@@ -30,6 +30,7 @@ from __future__ import annotations
 import bisect
 import logging
 import math
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -66,6 +67,8 @@ METRIC_KINDS = {
 FLAP_WINDOW = timedelta(minutes=10)
 FLAP_LIMIT = 4  # more state changes than this within FLAP_WINDOW is flapping
 LOCK_KEY = "alerts:evaluating"
+# Renewed every third of it while a pass runs (``_hold_lock``).
+LOCK_SECONDS = 15
 # host pk -> wall-clock time of its last ingest commit (``mark_changed``).
 CHANGED_KEY = "alerts:changed:{}"
 # What the next pass goes by: when the last one began, the last full pass, the rules.
@@ -193,10 +196,12 @@ def enabled_rules(version: tuple | None = None) -> list[AlertRule]:
 def evaluate(now: datetime | None = None, *, full: bool = False) -> PassResult:
     """One pass over every enabled rule (``full``: over every host's samples, changed
     or not). Skipped, and counted, if another pass is running."""
-    if not cache.add(LOCK_KEY, 1, timeout=120):
+    if not cache.add(LOCK_KEY, 1, timeout=LOCK_SECONDS):
         logger.info("an evaluation is already running; skipping this one")
         _count_skip()
         return PassResult(skipped=True)
+    held = threading.Event()
+    threading.Thread(target=_hold_lock, args=(held,), daemon=True).start()
     try:
         result = Evaluator(now or timezone.now(), full=full).run()
         cache.set(
@@ -206,7 +211,15 @@ def evaluate(now: datetime | None = None, *, full: bool = False) -> PassResult:
         )
         return result
     finally:
+        held.set()
         cache.delete(LOCK_KEY)
+
+
+def _hold_lock(done: threading.Event) -> None:
+    """Keep the pass's lock while it runs. The lock is short so that a worker killed in
+    the middle of a pass (SIGKILL, OOM) stops evaluation for seconds, not minutes."""
+    while not done.wait(LOCK_SECONDS / 3):
+        cache.touch(LOCK_KEY, LOCK_SECONDS)
 
 
 def _count_skip() -> None:
