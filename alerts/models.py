@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, IntegerField, Q, Value, When
 
 from alerts.constants import (
     OPEN_STATUSES,
@@ -15,6 +15,7 @@ from alerts.constants import (
     Severity,
     Status,
 )
+from alerts.filtering import SEVERITY_ORDER, AlertFilter
 from opsconsole.bounds import DAY, between, finite
 
 # A window covers at least one collection (5 s at the shortest) and at most 30 days, the
@@ -156,6 +157,21 @@ class AlertRule(models.Model):
         return None
 
 
+class AlertQuerySet(models.QuerySet):
+    """The alert lists' shared questions: the API, the console pages and the live list
+    ask them here, so the same filter shows the same alerts everywhere."""
+
+    def filtered(self, chosen: AlertFilter) -> AlertQuerySet:
+        return self.filter(chosen.as_q())
+
+    def most_severe_first(self) -> AlertQuerySet:
+        rank = Case(
+            *[When(severity=name, then=Value(n)) for n, name in enumerate(SEVERITY_ORDER)],
+            output_field=IntegerField(),
+        )
+        return self.annotate(rank=rank).order_by("-rank", "-last_seen", "-id")
+
+
 class Alert(models.Model):
     fingerprint = models.CharField(max_length=64, db_index=True)
     alert_type = models.CharField(max_length=120)
@@ -201,6 +217,8 @@ class Alert(models.Model):
         related_name="inhibits",
         # Indexed for SET NULL: deleting alerts (retention) looks up what they inhibit.
     )
+
+    objects = AlertQuerySet.as_manager()
 
     class Meta:
         constraints = [
