@@ -574,7 +574,8 @@ def _from_seed_shape(body: dict) -> dict:
     return fields
 
 
-def _save_rule(rule: AlertRule | None, body: dict) -> AlertRule:
+def _save_rule(rule: AlertRule, body: dict) -> AlertRule:
+    """Validate ``body`` onto ``rule`` (an unsaved one for a new rule) and save it."""
     body = _from_seed_shape(body)
     if isinstance(body.get("aggregation"), str):
         body["aggregation"] = body["aggregation"].strip().lower()  # "P95" as seeds write it
@@ -586,8 +587,7 @@ def _save_rule(rule: AlertRule | None, body: dict) -> AlertRule:
     # What a GET returns may be sent back: the id and the broken marker are ignored.
     body = {k: v for k, v in body.items() if k not in {"id", "broken_reason", "broken_since"}}
     # A PATCH changes only what it names; a POST starts from the model's defaults.
-    base = rule if rule is not None else AlertRule()
-    data = {**{f: getattr(base, f) for f in AlertRuleForm.Meta.fields}, **body}
+    data = {**{f: getattr(rule, f) for f in AlertRuleForm.Meta.fields}, **body}
     form = AlertRuleForm(data=as_form_data(data), instance=rule)
     return valid_or_422(form).save()
 
@@ -614,8 +614,9 @@ def list_alert_rules(request, enabled: bool | None = None, kind: str | None = No
 def create_alert_rule(request, payload: RuleIn):
     """A rule, in this API's fields or seed 002's shape, validated like the admin's form
     (422 with every field's problem)."""
-    rule = _save_rule(None, payload.dict(exclude_unset=True))
-    RulesSection().record(rule, actor=request.user.get_username(), source="api")
+    rule = AlertRule()
+    with RulesSection().change(rule, actor=request.user.get_username(), source="api"):
+        _save_rule(rule, payload.dict(exclude_unset=True))
     return Status(201, rule)
 
 
@@ -745,10 +746,9 @@ def preview_alert_rule(
 )
 def update_alert_rule(request, rule_id: RowId, payload: RulePatch):
     """Change the fields named (the others stay), validated like the admin's form."""
-    stored = _rule(rule_id)
-    RulesSection().baseline_of(stored)
-    rule = _save_rule(stored, payload.dict(exclude_unset=True))
-    RulesSection().record(rule, actor=request.user.get_username(), source="api")
+    rule = _rule(rule_id)
+    with RulesSection().change(rule, actor=request.user.get_username(), source="api"):
+        _save_rule(rule, payload.dict(exclude_unset=True))
     return rule
 
 
@@ -761,8 +761,8 @@ def update_alert_rule(request, rule_id: RowId, payload: RulePatch):
 def delete_alert_rule(request, rule_id: RowId):
     """Delete a rule; its alerts stay, unlinked, with their history."""
     rule = _rule(rule_id)
-    RulesSection().record(rule, actor=request.user.get_username(), source="api", deleted=True)
-    rule.delete()
+    with RulesSection().removal(rule, actor=request.user.get_username(), source="api"):
+        rule.delete()
     return Status(204, None)
 
 

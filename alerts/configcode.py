@@ -47,6 +47,7 @@ def _form_errors(form, item: LineDict, label: str, errors: list[ConfigError]) ->
 
 class RulesSection(versions.VersionedSection):
     name = "rules"
+    model = AlertRule
     permission = "alerts.change_alertrule"
 
     # -- history ----------------------------------------------------------------------
@@ -57,8 +58,8 @@ class RulesSection(versions.VersionedSection):
         rule = AlertRule.objects.filter(pk=int(object_key)).first()
         if snapshot is None:
             if rule is not None:
-                self.record(rule, actor=actor, source="rollback", deleted=True)
-                rule.delete()
+                with self.removal(rule, actor=actor, source="rollback"):
+                    rule.delete()
             return
         form = AlertRuleForm(data=as_form_data(snapshot), instance=rule)
         if not form.is_valid():
@@ -67,8 +68,8 @@ class RulesSection(versions.VersionedSection):
         restored = form.save(commit=False)
         if rule is None:
             restored.pk = int(object_key)  # the same id, so its history continues
-        restored.save()
-        self.record(restored, actor=actor, source="rollback")
+        with self.change(restored, actor=actor, source="rollback"):
+            restored.save()
 
     # -- files ------------------------------------------------------------------------
     def export(self) -> list[dict]:
@@ -122,7 +123,7 @@ class RulesSection(versions.VersionedSection):
             diff = {k: (before[k], after[k]) for k in RULE_FIELDS if before[k] != after[k]}
             if diff:
                 changes.append(
-                    Change(self.name, "update", repr(name), diff, apply=self._saver(form, before))
+                    Change(self.name, "update", repr(name), diff, apply=self._saver(form))
                 )
         if prune:
             for name, rule in sorted(existing.items()):
@@ -132,19 +133,17 @@ class RulesSection(versions.VersionedSection):
                     )
         return changes
 
-    def _saver(self, form, before: dict | None = None):
+    def _saver(self, form):
         def apply(actor: str) -> None:
-            if before is not None:
-                self.baseline(form.instance.pk, before["name"], before)
-            rule = form.save()
-            self.record(rule, actor=actor, source="import")
+            with self.change(form.instance, actor=actor, source="import"):
+                form.save()
 
         return apply
 
     def _deleter(self, rule: AlertRule):
         def apply(actor: str) -> None:
-            self.record(rule, actor=actor, source="import", deleted=True)
-            rule.delete()
+            with self.removal(rule, actor=actor, source="import"):
+                rule.delete()
 
         return apply
 

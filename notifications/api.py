@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import ConfigDict
@@ -307,18 +307,14 @@ def _save_rule(rule: RoutingRule | None, fields: dict, *, actor: str) -> Routing
     if problems := routing_rule_problems(fields):
         raise HttpError(422, "; ".join(problems))
     channels = fields.pop("channels", None)
-    history = routing_history()
-    if rule is not None:
-        history.baseline_of(rule)
     rule = rule or RoutingRule()
-    for name, value in fields.items():
-        setattr(rule, name, value)
     try:
-        with transaction.atomic():
+        with routing_history().change(rule, actor=actor, source="api"):
+            for name, value in fields.items():
+                setattr(rule, name, value)
             rule.save()
             if channels is not None:
                 rule.channels.set(channels)
-            history.record(rule, actor=actor, source="api")
     except IntegrityError:
         raise HttpError(422, f"a routing rule named {rule.name!r} already exists") from None
     return rule
@@ -375,10 +371,7 @@ def update_routing_rule(request, rule_id: RowId, payload: RoutingRulePatch):
 def delete_routing_rule(request, rule_id: RowId):
     """Delete a routing rule (kept in the configuration history)."""
     rule = _rule(rule_id)
-    with transaction.atomic():
-        routing_history().record(
-            rule, actor=request.user.get_username(), source="api", deleted=True
-        )
+    with routing_history().removal(rule, actor=request.user.get_username(), source="api"):
         rule.delete()
     return Status(204, None)
 

@@ -328,6 +328,7 @@ ROUTING_FIELDS = {
 
 class RoutingSection(versions.VersionedSection):
     name = "routing"
+    model = RoutingRule
     permission = "notifications.change_routingrule"
 
     def __init__(self) -> None:
@@ -343,8 +344,8 @@ class RoutingSection(versions.VersionedSection):
         rule = RoutingRule.objects.filter(pk=int(object_key)).first()
         if snapshot is None:
             if rule is not None:
-                self.record(rule, actor=actor, source="rollback", deleted=True)
-                rule.delete()
+                with self.removal(rule, actor=actor, source="rollback"):
+                    rule.delete()
             return
         names = list(snapshot.get("channels") or [])
         channels = list(NotificationChannel.objects.filter(name__in=names))
@@ -356,19 +357,17 @@ class RoutingSection(versions.VersionedSection):
         fields["channels"] = channels
         if problems := routing_rule_problems(fields):
             raise versions.RollbackError(f"that version is no longer valid: {'; '.join(problems)}")
-        if rule is not None:
-            self.baseline_of(rule)
-        else:
+        if rule is None:
             rule = RoutingRule(pk=int(object_key))  # the same id, so its history continues
         clash = RoutingRule.objects.filter(name=fields["name"]).exclude(pk=rule.pk).first()
         if clash is not None:
             raise versions.RollbackError(f"another routing rule is now named {clash.name!r}")
-        for key, value in fields.items():
-            if key != "channels":
-                setattr(rule, key, value)
-        rule.save()
-        rule.channels.set(channels)
-        self.record(rule, actor=actor, source="rollback")
+        with self.change(rule, actor=actor, source="rollback"):
+            for key, value in fields.items():
+                if key != "channels":
+                    setattr(rule, key, value)
+            rule.save()
+            rule.channels.set(channels)
 
     # -- files ------------------------------------------------------------------------
     def export(self) -> list[dict]:
@@ -456,25 +455,22 @@ class RoutingSection(versions.VersionedSection):
 
     def _saver(self, rule: RoutingRule | None, desired: dict):
         def apply(actor: str) -> None:
-            target = rule
-            if target is not None:
-                self.baseline_of(target)
-            else:
-                target = RoutingRule()
-            for key, value in desired.items():
-                if key != "channels":
-                    setattr(target, key, value)
-            target.save()
-            # Looked up now: the channels section of the same file has been applied.
-            target.channels.set(NotificationChannel.objects.filter(name__in=desired["channels"]))
-            self.record(target, actor=actor, source="import")
+            target = rule if rule is not None else RoutingRule()
+            with self.change(target, actor=actor, source="import"):
+                for key, value in desired.items():
+                    if key != "channels":
+                        setattr(target, key, value)
+                target.save()
+                # Looked up now: the channels section of the same file has been applied.
+                names = desired["channels"]
+                target.channels.set(NotificationChannel.objects.filter(name__in=names))
 
         return apply
 
     def _deleter(self, rule: RoutingRule):
         def apply(actor: str) -> None:
-            self.record(rule, actor=actor, source="import", deleted=True)
-            rule.delete()
+            with self.removal(rule, actor=actor, source="import"):
+                rule.delete()
 
         return apply
 
