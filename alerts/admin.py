@@ -26,13 +26,7 @@ from metrics.templatetags.units import exact_value
 from opsconsole.broken import BrokenFilter, broken_display
 from opsconsole.moments import moment
 
-METRIC_KINDS = {
-    AlertRule.Kind.SYSTEM_METRIC,
-    AlertRule.Kind.CUSTOM_METRIC,
-    AlertRule.Kind.ABSENCE,
-    AlertRule.Kind.LATENCY,
-    AlertRule.Kind.TREND,
-}
+METRIC_KINDS = AlertRule.METRIC_KINDS
 
 
 def _formfield(field, **kwargs):

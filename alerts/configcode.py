@@ -21,7 +21,14 @@ from alerts.constants import parse_severity
 from alerts.models import AlertRule, InhibitionRule, Silence
 from opsconsole import versions
 from opsconsole.apitools import as_form_data
-from opsconsole.configcode import Change, ConfigError, LineDict, LineList, named_items
+from opsconsole.configcode import (
+    Change,
+    ConfigError,
+    LineDict,
+    LineList,
+    form_errors,
+    plan_named,
+)
 
 RULE_FIELDS = list(AlertRuleForm.Meta.fields)
 
@@ -36,13 +43,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
-
-
-def _form_errors(form, item: LineDict, label: str, errors: list[ConfigError]) -> None:
-    for name, messages in form.errors.items():
-        where = item.line_of(name) if name in item else item.line
-        prefix = f"{label}: {name}: " if name != "__all__" else f"{label}: "
-        errors.extend(ConfigError(where, prefix + str(message)) for message in messages)
 
 
 class RulesSection(versions.VersionedSection):
@@ -86,52 +86,47 @@ class RulesSection(versions.VersionedSection):
         return items
 
     def plan(self, value: Any, *, prune: bool, errors: list[ConfigError]) -> list[Change]:
-        if not isinstance(value, LineList):
-            errors.append(ConfigError(getattr(value, "line", 0), "rules must be a list"))
-            return []
         existing = {rule.name: rule for rule in AlertRule.objects.all()}
-        changes: list[Change] = []
-        items = named_items(value, "rule", errors)
-        seen = {name for name, _ in items}
-        for name, item in items:
-            unknown = [key for key in item if key not in RULE_FIELDS]
-            for key in unknown:
-                errors.append(
-                    ConfigError(item.line_of(key), f"rule {name!r}: unknown field {key!r}")
-                )
-            if unknown:
-                continue
-            desired = {field: _plain(_default(field)) for field in RULE_FIELDS}
-            desired.update(item)
-            if isinstance(desired.get("severity"), str):
-                try:
-                    desired["severity"] = parse_severity(desired["severity"]).value
-                except ValueError as exc:
-                    errors.append(ConfigError(item.line_of("severity"), f"rule {name!r}: {exc}"))
-                    continue
-            rule = existing.get(name)
-            # Taken first: validating a model form writes its values onto the instance.
-            before = self.snapshot(rule) if rule is not None else {}
-            form = AlertRuleForm(data=as_form_data(desired), instance=rule)
-            if not form.is_valid():
-                _form_errors(form, item, f"rule {name!r}", errors)
-                continue
-            after = {field: _plain(form.cleaned_data.get(field)) for field in RULE_FIELDS}
-            if rule is None:
-                changes.append(Change(self.name, "create", repr(name), apply=self._saver(form)))
-                continue
-            diff = {k: (before[k], after[k]) for k in RULE_FIELDS if before[k] != after[k]}
-            if diff:
-                changes.append(
-                    Change(self.name, "update", repr(name), diff, apply=self._saver(form))
-                )
-        if prune:
-            for name, rule in sorted(existing.items()):
-                if name not in seen:
-                    changes.append(
-                        Change(self.name, "delete", repr(name), apply=self._deleter(rule))
-                    )
-        return changes
+        return plan_named(
+            self.name,
+            value,
+            what="rule",
+            existing=existing,
+            prune=prune,
+            errors=errors,
+            plan_item=lambda name, item: self._plan_rule(name, item, existing.get(name), errors),
+            deleter=self._deleter,
+        )
+
+    def _plan_rule(
+        self, name: str, item: LineDict, rule: AlertRule | None, errors: list[ConfigError]
+    ) -> Change | None:
+        unknown = [key for key in item if key not in RULE_FIELDS]
+        for key in unknown:
+            errors.append(ConfigError(item.line_of(key), f"rule {name!r}: unknown field {key!r}"))
+        if unknown:
+            return None
+        desired = {field: _plain(_default(field)) for field in RULE_FIELDS}
+        desired.update(item)
+        if isinstance(desired.get("severity"), str):
+            try:
+                desired["severity"] = parse_severity(desired["severity"]).value
+            except ValueError as exc:
+                errors.append(ConfigError(item.line_of("severity"), f"rule {name!r}: {exc}"))
+                return None
+        # Taken first: validating a model form writes its values onto the instance.
+        before = self.snapshot(rule) if rule is not None else {}
+        form = AlertRuleForm(data=as_form_data(desired), instance=rule)
+        if not form.is_valid():
+            form_errors(form, item, f"rule {name!r}", errors)
+            return None
+        after = {field: _plain(form.cleaned_data.get(field)) for field in RULE_FIELDS}
+        if rule is None:
+            return Change(self.name, "create", repr(name), apply=self._saver(form))
+        diff = {k: (before[k], after[k]) for k in RULE_FIELDS if before[k] != after[k]}
+        if not diff:
+            return None
+        return Change(self.name, "update", repr(name), diff, apply=self._saver(form))
 
     def _saver(self, form):
         def apply(actor: str) -> None:
@@ -233,7 +228,7 @@ class SilencesSection:
                 }
             )
             if not form.is_valid():
-                _form_errors(form, item, label, errors)
+                form_errors(form, item, label, errors)
                 continue
             data = form.cleaned_data
             identity = _silence_identity(
@@ -315,38 +310,39 @@ class InhibitionsSection:
         ]
 
     def plan(self, value: Any, *, prune: bool, errors: list[ConfigError]) -> list[Change]:
-        if not isinstance(value, LineList):
-            errors.append(ConfigError(getattr(value, "line", 0), "inhibitions must be a list"))
-            return []
         existing = {rule.name: rule for rule in InhibitionRule.objects.all()}
-        changes: list[Change] = []
-        items = named_items(value, "inhibition rule", errors)
-        for name, item in items:
-            label = f"inhibition rule {name!r}"
-            unknown = [key for key in item if key not in self.FIELDS]
-            for key in unknown:
-                errors.append(ConfigError(item.line_of(key), f"{label}: unknown field {key!r}"))
-            if unknown:
-                continue
-            current = existing.get(name)
-            form = InhibitionRuleForm(data={**self.DEFAULTS, **item}, instance=current)
-            if not form.is_valid():
-                _form_errors(form, item, label, errors)
-                continue
-            after = {key: form.cleaned_data[key] for key in self.FIELDS}
-            if current is None:
-                changes.append(Change(self.name, "create", repr(name), apply=_saver(form)))
-                continue
-            before = self._values(current)
-            diff = {k: (before[k], after[k]) for k in self.FIELDS if before[k] != after[k]}
-            if diff:
-                changes.append(Change(self.name, "update", repr(name), diff, apply=_saver(form)))
-        if prune:
-            wanted = {name for name, _ in items}
-            for name, rule in existing.items():
-                if name not in wanted:
-                    changes.append(Change(self.name, "delete", repr(name), apply=_delete(rule)))
-        return changes
+        return plan_named(
+            self.name,
+            value,
+            what="inhibition rule",
+            existing=existing,
+            prune=prune,
+            errors=errors,
+            plan_item=lambda name, item: self._plan_rule(name, item, existing.get(name), errors),
+            deleter=_delete,
+        )
+
+    def _plan_rule(
+        self, name: str, item: LineDict, current: InhibitionRule | None, errors: list[ConfigError]
+    ) -> Change | None:
+        label = f"inhibition rule {name!r}"
+        unknown = [key for key in item if key not in self.FIELDS]
+        for key in unknown:
+            errors.append(ConfigError(item.line_of(key), f"{label}: unknown field {key!r}"))
+        if unknown:
+            return None
+        form = InhibitionRuleForm(data={**self.DEFAULTS, **item}, instance=current)
+        if not form.is_valid():
+            form_errors(form, item, label, errors)
+            return None
+        after = {key: form.cleaned_data[key] for key in self.FIELDS}
+        if current is None:
+            return Change(self.name, "create", repr(name), apply=_saver(form))
+        before = self._values(current)
+        diff = {k: (before[k], after[k]) for k in self.FIELDS if before[k] != after[k]}
+        if not diff:
+            return None
+        return Change(self.name, "update", repr(name), diff, apply=_saver(form))
 
 
 def _saver(form):

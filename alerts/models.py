@@ -36,6 +36,12 @@ class AlertRule(models.Model):
         LATENCY = "latency", "Latency"
         TREND = "trend", "Trend (growth over the window)"
 
+    # The kinds that read stored metric samples (per host and series): the evaluator
+    # reads their windows, the form asks for a metric.
+    METRIC_KINDS = frozenset(
+        {Kind.SYSTEM_METRIC, Kind.CUSTOM_METRIC, Kind.LATENCY, Kind.TREND, Kind.ABSENCE}
+    )
+
     class Operator(models.TextChoices):
         GT = "gt", ">"
         GTE = "gte", ">="

@@ -35,7 +35,7 @@ from notifications.models import (
     default_group_by,
 )
 from notifications.notifiers import available_kinds
-from opsconsole.apitools import RowId, RowRef, answers
+from opsconsole.apitools import RowId, RowRef, answers, one_or_404
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role
@@ -212,10 +212,7 @@ def test_channel(request, channel_id: RowId):
 
 
 def _channel(channel_id: int) -> NotificationChannel:
-    channel = NotificationChannel.objects.filter(pk=channel_id).first()
-    if channel is None:
-        raise HttpError(404, f"no channel #{channel_id}")
-    return channel
+    return one_or_404(NotificationChannel, f"channel #{channel_id}", pk=channel_id)
 
 
 # -- routing rules --------------------------------------------------------------------------
@@ -377,10 +374,7 @@ def delete_routing_rule(request, rule_id: RowId):
 
 
 def _rule(rule_id: int) -> RoutingRule:
-    rule = RoutingRule.objects.filter(pk=rule_id).first()
-    if rule is None:
-        raise HttpError(404, f"no routing rule #{rule_id}")
-    return rule
+    return one_or_404(RoutingRule, f"routing rule #{rule_id}", pk=rule_id)
 
 
 # -- the delivery log -----------------------------------------------------------------------

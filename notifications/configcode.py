@@ -26,9 +26,8 @@ from opsconsole.configcode import (
     Change,
     ConfigError,
     LineDict,
-    LineList,
     is_reference,
-    named_items,
+    plan_named,
     resolve_references,
 )
 from opsconsole.scrubbing import is_secret_key
@@ -104,22 +103,17 @@ class ChannelsSection:
         return (channel.secret_refs or {}).get(key) or default_reference(channel.name, key)
 
     def plan(self, value: Any, *, prune: bool, errors: list[ConfigError]) -> list[Change]:
-        if not isinstance(value, LineList):
-            errors.append(ConfigError(getattr(value, "line", 0), "channels must be a list"))
-            return []
         existing = {channel.name: channel for channel in NotificationChannel.objects.all()}
-        changes: list[Change] = []
-        items = named_items(value, "channel", errors)
-        seen = {name for name, _ in items}
-        for name, item in items:
-            change = self._plan_item(name, item, existing.get(name), errors)
-            if change is not None:
-                changes.append(change)
-        if prune:
-            for name, channel in sorted(existing.items()):
-                if name not in seen:
-                    changes.append(Change(self.name, "delete", repr(name), apply=_deleter(channel)))
-        return changes
+        return plan_named(
+            self.name,
+            value,
+            what="channel",
+            existing=existing,
+            prune=prune,
+            errors=errors,
+            plan_item=lambda name, item: self._plan_item(name, item, existing.get(name), errors),
+            deleter=_deleter,
+        )
 
     def _plan_item(
         self,
@@ -392,66 +386,66 @@ class RoutingSection(versions.VersionedSection):
         }
 
     def plan(self, value: Any, *, prune: bool, errors: list[ConfigError]) -> list[Change]:
-        if not isinstance(value, LineList):
-            errors.append(ConfigError(getattr(value, "line", 0), "routing must be a list"))
-            return []
         existing = {rule.name: rule for rule in RoutingRule.objects.prefetch_related("channels")}
         stored_channels = set(NotificationChannel.objects.values_list("name", flat=True))
-        known_channels = stored_channels | self._file_channels
-        changes: list[Change] = []
-        items = named_items(value, "routing rule", errors)
-        seen = {name for name, _ in items}
-        for name, item in items:
-            label = f"routing rule {name!r}"
-            found = [
-                ConfigError(item.line_of(key), f"{label}: unknown field {key!r}")
-                for key in item
-                if key not in ROUTING_FIELDS
-            ]
-            desired = {
-                key: _plain(item.get(key, default)) for key, default in ROUTING_FIELDS.items()
-            }
-            found.extend(_type_errors(desired, item, label))
-            if found:
-                errors.extend(found)
-                continue
-            names = desired["channels"]
-            if missing := [n for n in names if n not in known_channels]:
-                errors.append(
-                    ConfigError(
-                        item.line_of("channels"),
-                        f"{label}: no channel named {', '.join(map(repr, missing))}",
-                    )
+        known = stored_channels | self._file_channels
+        return plan_named(
+            self.name,
+            value,
+            what="routing rule",
+            existing=existing,
+            prune=prune,
+            errors=errors,
+            plan_item=lambda name, item: self._plan_rule(
+                name, item, existing.get(name), known, errors
+            ),
+            deleter=self._deleter,
+        )
+
+    def _plan_rule(
+        self,
+        name: str,
+        item: LineDict,
+        rule: RoutingRule | None,
+        known_channels: set[str],
+        errors: list[ConfigError],
+    ) -> Change | None:
+        label = f"routing rule {name!r}"
+        found = [
+            ConfigError(item.line_of(key), f"{label}: unknown field {key!r}")
+            for key in item
+            if key not in ROUTING_FIELDS
+        ]
+        desired = {key: _plain(item.get(key, default)) for key, default in ROUTING_FIELDS.items()}
+        found.extend(_type_errors(desired, item, label))
+        if found:
+            errors.extend(found)
+            return None
+        names = desired["channels"]
+        if missing := [n for n in names if n not in known_channels]:
+            errors.append(
+                ConfigError(
+                    item.line_of("channels"),
+                    f"{label}: no channel named {', '.join(map(repr, missing))}",
                 )
-                continue
-            # Channels are checked by name above; the rest as the API and admin check it.
-            problems = routing_rule_problems({**desired, "channels": []})
-            for problem in problems:
-                key = problem.split(":", 1)[0]
-                where = item.line_of(key) if key in item else item.line
-                errors.append(ConfigError(where, f"{label}: {problem}"))
-            if problems:
-                continue
-            desired["channels"] = sorted(names)
-            rule = existing.get(name)
-            if rule is None:
-                changes.append(
-                    Change(self.name, "create", repr(name), apply=self._saver(None, desired))
-                )
-                continue
-            before = self.snapshot(rule)
-            diff = {k: (before[k], desired[k]) for k in ROUTING_FIELDS if before[k] != desired[k]}
-            if diff:
-                changes.append(
-                    Change(self.name, "update", repr(name), diff, apply=self._saver(rule, desired))
-                )
-        if prune:
-            for name, rule in sorted(existing.items()):
-                if name not in seen:
-                    changes.append(
-                        Change(self.name, "delete", repr(name), apply=self._deleter(rule))
-                    )
-        return changes
+            )
+            return None
+        # Channels are checked by name above; the rest as the API and admin check it.
+        problems = routing_rule_problems({**desired, "channels": []})
+        for problem in problems:
+            key = problem.split(":", 1)[0]
+            where = item.line_of(key) if key in item else item.line
+            errors.append(ConfigError(where, f"{label}: {problem}"))
+        if problems:
+            return None
+        desired["channels"] = sorted(names)
+        if rule is None:
+            return Change(self.name, "create", repr(name), apply=self._saver(None, desired))
+        before = self.snapshot(rule)
+        diff = {k: (before[k], desired[k]) for k in ROUTING_FIELDS if before[k] != desired[k]}
+        if not diff:
+            return None
+        return Change(self.name, "update", repr(name), diff, apply=self._saver(rule, desired))
 
     def _saver(self, rule: RoutingRule | None, desired: dict):
         def apply(actor: str) -> None:

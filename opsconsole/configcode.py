@@ -195,6 +195,61 @@ def named_items(value: LineList, what: str, errors: list[ConfigError]):
     return items
 
 
+def plan_named(
+    section: str,
+    value: Any,
+    *,
+    what: str,
+    existing: dict[str, Any],
+    prune: bool,
+    errors: list[ConfigError],
+    plan_item: Callable[[str, LineDict], Change | None],
+    deleter: Callable[[Any], Callable[[str], None]],
+) -> list[Change]:
+    """The plan of a section that is a list of named items (rules, channels, ...): each
+    item's change from ``plan_item(name, item)`` (None: nothing to do, or its problems
+    are in ``errors``), then with ``prune`` a delete of each stored item the list no
+    longer names, in name order."""
+    items = named_list(section, value, what, errors)
+    changes = [found for name, item in items if (found := plan_item(name, item)) is not None]
+    if prune:
+        changes.extend(pruned(section, existing, {name for name, _ in items}, deleter))
+    return changes
+
+
+def named_list(
+    section: str, value: Any, what: str, errors: list[ConfigError]
+) -> list[tuple[str, LineDict]]:
+    """``named_items`` of a section's value, or none and an error if it is not a list."""
+    if not isinstance(value, LineList):
+        errors.append(ConfigError(getattr(value, "line", 0), f"{section} must be a list"))
+        return []
+    return named_items(value, what, errors)
+
+
+def pruned(
+    section: str,
+    existing: dict[str, Any],
+    seen: set[str],
+    deleter: Callable[[Any], Callable[[str], None]],
+) -> list[Change]:
+    """Deletes of the stored items a file no longer names (an import with --prune)."""
+    return [
+        Change(section, "delete", repr(name), apply=deleter(obj))
+        for name, obj in sorted(existing.items())
+        if name not in seen
+    ]
+
+
+def form_errors(form, item: LineDict, label: str, errors: list[ConfigError]) -> None:
+    """A model form's errors at the lines of the fields they name (the item's own line
+    for the form's general errors)."""
+    for name, messages in form.errors.items():
+        where = item.line_of(name) if name in item else item.line
+        prefix = f"{label}: {name}: " if name != "__all__" else f"{label}: "
+        errors.extend(ConfigError(where, prefix + str(message)) for message in messages)
+
+
 @dataclass
 class Change:
     section: str
