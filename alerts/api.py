@@ -27,8 +27,8 @@ from alerts.decisions import decisions_of
 from alerts.evaluator import evaluate
 from alerts.filtering import SEVERITY_ORDER, AlertFilter
 from alerts.models import Alert, AlertRule, InhibitionRule, Silence
-from alerts.service import Alert as AlertSpec
 from alerts.service import AlertService, AlertStateError
+from alerts.spec import AlertSpec
 from opsconsole.apitools import MAX_INT, RowId, answers, as_form_data, one_or_404, valid_or_422
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
