@@ -567,7 +567,9 @@ class SilenceAdmin(admin.ModelAdmin):
         now = timezone.now()
         state = silence.state(now)
         if state == "active":
-            return f"active, ends in {timesince(now, silence.ends_at)}"
+            # A weekly window mutes only inside its hours: say when it is not muting.
+            muting = "" if silence.is_active(now) else " (outside its weekly window now)"
+            return f"active{muting}, ends in {timesince(now, silence.ends_at)}"
         if state == "pending":
             return f"pending, starts in {timesince(now, silence.starts_at)}"
         return f"expired {timesince(silence.ends_at, now)} ago"

@@ -224,9 +224,14 @@ def transition(
     return alert
 
 
-def still_open(alert: Alert) -> None:
-    if alert.status not in OPEN_STATUSES:
-        raise AlertStateError(f"alert #{alert.pk} is already {alert.status}")
+def allowing(action: str) -> Callable[[Alert], None]:
+    """A ``transition`` check from the alert's own table (``Alert.refusal``)."""
+
+    def check(alert: Alert) -> None:
+        if (refusal := alert.refusal(action)) is not None:
+            raise AlertStateError(refusal)
+
+    return check
 
 
 def resolve(
@@ -239,7 +244,7 @@ def resolve(
 ):
     return transition(
         alert_id,
-        still_open,
+        allowing("resolve"),
         {
             "status": Status.RESOLVED,
             "resolved_by": actor,

@@ -262,19 +262,9 @@ class AlertService:
     def acknowledge_alert(
         self, alert_id: int, acknowledged_by: str, notes: str = ""
     ) -> models.Alert:
-        def check(alert: models.Alert) -> None:
-            if alert.status == Status.ACKNOWLEDGED:
-                raise AlertStateError(
-                    f"alert #{alert.pk} is already acknowledged by {alert.acknowledged_by}"
-                )
-            if alert.status not in OPEN_STATUSES:
-                raise AlertStateError(
-                    f"alert #{alert.pk} is {alert.status}; only open alerts can be acknowledged"
-                )
-
         return pipeline.transition(
             alert_id,
-            check,
+            pipeline.allowing("acknowledge"),
             {
                 "status": Status.ACKNOWLEDGED,
                 "acknowledged_by": acknowledged_by,
@@ -306,17 +296,11 @@ class AlertService:
         if not 0 < hours <= MAX_SUPPRESS_HOURS:
             raise ValueError(f"duration_hours must be more than 0 and at most {MAX_SUPPRESS_HOURS}")
 
-        def check(alert: models.Alert) -> None:
-            if alert.status not in OPEN_STATUSES:
-                raise AlertStateError(
-                    f"alert #{alert.pk} is {alert.status}; only open alerts can be suppressed"
-                )
-
         now = timezone.now()
         until = now + timedelta(hours=hours)
         return pipeline.transition(
             alert_id,
-            check,
+            pipeline.allowing("suppress"),
             {
                 "status": Status.SUPPRESSED,
                 "suppressed_by": suppressed_by,
@@ -341,7 +325,7 @@ class AlertService:
             try:
                 pipeline.transition(
                     alert_id,
-                    pipeline.still_open,
+                    pipeline.allowing("expire"),
                     {"status": Status.EXPIRED, "resolved_at": now},
                     EventKind.EXPIRED,
                     "system",
