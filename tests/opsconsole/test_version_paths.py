@@ -12,19 +12,11 @@ from django.core.management import call_command
 from alerts.models import AlertRule
 from notifications.models import RoutingRule
 from opsconsole import versions
-from opsconsole.bootstrap import load_defaults
 from opsconsole.models import ConfigVersion
 from tests.alerts.test_admin import _rule
 from tests.integration.test_notification_config import _routing_form
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin(client, alice):
-    load_defaults()  # the roles' permissions
-    client.force_login(alice)
-    return client
 
 
 @pytest.fixture
@@ -63,24 +55,24 @@ def import_file(tmp_path, text: str, *extra: str) -> None:
 
 # -- alert rules ---------------------------------------------------------------------------
 @pytest.fixture
-def rule(admin):
-    assert admin.post("/admin/alerts/alertrule/add/", _rule()).status_code == 302
+def rule(admin_client):
+    assert admin_client.post("/admin/alerts/alertrule/add/", _rule()).status_code == 302
     return AlertRule.objects.get(name="CPU high")
 
 
-def test_it_records_one_version_per_admin_form_save(admin, rule):
+def test_it_records_one_version_per_admin_form_save(admin_client, rule):
     with Recorded("rules") as step:
-        admin.post(f"/admin/alerts/alertrule/{rule.pk}/change/", _rule(threshold="85"))
+        admin_client.post(f"/admin/alerts/alertrule/{rule.pk}/change/", _rule(threshold="85"))
     assert (step.added, step.last.source, step.last.actor) == (1, "admin", "alice")
     with Recorded("rules") as step:
-        admin.post(f"/admin/alerts/alertrule/{rule.pk}/change/", _rule(threshold="85"))
+        admin_client.post(f"/admin/alerts/alertrule/{rule.pk}/change/", _rule(threshold="85"))
     assert step.added == 0
 
 
-def test_it_records_one_version_per_rule_a_bulk_action_changes(admin, rule):
+def test_it_records_one_version_per_rule_a_bulk_action_changes(admin_client, rule):
     other = AlertRule.objects.create(name="Disk", metric="disk_usage_percent", enabled=False)
     with Recorded("rules") as step:
-        admin.post(
+        admin_client.post(
             "/admin/alerts/alertrule/",
             {"action": "enable", "_selected_action": [rule.pk, other.pk]},
         )
@@ -93,9 +85,9 @@ def test_it_records_one_version_per_rule_a_bulk_action_changes(admin, rule):
     ]
 
 
-def test_it_records_one_version_per_admin_delete(admin, rule):
+def test_it_records_one_version_per_admin_delete(admin_client, rule):
     with Recorded("rules") as step:
-        admin.post(f"/admin/alerts/alertrule/{rule.pk}/delete/", {"post": "yes"})
+        admin_client.post(f"/admin/alerts/alertrule/{rule.pk}/delete/", {"post": "yes"})
     assert step.added == 1 and step.last.snapshot is None
 
 
@@ -123,7 +115,7 @@ def test_a_refused_api_change_records_nothing(api, rule):
     assert response.status_code == 422 and step.added == 0
 
 
-def test_it_records_one_version_per_imported_change(tmp_path, admin, rule):
+def test_it_records_one_version_per_imported_change(tmp_path, admin_client, rule):
     text = "rules:\n  - name: CPU high\n    metric: cpu_usage_percent\n    threshold: {}\n"
     with Recorded("rules") as step:
         import_file(tmp_path, text.format(90))
@@ -133,14 +125,14 @@ def test_it_records_one_version_per_imported_change(tmp_path, admin, rule):
     assert step.added == 0
 
 
-def test_it_records_one_version_when_a_template_is_enabled(admin):
+def test_it_records_one_version_when_a_template_is_enabled(admin_client):
     with Recorded("rules") as step:
-        admin.post("/admin/alerts/alertrule/templates/", {"template": "leverage"})
+        admin_client.post("/admin/alerts/alertrule/templates/", {"template": "leverage"})
     assert (step.added, step.last.source) == (1, "template")
 
 
-def test_a_rollback_is_one_version(admin, rule):
-    admin.post(f"/admin/alerts/alertrule/{rule.pk}/change/", _rule(threshold="85"))
+def test_a_rollback_is_one_version(admin_client, rule):
+    admin_client.post(f"/admin/alerts/alertrule/{rule.pk}/change/", _rule(threshold="85"))
     first = ConfigVersion.objects.filter(section="rules", number=1).get()
     with Recorded("rules") as step:
         versions.roll_back(first, actor="alice")
@@ -153,24 +145,27 @@ def test_a_rollback_is_one_version(admin, rule):
 
 # -- routing rules -------------------------------------------------------------------------
 @pytest.fixture
-def route(admin):
-    assert admin.post("/admin/notifications/routingrule/add/", _routing_form()).status_code == 302
+def route(admin_client):
+    assert (
+        admin_client.post("/admin/notifications/routingrule/add/", _routing_form()).status_code
+        == 302
+    )
     return RoutingRule.objects.get(name="db team")
 
 
-def test_it_records_one_routing_version_per_admin_form_save(admin, route):
+def test_it_records_one_routing_version_per_admin_form_save(admin_client, route):
     url = f"/admin/notifications/routingrule/{route.pk}/change/"
     with Recorded("routing") as step:
-        admin.post(url, _routing_form(severities=["critical", "error"]))
+        admin_client.post(url, _routing_form(severities=["critical", "error"]))
     assert (step.added, step.last.source) == (1, "admin")
     with Recorded("routing") as step:
-        admin.post(url, _routing_form(severities=["critical", "error"]))
+        admin_client.post(url, _routing_form(severities=["critical", "error"]))
     assert step.added == 0
 
 
-def test_it_records_one_routing_version_per_changelist_edit(admin, route):
+def test_it_records_one_routing_version_per_changelist_edit(admin_client, route):
     with Recorded("routing") as step:
-        response = admin.post(
+        response = admin_client.post(
             "/admin/notifications/routingrule/",
             {
                 "form-TOTAL_FORMS": "1",
@@ -185,9 +180,9 @@ def test_it_records_one_routing_version_per_changelist_edit(admin, route):
     assert (step.added, step.last.changes) == (1, {"position": [100, 7]})
 
 
-def test_it_records_one_routing_version_per_admin_delete(admin, route):
+def test_it_records_one_routing_version_per_admin_delete(admin_client, route):
     with Recorded("routing") as step:
-        admin.post(f"/admin/notifications/routingrule/{route.pk}/delete/", {"post": "yes"})
+        admin_client.post(f"/admin/notifications/routingrule/{route.pk}/delete/", {"post": "yes"})
     assert step.added == 1 and step.last.snapshot is None
 
 
@@ -204,7 +199,7 @@ def test_it_records_one_routing_version_per_api_change(api):
     assert step.added == 1 and step.last.snapshot is None
 
 
-def test_it_records_one_routing_version_per_imported_change(tmp_path, admin, route):
+def test_it_records_one_routing_version_per_imported_change(tmp_path, admin_client, route):
     text = "routing:\n  - name: db team\n    severities: [{}]\n"
     with Recorded("routing") as step:
         import_file(tmp_path, text.format("error"))
