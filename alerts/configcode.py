@@ -47,6 +47,7 @@ def _plain(value: Any) -> Any:
 
 class RulesSection(versions.VersionedSection):
     name = "rules"
+    what = "rule"
     model = AlertRule
     permission = "alerts.change_alertrule"
 
@@ -87,18 +88,9 @@ class RulesSection(versions.VersionedSection):
 
     def plan(self, value: Any, *, prune: bool, errors: list[ConfigError]) -> list[Change]:
         existing = {rule.name: rule for rule in AlertRule.objects.all()}
-        return plan_named(
-            self.name,
-            value,
-            what="rule",
-            existing=existing,
-            prune=prune,
-            errors=errors,
-            plan_item=lambda name, item: self._plan_rule(name, item, existing.get(name), errors),
-            deleter=self._deleter,
-        )
+        return plan_named(self, value, existing, prune=prune, errors=errors)
 
-    def _plan_rule(
+    def plan_item(
         self, name: str, item: LineDict, rule: AlertRule | None, errors: list[ConfigError]
     ) -> Change | None:
         unknown = [key for key in item if key not in RULE_FIELDS]
@@ -135,7 +127,7 @@ class RulesSection(versions.VersionedSection):
 
         return apply
 
-    def _deleter(self, rule: AlertRule):
+    def deleter(self, rule: AlertRule):
         def apply(actor: str) -> None:
             with self.removal(rule, actor=actor, source="import"):
                 rule.delete()
@@ -293,6 +285,7 @@ class InhibitionsSection:
     no equal fields, no description)."""
 
     name = "inhibitions"
+    what = "inhibition rule"
     FIELDS = ("name", "enabled", "source_matchers", "target_matchers", "equal", "description")
     DEFAULTS = {"enabled": True, "target_matchers": [], "equal": [], "description": ""}
 
@@ -311,18 +304,12 @@ class InhibitionsSection:
 
     def plan(self, value: Any, *, prune: bool, errors: list[ConfigError]) -> list[Change]:
         existing = {rule.name: rule for rule in InhibitionRule.objects.all()}
-        return plan_named(
-            self.name,
-            value,
-            what="inhibition rule",
-            existing=existing,
-            prune=prune,
-            errors=errors,
-            plan_item=lambda name, item: self._plan_rule(name, item, existing.get(name), errors),
-            deleter=_delete,
-        )
+        return plan_named(self, value, existing, prune=prune, errors=errors)
 
-    def _plan_rule(
+    def deleter(self, rule: InhibitionRule):
+        return _delete(rule)
+
+    def plan_item(
         self, name: str, item: LineDict, current: InhibitionRule | None, errors: list[ConfigError]
     ) -> Change | None:
         label = f"inhibition rule {name!r}"

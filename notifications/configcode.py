@@ -68,6 +68,7 @@ def _problem_line(problem: str, item: LineDict) -> int:
 
 class ChannelsSection:
     name = "channels"
+    what = "channel"
 
     def export(self) -> list[dict]:
         items = []
@@ -104,18 +105,12 @@ class ChannelsSection:
 
     def plan(self, value: Any, *, prune: bool, errors: list[ConfigError]) -> list[Change]:
         existing = {channel.name: channel for channel in NotificationChannel.objects.all()}
-        return plan_named(
-            self.name,
-            value,
-            what="channel",
-            existing=existing,
-            prune=prune,
-            errors=errors,
-            plan_item=lambda name, item: self._plan_item(name, item, existing.get(name), errors),
-            deleter=_deleter,
-        )
+        return plan_named(self, value, existing, prune=prune, errors=errors)
 
-    def _plan_item(
+    def deleter(self, channel: NotificationChannel):
+        return _deleter(channel)
+
+    def plan_item(
         self,
         name: str,
         item: LineDict,
@@ -322,11 +317,13 @@ ROUTING_FIELDS = {
 
 class RoutingSection(versions.VersionedSection):
     name = "routing"
+    what = "routing rule"
     model = RoutingRule
     permission = "notifications.change_routingrule"
 
     def __init__(self) -> None:
         self._file_channels: set[str] = set()
+        self._known_channels: set[str] = set()
 
     # -- history ----------------------------------------------------------------------
     def snapshot(self, rule: RoutingRule) -> dict:
@@ -388,27 +385,11 @@ class RoutingSection(versions.VersionedSection):
     def plan(self, value: Any, *, prune: bool, errors: list[ConfigError]) -> list[Change]:
         existing = {rule.name: rule for rule in RoutingRule.objects.prefetch_related("channels")}
         stored_channels = set(NotificationChannel.objects.values_list("name", flat=True))
-        known = stored_channels | self._file_channels
-        return plan_named(
-            self.name,
-            value,
-            what="routing rule",
-            existing=existing,
-            prune=prune,
-            errors=errors,
-            plan_item=lambda name, item: self._plan_rule(
-                name, item, existing.get(name), known, errors
-            ),
-            deleter=self._deleter,
-        )
+        self._known_channels = stored_channels | self._file_channels
+        return plan_named(self, value, existing, prune=prune, errors=errors)
 
-    def _plan_rule(
-        self,
-        name: str,
-        item: LineDict,
-        rule: RoutingRule | None,
-        known_channels: set[str],
-        errors: list[ConfigError],
+    def plan_item(
+        self, name: str, item: LineDict, rule: RoutingRule | None, errors: list[ConfigError]
     ) -> Change | None:
         label = f"routing rule {name!r}"
         found = [
@@ -422,7 +403,7 @@ class RoutingSection(versions.VersionedSection):
             errors.extend(found)
             return None
         names = desired["channels"]
-        if missing := [n for n in names if n not in known_channels]:
+        if missing := [n for n in names if n not in self._known_channels]:
             errors.append(
                 ConfigError(
                     item.line_of("channels"),
@@ -461,7 +442,7 @@ class RoutingSection(versions.VersionedSection):
 
         return apply
 
-    def _deleter(self, rule: RoutingRule):
+    def deleter(self, rule: RoutingRule):
         def apply(actor: str) -> None:
             with self.removal(rule, actor=actor, source="import"):
                 rule.delete()

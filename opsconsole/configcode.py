@@ -195,25 +195,38 @@ def named_items(value: LineList, what: str, errors: list[ConfigError]):
     return items
 
 
+class NamedSection(Protocol):
+    """A section that is a list of named items (rules, channels, ...), for ``plan_named``:
+    ``what`` one item is called in messages, ``plan_item(name, item, stored, errors)``
+    its change (None when there is nothing to do or its problems are in ``errors``;
+    ``stored``: the item of that name, or None) and ``deleter(stored)`` what deletes one."""
+
+    name: str
+    what: str
+
+    def plan_item(
+        self, name: str, item: LineDict, stored: Any, errors: list[ConfigError]
+    ) -> Change | None: ...
+
+    def deleter(self, stored: Any) -> Callable[[str], None]: ...
+
+
 def plan_named(
-    section: str,
+    section: NamedSection,
     value: Any,
-    *,
-    what: str,
     existing: dict[str, Any],
+    *,
     prune: bool,
     errors: list[ConfigError],
-    plan_item: Callable[[str, LineDict], Change | None],
-    deleter: Callable[[Any], Callable[[str], None]],
 ) -> list[Change]:
-    """The plan of a section that is a list of named items (rules, channels, ...): each
-    item's change from ``plan_item(name, item)`` (None: nothing to do, or its problems
-    are in ``errors``), then with ``prune`` a delete of each stored item the list no
-    longer names, in name order."""
-    items = named_list(section, value, what, errors)
-    changes = [found for name, item in items if (found := plan_item(name, item)) is not None]
+    """The section's plan: each item's change, then with ``prune`` a delete of each stored
+    item (``existing``, by name) the list no longer names, in name order."""
+    items = named_list(section.name, value, section.what, errors)
+    planned = (section.plan_item(n, item, existing.get(n), errors) for n, item in items)
+    changes = [found for found in planned if found is not None]
     if prune:
-        changes.extend(pruned(section, existing, {name for name, _ in items}, deleter))
+        seen = {name for name, _ in items}
+        changes.extend(pruned(section.name, existing, seen, section.deleter))
     return changes
 
 
