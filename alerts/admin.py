@@ -234,44 +234,32 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
     @admin.action(description="Enable selected rules")
     def enable(self, request, queryset):
-        self._baseline_all(queryset)
-        count = queryset.update(enabled=True, updated=timezone.now())
-        self._record_all(request, queryset)
+        with _rule_history().changes(queryset, actor=_actor(request), source="admin"):
+            count = queryset.update(enabled=True, updated=timezone.now())
         self.message_user(request, f"Enabled {count} rule(s).")
 
     @admin.action(description="Disable selected rules")
     def disable(self, request, queryset):
-        self._baseline_all(queryset)
-        count = queryset.update(enabled=False, updated=timezone.now())
-        self._record_all(request, queryset)
+        with _rule_history().changes(queryset, actor=_actor(request), source="admin"):
+            count = queryset.update(enabled=False, updated=timezone.now())
         self.message_user(request, f"Disabled {count} rule(s).")
 
     # Every edit leaves a version (who, when, what changed) in the configuration history.
     def save_model(self, request, obj, form, change):
-        stored = AlertRule.objects.filter(pk=obj.pk).first() if change else None
-        if stored is not None:
-            _rule_history().baseline_of(stored)
-        super().save_model(request, obj, form, change)
-        _rule_history().record(obj, actor=request.user.get_username(), source="admin")
+        with _rule_history().change(obj, actor=_actor(request), source="admin"):
+            super().save_model(request, obj, form, change)
 
     def delete_model(self, request, obj):
-        _rule_history().record(obj, actor=request.user.get_username(), source="admin", deleted=True)
-        super().delete_model(request, obj)
+        with _rule_history().removal(obj, actor=_actor(request), source="admin"):
+            super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
-        for rule in queryset:
-            _rule_history().record(
-                rule, actor=request.user.get_username(), source="admin", deleted=True
-            )
-        super().delete_queryset(request, queryset)
+        with _rule_history().removal(queryset, actor=_actor(request), source="admin"):
+            super().delete_queryset(request, queryset)
 
-    def _baseline_all(self, queryset):
-        for rule in queryset:
-            _rule_history().baseline_of(rule)
 
-    def _record_all(self, request, queryset):
-        for rule in queryset.model.objects.filter(pk__in=queryset.values("pk")):
-            _rule_history().record(rule, actor=request.user.get_username(), source="admin")
+def _actor(request) -> str:
+    return request.user.get_username()
 
 
 def _rule_history() -> RulesSection:
@@ -420,7 +408,9 @@ class SilenceAdmin(admin.ModelAdmin):
         now = timezone.now()
         state = silence.state(now)
         if state == "active":
-            return f"active, ends in {timesince(now, silence.ends_at)}"
+            # A weekly window mutes only inside its hours: say when it is not muting.
+            muting = "" if silence.is_active(now) else " (outside its weekly window now)"
+            return f"active{muting}, ends in {timesince(now, silence.ends_at)}"
         if state == "pending":
             return f"pending, starts in {timesince(now, silence.starts_at)}"
         return f"expired {timesince(silence.ends_at, now)} ago"

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Count
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
@@ -20,14 +20,15 @@ from pydantic import ConfigDict
 
 from alerts import preview, rule_templates
 from alerts.configcode import RulesSection
-from alerts.constants import OPEN_STATUSES, Category, Severity, parse_severity
+from alerts.constants import OPEN_STATUSES, Category, parse_severity
 from alerts.constants import Status as AlertStatus
 from alerts.decisions import decisions_of
 from alerts.evaluator import evaluate
+from alerts.filtering import SEVERITY_ORDER, AlertFilter
 from alerts.forms import AlertRuleForm, InhibitionRuleForm, SilenceForm
 from alerts.models import Alert, AlertRule, InhibitionRule, Silence
-from alerts.service import Alert as AlertSpec
 from alerts.service import AlertService, AlertStateError
+from alerts.spec import AlertSpec
 from opsconsole.apitools import (
     MAX_INT,
     NOT_SENT,
@@ -135,16 +136,55 @@ class AlertPage(Schema):
 
 
 class AlertFilters(Schema):
+    """The console list's filters (``alerts.filtering``): the same question finds the
+    same alerts here, on the console page and on its live list."""
+
     status: str | None = Field(
-        None, description="active, acknowledged, resolved, suppressed, expired, or open"
+        None,
+        description="active, acknowledged, resolved, suppressed, expired, or open "
+        "(active, acknowledged or suppressed), or all (the same as omitted)",
     )
     severity: str | None = Field(None, description="this severity or worse (aliases accepted)")
     category: str | None = None
-    resource: str | None = None
-    q: str | None = Field(None, description="text in the title, message or resource")
+    resource: str | None = Field(
+        None,
+        description="case-insensitive, anywhere in the resource: db-0 finds db-01 and orders-db-02",
+    )
+    host: str | None = Field(None, description="exactly this host: the resource or the host label")
+    metric: str | None = Field(None, description="the series label or metric starts with this")
+    q: str | None = Field(
+        None,
+        description="case-insensitive text in the title, message, resource or alert type",
+    )
     since: datetime | None = Field(None, description="last seen at or after")
     limit: int = Field(50, ge=1, le=MAX_PAGE)
     offset: int = Field(0, ge=0)
+
+    def selection(self) -> AlertFilter:
+        """The filter, its values checked (a bad one is a 400 naming the choices)."""
+        status = self.status or "all"
+        if status not in ("open", "all") and status not in AlertStatus.values:
+            choices = ", ".join(AlertStatus.values)
+            raise HttpError(400, f"status must be open, all or one of: {choices}")
+        severity = ""
+        if self.severity:
+            try:
+                severity = parse_severity(self.severity).value
+            except ValueError as exc:
+                raise HttpError(400, str(exc)) from None
+        category = (self.category or "").lower()
+        if category and category not in Category.values:
+            raise HttpError(400, f"category must be one of: {', '.join(Category.values)}")
+        return AlertFilter(
+            status=status,
+            severity=severity,
+            category=category,
+            resource=self.resource or "",
+            host=self.host or "",
+            metric=self.metric or "",
+            q=self.q or "",
+            seen_since=self.since,
+        )
 
 
 class AlertIn(Schema):
@@ -196,9 +236,6 @@ class AlertActionIn(Schema):
     duration_hours: float | None = Field(None, description="suppress only: how long")
 
 
-SEVERITY_ORDER = list(Severity.values)
-
-
 class StatsOut(Schema):
     open: int
     open_by_severity: dict[str, int] = Field(..., description="every severity, 0 when none")
@@ -225,39 +262,8 @@ class CheckOut(Schema):
 )
 def list_alerts(request, filters: Query[AlertFilters]):
     """Alerts, most severe and newest first, filtered and paginated."""
-    alerts = Alert.objects.all()
-    if filters.status:
-        if filters.status == "open":
-            alerts = alerts.filter(status__in=OPEN_STATUSES)
-        elif filters.status in AlertStatus.values:
-            alerts = alerts.filter(status=filters.status)
-        else:
-            raise HttpError(400, f"status must be open or one of: {', '.join(AlertStatus.values)}")
-    if filters.severity:
-        try:
-            floor = SEVERITY_ORDER.index(parse_severity(filters.severity))
-        except ValueError as exc:
-            raise HttpError(400, str(exc)) from None
-        alerts = alerts.filter(severity__in=SEVERITY_ORDER[floor:])
-    if filters.category:
-        if filters.category.lower() not in Category.values:
-            raise HttpError(400, f"category must be one of: {', '.join(Category.values)}")
-        alerts = alerts.filter(category=filters.category.lower())
-    if filters.resource:
-        alerts = alerts.filter(resource=filters.resource)
-    if filters.q:
-        alerts = alerts.filter(
-            Q(title__icontains=filters.q)
-            | Q(message__icontains=filters.q)
-            | Q(resource__icontains=filters.q)
-        )
-    if filters.since:
-        alerts = alerts.filter(last_seen__gte=filters.since)
-    rank = Case(
-        *[When(severity=name, then=Value(n)) for n, name in enumerate(SEVERITY_ORDER)],
-        output_field=IntegerField(),
-    )
-    ranked = alerts.annotate(rank=rank).order_by("-rank", "-last_seen", "-id")
+    alerts = Alert.objects.filtered(filters.selection())
+    ranked = alerts.most_severe_first()
     return {
         "count": alerts.count(),
         "limit": filters.limit,
@@ -576,7 +582,8 @@ def _from_seed_shape(body: dict) -> dict:
     return fields
 
 
-def _save_rule(rule: AlertRule | None, body: dict) -> AlertRule:
+def _save_rule(rule: AlertRule, body: dict) -> AlertRule:
+    """Validate ``body`` onto ``rule`` (an unsaved one for a new rule) and save it."""
     body = _from_seed_shape(body)
     if isinstance(body.get("aggregation"), str):
         body["aggregation"] = body["aggregation"].strip().lower()  # "P95" as seeds write it
@@ -588,8 +595,7 @@ def _save_rule(rule: AlertRule | None, body: dict) -> AlertRule:
     # What a GET returns may be sent back: the id and the broken marker are ignored.
     body = {k: v for k, v in body.items() if k not in {"id", "broken_reason", "broken_since"}}
     # A PATCH changes only what it names; a POST starts from the model's defaults.
-    base = rule if rule is not None else AlertRule()
-    data = {**{f: getattr(base, f) for f in AlertRuleForm.Meta.fields}, **body}
+    data = {**{f: getattr(rule, f) for f in AlertRuleForm.Meta.fields}, **body}
     form = AlertRuleForm(data=as_form_data(data), instance=rule)
     return valid_or_422(form).save()
 
@@ -616,8 +622,9 @@ def list_alert_rules(request, enabled: bool | None = None, kind: str | None = No
 def create_alert_rule(request, payload: RuleIn):
     """A rule, in this API's fields or seed 002's shape, validated like the admin's form
     (422 with every field's problem)."""
-    rule = _save_rule(None, payload.dict(exclude_unset=True))
-    RulesSection().record(rule, actor=request.user.get_username(), source="api")
+    rule = AlertRule()
+    with RulesSection().change(rule, actor=request.user.get_username(), source="api"):
+        _save_rule(rule, payload.dict(exclude_unset=True))
     return Status(201, rule)
 
 
@@ -747,10 +754,9 @@ def preview_alert_rule(
 )
 def update_alert_rule(request, rule_id: RowId, payload: RulePatch):
     """Change the fields named (the others stay), validated like the admin's form."""
-    stored = _rule(rule_id)
-    RulesSection().baseline_of(stored)
-    rule = _save_rule(stored, payload.dict(exclude_unset=True))
-    RulesSection().record(rule, actor=request.user.get_username(), source="api")
+    rule = _rule(rule_id)
+    with RulesSection().change(rule, actor=request.user.get_username(), source="api"):
+        _save_rule(rule, payload.dict(exclude_unset=True))
     return rule
 
 
@@ -763,8 +769,8 @@ def update_alert_rule(request, rule_id: RowId, payload: RulePatch):
 def delete_alert_rule(request, rule_id: RowId):
     """Delete a rule; its alerts stay, unlinked, with their history."""
     rule = _rule(rule_id)
-    RulesSection().record(rule, actor=request.user.get_username(), source="api", deleted=True)
-    rule.delete()
+    with RulesSection().removal(rule, actor=request.user.get_username(), source="api"):
+        rule.delete()
     return Status(204, None)
 
 

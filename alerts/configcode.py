@@ -22,7 +22,14 @@ from alerts.forms import AlertRuleForm, InhibitionRuleForm, SilenceForm
 from alerts.models import AlertRule, InhibitionRule, Silence
 from opsconsole import versions
 from opsconsole.apitools import as_form_data
-from opsconsole.configcode import Change, ConfigError, LineDict, LineList, named_items
+from opsconsole.configcode import (
+    Change,
+    ConfigError,
+    LineDict,
+    LineList,
+    form_errors,
+    plan_named,
+)
 
 RULE_FIELDS = list(AlertRuleForm.Meta.fields)
 
@@ -39,15 +46,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _form_errors(form, item: LineDict, label: str, errors: list[ConfigError]) -> None:
-    for name, messages in form.errors.items():
-        where = item.line_of(name) if name in item else item.line
-        prefix = f"{label}: {name}: " if name != "__all__" else f"{label}: "
-        errors.extend(ConfigError(where, prefix + str(message)) for message in messages)
-
-
 class RulesSection(versions.VersionedSection):
     name = "rules"
+    what = "rule"
+    model = AlertRule
     permission = "alerts.change_alertrule"
 
     # -- history ----------------------------------------------------------------------
@@ -58,8 +60,8 @@ class RulesSection(versions.VersionedSection):
         rule = AlertRule.objects.filter(pk=int(object_key)).first()
         if snapshot is None:
             if rule is not None:
-                self.record(rule, actor=actor, source="rollback", deleted=True)
-                rule.delete()
+                with self.removal(rule, actor=actor, source="rollback"):
+                    rule.delete()
             return
         form = AlertRuleForm(data=as_form_data(snapshot), instance=rule)
         if not form.is_valid():
@@ -68,8 +70,8 @@ class RulesSection(versions.VersionedSection):
         restored = form.save(commit=False)
         if rule is None:
             restored.pk = int(object_key)  # the same id, so its history continues
-        restored.save()
-        self.record(restored, actor=actor, source="rollback")
+        with self.change(restored, actor=actor, source="rollback"):
+            restored.save()
 
     # -- files ------------------------------------------------------------------------
     def export(self) -> list[dict]:
@@ -86,66 +88,50 @@ class RulesSection(versions.VersionedSection):
         return items
 
     def plan(self, value: Any, *, prune: bool, errors: list[ConfigError]) -> list[Change]:
-        if not isinstance(value, LineList):
-            errors.append(ConfigError(getattr(value, "line", 0), "rules must be a list"))
-            return []
         existing = {rule.name: rule for rule in AlertRule.objects.all()}
-        changes: list[Change] = []
-        items = named_items(value, "rule", errors)
-        seen = {name for name, _ in items}
-        for name, item in items:
-            unknown = [key for key in item if key not in RULE_FIELDS]
-            for key in unknown:
-                errors.append(
-                    ConfigError(item.line_of(key), f"rule {name!r}: unknown field {key!r}")
-                )
-            if unknown:
-                continue
-            desired = {field: _plain(_default(field)) for field in RULE_FIELDS}
-            desired.update(item)
-            if isinstance(desired.get("severity"), str):
-                try:
-                    desired["severity"] = parse_severity(desired["severity"]).value
-                except ValueError as exc:
-                    errors.append(ConfigError(item.line_of("severity"), f"rule {name!r}: {exc}"))
-                    continue
-            rule = existing.get(name)
-            # Taken first: validating a model form writes its values onto the instance.
-            before = self.snapshot(rule) if rule is not None else {}
-            form = AlertRuleForm(data=as_form_data(desired), instance=rule)
-            if not form.is_valid():
-                _form_errors(form, item, f"rule {name!r}", errors)
-                continue
-            after = {field: _plain(form.cleaned_data.get(field)) for field in RULE_FIELDS}
-            if rule is None:
-                changes.append(Change(self.name, "create", repr(name), apply=self._saver(form)))
-                continue
-            diff = {k: (before[k], after[k]) for k in RULE_FIELDS if before[k] != after[k]}
-            if diff:
-                changes.append(
-                    Change(self.name, "update", repr(name), diff, apply=self._saver(form, before))
-                )
-        if prune:
-            for name, rule in sorted(existing.items()):
-                if name not in seen:
-                    changes.append(
-                        Change(self.name, "delete", repr(name), apply=self._deleter(rule))
-                    )
-        return changes
+        return plan_named(self, value, existing, prune=prune, errors=errors)
 
-    def _saver(self, form, before: dict | None = None):
+    def plan_item(
+        self, name: str, item: LineDict, rule: AlertRule | None, errors: list[ConfigError]
+    ) -> Change | None:
+        unknown = [key for key in item if key not in RULE_FIELDS]
+        for key in unknown:
+            errors.append(ConfigError(item.line_of(key), f"rule {name!r}: unknown field {key!r}"))
+        if unknown:
+            return None
+        desired = {field: _plain(_default(field)) for field in RULE_FIELDS}
+        desired.update(item)
+        if isinstance(desired.get("severity"), str):
+            try:
+                desired["severity"] = parse_severity(desired["severity"]).value
+            except ValueError as exc:
+                errors.append(ConfigError(item.line_of("severity"), f"rule {name!r}: {exc}"))
+                return None
+        # Taken first: validating a model form writes its values onto the instance.
+        before = self.snapshot(rule) if rule is not None else {}
+        form = AlertRuleForm(data=as_form_data(desired), instance=rule)
+        if not form.is_valid():
+            form_errors(form, item, f"rule {name!r}", errors)
+            return None
+        after = {field: _plain(form.cleaned_data.get(field)) for field in RULE_FIELDS}
+        if rule is None:
+            return Change(self.name, "create", repr(name), apply=self._saver(form))
+        diff = {k: (before[k], after[k]) for k in RULE_FIELDS if before[k] != after[k]}
+        if not diff:
+            return None
+        return Change(self.name, "update", repr(name), diff, apply=self._saver(form))
+
+    def _saver(self, form):
         def apply(actor: str) -> None:
-            if before is not None:
-                self.baseline(form.instance.pk, before["name"], before)
-            rule = form.save()
-            self.record(rule, actor=actor, source="import")
+            with self.change(form.instance, actor=actor, source="import"):
+                form.save()
 
         return apply
 
-    def _deleter(self, rule: AlertRule):
+    def deleter(self, rule: AlertRule):
         def apply(actor: str) -> None:
-            self.record(rule, actor=actor, source="import", deleted=True)
-            rule.delete()
+            with self.removal(rule, actor=actor, source="import"):
+                rule.delete()
 
         return apply
 
@@ -236,7 +222,7 @@ class SilencesSection:
                 }
             )
             if not form.is_valid():
-                _form_errors(form, item, label, errors)
+                form_errors(form, item, label, errors)
                 continue
             data = form.cleaned_data
             identity = _silence_identity(
@@ -301,6 +287,7 @@ class InhibitionsSection:
     no equal fields, no description)."""
 
     name = "inhibitions"
+    what = "inhibition rule"
     FIELDS = ("name", "enabled", "source_matchers", "target_matchers", "equal", "description")
     DEFAULTS = {"enabled": True, "target_matchers": [], "equal": [], "description": ""}
 
@@ -318,38 +305,33 @@ class InhibitionsSection:
         ]
 
     def plan(self, value: Any, *, prune: bool, errors: list[ConfigError]) -> list[Change]:
-        if not isinstance(value, LineList):
-            errors.append(ConfigError(getattr(value, "line", 0), "inhibitions must be a list"))
-            return []
         existing = {rule.name: rule for rule in InhibitionRule.objects.all()}
-        changes: list[Change] = []
-        items = named_items(value, "inhibition rule", errors)
-        for name, item in items:
-            label = f"inhibition rule {name!r}"
-            unknown = [key for key in item if key not in self.FIELDS]
-            for key in unknown:
-                errors.append(ConfigError(item.line_of(key), f"{label}: unknown field {key!r}"))
-            if unknown:
-                continue
-            current = existing.get(name)
-            form = InhibitionRuleForm(data={**self.DEFAULTS, **item}, instance=current)
-            if not form.is_valid():
-                _form_errors(form, item, label, errors)
-                continue
-            after = {key: form.cleaned_data[key] for key in self.FIELDS}
-            if current is None:
-                changes.append(Change(self.name, "create", repr(name), apply=_saver(form)))
-                continue
-            before = self._values(current)
-            diff = {k: (before[k], after[k]) for k in self.FIELDS if before[k] != after[k]}
-            if diff:
-                changes.append(Change(self.name, "update", repr(name), diff, apply=_saver(form)))
-        if prune:
-            wanted = {name for name, _ in items}
-            for name, rule in existing.items():
-                if name not in wanted:
-                    changes.append(Change(self.name, "delete", repr(name), apply=_delete(rule)))
-        return changes
+        return plan_named(self, value, existing, prune=prune, errors=errors)
+
+    def deleter(self, rule: InhibitionRule):
+        return _delete(rule)
+
+    def plan_item(
+        self, name: str, item: LineDict, current: InhibitionRule | None, errors: list[ConfigError]
+    ) -> Change | None:
+        label = f"inhibition rule {name!r}"
+        unknown = [key for key in item if key not in self.FIELDS]
+        for key in unknown:
+            errors.append(ConfigError(item.line_of(key), f"{label}: unknown field {key!r}"))
+        if unknown:
+            return None
+        form = InhibitionRuleForm(data={**self.DEFAULTS, **item}, instance=current)
+        if not form.is_valid():
+            form_errors(form, item, label, errors)
+            return None
+        after = {key: form.cleaned_data[key] for key in self.FIELDS}
+        if current is None:
+            return Change(self.name, "create", repr(name), apply=_saver(form))
+        before = self._values(current)
+        diff = {k: (before[k], after[k]) for k in self.FIELDS if before[k] != after[k]}
+        if not diff:
+            return None
+        return Change(self.name, "update", repr(name), diff, apply=_saver(form))
 
 
 def _saver(form):

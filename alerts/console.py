@@ -11,15 +11,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from alerts.constants import OPEN_STATUSES, Category, Severity, Status, parse_severity
+from alerts.constants import OPEN_STATUSES, Category, Status, parse_severity
+from alerts.filtering import SEVERITY_ORDER, AlertFilter
 from alerts.models import Alert, AlertEvent
 from alerts.service import AlertService, AlertStateError
 
 PAGE_SIZE = 50
-SEVERITY_ORDER = list(Severity.values)
 # Time ranges offered for "last seen within".
 RANGES = {
     "1h": timedelta(hours=1),
@@ -85,6 +85,21 @@ class Filters:
             words.append(f"group #{self.group}")
         return words
 
+    def selection(self, now: datetime | None = None) -> AlertFilter:
+        """The alerts these filters ask for (the range counted back from ``now``)."""
+        since = (now or timezone.now()) - RANGES[self.range] if self.range else None
+        return AlertFilter(
+            status=self.status,
+            severity=self.severity,
+            category=self.category,
+            resource=self.resource,
+            host=self.host,
+            metric=self.metric,
+            q=self.q,
+            seen_since=since,
+            group=self.group,
+        )
+
     @property
     def any(self) -> bool:
         return bool(set(self.as_query()) - {"status", "page"}) or self.status != "open"
@@ -139,71 +154,12 @@ def parse_filters(params) -> Filters:
 
 
 def filter_alerts(filters: Filters, now: datetime | None = None) -> QuerySet[Alert]:
-    alerts = Alert.objects.all()
-    if filters.status == "open":
-        alerts = alerts.filter(status__in=OPEN_STATUSES)
-    elif filters.status != "all":
-        alerts = alerts.filter(status=filters.status)
-    if filters.severity:
-        floor = SEVERITY_ORDER.index(filters.severity)
-        alerts = alerts.filter(severity__in=SEVERITY_ORDER[floor:])
-    if filters.category:
-        alerts = alerts.filter(category=filters.category)
-    if filters.resource:
-        alerts = alerts.filter(resource__icontains=filters.resource)
-    if filters.host:
-        alerts = alerts.filter(Q(resource=filters.host) | Q(labels__host=filters.host))
-    if filters.metric:
-        alerts = alerts.filter(
-            Q(labels__series__startswith=filters.metric)
-            | Q(metadata__metric__startswith=filters.metric)
-        )
-    if filters.q:
-        alerts = alerts.filter(
-            Q(title__icontains=filters.q)
-            | Q(message__icontains=filters.q)
-            | Q(resource__icontains=filters.q)
-            | Q(alert_type__icontains=filters.q)
-        )
-    if filters.range:
-        alerts = alerts.filter(last_seen__gte=(now or timezone.now()) - RANGES[filters.range])
-    if filters.group:
-        # Groups belong to the notifications app; the relation is read by name only.
-        alerts = alerts.filter(group_memberships__group_id=filters.group)
-    return alerts
+    return Alert.objects.filtered(filters.selection(now))
 
 
-def matches(alert: Alert, filters: Filters, now: datetime | None = None) -> bool:
-    """Whether a changed alert belongs on a page with these filters: the same test as
-    ``filter_alerts``, on one alert in memory (every open page asks, on every change)."""
-    if filters.status == "open" and alert.status not in OPEN_STATUSES:
-        return False
-    if filters.status not in ("open", "all") and alert.status != filters.status:
-        return False
-    if filters.severity and SEVERITY_ORDER.index(alert.severity) < SEVERITY_ORDER.index(
-        filters.severity
-    ):
-        return False
-    if filters.category and alert.category != filters.category:
-        return False
-    if filters.resource and filters.resource.lower() not in alert.resource.lower():
-        return False
-    labels = alert.labels or {}
-    if filters.host and filters.host not in (alert.resource, labels.get("host")):
-        return False
-    if filters.metric and not (
-        str(labels.get("series", "")).startswith(filters.metric)
-        or str((alert.metadata or {}).get("metric", "")).startswith(filters.metric)
-    ):
-        return False
-    if filters.q:
-        needle = filters.q.lower()
-        haystack = (alert.title, alert.message, alert.resource, alert.alert_type)
-        if not any(needle in text.lower() for text in haystack):
-            return False
-    if filters.range and alert.last_seen < (now or timezone.now()) - RANGES[filters.range]:
-        return False
-    return not filters.group or alert.group_memberships.filter(group_id=filters.group).exists()
+def most_severe_first(alerts: QuerySet[Alert]) -> QuerySet[Alert]:
+    """The lists' order (``AlertQuerySet.most_severe_first``), for callers holding a queryset."""
+    return alerts.most_severe_first()
 
 
 # The System Monitor's gauges, by the start of the metric names their alerts watch.
@@ -237,14 +193,6 @@ def open_alerts_by_host() -> dict[str, int]:
     )
 
 
-def most_severe_first(alerts: QuerySet[Alert]) -> QuerySet[Alert]:
-    rank = Case(
-        *[When(severity=name, then=Value(n)) for n, name in enumerate(SEVERITY_ORDER)],
-        output_field=IntegerField(),
-    )
-    return alerts.annotate(rank=rank).order_by("-rank", "-last_seen", "-id")
-
-
 @dataclass
 class Page:
     alerts: list[Alert]
@@ -275,7 +223,7 @@ def page_of(filters: Filters) -> Page:
     pages = max(1, -(-count // PAGE_SIZE))
     number = min(filters.page, pages)
     start = (number - 1) * PAGE_SIZE
-    rows = list(most_severe_first(alerts).select_related("rule")[start : start + PAGE_SIZE])
+    rows = list(alerts.most_severe_first().select_related("rule")[start : start + PAGE_SIZE])
     return Page(alerts=rows, count=count, number=number, pages=pages)
 
 

@@ -185,7 +185,7 @@ class AlertListConsumer(_LiveAlerts):
         if loaded is None:
             return
         alert, html = loaded
-        if not console.matches(alert, self.filters):
+        if not self.filters.selection().matches(alert):
             # Still swapped if the row is on the page; never inserted as a new one.
             html = html.replace('data-match="1"', 'data-match="0"', 1)
         parts = [html, await _counts_html(_change_key(event))]

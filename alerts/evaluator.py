@@ -57,13 +57,7 @@ from opsconsole.bounds import stored_problems
 
 logger = logging.getLogger(__name__)
 
-METRIC_KINDS = {
-    AlertRule.Kind.SYSTEM_METRIC,
-    AlertRule.Kind.CUSTOM_METRIC,
-    AlertRule.Kind.LATENCY,
-    AlertRule.Kind.TREND,
-    AlertRule.Kind.ABSENCE,
-}
+METRIC_KINDS = AlertRule.METRIC_KINDS
 FLAP_WINDOW = timedelta(minutes=10)
 FLAP_LIMIT = 4  # more state changes than this within FLAP_WINDOW is flapping
 LOCK_KEY = "alerts:evaluating"

@@ -16,13 +16,7 @@ from metrics.catalog import KNOWN, parse_key
 from metrics.models import Metric
 from opsconsole.formfields import LabelLinesField, LinesField, WeeklyWindowField
 
-METRIC_KINDS = {
-    AlertRule.Kind.SYSTEM_METRIC,
-    AlertRule.Kind.CUSTOM_METRIC,
-    AlertRule.Kind.ABSENCE,
-    AlertRule.Kind.LATENCY,
-    AlertRule.Kind.TREND,
-}
+METRIC_KINDS = AlertRule.METRIC_KINDS
 
 
 def _formfield(field, **kwargs):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, IntegerField, Q, Value, When
+from django.utils import timezone
 
 from alerts.constants import (
     OPEN_STATUSES,
@@ -15,6 +19,7 @@ from alerts.constants import (
     Severity,
     Status,
 )
+from alerts.filtering import SEVERITY_ORDER, AlertFilter
 from opsconsole.bounds import DAY, between, finite
 
 # A window covers at least one collection (5 s at the shortest) and at most 30 days, the
@@ -34,6 +39,12 @@ class AlertRule(models.Model):
         ABSENCE = "absence", "No data"
         LATENCY = "latency", "Latency"
         TREND = "trend", "Trend (growth over the window)"
+
+    # The kinds that read stored metric samples (per host and series): the evaluator
+    # reads their windows, the form asks for a metric.
+    METRIC_KINDS = frozenset(
+        {Kind.SYSTEM_METRIC, Kind.CUSTOM_METRIC, Kind.LATENCY, Kind.TREND, Kind.ABSENCE}
+    )
 
     class Operator(models.TextChoices):
         GT = "gt", ">"
@@ -162,6 +173,21 @@ class AlertRule(models.Model):
         return None
 
 
+class AlertQuerySet(models.QuerySet):
+    """The alert lists' shared questions: the API, the console pages and the live list
+    ask them here, so the same filter shows the same alerts everywhere."""
+
+    def filtered(self, chosen: AlertFilter) -> AlertQuerySet:
+        return self.filter(chosen.as_q())
+
+    def most_severe_first(self) -> AlertQuerySet:
+        rank = Case(
+            *[When(severity=name, then=Value(n)) for n, name in enumerate(SEVERITY_ORDER)],
+            output_field=IntegerField(),
+        )
+        return self.annotate(rank=rank).order_by("-rank", "-last_seen", "-id")
+
+
 class Alert(models.Model):
     fingerprint = models.CharField(max_length=64, db_index=True)
     alert_type = models.CharField(max_length=120)
@@ -208,6 +234,8 @@ class Alert(models.Model):
         # Indexed for SET NULL: deleting alerts (retention) looks up what they inhibit.
     )
 
+    objects = AlertQuerySet.as_manager()
+
     class Meta:
         constraints = [
             # Deduplication is the database's job, not only the service's: two workers
@@ -225,12 +253,38 @@ class Alert(models.Model):
             models.Index(fields=["first_seen"], name="alert_first_seen"),
         ]
 
+    # What may happen to an alert in each status: the service's transitions, the API's
+    # 409s and the console's buttons all ask here. Expiry is an "expire" like a resolve.
+    TRANSITIONS = {
+        "acknowledge": frozenset({Status.ACTIVE, Status.SUPPRESSED}),
+        "resolve": frozenset(OPEN_STATUSES),
+        "suppress": frozenset(OPEN_STATUSES),
+        "expire": frozenset(OPEN_STATUSES),
+    }
+
     def __str__(self) -> str:
         return self.title
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    def refusal(self, action: str) -> str | None:
+        """Why the alert cannot take ``action`` now, in the words a 409 and the console's
+        message use; None when it can."""
+        if self.status in self.TRANSITIONS[action]:
+            return None
+        if action == "acknowledge" and self.status == Status.ACKNOWLEDGED:
+            return f"alert #{self.pk} is already acknowledged by {self.acknowledged_by}"
+        if action in ("resolve", "expire"):
+            return f"alert #{self.pk} is already {self.status}"
+        done = {"acknowledge": "acknowledged", "suppress": "suppressed"}[action]
+        return f"alert #{self.pk} is {self.status}; only open alerts can be {done}"
+
+    @property
+    def actions(self) -> list[str]:
+        """What a responder may do with it now (its page's and its row's buttons)."""
+        return [a for a in ("acknowledge", "resolve", "suppress") if self.refusal(a) is None]
 
     @property
     def held_back(self) -> bool:
@@ -335,12 +389,42 @@ class Silence(models.Model):
 
     def state(self, now=None) -> str:
         """pending (not started), active, or expired: the same bounds as the queryset's."""
-        from django.utils import timezone
-
         now = now or timezone.now()
         if self.ends_at <= now:
             return "expired"
         return "active" if self.starts_at <= now else "pending"
+
+    def is_active(self, at: datetime) -> bool:
+        """Whether it mutes matching alerts at ``at``: within its bounds and, for a weekly
+        window, inside the window (the policies ask this of every silence in force)."""
+        return self.state(at) == "active" and self.in_window(at)
+
+    def in_window(self, at: datetime) -> bool:
+        """Inside the weekly window at ``at`` (always, for a silence without one)."""
+        recurrence = self.recurrence or {}
+        if not recurrence:
+            return True
+        try:
+            zone = ZoneInfo(recurrence.get("timezone") or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        local = at.astimezone(zone)
+        start = self.clock(recurrence.get("start", "00:00"))
+        end = self.clock(recurrence.get("end", "23:59"))
+        weekdays = set(recurrence.get("weekdays") or range(7))
+        moment = local.time()
+        if start <= end:
+            return local.weekday() in weekdays and start <= moment < end
+        # A window over midnight (22:00-02:00) belongs to the day it starts on.
+        if moment >= start:
+            return local.weekday() in weekdays
+        return (local.weekday() - 1) % 7 in weekdays and moment < end
+
+    @staticmethod
+    def clock(text: str) -> time:
+        """A time of day from "HH:MM" (as a recurrence stores it)."""
+        hours, _, minutes = str(text).partition(":")
+        return time(int(hours) % 24, int(minutes or 0) % 60)
 
 
 class RuleState(models.Model):

@@ -32,7 +32,8 @@ from django.utils import timezone
 
 from alerts import recommendations
 from alerts.constants import Category, Severity, parse_category, parse_severity
-from alerts.models import Alert as AlertRecord
+from alerts.models import Alert
+from alerts.spec import AlertSpec
 
 
 class AlertLevel(enum.StrEnum):
@@ -51,10 +52,10 @@ class AlertManager:
         level: AlertLevel | Severity | str = AlertLevel.WARNING,
         channels: list[str] | None = None,
         context: dict[str, Any] | None = None,
-    ) -> AlertRecord:
+    ) -> Alert:
         """Raise an alert and route it; returns the stored alert (a repeat of the same
         message from the same place counts on the open alert instead)."""
-        from alerts.service import Alert, AlertService
+        from alerts.service import AlertService
 
         text = str(message).strip()
         if not text:
@@ -96,7 +97,7 @@ class AlertManager:
             "source": "send_alert",
         }
         return AlertService().create_alert(
-            Alert(
+            AlertSpec(
                 alert_type=alert_type[:120],
                 title=title,
                 message=text,

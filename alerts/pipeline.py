@@ -50,8 +50,7 @@ from alerts.constants import (
     Status,
     parse_category,
 )
-from alerts.models import Alert as AlertRecord
-from alerts.models import AlertEvent
+from alerts.models import Alert, AlertEvent
 from alerts.signals import alert_changed, alert_fired, alert_transition
 from alerts.spec import AlertSpec, fingerprint_of
 from opsconsole.inputguard import INT32_MAX
@@ -90,9 +89,7 @@ class AlertStateError(ValueError):
 
 
 # -- raising ---------------------------------------------------------------------------------
-def raise_alert(
-    spec: AlertSpec, *, actor: str = "system", at: datetime | None = None
-) -> AlertRecord:
+def raise_alert(spec: AlertSpec, *, actor: str = "system", at: datetime | None = None) -> Alert:
     """Open a new alert, or count a repeat of the open one with the same fingerprint.
 
     ``at``: when the source saw the problem (the evaluator's pass time); policies are
@@ -119,7 +116,7 @@ def raise_alert(
             # A savepoint: if another process opens this fingerprint first, the
             # unique constraint stops us and we count a repeat of theirs instead.
             with transaction.atomic():
-                record = AlertRecord.objects.create(
+                record = Alert.objects.create(
                     fingerprint=fingerprint,
                     alert_type=spec.alert_type,
                     title=spec.title[:300],
@@ -169,7 +166,7 @@ def clear_alert(
     data: dict | None = None,
     fingerprint: str | None = None,
     at: datetime | None = None,
-) -> AlertRecord | None:
+) -> Alert | None:
     """Resolve the open alert of this problem because it cleared, if there is one.
 
     Acknowledged, suppressed and held-back alerts resolve too: the problem is gone.
@@ -179,7 +176,7 @@ def clear_alert(
     """
     fingerprint = fingerprint or fingerprint_of(alert_type, resource, _normal_labels(labels or {}))
     alert_id = (
-        AlertRecord.objects.filter(fingerprint=fingerprint, status__in=OPEN_STATUSES)
+        Alert.objects.filter(fingerprint=fingerprint, status__in=OPEN_STATUSES)
         .values_list("pk", flat=True)
         .first()
     )
@@ -191,10 +188,10 @@ def clear_alert(
         return None  # resolved meanwhile
 
 
-def open_alert(alert_type: str, resource: str, labels: dict | None = None) -> AlertRecord | None:
+def open_alert(alert_type: str, resource: str, labels: dict | None = None) -> Alert | None:
     """The open alert of this problem, if any: at most one, by the fingerprint's partial
     unique index."""
-    return AlertRecord.objects.filter(
+    return Alert.objects.filter(
         fingerprint=fingerprint_of(alert_type, resource, _normal_labels(labels or {})),
         status__in=OPEN_STATUSES,
     ).first()
@@ -203,13 +200,13 @@ def open_alert(alert_type: str, resource: str, labels: dict | None = None) -> Al
 # -- lifecycle ---------------------------------------------------------------------------------
 def transition(
     alert_id: int,
-    check: Callable[[AlertRecord], None],
+    check: Callable[[Alert], None],
     changes: dict[str, Any],
     kind: EventKind,
     actor: str,
     reason: str = "",
     data: dict | None = None,
-) -> AlertRecord:
+) -> Alert:
     """Lock the alert, let ``check`` refuse the change, apply it, and write it to the
     timeline; the change is announced after commit."""
     with transaction.atomic():
@@ -227,9 +224,14 @@ def transition(
     return alert
 
 
-def still_open(alert: AlertRecord) -> None:
-    if alert.status not in OPEN_STATUSES:
-        raise AlertStateError(f"alert #{alert.pk} is already {alert.status}")
+def allowing(action: str) -> Callable[[Alert], None]:
+    """A ``transition`` check from the alert's own table (``Alert.refusal``)."""
+
+    def check(alert: Alert) -> None:
+        if (refusal := alert.refusal(action)) is not None:
+            raise AlertStateError(refusal)
+
+    return check
 
 
 def resolve(
@@ -242,7 +244,7 @@ def resolve(
 ):
     return transition(
         alert_id,
-        still_open,
+        allowing("resolve"),
         {
             "status": Status.RESOLVED,
             "resolved_by": actor,
@@ -275,7 +277,7 @@ def reapply_policies(now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     index = inhibition.refreshed_index()
     suppressed = (
-        AlertRecord.objects.filter(status=Status.SUPPRESSED)
+        Alert.objects.filter(status=Status.SUPPRESSED)
         .select_related("rule")
         .only(*_POLICY_FIELDS, "suppressed_by", "suppressed_until", "suppressed_reason")
         .order_by("id")
@@ -284,7 +286,7 @@ def reapply_policies(now: datetime | None = None) -> dict[str, int]:
     held = 0
     if index or policies.any_silence_in_force(now):
         active = (
-            AlertRecord.objects.filter(status=Status.ACTIVE)
+            Alert.objects.filter(status=Status.ACTIVE)
             .select_related("rule")
             .only(*_POLICY_FIELDS)
             .order_by("id")
@@ -379,7 +381,7 @@ def release_inhibited(now: datetime | None = None) -> int:
     """Let go the alerts an inhibition holds whose inhibiting alert closed; run right
     after an alert closes, so its targets need not wait for the next pass."""
     inhibited = list(
-        AlertRecord.objects.filter(status=Status.SUPPRESSED, suppressed_by=INHIBITION_ACTOR)
+        Alert.objects.filter(status=Status.SUPPRESSED, suppressed_by=INHIBITION_ACTOR)
         .select_related("rule")
         .only(*_POLICY_FIELDS, "suppressed_by", "suppressed_until", "suppressed_reason")
         .order_by("id")
@@ -399,7 +401,7 @@ def _source_closed(alert_id: int) -> None:
     wait on, or roll back with, the alerts it held), once per transaction however many
     alerts it closes; if the process dies first, the next pass lets them go."""
     inhibition.note_closed(alert_id)
-    connection = connections[router.db_for_write(AlertRecord)]
+    connection = connections[router.db_for_write(Alert)]
     # (savepoints, func, robust): django-stubs still declares the pairs of Django < 4.2.
     if any(entry[1] is _release_after_commit for entry in connection.run_on_commit):
         return
@@ -420,13 +422,13 @@ def _hold(alert_id: int, hold: policies.Hold, status: str) -> bool:
 def _move(alert_id: int, status: str, changes: dict, kind, actor, reason, data=None) -> bool:
     """``transition`` from ``status`` only: False when the alert moved on meanwhile."""
 
-    def check(alert: AlertRecord) -> None:
+    def check(alert: Alert) -> None:
         if alert.status != status:
             raise AlertStateError(f"alert #{alert.pk} is {alert.status}")
 
     try:
         transition(alert_id, check, changes, kind, actor, reason, data)
-    except (AlertStateError, AlertRecord.DoesNotExist):
+    except (AlertStateError, Alert.DoesNotExist):
         return False
     return True
 
@@ -477,27 +479,27 @@ def _metadata(spec: AlertSpec) -> dict:
     return metadata
 
 
-def _open(fingerprint: str) -> AlertRecord | None:
+def _open(fingerprint: str) -> Alert | None:
     # Only what a repeat needs: in a storm this runs thousands of times a second,
     # and the other columns (metadata, stack traces) load on first use.
     return (
-        AlertRecord.objects.select_for_update()
+        Alert.objects.select_for_update()
         .only(*_REPEAT_FIELDS, "alert_type", "category", "labels")
         .filter(fingerprint=fingerprint, status__in=OPEN_STATUSES)
         .first()
     )
 
 
-def _locked(alert_id: int) -> AlertRecord:
-    alert = AlertRecord.objects.select_for_update().filter(pk=alert_id).first()
+def _locked(alert_id: int) -> Alert:
+    alert = Alert.objects.select_for_update().filter(pk=alert_id).first()
     if alert is None:
-        raise AlertRecord.DoesNotExist(f"no alert #{alert_id}")
+        raise Alert.DoesNotExist(f"no alert #{alert_id}")
     return alert
 
 
 def _count_plain_repeat(
     fingerprint: str, spec: AlertSpec, severity: Severity, now, actor: str
-) -> AlertRecord | None:
+) -> Alert | None:
     """Count a repeat that changes nothing but counters in one statement, or None.
 
     Most firings in a storm are plain repeats: same or lower severity, not coming back
@@ -508,7 +510,7 @@ def _count_plain_repeat(
     general path. On SQLite every write is already serialised and a statement costs
     microseconds, so the general path serves.
     """
-    connection = connections[router.db_for_write(AlertRecord)]
+    connection = connections[router.db_for_write(Alert)]
     if connection.vendor != "postgresql":
         return None
     # Outside a transaction of the caller's the UPDATE is its own transaction, and
@@ -531,7 +533,7 @@ def _count_plain_repeat(
     if row is None:
         return None
     *values, previous_seen = row
-    record = AlertRecord.from_db(connection.alias, attnames, values)
+    record = Alert.from_db(connection.alias, attnames, values)
     if record.notification_count == 2 or now - previous_seen >= DEDUP_EVENT_EVERY:
         _note_repeat(record, actor)
     elif now - previous_seen >= LIVE_REPEAT_EVERY:
@@ -539,7 +541,7 @@ def _count_plain_repeat(
     return record
 
 
-def _note_repeat(alert: AlertRecord, actor: str) -> None:
+def _note_repeat(alert: Alert, actor: str) -> None:
     # Noted on the first repeat and after a quiet spell; in between the count on the
     # alert says it, so a storm does not become thousands of timeline rows.
     with transaction.atomic():
@@ -552,9 +554,7 @@ def _note_repeat(alert: AlertRecord, actor: str) -> None:
         transaction.on_commit(lambda: _announce(alert, event))
 
 
-def _repeat(
-    existing: AlertRecord, spec: AlertSpec, severity: Severity, now, at, actor
-) -> AlertRecord:
+def _repeat(existing: Alert, spec: AlertSpec, severity: Severity, now, at, actor) -> Alert:
     updates: dict[str, Any] = {
         "notification_count": F("notification_count") + 1,
         # Summed in 64 bits and held at the column's top: a burst of large counts
@@ -599,7 +599,7 @@ def _repeat(
     if held_now and hold is not None:
         updates.update(_held_fields(hold, now))
     previous_seen = existing.last_seen
-    AlertRecord.objects.filter(pk=existing.pk).update(**updates)
+    Alert.objects.filter(pk=existing.pk).update(**updates)
     existing.refresh_from_db(fields=[f for f in _REPEAT_FIELDS if f != "id"])
     if escalated or unsuppressed or held_now:
         # What it inhibits may have changed with its severity or its state.
@@ -650,11 +650,11 @@ def _event(alert, kind, actor, reason="", data=None) -> AlertEvent:
     )
     # Receivers (the notifications outbox) write in this same transaction: no change
     # without its messages, no message for a change that rolled back.
-    alert_transition.send(sender=AlertRecord, alert=alert, event=event)
+    alert_transition.send(sender=Alert, alert=alert, event=event)
     return event
 
 
-def _announce(alert: AlertRecord, event: AlertEvent | None, *, fired: bool = False) -> None:
+def _announce(alert: Alert, event: AlertEvent | None, *, fired: bool = False) -> None:
     from alerts.service import AlertService
 
     # Sent as AlertService's: receivers written against seed 001's service keep working.
@@ -698,9 +698,9 @@ def _plain_repeat_statement(severity: Severity, own_commit: bool) -> tuple[str, 
     repeats counted, never a new alert, an escalation or a notification, which take the
     general path and commit as usual.
     """
-    table = AlertRecord._meta.db_table
+    table = Alert._meta.db_table
     # In the model's order, which is the order from_db() reads values in.
-    fields = [f for f in AlertRecord._meta.concrete_fields if f.name in _REPEAT_FIELDS]
+    fields = [f for f in Alert._meta.concrete_fields if f.name in _REPEAT_FIELDS]
     columns = ", ".join(f"a.{f.column}" for f in fields)
     not_worse = [s for s in Severity if SEVERITY_RANK[s] >= SEVERITY_RANK[severity]]
     no_flush_wait = f", {NO_FLUSH_WAIT}" if own_commit else ""

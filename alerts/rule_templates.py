@@ -127,21 +127,19 @@ def enable(key: str, *, actor: str, source: str = "template") -> tuple[AlertRule
     from alerts.configcode import RulesSection
 
     template = BY_KEY[key]
-    history = RulesSection()
     rule = status(template)
     created = rule is None
     if rule is None:
         rule = template_rule(template)
-        rule.enabled = True
-        # The template is the console's own code (tests check each passes the admin's
-        # form); its metric need not have arrived yet, which the form would refuse for
-        # a latency rule.
-        rule.full_clean()
-        rule.save()
-    else:
-        history.baseline_of(rule)
-        if not rule.enabled:
+    with RulesSection().change(rule, actor=actor, source=source):
+        if created:
+            rule.enabled = True
+            # The template is the console's own code (tests check each passes the
+            # admin's form); its metric need not have arrived yet, which the form would
+            # refuse for a latency rule.
+            rule.full_clean()
+            rule.save()
+        elif not rule.enabled:
             rule.enabled = True
             rule.save(update_fields=["enabled", "updated"])
-    history.record(rule, actor=actor, source=source)
     return rule, created

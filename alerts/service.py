@@ -31,13 +31,15 @@ from django.db.models import Count, Sum
 from django.db.models.functions import ExtractHour
 from django.utils import timezone
 
-from alerts import pipeline, recommendations
+from alerts import models, pipeline, recommendations
 from alerts.constants import OPEN_STATUSES, Category, EventKind, Status
-from alerts.models import Alert as AlertRecord
 from alerts.models import AlertRule
 from alerts.pipeline import ALERTS_GROUP, AlertStateError, open_alert
-from alerts.spec import AlertCategory, AlertPriority, fingerprint_of
-from alerts.spec import AlertSpec as Alert
+from alerts.spec import AlertCategory, AlertPriority, AlertSpec, fingerprint_of
+
+# Seed 001's name for the spec of an alert to raise (``Alert(alert_type=..., ...)``);
+# the project calls it AlertSpec and keeps Alert for the stored row (alerts.models).
+Alert = AlertSpec
 
 __all__ = [
     "ALERTS_GROUP",
@@ -45,6 +47,7 @@ __all__ = [
     "AlertCategory",
     "AlertPriority",
     "AlertService",
+    "AlertSpec",
     "AlertStateError",
     "fingerprint_of",
     "open_alert",
@@ -103,7 +106,7 @@ class AlertService:
         self.db = db
 
     # -- raising -------------------------------------------------------------------------
-    def create_alert(self, alert: Alert, *, actor: str = "system") -> AlertRecord:
+    def create_alert(self, alert: AlertSpec, *, actor: str = "system") -> models.Alert:
         """Open a new alert, or count a repeat of the open one with the same fingerprint
         (through the pipeline, like every other source).
 
@@ -125,7 +128,7 @@ class AlertService:
         metadata: dict[str, Any] | None = None,
         category: Category | str = Category.SYSTEM,
         rule: AlertRule | None = None,
-    ) -> AlertRecord:
+    ) -> models.Alert:
         """'High CPU Usage - web-01': 'CPU is at 92% (threshold: 80%, exceeded by 15.0%)'."""
         word, unit = describe_metric(metric_name)
         overage = _overage(current_value, threshold_value)
@@ -134,7 +137,7 @@ class AlertService:
             f"(threshold: {_number(threshold_value)}{unit}, exceeded by {overage:.1f}%)"
         )
         return self.create_alert(
-            Alert(
+            AlertSpec(
                 alert_type=f"high_{metric_name}",
                 title=(
                     f"High {word} Usage - {resource}"
@@ -170,7 +173,7 @@ class AlertService:
         percentile: str = "P95",
         *,
         metadata: dict[str, Any] | None = None,
-    ) -> AlertRecord:
+    ) -> models.Alert:
         """'Slow /api/bookings: P95 api_response_time_ms is 1500 ms (threshold 1000 ms)'.
 
         The percentile is part of what the alert is about: a P95 and a P99 alert on the
@@ -179,7 +182,7 @@ class AlertService:
         overage = _overage(current_value, threshold_value)
         unit = " ms" if metric_name.endswith("_ms") else ""
         return self.create_alert(
-            Alert(
+            AlertSpec(
                 alert_type=f"performance_{metric_name}",
                 title=f"Slow {resource}: {percentile} {metric_name}",
                 message=(
@@ -216,7 +219,7 @@ class AlertService:
         error_count: int = 1,
         *,
         metadata: dict[str, Any] | None = None,
-    ) -> AlertRecord:
+    ) -> models.Alert:
         """One alert per error type and place; repeats add to its error count."""
         category = (
             Category.DATABASE
@@ -229,7 +232,7 @@ class AlertService:
         if error_count > 1:
             impact.append(f"{error_count} errors")
         return self.create_alert(
-            Alert(
+            AlertSpec(
                 alert_type=f"application_error_{error_type}",
                 title=f"{error_type} in {source or 'the application'}",
                 message=f"{error_message} ({', '.join(impact)})" if impact else error_message,
@@ -258,20 +261,10 @@ class AlertService:
     # -- lifecycle -----------------------------------------------------------------------
     def acknowledge_alert(
         self, alert_id: int, acknowledged_by: str, notes: str = ""
-    ) -> AlertRecord:
-        def check(alert: AlertRecord) -> None:
-            if alert.status == Status.ACKNOWLEDGED:
-                raise AlertStateError(
-                    f"alert #{alert.pk} is already acknowledged by {alert.acknowledged_by}"
-                )
-            if alert.status not in OPEN_STATUSES:
-                raise AlertStateError(
-                    f"alert #{alert.pk} is {alert.status}; only open alerts can be acknowledged"
-                )
-
+    ) -> models.Alert:
         return pipeline.transition(
             alert_id,
-            check,
+            pipeline.allowing("acknowledge"),
             {
                 "status": Status.ACKNOWLEDGED,
                 "acknowledged_by": acknowledged_by,
@@ -290,12 +283,12 @@ class AlertService:
         resolution_notes: str = "",
         *,
         data: dict | None = None,
-    ) -> AlertRecord:
+    ) -> models.Alert:
         return pipeline.resolve(alert_id, resolved_by, resolution_notes, data=data)
 
     def suppress_alert(
         self, alert_id: int, suppressed_by: str, reason: str = "", duration_hours: float = 1
-    ) -> AlertRecord:
+    ) -> models.Alert:
         try:
             hours = float(duration_hours)
         except (TypeError, ValueError):
@@ -303,17 +296,11 @@ class AlertService:
         if not 0 < hours <= MAX_SUPPRESS_HOURS:
             raise ValueError(f"duration_hours must be more than 0 and at most {MAX_SUPPRESS_HOURS}")
 
-        def check(alert: AlertRecord) -> None:
-            if alert.status not in OPEN_STATUSES:
-                raise AlertStateError(
-                    f"alert #{alert.pk} is {alert.status}; only open alerts can be suppressed"
-                )
-
         now = timezone.now()
         until = now + timedelta(hours=hours)
         return pipeline.transition(
             alert_id,
-            check,
+            pipeline.allowing("suppress"),
             {
                 "status": Status.SUPPRESSED,
                 "suppressed_by": suppressed_by,
@@ -332,13 +319,13 @@ class AlertService:
         """Close open alerts past their expiry (their TTL): status expired."""
         now = now or timezone.now()
         expired = 0
-        for alert_id in AlertRecord.objects.filter(
+        for alert_id in models.Alert.objects.filter(
             status__in=OPEN_STATUSES, expires_at__lte=now
         ).values_list("pk", flat=True):
             try:
                 pipeline.transition(
                     alert_id,
-                    pipeline.still_open,
+                    pipeline.allowing("expire"),
                     {"status": Status.EXPIRED, "resolved_at": now},
                     EventKind.EXPIRED,
                     "system",
@@ -358,7 +345,7 @@ class AlertService:
         # would count only the open ones beyond it, so the period stops there and says so.
         covered = min(days, settings.ALERT_RETENTION_DAYS)
         since = timezone.now() - timedelta(days=covered)
-        alerts = AlertRecord.objects.filter(first_seen__gte=since)
+        alerts = models.Alert.objects.filter(first_seen__gte=since)
         types = Counter(dict(alerts.values_list("alert_type").annotate(n=Count("id")).order_by()))
         severities = dict(alerts.values_list("severity").annotate(n=Count("id")).order_by())
         hourly = [0] * 24
@@ -423,7 +410,7 @@ class StoredMetadata(dict):
     context, not a change of the alert). ``["recommendations"]`` reads the alert's
     recommendations, kept in their own field, as seed 001's tests read them."""
 
-    def __init__(self, alert: AlertRecord, values: dict | None):
+    def __init__(self, alert: models.Alert, values: dict | None):
         super().__init__(values or {})
         self._alert = alert
 
@@ -436,7 +423,7 @@ class StoredMetadata(dict):
         return self[key] if key in self or key == "recommendations" else default
 
     def _store(self) -> None:
-        AlertRecord.objects.filter(pk=self._alert.pk).update(metadata=dict(self))
+        models.Alert.objects.filter(pk=self._alert.pk).update(metadata=dict(self))
 
     def __setitem__(self, key, value):
         super().__setitem__(key, value)

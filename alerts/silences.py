@@ -5,7 +5,7 @@ Asked through ``alerts.policies``, the one place the pipeline consults."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.constants import MATCHER_FIELDS
@@ -22,7 +22,7 @@ def matching(silences: list[Silence], fields: dict[str, str], now: datetime) -> 
     ``fields``: alert_type, resource, severity, category, and ``label:<name>`` entries.
     """
     for silence in silences:
-        if _in_window(silence, now) and all(matcher_matches(m, fields) for m in silence.matchers):
+        if silence.is_active(now) and all(matcher_matches(m, fields) for m in silence.matchers):
             return silence
     return None
 
@@ -61,27 +61,6 @@ def matcher_matches(matcher: dict, fields: dict[str, str]) -> bool:
         # On RE2: linear in the resource name's length whatever the pattern.
         return patterns.fullmatch(wanted, actual)
     return actual == wanted
-
-
-def _in_window(silence: Silence, now: datetime) -> bool:
-    recurrence = silence.recurrence or {}
-    if not recurrence:
-        return True
-    try:
-        zone = ZoneInfo(recurrence.get("timezone") or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = now.astimezone(zone)
-    start = _clock(recurrence.get("start", "00:00"))
-    end = _clock(recurrence.get("end", "23:59"))
-    weekdays = set(recurrence.get("weekdays") or range(7))
-    moment = local.time()
-    if start <= end:
-        return local.weekday() in weekdays and start <= moment < end
-    # A window over midnight (22:00-02:00) belongs to the day it starts on.
-    if moment >= start:
-        return local.weekday() in weekdays
-    return (local.weekday() - 1) % 7 in weekdays and moment < end
 
 
 RECURRENCE_KEYS = {"weekdays", "start", "end", "timezone"}
@@ -139,6 +118,4 @@ def check_recurrence(recurrence) -> dict:
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):[0-5]\d")
 
 
-def _clock(text: str) -> time:
-    hours, _, minutes = str(text).partition(":")
-    return time(int(hours) % 24, int(minutes or 0) % 60)
+_clock = Silence.clock

@@ -28,8 +28,10 @@ from opsconsole.configcode import (
     ConfigError,
     LineDict,
     LineList,
+    form_errors,
     is_reference,
-    named_items,
+    named_list,
+    pruned,
     resolve_references,
 )
 from opsconsole.scrubbing import is_secret_key
@@ -71,13 +73,6 @@ def snapshot(endpoint: ServiceEndpoint) -> dict:
     return {name: values[name] for name in FIELDS}
 
 
-def _form_errors(form, item: LineDict, label: str, errors: list[ConfigError]) -> None:
-    for name, messages in form.errors.items():
-        where = item.line_of(name) if name in item else item.line
-        prefix = f"{label}: {name}: " if name != "__all__" else f"{label}: "
-        errors.extend(ConfigError(where, prefix + str(message)) for message in messages)
-
-
 class EndpointsSection:
     name = "endpoints"
     permission = "healthchecks.change_serviceendpoint"
@@ -103,8 +98,8 @@ class EndpointsSection:
         return items
 
     def plan(self, value: Any, *, prune: bool, errors: list[ConfigError]) -> list[Change]:
+        items = named_list(self.name, value, "endpoint", errors)
         if not isinstance(value, LineList):
-            errors.append(ConfigError(getattr(value, "line", 0), "endpoints must be a list"))
             return []
         existing = {
             endpoint.name: endpoint
@@ -116,8 +111,6 @@ class EndpointsSection:
             if isinstance(item, LineDict) and isinstance(item.get("name"), str)
         }
         planned: list[tuple[str | None, Change]] = []
-        items = named_items(value, "endpoint", errors)
-        seen = {name for name, _ in items}
         for _, item in items:
             found = self._plan_one(item, existing, named, errors)
             if found is not None:
@@ -125,11 +118,8 @@ class EndpointsSection:
         _refuse_loops(value, existing, errors)
         changes = _parents_first([change for _, change in planned], planned)
         if prune:
-            for name, endpoint in sorted(existing.items()):
-                if name not in seen:
-                    changes.append(
-                        Change(self.name, "delete", repr(name), apply=_deleter(endpoint.pk))
-                    )
+            seen = {name for name, _ in items}
+            changes.extend(pruned(self.name, existing, seen, lambda e: _deleter(e.pk)))
         return changes
 
     def _plan_one(
@@ -194,7 +184,7 @@ class EndpointsSection:
             return None
         form = ServiceEndpointForm(data=as_form_data(desired), instance=endpoint)
         if not form.is_valid():
-            _form_errors(form, item, label, errors)
+            form_errors(form, item, label, errors)
             return None
         if endpoint is None:
             return later_parent, Change(

@@ -17,8 +17,9 @@ from django.utils import timezone
 
 from alerts import pipeline
 from alerts.constants import OPEN_STATUSES, Category
-from alerts.models import Alert as AlertRecord
-from alerts.service import Alert, fingerprint_of, priority_for_overage
+from alerts.models import Alert
+from alerts.service import fingerprint_of, priority_for_overage
+from alerts.spec import AlertSpec
 from metrics.ingest import Batch, ingest
 
 SLOW_QUERY_ALERT = "database_slow_query"
@@ -136,7 +137,7 @@ def alert_slow_queries() -> int:
         current.add(fingerprint_of(SLOW_QUERY_ALERT, DATABASE_RESOURCE, labels))
         overage = (query["seconds"] - threshold) / threshold * 100
         pipeline.raise_alert(
-            Alert(
+            AlertSpec(
                 alert_type=SLOW_QUERY_ALERT,
                 title=f"Slow database query (pid {query['pid']})",
                 message=(
@@ -163,7 +164,7 @@ def alert_slow_queries() -> int:
             ),
             actor="healthchecks",
         )
-    for alert in AlertRecord.objects.filter(alert_type=SLOW_QUERY_ALERT, status__in=OPEN_STATUSES):
+    for alert in Alert.objects.filter(alert_type=SLOW_QUERY_ALERT, status__in=OPEN_STATUSES):
         if alert.fingerprint not in current:
             pipeline.clear_alert(
                 SLOW_QUERY_ALERT,

@@ -19,8 +19,7 @@ from django.utils import timezone
 
 from alerts import pipeline
 from alerts.constants import OPEN_STATUSES
-from alerts.models import DEFAULT_LATENCY_MIN_SAMPLES
-from alerts.models import Alert as AlertRecord
+from alerts.models import DEFAULT_LATENCY_MIN_SAMPLES, Alert
 from alerts.service import AlertService
 from healthchecks.models import LatencySample
 
@@ -119,7 +118,7 @@ class LatencyMonitor:
                     metadata={"window_seconds": LAG_WINDOW_SECONDS, **fig},
                 )
                 done[source] = "fired"
-        open_alerts = AlertRecord.objects.filter(
+        open_alerts = Alert.objects.filter(
             alert_type=f"performance_{LAG_METRIC}", status__in=OPEN_STATUSES
         )
         for alert in open_alerts:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from alerts import pipeline
 from alerts.constants import Category, Severity
-from alerts.spec import AlertSpec as Alert
+from alerts.spec import AlertSpec
 from healthchecks.models import ServiceEndpoint
 from healthchecks.runner import gap_cutoff
 from healthchecks.state import mark_unknown
@@ -62,7 +62,7 @@ def watch(now: datetime | None = None) -> list[str]:
     if problems:
         mark_unknown(stale, "monitoring gap: the checks stopped running", now)
         pipeline.raise_alert(
-            Alert(
+            AlertSpec(
                 alert_type=GAP_ALERT,
                 title="Monitoring gap: the console is not watching",
                 message="; ".join(problems),

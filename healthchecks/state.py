@@ -30,7 +30,7 @@ from alerts import pipeline, policies
 from alerts.constants import Category, EventKind, Severity, Status
 from alerts.models import AlertEvent
 from alerts.pipeline import open_alert
-from alerts.spec import AlertSpec as Alert
+from alerts.spec import AlertSpec
 from healthchecks import signals
 from healthchecks.constants import Outcome, State
 from healthchecks.models import CheckResult, Flip, ServiceEndpoint
@@ -285,8 +285,8 @@ def _alert(pairs, transitions: list[Transition], now: datetime) -> None:
         _cycle_graph.reset(token)
 
 
-def _down_alert(endpoint: ServiceEndpoint) -> Alert:
-    return Alert(
+def _down_alert(endpoint: ServiceEndpoint) -> AlertSpec:
+    return AlertSpec(
         alert_type=DOWN_ALERT,
         title=f"{endpoint.name} is down",
         message=f"{endpoint.name} is down: {endpoint.last_error or 'check failed'}",
@@ -306,8 +306,8 @@ def _down_alert(endpoint: ServiceEndpoint) -> Alert:
     )
 
 
-def _slow_alert(endpoint: ServiceEndpoint) -> Alert:
-    return Alert(
+def _slow_alert(endpoint: ServiceEndpoint) -> AlertSpec:
+    return AlertSpec(
         alert_type=SLOW_ALERT,
         title=f"{endpoint.name} is degraded",
         message=f"{endpoint.name} is degraded: {endpoint.last_error}",

@@ -245,29 +245,25 @@ class RoutingRuleAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context=extra)
 
     # Every edit leaves a version (who, when, what changed) in the configuration history,
-    # recorded once the channels (saved after the rule itself) are in place.
+    # taken once the channels are in place: the admin saves the rule and then its
+    # channels (right after, in the same request), so both are saved in save_related.
     def save_model(self, request, obj, form, change):
-        stored = RoutingRule.objects.filter(pk=obj.pk).first() if change else None
-        if stored is not None:
-            routing_history().baseline_of(stored)
-        super().save_model(request, obj, form, change)
+        pass
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        routing_history().record(form.instance, actor=request.user.get_username(), source="admin")
+        actor = request.user.get_username()
+        with routing_history().change(form.instance, actor=actor, source="admin"):
+            super().save_model(request, form.instance, form, change)
+            super().save_related(request, form, formsets, change)
 
     def delete_model(self, request, obj):
-        routing_history().record(
-            obj, actor=request.user.get_username(), source="admin", deleted=True
-        )
-        super().delete_model(request, obj)
+        with routing_history().removal(obj, actor=request.user.get_username(), source="admin"):
+            super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
-        for rule in queryset:
-            routing_history().record(
-                rule, actor=request.user.get_username(), source="admin", deleted=True
-            )
-        super().delete_queryset(request, queryset)
+        actor = request.user.get_username()
+        with routing_history().removal(queryset, actor=actor, source="admin"):
+            super().delete_queryset(request, queryset)
 
 
 @admin.register(Notification)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import ConfigDict
@@ -35,7 +35,7 @@ from notifications.models import (
     default_group_by,
 )
 from notifications.notifiers import available_kinds
-from opsconsole.apitools import RowId, RowRef, answers
+from opsconsole.apitools import RowId, RowRef, answers, one_or_404
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role
@@ -212,10 +212,7 @@ def test_channel(request, channel_id: RowId):
 
 
 def _channel(channel_id: int) -> NotificationChannel:
-    channel = NotificationChannel.objects.filter(pk=channel_id).first()
-    if channel is None:
-        raise HttpError(404, f"no channel #{channel_id}")
-    return channel
+    return one_or_404(NotificationChannel, f"channel #{channel_id}", pk=channel_id)
 
 
 # -- routing rules --------------------------------------------------------------------------
@@ -307,18 +304,14 @@ def _save_rule(rule: RoutingRule | None, fields: dict, *, actor: str) -> Routing
     if problems := routing_rule_problems(fields):
         raise HttpError(422, "; ".join(problems))
     channels = fields.pop("channels", None)
-    history = routing_history()
-    if rule is not None:
-        history.baseline_of(rule)
     rule = rule or RoutingRule()
-    for name, value in fields.items():
-        setattr(rule, name, value)
     try:
-        with transaction.atomic():
+        with routing_history().change(rule, actor=actor, source="api"):
+            for name, value in fields.items():
+                setattr(rule, name, value)
             rule.save()
             if channels is not None:
                 rule.channels.set(channels)
-            history.record(rule, actor=actor, source="api")
     except IntegrityError:
         raise HttpError(422, f"a routing rule named {rule.name!r} already exists") from None
     return rule
@@ -375,19 +368,13 @@ def update_routing_rule(request, rule_id: RowId, payload: RoutingRulePatch):
 def delete_routing_rule(request, rule_id: RowId):
     """Delete a routing rule (kept in the configuration history)."""
     rule = _rule(rule_id)
-    with transaction.atomic():
-        routing_history().record(
-            rule, actor=request.user.get_username(), source="api", deleted=True
-        )
+    with routing_history().removal(rule, actor=request.user.get_username(), source="api"):
         rule.delete()
     return Status(204, None)
 
 
 def _rule(rule_id: int) -> RoutingRule:
-    rule = RoutingRule.objects.filter(pk=rule_id).first()
-    if rule is None:
-        raise HttpError(404, f"no routing rule #{rule_id}")
-    return rule
+    return one_or_404(RoutingRule, f"routing rule #{rule_id}", pk=rule_id)
 
 
 # -- the delivery log -----------------------------------------------------------------------

@@ -26,9 +26,8 @@ from opsconsole.configcode import (
     Change,
     ConfigError,
     LineDict,
-    LineList,
     is_reference,
-    named_items,
+    plan_named,
     resolve_references,
 )
 from opsconsole.scrubbing import is_secret_key
@@ -69,6 +68,7 @@ def _problem_line(problem: str, item: LineDict) -> int:
 
 class ChannelsSection:
     name = "channels"
+    what = "channel"
 
     def export(self) -> list[dict]:
         items = []
@@ -104,24 +104,13 @@ class ChannelsSection:
         return (channel.secret_refs or {}).get(key) or default_reference(channel.name, key)
 
     def plan(self, value: Any, *, prune: bool, errors: list[ConfigError]) -> list[Change]:
-        if not isinstance(value, LineList):
-            errors.append(ConfigError(getattr(value, "line", 0), "channels must be a list"))
-            return []
         existing = {channel.name: channel for channel in NotificationChannel.objects.all()}
-        changes: list[Change] = []
-        items = named_items(value, "channel", errors)
-        seen = {name for name, _ in items}
-        for name, item in items:
-            change = self._plan_item(name, item, existing.get(name), errors)
-            if change is not None:
-                changes.append(change)
-        if prune:
-            for name, channel in sorted(existing.items()):
-                if name not in seen:
-                    changes.append(Change(self.name, "delete", repr(name), apply=_deleter(channel)))
-        return changes
+        return plan_named(self, value, existing, prune=prune, errors=errors)
 
-    def _plan_item(
+    def deleter(self, channel: NotificationChannel):
+        return _deleter(channel)
+
+    def plan_item(
         self,
         name: str,
         item: LineDict,
@@ -331,10 +320,13 @@ ROUTING_FIELDS: dict[str, Any] = {
 
 class RoutingSection(versions.VersionedSection):
     name = "routing"
+    what = "routing rule"
+    model = RoutingRule
     permission = "notifications.change_routingrule"
 
     def __init__(self) -> None:
         self._file_channels: set[str] = set()
+        self._known_channels: set[str] = set()
 
     # -- history ----------------------------------------------------------------------
     def snapshot(self, rule: RoutingRule) -> dict:
@@ -346,8 +338,8 @@ class RoutingSection(versions.VersionedSection):
         rule = RoutingRule.objects.filter(pk=int(object_key)).first()
         if snapshot is None:
             if rule is not None:
-                self.record(rule, actor=actor, source="rollback", deleted=True)
-                rule.delete()
+                with self.removal(rule, actor=actor, source="rollback"):
+                    rule.delete()
             return
         names = list(snapshot.get("channels") or [])
         channels = list(NotificationChannel.objects.filter(name__in=names))
@@ -359,19 +351,17 @@ class RoutingSection(versions.VersionedSection):
         fields["channels"] = channels
         if problems := routing_rule_problems(fields):
             raise versions.RollbackError(f"that version is no longer valid: {'; '.join(problems)}")
-        if rule is not None:
-            self.baseline_of(rule)
-        else:
+        if rule is None:
             rule = RoutingRule(pk=int(object_key))  # the same id, so its history continues
         clash = RoutingRule.objects.filter(name=fields["name"]).exclude(pk=rule.pk).first()
         if clash is not None:
             raise versions.RollbackError(f"another routing rule is now named {clash.name!r}")
-        for key, value in fields.items():
-            if key != "channels":
-                setattr(rule, key, value)
-        rule.save()
-        rule.channels.set(channels)
-        self.record(rule, actor=actor, source="rollback")
+        with self.change(rule, actor=actor, source="rollback"):
+            for key, value in fields.items():
+                if key != "channels":
+                    setattr(rule, key, value)
+            rule.save()
+            rule.channels.set(channels)
 
     # -- files ------------------------------------------------------------------------
     def export(self) -> list[dict]:
@@ -396,88 +386,69 @@ class RoutingSection(versions.VersionedSection):
         }
 
     def plan(self, value: Any, *, prune: bool, errors: list[ConfigError]) -> list[Change]:
-        if not isinstance(value, LineList):
-            errors.append(ConfigError(getattr(value, "line", 0), "routing must be a list"))
-            return []
         existing = {rule.name: rule for rule in RoutingRule.objects.prefetch_related("channels")}
         stored_channels = set(NotificationChannel.objects.values_list("name", flat=True))
-        known_channels = stored_channels | self._file_channels
-        changes: list[Change] = []
-        items = named_items(value, "routing rule", errors)
-        seen = {name for name, _ in items}
-        for name, item in items:
-            label = f"routing rule {name!r}"
-            found = [
-                ConfigError(item.line_of(key), f"{label}: unknown field {key!r}")
-                for key in item
-                if key not in ROUTING_FIELDS
-            ]
-            desired = {
-                key: _plain(item.get(key, default)) for key, default in ROUTING_FIELDS.items()
-            }
-            found.extend(_type_errors(desired, item, label))
-            if found:
-                errors.extend(found)
-                continue
-            names = desired["channels"]
-            if missing := [n for n in names if n not in known_channels]:
-                errors.append(
-                    ConfigError(
-                        item.line_of("channels"),
-                        f"{label}: no channel named {', '.join(map(repr, missing))}",
-                    )
+        self._known_channels = stored_channels | self._file_channels
+        return plan_named(self, value, existing, prune=prune, errors=errors)
+
+    def plan_item(
+        self, name: str, item: LineDict, rule: RoutingRule | None, errors: list[ConfigError]
+    ) -> Change | None:
+        label = f"routing rule {name!r}"
+        found = [
+            ConfigError(item.line_of(key), f"{label}: unknown field {key!r}")
+            for key in item
+            if key not in ROUTING_FIELDS
+        ]
+        desired = {key: _plain(item.get(key, default)) for key, default in ROUTING_FIELDS.items()}
+        found.extend(_type_errors(desired, item, label))
+        if found:
+            errors.extend(found)
+            return None
+        names = desired["channels"]
+        if missing := [n for n in names if n not in self._known_channels]:
+            errors.append(
+                ConfigError(
+                    item.line_of("channels"),
+                    f"{label}: no channel named {', '.join(map(repr, missing))}",
                 )
-                continue
-            # Channels are checked by name above; the rest as the API and admin check it.
-            problems = routing_rule_problems({**desired, "channels": []})
-            for problem in problems:
-                key = problem.split(":", 1)[0]
-                where = item.line_of(key) if key in item else item.line
-                errors.append(ConfigError(where, f"{label}: {problem}"))
-            if problems:
-                continue
-            desired["channels"] = sorted(names)
-            rule = existing.get(name)
-            if rule is None:
-                changes.append(
-                    Change(self.name, "create", repr(name), apply=self._saver(None, desired))
-                )
-                continue
-            before = self.snapshot(rule)
-            diff = {k: (before[k], desired[k]) for k in ROUTING_FIELDS if before[k] != desired[k]}
-            if diff:
-                changes.append(
-                    Change(self.name, "update", repr(name), diff, apply=self._saver(rule, desired))
-                )
-        if prune:
-            for name, rule in sorted(existing.items()):
-                if name not in seen:
-                    changes.append(
-                        Change(self.name, "delete", repr(name), apply=self._deleter(rule))
-                    )
-        return changes
+            )
+            return None
+        # Channels are checked by name above; the rest as the API and admin check it.
+        problems = routing_rule_problems({**desired, "channels": []})
+        for problem in problems:
+            key = problem.split(":", 1)[0]
+            where = item.line_of(key) if key in item else item.line
+            errors.append(ConfigError(where, f"{label}: {problem}"))
+        if problems:
+            return None
+        desired["channels"] = sorted(names)
+        if rule is None:
+            return Change(self.name, "create", repr(name), apply=self._saver(None, desired))
+        before = self.snapshot(rule)
+        diff = {k: (before[k], desired[k]) for k in ROUTING_FIELDS if before[k] != desired[k]}
+        if not diff:
+            return None
+        return Change(self.name, "update", repr(name), diff, apply=self._saver(rule, desired))
 
     def _saver(self, rule: RoutingRule | None, desired: dict):
         def apply(actor: str) -> None:
-            target = rule
-            if target is not None:
-                self.baseline_of(target)
-            else:
-                target = RoutingRule()
-            for key, value in desired.items():
-                if key != "channels":
-                    setattr(target, key, value)
-            target.save()
-            # Looked up now: the channels section of the same file has been applied.
-            target.channels.set(NotificationChannel.objects.filter(name__in=desired["channels"]))
-            self.record(target, actor=actor, source="import")
+            target = rule if rule is not None else RoutingRule()
+            with self.change(target, actor=actor, source="import"):
+                for key, value in desired.items():
+                    if key != "channels":
+                        setattr(target, key, value)
+                target.save()
+                # Looked up now: the channels section of the same file has been applied.
+                names = desired["channels"]
+                target.channels.set(NotificationChannel.objects.filter(name__in=names))
 
         return apply
 
-    def _deleter(self, rule: RoutingRule):
+    def deleter(self, rule: RoutingRule):
         def apply(actor: str) -> None:
-            self.record(rule, actor=actor, source="import", deleted=True)
-            rule.delete()
+            with self.removal(rule, actor=actor, source="import"):
+                rule.delete()
 
         return apply
 

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from alerts import pipeline
 from alerts.constants import Status
-from alerts.models import Alert as AlertRecord
+from alerts.models import Alert
 from alerts.pipeline import open_alert
 from alerts.spec import AlertSpec
 from notifications.models import (
@@ -138,9 +138,7 @@ def _renew(n: Notification, token: uuid.UUID) -> tuple[bool, str | None]:
             return False, None
         if n.alert_id is None:
             return True, None
-        return True, AlertRecord.objects.filter(pk=n.alert_id).values_list(
-            "status", flat=True
-        ).first()
+        return True, Alert.objects.filter(pk=n.alert_id).values_list("status", flat=True).first()
     with server_cursor(connection) as cursor:
         cursor.execute(_renew_statement(), [lease_until, n.pk, token], prepare=True)
         row = cursor.fetchone()
@@ -149,7 +147,7 @@ def _renew(n: Notification, token: uuid.UUID) -> tuple[bool, str | None]:
 
 @functools.cache
 def _renew_statement() -> str:
-    table, alerts = Notification._meta.db_table, AlertRecord._meta.db_table
+    table, alerts = Notification._meta.db_table, Alert._meta.db_table
     return (
         f"UPDATE {table} SET lease_until = %s FROM {NO_FLUSH_WAIT} "
         f"WHERE id = %s AND status = '{DeliveryStatus.SENDING}' AND claim_token = %s "

@@ -66,7 +66,7 @@ def shared_key_check(app_configs=None, **kwargs):
     from django.core import checks
 
     shared = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
-    if not (shared and settings.SECRET_KEY_GENERATED) or settings.TESTING:
+    if not (shared and settings.SECRET_KEY_GENERATED):
         return []
     return [
         checks.Warning(

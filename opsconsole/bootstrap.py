@@ -26,21 +26,27 @@ _ADMIN_APPS = (
 )
 
 
+def grant_role_permissions() -> list[str]:
+    """Each role's group with the admin permissions it carries (made if missing)."""
+    done = []
+    for role, name in GROUP_NAMES.items():
+        group, created = Group.objects.get_or_create(name=name)
+        if created:
+            done.append(f"created group {name}")
+        if role == Role.ADMIN:
+            perms = Permission.objects.filter(content_type__app_label__in=_ADMIN_APPS)
+        else:
+            perms = Permission.objects.filter(
+                content_type__app_label__in=_ADMIN_APPS, codename__startswith="view_"
+            )
+        group.permissions.set(perms)
+    return done
+
+
 def load_defaults() -> list[str]:
     """Create what a fresh console needs; safe to run on every start (idempotent)."""
-    done = []
     with transaction.atomic():
-        for role, name in GROUP_NAMES.items():
-            group, created = Group.objects.get_or_create(name=name)
-            if created:
-                done.append(f"created group {name}")
-            if role == Role.ADMIN:
-                perms = Permission.objects.filter(content_type__app_label__in=_ADMIN_APPS)
-            else:
-                perms = Permission.objects.filter(
-                    content_type__app_label__in=_ADMIN_APPS, codename__startswith="view_"
-                )
-            group.permissions.set(perms)
+        done = grant_role_permissions()
         # Before the rules: the inhibition defaults are for a console without alerts.
         done.extend(_default_inhibitions())
         done.extend(_default_rules())

@@ -195,6 +195,74 @@ def named_items(value: LineList, what: str, errors: list[ConfigError]):
     return items
 
 
+class NamedSection(Protocol):
+    """A section that is a list of named items (rules, channels, ...), for ``plan_named``:
+    ``what`` one item is called in messages, ``plan_item(name, item, stored, errors)``
+    its change (None when there is nothing to do or its problems are in ``errors``;
+    ``stored``: the item of that name, or None) and ``deleter(stored)`` what deletes one."""
+
+    name: str
+    what: str
+
+    def plan_item(
+        self, name: str, item: LineDict, stored: Any, errors: list[ConfigError]
+    ) -> Change | None: ...
+
+    def deleter(self, stored: Any) -> Callable[[str], None]: ...
+
+
+def plan_named(
+    section: NamedSection,
+    value: Any,
+    existing: dict[str, Any],
+    *,
+    prune: bool,
+    errors: list[ConfigError],
+) -> list[Change]:
+    """The section's plan: each item's change, then with ``prune`` a delete of each stored
+    item (``existing``, by name) the list no longer names, in name order."""
+    items = named_list(section.name, value, section.what, errors)
+    planned = (section.plan_item(n, item, existing.get(n), errors) for n, item in items)
+    changes = [found for found in planned if found is not None]
+    if prune:
+        seen = {name for name, _ in items}
+        changes.extend(pruned(section.name, existing, seen, section.deleter))
+    return changes
+
+
+def named_list(
+    section: str, value: Any, what: str, errors: list[ConfigError]
+) -> list[tuple[str, LineDict]]:
+    """``named_items`` of a section's value, or none and an error if it is not a list."""
+    if not isinstance(value, LineList):
+        errors.append(ConfigError(getattr(value, "line", 0), f"{section} must be a list"))
+        return []
+    return named_items(value, what, errors)
+
+
+def pruned(
+    section: str,
+    existing: dict[str, Any],
+    seen: set[str],
+    deleter: Callable[[Any], Callable[[str], None]],
+) -> list[Change]:
+    """Deletes of the stored items a file no longer names (an import with --prune)."""
+    return [
+        Change(section, "delete", repr(name), apply=deleter(obj))
+        for name, obj in sorted(existing.items())
+        if name not in seen
+    ]
+
+
+def form_errors(form, item: LineDict, label: str, errors: list[ConfigError]) -> None:
+    """A model form's errors at the lines of the fields they name (the item's own line
+    for the form's general errors)."""
+    for name, messages in form.errors.items():
+        where = item.line_of(name) if name in item else item.line
+        prefix = f"{label}: {name}: " if name != "__all__" else f"{label}: "
+        errors.extend(ConfigError(where, prefix + str(message)) for message in messages)
+
+
 @dataclass
 class Change:
     section: str

@@ -46,9 +46,6 @@ except OSError as exc:
         f"OPSCONSOLE_VAR_DIR={str(VAR_DIR)!r} cannot be used: {exc.strerror}"
     ) from None
 
-# Set by tests/conftest.py before settings load: tasks run inline, fast hashing.
-TESTING = envbool("OPSCONSOLE_TESTING", False)
-
 DEBUG = envbool("DEBUG", False)
 
 
@@ -195,10 +192,6 @@ if REDIS_URL:
             },
         }
     }
-elif TESTING:
-    # Unit tests run in one process; the cross-process embedded layer is exercised by
-    # the browser tests, which run the real console.
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 else:
     # A second SQLite file carries group_send between the workers and daphne; it is
     # kept apart from the main database so its polling never waits on metric writes.
@@ -228,13 +221,6 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "opsconsole",
-        }
-    }
-elif TESTING:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "OPTIONS": {"MAX_ENTRIES": CACHE_MAX_ENTRIES},
         }
     }
 else:
@@ -273,7 +259,7 @@ Q_CLUSTER = {
     # q2's 0.5 s is a fifth of an idle console's CPU. Task timeouts are counted in
     # these cycles too, which 2 s resolves well enough for a 120 s timeout.
     "guard_cycle": 2,
-    "sync": TESTING or envbool("Q_SYNC", False),
+    "sync": envbool("Q_SYNC", False),
 }
 if Q_BROKER == "redis":
     Q_CLUSTER["redis"] = REDIS_URL
@@ -289,8 +275,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-if TESTING:
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Failed logins are throttled per account and per address (django-axes): after
 # LOGIN_FAILURE_LIMIT failures either is refused, even with the right password, for
 # LOGIN_LOCKOUT_MINUTES or until an admin deletes its access attempt (README, "Roles").

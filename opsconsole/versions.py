@@ -1,17 +1,21 @@
 """Version history of configuration items, and rolling back to an earlier version.
 
-Whoever saves a versioned item (the admin, the API, ``import_config``, a rollback)
-calls ``record`` with the item's snapshot, the same fields a configuration file holds.
-A section that keeps history registers with ``opsconsole.configcode.register_section``
-and also provides ``snapshot(obj)``, ``restore(object_key, snapshot, actor)`` and a
+Every edit path (the admin, the API, ``import_config``, a rule template, a rollback)
+saves a versioned item inside its section's ``change(obj)`` (or ``changes(queryset)``
+for a bulk update, ``removal(obj)`` for a delete): one version per change, with the
+item's snapshot, the same fields a configuration file holds. A section that keeps
+history registers with ``opsconsole.configcode.register_section`` and also provides its
+``model``, ``snapshot(obj)``, ``restore(object_key, snapshot, actor)`` and a
 ``permission`` (e.g. ``alerts.change_alertrule``) needed to roll back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 
 from opsconsole.configcode import registered_sections
 from opsconsole.models import ConfigVersion
@@ -74,9 +78,54 @@ def record(
 
 class VersionedSection:
     """History for a config section whose objects have a pk and a name: the section
-    gives ``name`` and ``snapshot(obj)``, this records versions of its objects."""
+    gives ``name``, ``model`` and ``snapshot(obj)``, this records versions of its objects.
+
+    ``change``, ``changes`` and ``removal`` are the service every edit path uses; the
+    lower-level ``baseline``/``record`` are theirs."""
 
     name: str
+    model: type[models.Model]
+
+    @contextmanager
+    def change(self, obj, *, actor: str, source: str) -> Iterator[Any]:
+        """One edit of ``obj`` (an unsaved instance for a new item), saved by the block.
+
+        On entry the item as the database holds it becomes the baseline if it has no
+        version yet (so this edit has a diff and a rollback target): read from the
+        database, so a form that already wrote its values onto ``obj`` does not spoil
+        it. On leaving, one version of the saved item (none if nothing changed); the
+        save and its version are one transaction."""
+        with transaction.atomic():
+            if obj.pk is not None:
+                self._baseline_stored([obj.pk])
+            yield obj
+            self.record(obj, actor=actor, source=source)
+
+    @contextmanager
+    def changes(self, queryset, *, actor: str, source: str) -> Iterator[None]:
+        """A bulk edit of ``queryset`` by the block (an ``update()``, which sends no
+        signal): each item's baseline first, then one version of each that changed."""
+        with transaction.atomic():
+            keys = list(queryset.values_list("pk", flat=True))
+            self._baseline_stored(keys)
+            yield
+            for obj in self.model._default_manager.filter(pk__in=keys):
+                self.record(obj, actor=actor, source=source)
+
+    @contextmanager
+    def removal(self, objs: Iterable[Any] | Any, *, actor: str, source: str) -> Iterator[None]:
+        """The deletion of one item or several by the block: recorded first, while each
+        still has its id (a deleted item's version is what brings it back), undone with
+        the block if it fails."""
+        items = [objs] if isinstance(objs, models.Model) else list(objs)
+        with transaction.atomic():
+            for obj in items:
+                self.record(obj, actor=actor, source=source, deleted=True)
+            yield
+
+    def _baseline_stored(self, keys: list[Any]) -> None:
+        for stored in self.model._default_manager.filter(pk__in=keys):
+            self.baseline_of(stored)
 
     def snapshot(self, obj) -> dict:
         raise NotImplementedError

@@ -50,6 +50,17 @@ def mallory(db):
 
 
 @pytest.fixture
+def admin_client(client, alice):
+    """The test client logged in as alice, her Admins group holding the permissions a
+    console's first start grants (the default rules and routes are not made)."""
+    from opsconsole.bootstrap import grant_role_permissions
+
+    grant_role_permissions()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
 def token_for(db):
     """token_for(user, "read,ingest") -> the raw bearer token."""
     from opsconsole.models import ApiToken

@@ -40,7 +40,7 @@ def test_the_list_is_most_severe_first_and_filters(carol, token_for, api_client,
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"status": "sleeping"}, "status must be open or one of"),
+        ({"status": "sleeping"}, "status must be open, all or one of"),
         ({"severity": "urgent"}, "unknown severity 'urgent'"),
         ({"category": "weather"}, "category must be one of"),
     ],

@@ -7,7 +7,7 @@ import multiprocessing
 import pytest
 from django.db import connection, connections
 
-from alerts.models import Alert as AlertRecord
+from alerts.models import Alert
 
 FIRINGS_PER_PROCESS = 40
 
@@ -36,7 +36,7 @@ def test_two_processes_firing_one_fingerprint_make_one_alert():
     for worker in workers:
         worker.join(60)
         assert worker.exitcode == 0
-    alert = AlertRecord.objects.get()
+    alert = Alert.objects.get()
     assert seen[0] == seen[1] == [alert.pk]
     assert alert.notification_count == 2 * FIRINGS_PER_PROCESS
 
@@ -68,4 +68,4 @@ def test_a_counted_repeat_leaves_the_session_waiting_for_its_commits():
         assert _synchronous_commit() == "on"
     first.refresh_from_db()
     assert first.notification_count == 9
-    assert AlertRecord.objects.count() == 1
+    assert Alert.objects.count() == 1

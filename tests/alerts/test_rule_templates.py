@@ -21,13 +21,6 @@ URL = "/admin/alerts/alertrule/templates/"
 NAMES = [t.name for t in rule_templates.TEMPLATES]
 
 
-@pytest.fixture
-def admin_client(client, alice):
-    load_defaults()  # the roles' permissions (and the default rules)
-    client.force_login(alice)
-    return client
-
-
 def test_nothing_runs_until_a_template_is_enabled():
     load_defaults()
     assert not AlertRule.objects.filter(name__in=NAMES).exists()

@@ -80,3 +80,25 @@ def test_recommendations_are_specific_to_the_error(error_type, message, expected
         error_type=error_type, error_message=message, source="api", affected_endpoint="GET /x"
     )
     assert expected in " ".join(alert.recommendations)
+
+
+def test_the_seeds_alert_is_the_spec_and_the_row_keeps_its_own_name():
+    """One name per concept: ``Alert`` in ``alerts.service`` is seed 001's spelling of
+    ``AlertSpec`` (what to raise), ``alerts.models.Alert`` the stored row."""
+    from alerts.service import Alert as SeedAlert
+    from alerts.service import AlertCategory, AlertPriority
+    from alerts.spec import AlertSpec
+
+    assert SeedAlert is AlertSpec and SeedAlert is not Alert
+    spec = SeedAlert(
+        alert_type="database_slow_query",
+        title="Slow Database Query on Bookings Table",
+        message="Query took 5.23 seconds (threshold: 1.0s, exceeded by 423%)",
+        priority=AlertPriority.HIGH,
+        category=AlertCategory.DATABASE,
+        resource="bookings table",
+        affected_users=15,
+    )
+    stored = AlertService().create_alert(spec)
+    assert isinstance(stored, Alert)
+    assert (stored.severity, stored.category, stored.affected_users) == ("error", "database", 15)

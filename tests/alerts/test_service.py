@@ -9,8 +9,8 @@ from django.db import IntegrityError, transaction
 from django.test import TestCase
 from django.utils import timezone
 
+from alerts import models
 from alerts.constants import EventKind, Severity, Status, parse_severity
-from alerts.models import Alert as AlertRecord
 from alerts.models import AlertEvent, AlertRule
 from alerts.service import (
     Alert,
@@ -73,7 +73,7 @@ def test_the_same_problem_again_counts_on_the_open_alert(service):
     second = service.create_system_alert("cpu_percent", 96, 80, "test-server")
     assert first.pk == second.pk
     assert second.notification_count == 2 and second.value == 96
-    assert AlertRecord.objects.count() == 1
+    assert models.Alert.objects.count() == 1
     kinds = list(second.events.values_list("kind", flat=True))
     assert kinds == [EventKind.FIRED, EventKind.DEDUPLICATED]
     # A third repeat within the minute is counted, not written to the timeline again.
@@ -88,7 +88,7 @@ def test_a_repeat_adds_errors_keeps_the_most_users_and_notes_a_quiet_spell(servi
     service.create_application_error_alert(
         "TimeoutError", "upstream timed out", source="api", affected_users=3, error_count=4
     )
-    AlertRecord.objects.filter(pk=first.pk).update(last_seen=timezone.now() - timedelta(minutes=5))
+    models.Alert.objects.filter(pk=first.pk).update(last_seen=timezone.now() - timedelta(minutes=5))
     again = service.create_application_error_alert(
         "TimeoutError", "timed out again", source="api", affected_users=2, error_count=1
     )
@@ -116,7 +116,7 @@ def test_after_resolve_a_new_occurrence_opens_a_new_alert(service):
 
 def test_the_database_allows_one_open_alert_per_fingerprint(service):
     alert = service.create_system_alert("cpu_percent", 95, 80, "web-01")
-    duplicate = AlertRecord(
+    duplicate = models.Alert(
         fingerprint=alert.fingerprint,
         alert_type=alert.alert_type,
         title="dup",
@@ -169,7 +169,7 @@ def test_impossible_transitions_are_refused_and_change_nothing(service):
 def test_a_suppressed_alert_that_fires_after_its_window_is_active_again(service):
     alert = service.create_system_alert("cpu_percent", 95, 80, "web-01")
     service.suppress_alert(alert.pk, suppressed_by="bob", duration_hours=1)
-    AlertRecord.objects.filter(pk=alert.pk).update(
+    models.Alert.objects.filter(pk=alert.pk).update(
         suppressed_until=timezone.now() - timedelta(seconds=1)
     )
     again = service.create_system_alert("cpu_percent", 96, 80, "web-01")
@@ -287,7 +287,7 @@ def test_patterns_over_a_period(service):
     a = service.create_system_alert("cpu_percent", 95, 80, "web-01", rule=rule)
     service.create_system_alert("cpu_percent", 96, 80, "web-01", rule=rule)
     b = service.create_system_alert("disk_usage_percent", 95, 90, "db-01")
-    AlertRecord.objects.filter(pk=a.pk).update(first_seen=now - timedelta(minutes=30))
+    models.Alert.objects.filter(pk=a.pk).update(first_seen=now - timedelta(minutes=30))
     service.acknowledge_alert(a.pk, acknowledged_by="bob")
     service.resolve_alert(a.pk, resolved_by="bob")
     service.resolve_alert(b.pk, resolved_by="system")

@@ -114,6 +114,22 @@ def test_an_alert_outside_the_page_filters_is_marked_not_to_be_inserted(client, 
     assert 'data-match="0"' in frame
 
 
+def test_a_live_page_filtered_by_resource_takes_it_anywhere_in_the_name(client, carol):
+    """The API's and the page's rule (``alerts.filtering``): db finds orders-DB-02."""
+    client.force_login(carol)
+
+    async def then(page):
+        frames = []
+        for resource in ("orders-DB-02", "web-01"):
+            await sync_to_async(raise_alert)(f"Slow on {resource}", "error", resource)
+            frames.append(await page.receive_from(timeout=5))
+        return frames
+
+    inside, outside = _open("/ws/alerts/?resource=db", client, then)
+    assert "orders-DB-02" in inside and 'data-match="1"' in inside
+    assert "web-01" in outside and 'data-match="0"' in outside
+
+
 def test_a_reconnecting_console_catches_up_on_what_it_missed(client, carol):
     kept = raise_alert("Was open when the page loaded")
     cursor = kept.events.order_by("-id").first().pk

@@ -10,13 +10,6 @@ from opsconsole.bootstrap import load_defaults
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, alice):
-    load_defaults()
-    client.force_login(alice)
-    return client
-
-
 def _endpoint(**overrides):
     data = {
         "name": "chat-service",

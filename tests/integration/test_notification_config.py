@@ -10,7 +10,6 @@ import yaml
 from django.core.management import CommandError, call_command
 
 from notifications.models import NotificationChannel, RoutingRule
-from opsconsole.bootstrap import load_defaults
 from opsconsole.models import ConfigVersion
 
 pytestmark = pytest.mark.django_db
@@ -201,13 +200,6 @@ def test_an_import_records_a_routing_version_with_its_actor(env, tmp_path):
     (version,) = routing_versions(RoutingRule.objects.get())
     assert (version.actor, version.source) == ("ci-deploy", "import")
     assert version.snapshot["channels"] == ["ops-hook"]
-
-
-@pytest.fixture
-def admin_client(client, alice):
-    load_defaults()
-    client.force_login(alice)
-    return client
 
 
 def _routing_form(**fields) -> dict:

@@ -13,18 +13,6 @@ ADD_URL = "/admin/notifications/notificationchannel/add/"
 LIST_URL = "/admin/notifications/notificationchannel/"
 
 
-@pytest.fixture
-def admin_client(client, alice):
-    from django.contrib.auth.models import Group, Permission
-
-    # The Admins group's permissions, as a console's first start grants them.
-    Group.objects.get(name="Admins").permissions.set(
-        Permission.objects.filter(content_type__app_label__in=["alerts", "notifications"])
-    )
-    client.force_login(alice)
-    return client
-
-
 def _channel_form(**overrides):
     data = {
         "name": "ops-slack",

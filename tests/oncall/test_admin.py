@@ -11,17 +11,6 @@ from oncall.models import ContactMethod
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, alice):
-    from django.contrib.auth.models import Group, Permission
-
-    Group.objects.get(name="Admins").permissions.set(
-        Permission.objects.filter(content_type__app_label__in=["oncall", "notifications"])
-    )
-    client.force_login(alice)
-    return client
-
-
 def test_the_admin_lists_and_opens_what_on_call_keeps(admin_client, bob):
     schedule = editing.save_schedule(
         {

@@ -16,13 +16,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin_client(client, alice):
-    load_defaults()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
 def rule(admin_client):
     response = admin_client.post("/admin/alerts/alertrule/add/", _rule(threshold="80"))
     assert response.status_code == 302

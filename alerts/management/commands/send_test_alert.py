@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from alerts.constants import parse_severity
-from alerts.service import Alert, AlertService
+from alerts.service import AlertService
+from alerts.spec import AlertSpec
 
 
 class Command(BaseCommand):
@@ -18,7 +19,7 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         alert = AlertService().create_alert(
-            Alert(
+            AlertSpec(
                 alert_type="test_alert",
                 title=f"Test alert ({chosen}) - {resource}",
                 message=message,
