@@ -22,9 +22,9 @@ from alerts.models import Alert, AlertEvent, AlertRule, InhibitionRule, RuleStat
 from alerts.service import AlertService, AlertStateError
 from metrics.catalog import KNOWN, parse_key
 from metrics.models import Metric
-from metrics.templatetags.units import exact_value
 from opsconsole.broken import BrokenFilter, broken_display
 from opsconsole.moments import moment
+from opsconsole.units import exact_value
 
 METRIC_KINDS = {
     AlertRule.Kind.SYSTEM_METRIC,

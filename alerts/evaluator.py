@@ -36,8 +36,8 @@ from alerts.service import Alert, AlertService, _overage, priority_for_overage
 from metrics.catalog import parse_key
 from metrics.ingest import get_latest
 from metrics.models import Host, Metric, MetricSample, MinuteRollup, ProcessSample
-from metrics.templatetags.units import humanize_value
 from opsconsole.bounds import stored_problems
+from opsconsole.units import humanize_value
 
 logger = logging.getLogger(__name__)
 
