@@ -17,11 +17,13 @@ class AlertsConfig(AppConfig):
         from opsconsole.ticker import register_job
 
         register_series("alerts", exposition.alert_series)
-        # The Hosts page's open-alerts column (metrics does not import alerts).
-        from alerts.console import open_alerts_by_host
-        from metrics.fleet import register_open_alerts
+        # The Hosts page's open-alerts column and the System Monitor's links from each
+        # gauge to its alerts (metrics does not import alerts).
+        from alerts.console import gauge_alerts, open_alerts_by_host
+        from metrics.fleet import register_gauge_alerts, register_open_alerts
 
         register_open_alerts(open_alerts_by_host)
+        register_gauge_alerts(gauge_alerts)
         register_section(RulesSection())
         register_section(SilencesSection())
         register_section(InhibitionsSection())

@@ -20,8 +20,8 @@ class HealthchecksConfig(AppConfig):
         from alerts.policies import register_dependency
         from alerts.readings import register_check_source
         from healthchecks import exposition, latency, panels, state
-        from healthchecks.readings import CheckResults
         from healthchecks.configcode import EndpointsSection
+        from healthchecks.readings import CheckResults
         from metrics.signals import samples_ingested
         from opsconsole.configcode import register_section
         from opsconsole.exposition import register_series
