@@ -27,6 +27,7 @@ class AlertsConfig(AppConfig):
         register_section(RulesSection())
         register_section(SilencesSection())
         register_section(InhibitionsSection())
+        _register_with_the_console()
 
         register_job(
             "alerts.evaluate",
@@ -36,6 +37,27 @@ class AlertsConfig(AppConfig):
         )
         register_job("alerts.cleanup", "alerts.tasks.cleanup", lambda: 3600)
         samples_ingested.connect(_evaluate_soon, dispatch_uid="alerts.evaluate_after_ingest")
+
+
+def _register_with_the_console() -> None:
+    """What the project's library does with alerts, which it does not import: an
+    unhandled error becomes an alert, a person's action on one is audited, and a fresh
+    console gets the default inhibition and threshold rules (inhibitions first: they are
+    for a console without alerts)."""
+    from alerts import defaults, inhibition, pipeline
+    from alerts.service import AlertService
+    from alerts.signals import alert_changed
+    from opsconsole import audit, errors
+    from opsconsole.bootstrap import register_defaults
+
+    errors.register_error_alerts(
+        lambda **fields: AlertService().create_application_error_alert(**fields)
+    )
+    alert_changed.connect(audit.record_alert_action, dispatch_uid="audit.alert_changed")
+    register_defaults("alerts.inhibitions", inhibition.load_default_rules)
+    register_defaults("alerts.rules", defaults.threshold_rules)
+    # The signals go out as AlertService's, as seed 001's receivers expect.
+    pipeline.announce_as(AlertService)
 
 
 def _evaluate_soon(sender, **kwargs):

@@ -42,6 +42,10 @@ class HealthchecksConfig(AppConfig):
         # Service rules read check results through alerts.readings (alerts does not
         # import this app).
         register_check_source(CheckResults())
+        from healthchecks.config import endpoints_from_environment
+        from opsconsole.bootstrap import register_defaults
+
+        register_defaults("healthchecks.endpoints", endpoints_from_environment)
         register_section(EndpointsSection())
         register_series("endpoints", exposition.endpoint_series)
         # Seed 000's widgets: Data Source Pulse and Security Vault Status.

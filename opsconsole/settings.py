@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "healthchecks",
     "notifications",
     "oncall",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
