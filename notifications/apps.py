@@ -16,6 +16,7 @@ class NotificationsConfig(AppConfig):
         from opsconsole.panels import register_live_panel, register_panel
         from opsconsole.ticker import register_job
 
+        # With NOTIFY_INLINE (tests, scripts) the outbox sends committed rows itself.
         outbox.send_inline_with(delivery.deliver_batch)
         # Inside the alert's transaction: the outbox rows commit or roll back with it.
         alert_transition.connect(routing.on_transition, dispatch_uid="notifications.route")
