@@ -65,8 +65,10 @@ fuzz: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py
 
+# ruff, then the import contracts in pyproject.toml (the apps' one-way order).
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # mypy with django-stubs over every app; what it checks is [tool.mypy] in pyproject.toml.
 typecheck: $(DEV_STAMP)

@@ -20,9 +20,9 @@ from alerts.constants import INHIBITION_ACTOR, OPEN_STATUSES, EventKind, Status
 from alerts.forms import AlertRuleForm, InhibitionRuleForm, SilenceForm
 from alerts.models import Alert, AlertEvent, AlertRule, InhibitionRule, RuleState, Silence
 from alerts.service import AlertService, AlertStateError
-from metrics.templatetags.units import exact_value
 from opsconsole.broken import BrokenFilter, broken_display
 from opsconsole.moments import moment
+from opsconsole.units import exact_value
 
 PREVIEW_HOURS = [1, 6, 24, 72, 168]
 

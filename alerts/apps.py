@@ -17,18 +17,24 @@ class AlertsConfig(AppConfig):
         from opsconsole.ticker import register_job
 
         register_series("alerts", exposition.alert_series)
-        # The Hosts page's open-alerts column (metrics does not import alerts).
-        from alerts.console import open_alerts_by_host
-        from metrics.fleet import register_open_alerts
+        # The Hosts page's open-alerts column and the System Monitor's links from each
+        # gauge to its alerts (metrics does not import alerts).
+        from alerts.console import gauge_alerts, open_alerts_by_host
+        from metrics.fleet import register_gauge_alerts, register_open_alerts
 
         register_open_alerts(open_alerts_by_host)
-        from alerts.evaluator import evaluation_warnings
+        register_gauge_alerts(gauge_alerts)
+        # Compaction keeps the narrow samples the longest enabled rule window reads.
+        from alerts.evaluator import evaluation_warnings, longest_window_seconds
+        from metrics.samples import register_reach
         from opsconsole.panels import register_warnings
 
+        register_reach(longest_window_seconds)
         register_warnings(evaluation_warnings)
         register_section(RulesSection())
         register_section(SilencesSection())
         register_section(InhibitionsSection())
+        _register_with_the_console()
 
         register_job(
             "alerts.evaluate",
@@ -43,6 +49,27 @@ class AlertsConfig(AppConfig):
 
         samples_ingested.connect(mark_changed, dispatch_uid="alerts.mark_changed")
         samples_ingested.connect(_evaluate_soon, dispatch_uid="alerts.evaluate_after_ingest")
+
+
+def _register_with_the_console() -> None:
+    """What the project's library does with alerts, which it does not import: an
+    unhandled error becomes an alert, a person's action on one is audited, and a fresh
+    console gets the default inhibition and threshold rules (inhibitions first: they are
+    for a console without alerts)."""
+    from alerts import defaults, inhibition, pipeline
+    from alerts.service import AlertService
+    from alerts.signals import alert_changed
+    from opsconsole import audit, errors
+    from opsconsole.bootstrap import register_defaults
+
+    errors.register_error_alerts(
+        lambda **fields: AlertService().create_application_error_alert(**fields)
+    )
+    alert_changed.connect(audit.record_alert_action, dispatch_uid="audit.alert_changed")
+    register_defaults("alerts.inhibitions", inhibition.load_default_rules)
+    register_defaults("alerts.rules", defaults.threshold_rules)
+    # The signals go out as AlertService's, as seed 001's receivers expect.
+    pipeline.announce_as(AlertService)
 
 
 def _evaluate_soon(sender, **kwargs):

@@ -45,15 +45,15 @@ from django.db.models import Count, DateTimeField, F, Max, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from alerts import pipeline, policies, recommendations
+from alerts import pipeline, policies, readings, recommendations
 from alerts.constants import SEVERITY_RANK, EventKind, Severity, Status
 from alerts.models import AlertEvent, AlertRule, RuleState
 from alerts.service import Alert, AlertService, _overage, priority_for_overage
 from metrics.catalog import parse_key
 from metrics.ingest import get_latest, latest_cache_key
 from metrics.models import Host, Metric, MetricSample, MinuteRollup, ProcessSample
-from metrics.templatetags.units import humanize_value
 from opsconsole.bounds import stored_problems
+from opsconsole.units import humanize_value
 
 logger = logging.getLogger(__name__)
 
@@ -185,6 +185,17 @@ def enabled_rules(version: tuple | None = None) -> list[AlertRule]:
             rule._stored_problems = stored_problems(rule, AlertRule.BOUNDED_FIELDS)
         _rules_cache = (version, rules)
     return list(_rules_cache[1])
+
+
+def longest_window_seconds() -> int:
+    """The longest window an enabled rule reads of the samples table (process and
+    service rules read tables of their own)."""
+    longest = (
+        AlertRule.objects.filter(enabled=True)
+        .exclude(kind__in=[AlertRule.Kind.PROCESS_METRIC, AlertRule.Kind.SERVICE_HEALTH])
+        .aggregate(longest=Max("window_seconds"))["longest"]
+    )
+    return int(longest or 0)
 
 
 def evaluate(now: datetime | None = None, *, full: bool = False) -> PassResult:
@@ -610,25 +621,16 @@ class Evaluator:
         (avg, max, min, last) or the failed checks (count, or rate per second)."""
         if not rules:
             return []
-        from healthchecks.models import CheckResult, ServiceEndpoint
-
-        endpoints = ServiceEndpoint.objects.filter(enabled=True).only("id", "name", "retries")
         names = {r.service for r in rules}
-        if "*" not in names:
-            endpoints = endpoints.filter(name__in=names)
-        by_id = {e.pk: e for e in endpoints}
+        by_id = readings.endpoints(None if "*" in names else names)
         if not by_id:
             return []
         longest = max(r.window_seconds or 60 for r in rules)
         results: dict[int, list] = defaultdict(list)
-        for endpoint_id, at, outcome, response_ms, error in (
-            CheckResult.objects.filter(
-                endpoint_id__in=list(by_id), time__gte=self.now - timedelta(seconds=longest)
-            )
-            .order_by("time")
-            .values_list("endpoint_id", "time", "outcome", "response_ms", "error")
+        for endpoint_id, at, failed, response_ms, error in readings.checks(
+            list(by_id), since=self.now - timedelta(seconds=longest)
         ):
-            results[endpoint_id].append((at, outcome, response_ms, error))
+            results[endpoint_id].append((at, failed, response_ms, error))
         observations = []
         for rule in rules:
             try:
@@ -1282,7 +1284,7 @@ class ServiceReading(NamedTuple):
 
 
 def service_value(rule: AlertRule, checks: list[tuple], retries: int = 0) -> ServiceReading | None:
-    """A service rule's reading of the (time, outcome, response_ms[, error]) checks in
+    """A service rule's reading of the (time, failed, response_ms[, error]) checks in
     its window: the failed checks (count, or rate per second) or the response time in ms.
 
     A response-time rule (seed 002's ``max_response_time_ms``) also reads the endpoint
@@ -1290,11 +1292,9 @@ def service_value(rule: AlertRule, checks: list[tuple], retries: int = 0) -> Ser
     endpoint itself turns DOWN: the answers a failing service does give (a fast HTTP 500)
     must not make it look healthy. None when there is nothing to read: no check in the
     window (the monitoring-gap alert says so), or no response time and not down."""
-    from healthchecks.constants import Outcome
-
     if not checks:
         return None
-    failed = sum(1 for c in checks if c[1] == Outcome.FAIL)
+    failed = sum(1 for c in checks if c[1])
     times = [c[2] for c in checks if c[2] is not None]
     unit = service_unit(rule)
     match rule.aggregation:
@@ -1321,11 +1321,9 @@ def service_value(rule: AlertRule, checks: list[tuple], retries: int = 0) -> Ser
 
 def _down(checks: list[tuple], retries: int) -> str:
     """Why the newest ``retries + 1`` checks say the endpoint is down, or ""."""
-    from healthchecks.constants import Outcome
-
     needed = retries + 1
     newest = checks[-needed:]
-    if len(newest) < needed or any(c[1] != Outcome.FAIL for c in newest):
+    if len(newest) < needed or not all(c[1] for c in newest):
         return ""
     what = "the last check failed" if needed == 1 else f"the last {needed} checks failed"
     error = newest[-1][3] if len(newest[-1]) > 3 else ""

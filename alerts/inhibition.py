@@ -37,6 +37,7 @@ from django.db.models.signals import post_delete, post_save
 
 from alerts import silences
 from alerts.constants import INHIBITION_ACTOR, OPEN_STATUSES, Status
+from alerts.matching import fields_of
 from alerts.models import Alert, AlertRule, InhibitionRule
 
 # Seeded on a fresh console and by migration on existing ones; editable and
@@ -251,8 +252,6 @@ SOURCE_FIELDS = (
 def read_index() -> Index:
     """The enabled rules and their open sources, read now: two queries (one if no rule
     is enabled)."""
-    from alerts.policies import fields_of
-
     index = Index(rules=list(InhibitionRule.objects.filter(enabled=True).order_by("name")))
     if not index.rules:
         return index

@@ -654,14 +654,22 @@ def _event(alert, kind, actor, reason="", data=None) -> AlertEvent:
     return event
 
 
-def _announce(alert: Alert, event: AlertEvent | None, *, fired: bool = False) -> None:
-    from alerts.service import AlertService
+# The sender of alert_fired / alert_changed: AlertService (set by the alerts app's
+# ready(); alerts.service builds on this module), so receivers written against seed
+# 001's service, ``sender=AlertService``, keep working.
+_sender: type = Alert
 
-    # Sent as AlertService's: receivers written against seed 001's service keep working.
+
+def announce_as(sender: type) -> None:
+    global _sender
+    _sender = sender
+
+
+def _announce(alert: Alert, event: AlertEvent | None, *, fired: bool = False) -> None:
     if fired:
-        alert_fired.send(sender=AlertService, alert=alert)
+        alert_fired.send(sender=_sender, alert=alert)
     elif event is not None:
-        alert_changed.send(sender=AlertService, alert=alert, event=event)
+        alert_changed.send(sender=_sender, alert=alert, event=event)
     # Outside subscribers (seed 002's Redis channel), when there is a Redis.
     broadcast.publish(alert, event, fired=fired)
     publish_now(

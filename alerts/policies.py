@@ -21,20 +21,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 
 from alerts import inhibition, silences
-from alerts.constants import (
-    DEPENDENCY_ACTOR,
-    INHIBITION_ACTOR,
-    POLICY_ACTORS,
-    SILENCE_ACTOR,
-    is_no_data,
-)
-from alerts.models import AlertRule, Silence
+from alerts.constants import DEPENDENCY_ACTOR, INHIBITION_ACTOR, POLICY_ACTORS, SILENCE_ACTOR
+from alerts.matching import fields_of as fields_of  # read as policies.fields_of too
+from alerts.models import Silence
 
 logger = logging.getLogger(__name__)
 
@@ -73,41 +67,6 @@ def register_dependency(resolver: Resolver) -> None:
 def unregister_dependency(resolver: Resolver) -> None:
     if resolver in _dependencies:
         _dependencies.remove(resolver)
-
-
-def fields_of(alert) -> dict[str, str]:
-    """What matchers read of an alert or a spec: alert_type, resource, severity,
-    category, and ``label:<name>`` entries."""
-    return {
-        "alert_type": str(alert.alert_type),
-        "resource": str(alert.resource),
-        "severity": str(alert.severity),
-        "category": str(getattr(alert.category, "value", alert.category)),
-        "rule_kind": _rule_kind(alert),
-        **{f"label:{k}": str(v) for k, v in (alert.labels or {}).items()},
-    }
-
-
-NO_DATA_KIND = "no_data"
-_NO_RULE = object()
-
-
-def _rule_kind(alert) -> str:
-    """The kind of the rule that raised the alert ("absence"), "no_data" for the alert of
-    a firing rule whose data stopped, "" for alerts no rule raised. Reads no row when
-    the rule came with the alert (a spec, ``select_related``); else the process's map
-    of rule kinds."""
-    if is_no_data(alert):
-        return NO_DATA_KIND
-    rule_id: Any = getattr(alert, "rule_id", _NO_RULE)  # an id, None, or none at all
-    if rule_id is _NO_RULE:  # a spec carries its rule
-        rule = getattr(alert, "rule", None)
-        return str(rule.kind) if rule is not None else ""
-    if rule_id is None:
-        return ""
-    if type(alert).rule.is_cached(alert):
-        return str(alert.rule.kind) if alert.rule is not None else ""
-    return _rule_kinds().get(rule_id, "")
 
 
 def hold_for(
@@ -185,31 +144,6 @@ def _silences_in_force(at: datetime) -> list[Silence]:
     with _cache_lock:
         _cached = (now, at, found)
     return found
-
-
-_kinds: tuple[float, dict[int, str]] | None = None
-
-
-def _rule_kinds() -> dict[int, str]:
-    global _kinds
-    now = time.monotonic()
-    with _cache_lock:
-        kinds = _kinds if settings.CONFIG_CACHE_SECONDS else None
-    if kinds is not None and now - kinds[0] < settings.CONFIG_CACHE_SECONDS:
-        return kinds[1]
-    found = dict(AlertRule.objects.values_list("id", "kind"))
-    with _cache_lock:
-        _kinds = (now, found)
-    return found
-
-
-def forget_rule_kinds(**kwargs) -> None:
-    global _kinds
-    with _cache_lock:
-        _kinds = None
-
-
-post_save.connect(forget_rule_kinds, sender=AlertRule, dispatch_uid="policies.rule_saved")
 
 
 def forget_silences(**kwargs) -> None:

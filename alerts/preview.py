@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from alerts import readings
 from alerts.evaluator import (
     METRIC_KINDS,
     _aggregate,
@@ -325,23 +326,15 @@ def _process_samples(rule: AlertRule, start: datetime, end: datetime) -> list[_T
 
 def _check_results(rule: AlertRule, start: datetime, end: datetime) -> list[_Timed]:
     """Per endpoint the rule watches, its check results from a window before ``start``."""
-    from healthchecks.models import CheckResult, ServiceEndpoint
-
-    endpoints = ServiceEndpoint.objects.filter(enabled=True)
-    if rule.service != "*":
-        endpoints = endpoints.filter(name=rule.service)
-    names, retries = {}, {}
-    for pk, name, tolerated in endpoints.values_list("pk", "name", "retries"):
-        names[pk], retries[pk] = name, tolerated
+    endpoints = readings.endpoints(None if rule.service == "*" else [rule.service])
+    names = {pk: e.name for pk, e in endpoints.items()}
+    retries = {pk: e.retries for pk, e in endpoints.items()}
     since = start - timedelta(seconds=rule.window_seconds or 60)
     per_endpoint: dict[int, list] = defaultdict(list)
-    for endpoint_id, at, outcome, response_ms, error in (
-        CheckResult.objects.filter(endpoint_id__in=list(names), time__gte=since, time__lte=end)
-        .order_by("time")
-        .values_list("endpoint_id", "time", "outcome", "response_ms", "error")
-        .iterator(chunk_size=5000)
+    for endpoint_id, at, failed, response_ms, error in readings.checks(
+        list(names), since=since, until=end
     ):
-        per_endpoint[endpoint_id].append((at, outcome, response_ms, error))
+        per_endpoint[endpoint_id].append((at, failed, response_ms, error))
     unit = service_unit(rule)
 
     def reader(tolerated: int) -> Callable[[list], tuple[float | None, str]]:

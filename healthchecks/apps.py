@@ -18,8 +18,10 @@ class HealthchecksConfig(AppConfig):
 
     def ready(self) -> None:
         from alerts.policies import register_dependency
+        from alerts.readings import register_check_source
         from healthchecks import exposition, latency, panels, state
         from healthchecks.configcode import EndpointsSection
+        from healthchecks.readings import CheckResults
         from metrics.signals import samples_ingested
         from opsconsole.configcode import register_section
         from opsconsole.exposition import register_series
@@ -37,6 +39,13 @@ class HealthchecksConfig(AppConfig):
         samples_ingested.connect(latency.on_ingest, dispatch_uid="healthchecks.ingest_latency")
         # An endpoint's alerts wait while its parent is down, whatever raised them.
         register_dependency(state.dependency_of)
+        # Service rules read check results through alerts.readings (alerts does not
+        # import this app).
+        register_check_source(CheckResults())
+        from healthchecks.config import endpoints_from_environment
+        from opsconsole.bootstrap import register_defaults
+
+        register_defaults("healthchecks.endpoints", endpoints_from_environment)
         register_section(EndpointsSection())
         register_series("endpoints", exposition.endpoint_series)
         # Seed 000's widgets: Data Source Pulse and Security Vault Status.

@@ -23,6 +23,7 @@ from healthchecks.constants import Kind
 from healthchecks.models import ServiceEndpoint
 from healthchecks.probes import UnsafeTarget, validate_url
 from healthchecks.state import disable
+from opsconsole.bootstrap import DefaultsError
 from opsconsole.bounds import stored_problems
 
 _OPTION_FIELDS = {
@@ -38,7 +39,7 @@ _OPTION_FIELDS = {
 }
 
 
-class EndpointConfigError(ValueError):
+class EndpointConfigError(DefaultsError):
     pass
 
 
@@ -192,3 +193,19 @@ def import_endpoints(text: str | None = None, *, retire: bool = False) -> Import
                 removed_from_environment=now
             )
     return Imported(created, updated, len(removed), restored)
+
+
+def endpoints_from_environment() -> list[str]:
+    """SERVICE_ENDPOINTS from the environment, created or updated on every start (a
+    first-run default the app registers with ``opsconsole.bootstrap``)."""
+    done = import_endpoints(retire=True)
+    return [
+        f"{n} service endpoints {verb}"
+        for n, verb in (
+            (done.created, "created"),
+            (done.updated, "updated"),
+            (done.restored, "enabled again"),
+            (done.disabled, "disabled: SERVICE_ENDPOINTS no longer names them"),
+        )
+        if n
+    ]

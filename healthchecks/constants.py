@@ -23,6 +23,11 @@ class State(models.TextChoices):
     DOWN = "down", "Down"
 
 
+# The alert types a service endpoint's checks raise (resource: the endpoint's name).
+DOWN_ALERT = "service_down"
+SLOW_ALERT = "service_slow"
+
+
 class Outcome(models.TextChoices):
     """What one check found, before retries turn it into a state."""
 

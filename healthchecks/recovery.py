@@ -24,7 +24,8 @@ from django.utils import timezone
 
 from alerts.constants import EventKind
 from alerts.models import AlertEvent
-from healthchecks.constants import DEFAULT_RECOVERY_ACTIONS, NOTIFY_ADMIN
+from alerts.pipeline import open_alert
+from healthchecks.constants import DEFAULT_RECOVERY_ACTIONS, DOWN_ALERT, NOTIFY_ADMIN
 from healthchecks.models import ServiceEndpoint
 from healthchecks.probes import UnsafeTarget, validate_url
 
@@ -38,8 +39,6 @@ def actions_of(endpoint: ServiceEndpoint) -> list[str]:
 
 def run_recovery(endpoint: ServiceEndpoint) -> list[AlertEvent]:
     """Run the endpoint's actions in order until one succeeds; one timeline entry each."""
-    from healthchecks.state import DOWN_ALERT, open_alert
-
     alert = open_alert(DOWN_ALERT, endpoint.name)
     events = []
     for action in actions_of(endpoint):

@@ -32,16 +32,15 @@ from alerts.models import AlertEvent
 from alerts.pipeline import open_alert
 from alerts.spec import AlertSpec
 from healthchecks import signals
-from healthchecks.constants import Outcome, State
+from healthchecks.constants import DOWN_ALERT, SLOW_ALERT, Outcome, State
 from healthchecks.models import CheckResult, Flip, ServiceEndpoint
 from healthchecks.probes import ProbeResult
+from healthchecks.recovery import run_recovery
 from opsconsole.live import publish_now
 
 logger = logging.getLogger(__name__)
 
 SERVICES_GROUP = "services"
-DOWN_ALERT = "service_down"
-SLOW_ALERT = "service_slow"
 ACTOR = "healthchecks"
 _ENDPOINT_FIELDS = [
     "state",
@@ -153,8 +152,6 @@ def apply_results(
             changes = [(t.endpoint, t.old, t.new, t.reason) for t in transitions]
             transaction.on_commit(lambda: signals.announce(changes, now))
     if recover:
-        from healthchecks.recovery import run_recovery
-
         for endpoint in recover:
             run_recovery(endpoint)
     return transitions

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from metrics.templatetags.units import humanize_value
+from opsconsole.units import humanize_value
 
 # Drawn about 300-600 px wide: a small view box keeps the 11 px axis labels readable.
 WIDTH, HEIGHT = 360, 150

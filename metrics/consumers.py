@@ -10,7 +10,7 @@ from collections import OrderedDict
 from channels.db import database_sync_to_async
 from django.template.loader import render_to_string
 
-from alerts.console import gauge_alerts
+from metrics.fleet import gauge_alerts
 from metrics.ingest import VITALS_GROUP
 from metrics.models import Host
 from metrics.vitals import summarize

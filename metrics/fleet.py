@@ -46,6 +46,21 @@ def register_open_alerts(counter: Callable[[], dict[str, int]]) -> None:
     _open_alerts = counter
 
 
+# Open alerts on one host per gauge ({"cpu": 2, ...}), so each gauge of the System
+# Monitor links to the alerts it raised; registered by the alerts app too.
+_gauge_alerts: Callable[[str], dict[str, int]] | None = None
+
+
+def register_gauge_alerts(counter: Callable[[str], dict[str, int]]) -> None:
+    global _gauge_alerts
+    _gauge_alerts = counter
+
+
+def gauge_alerts(hostname: str) -> dict[str, int]:
+    """Open alerts on the host per gauge; none counted when no app registered a counter."""
+    return _gauge_alerts(hostname) if _gauge_alerts is not None else {}
+
+
 @dataclass
 class FleetHost:
     id: int

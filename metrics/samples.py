@@ -22,13 +22,12 @@ import functools
 import logging
 import struct
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from metrics.models import MetricSample, SampleBlock
@@ -192,18 +191,22 @@ class NewestFirst(Sequence):
 
 
 # -- compaction ------------------------------------------------------------------------
+# Callables giving how far back, in seconds, a reader of the narrow table looks (the
+# alerts app registers its longest enabled rule window): metrics imports no app.
+_reaches: list[Callable[[], int]] = []
+
+
+def register_reach(reach: Callable[[], int]) -> None:
+    """Keep samples this many seconds back (and an hour more) in the narrow table."""
+    if reach not in _reaches:
+        _reaches.append(reach)
+
+
 def narrow_horizon(now: datetime) -> datetime:
     """Samples newer than this stay narrow: METRICS_NARROW_HOURS, longer when an enabled
     rule's window reaches further back (the evaluator reads its window there), and never
     past the minutes the roll-up job has folded."""
-    from alerts.models import AlertRule  # the rules read samples; not the other way round
-
-    longest = (
-        AlertRule.objects.filter(enabled=True)
-        .exclude(kind__in=[AlertRule.Kind.PROCESS_METRIC, AlertRule.Kind.SERVICE_HEALTH])
-        .aggregate(longest=Max("window_seconds"))["longest"]
-        or 0
-    )
+    longest = max((reach() for reach in _reaches), default=0)
     keep = max(timedelta(hours=settings.METRICS_NARROW_HOURS), timedelta(seconds=longest) + HOUR)
     horizon = now - keep
     watermark = cache.get(ROLLUP_WATERMARK_KEY)

@@ -8,7 +8,6 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 
-from alerts.console import gauge_alerts
 from metrics import fleet, history
 from metrics.api import RANGES
 from metrics.models import Host
@@ -46,7 +45,7 @@ def system_monitor(request):
         "host": host,
         "hosts": Host.objects.filter(enabled=True),
         "vitals": summarize(host) if host else None,
-        "gauge_alerts": gauge_alerts(host.hostname) if host else {},
+        "gauge_alerts": fleet.gauge_alerts(host.hostname) if host else {},
         "ranges": list(RANGES),
         "range": _range(request),
         # Other apps' widgets (the data sources' latency pulse).
@@ -64,7 +63,11 @@ def vitals_partial(request, host_id: int):
     return render(
         request,
         "metrics/partials/vitals.html",
-        {"host": host, "vitals": summarize(host), "gauge_alerts": gauge_alerts(host.hostname)},
+        {
+            "host": host,
+            "vitals": summarize(host),
+            "gauge_alerts": fleet.gauge_alerts(host.hostname),
+        },
     )
 
 

@@ -7,7 +7,7 @@ class NotificationsConfig(AppConfig):
 
     def ready(self):
         from alerts.signals import alert_transition
-        from notifications import exposition, routing
+        from notifications import delivery, exposition, outbox, routing
         from notifications.configcode import ChannelsSection, RoutingSection
         from notifications.panels import DELIVERIES_GROUP, deliveries_panel, render_live
         from opsconsole.configcode import register_section
@@ -16,6 +16,8 @@ class NotificationsConfig(AppConfig):
         from opsconsole.panels import register_live_panel, register_panel
         from opsconsole.ticker import register_job
 
+        # With NOTIFY_INLINE (tests, scripts) the outbox sends committed rows itself.
+        outbox.send_inline_with(delivery.deliver_batch)
         # Inside the alert's transaction: the outbox rows commit or roll back with it.
         alert_transition.connect(routing.on_transition, dispatch_uid="notifications.route")
         register_series("notifications", exposition.notification_series)
@@ -23,6 +25,9 @@ class NotificationsConfig(AppConfig):
             register_grafana_panel(panel)
         register_section(ChannelsSection())
         register_section(RoutingSection())
+        from opsconsole.bootstrap import register_defaults
+
+        register_defaults("notifications.routes", routing.load_default_routes)
         register_panel("alert_detail", deliveries_panel)
         from notifications import gaps
         from opsconsole.panels import register_warnings

@@ -3,11 +3,23 @@ message rows once (their idempotency key), and having them sent."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.db import transaction
 
 from alerts.constants import SEVERITY_RANK, Severity
 from notifications.models import DeliveryStatus, Notification, NotificationChannel
+
+# With NOTIFY_INLINE, what sends rows in this process: notifications.delivery's
+# deliver_batch, set from the app's ready(). Delivery sits above the outbox (its sweep
+# flushes groups and routes repeats, which write here), so the outbox does not import it.
+_send_now: Callable[[list[int]], object] | None = None
+
+
+def send_inline_with(sender: Callable[[list[int]], object]) -> None:
+    global _send_now
+    _send_now = sender
 
 
 def schedule_delivery(ids: list[int]) -> None:
@@ -17,10 +29,9 @@ def schedule_delivery(ids: list[int]) -> None:
     nothing needs enqueueing: a row committed is a row that will be sent. With
     ``NOTIFY_INLINE`` (the tests, one-off scripts) this process sends them on commit.
     """
-    if settings.NOTIFY_INLINE and ids:
-        from notifications.delivery import deliver_batch
-
-        transaction.on_commit(lambda: deliver_batch(list(ids)))
+    if settings.NOTIFY_INLINE and ids and _send_now is not None:
+        send = _send_now
+        transaction.on_commit(lambda: send(list(ids)))
 
 
 def urgency_of(severity: str) -> int:

@@ -1,8 +1,11 @@
-"""The one NinjaAPI: mounts each app's router under /api/v1/ and serves OpenAPI docs."""
+"""The one NinjaAPI: mounts each app's router under /api/v1/ and serves OpenAPI docs.
+
+Wiring, like ``opsconsole.urls``: the one module of the API that imports the apps; no
+module but ``opsconsole.urls`` imports it (see the import contracts in pyproject.toml).
+"""
 
 from __future__ import annotations
 
-import platform
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +20,8 @@ from alerts.api import inhibitions_router, silences_router
 from alerts.api import router as alerts_router
 from alerts.api import rules_router as alert_rules_router
 from alerts.integrations.api import router as integrations_router
+from dashboard.api import audit_router, dashboard_router, widgets_router
+from dashboard.status import host_freshness, public_status
 from healthchecks.api import latency_router
 from healthchecks.api import router as services_router
 from healthchecks.api import system_router as health_system_router
@@ -26,7 +31,7 @@ from notifications.api import channels_router, notifications_router, routing_rou
 from oncall.api import people_router, policies_router, schedules_router
 from opsconsole.apitools import answers
 from opsconsole.auth import api_auth
-from opsconsole.widgets import audit_router, dashboard_router, widgets_router
+from opsconsole.panels import configuration_warnings
 
 api = NinjaAPI(
     title="OpsConsole API",
@@ -196,60 +201,13 @@ def health(request):
     return Status(200 if database == "ok" else 503, body)
 
 
-def public_status() -> dict:
-    """Seed 002's "extended status with system info", safe for anyone to read: versions,
-    modes, the collection interval, how many hosts report (not their names) and the
-    console's own host's vitals. No address, credential or host name."""
-    from metrics.models import Host
-    from metrics.vitals import local_host, summarize
-
-    interval = settings.METRICS_COLLECTION_INTERVAL
-    hosts = list(Host.objects.filter(enabled=True).only("last_seen"))
-    own = local_host()
-    vitals = summarize(own) if own is not None else {}
-    return {
-        "status": "ok",
-        "time": timezone.now().isoformat(),
-        "python": platform.python_version(),
-        "database": connection.vendor,
-        "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
-        "task_broker": settings.Q_BROKER,
-        "collection_interval_seconds": interval,
-        "host_count": len(hosts),
-        "stale_host_count": sum(1 for h in hosts if h.is_stale(interval)),
-        "system": {
-            key: vitals.get(key)
-            for key in (
-                "status",
-                "time",
-                "cpu_percent",
-                "memory_percent",
-                "disk_percent",
-                "load",
-                "cpu_count",
-            )
-        },
-    }
-
-
 @api.get("/status", response=answers({200: StatusOut}), tags=["service"])
 def status(request):
     """Extended status: versions, modes, the console's own vitals (the public part, also
     served without auth at ``GET /status``), the collector's freshness per host, and
     warnings about the configuration (a severity whose alerts reach no enabled channel)."""
-    from metrics.models import Host
-    from opsconsole.panels import configuration_warnings
-
-    interval = settings.METRICS_COLLECTION_INTERVAL
     return {
         **public_status(),
-        "hosts": [
-            {
-                "hostname": h.hostname,
-                "last_seen": h.last_seen.isoformat() if h.last_seen else None,
-                "stale": h.is_stale(interval),
-            }
-            for h in Host.objects.order_by("hostname")
-        ],
+        "hosts": host_freshness(),
         "warnings": configuration_warnings(),
     }

@@ -158,7 +158,9 @@ def _logged_out(sender, request, user, **kwargs):
 
 
 @_safely
-def _alert_changed(sender, alert, event=None, **kwargs):
+def record_alert_action(sender, alert, event=None, **kwargs):
+    """``alerts.signals.alert_changed`` receiver (connected by the alerts app): a
+    person's acknowledge, resolve or suppress."""
     if event is None or event.kind not in _ALERT_ACTIONS:
         return
     if event.actor in ("", "system", "evaluator"):
@@ -231,13 +233,10 @@ def _task_finished(sender, task, **kwargs):
 def connect() -> None:
     from django_q.signals import post_execute
 
-    from alerts.signals import alert_changed
-
     post_execute.connect(_task_finished, dispatch_uid="audit.task_failed")
     user_logged_in.connect(_logged_in, dispatch_uid="audit.login")
     user_login_failed.connect(_login_failed, dispatch_uid="audit.login_failed")
     user_logged_out.connect(_logged_out, dispatch_uid="audit.logout")
-    alert_changed.connect(_alert_changed, dispatch_uid="audit.alert_changed")
     got_request_exception.connect(_request_failed, dispatch_uid="audit.request_failed")
     if apps.is_installed("axes"):
         from axes.models import AccessAttempt

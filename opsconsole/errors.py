@@ -2,9 +2,10 @@
 
 Sentry is optional; the alert is not. An exception that escapes a view (Django's
 ``got_request_exception``) or a q2 task (the worker's error reporter hook) becomes an
-alert through ``AlertService.create_application_error_alert``, one per error type and
-code location, whose count grows with each occurrence. Both paths scrub what they send:
-see ``opsconsole.scrubbing``.
+alert through the raiser the alerts app registers (``register_error_alerts``:
+``AlertService.create_application_error_alert``), one per error type and code location,
+whose count grows with each occurrence. Both paths scrub what they send: see
+``opsconsole.scrubbing``.
 """
 
 from __future__ import annotations
@@ -173,6 +174,17 @@ def _location(tb: TracebackType | None) -> str:
     return f"{path}:{frame.lineno} in {frame.name}"
 
 
+# Raises (or counts) the application error alert: registered by the alerts app from its
+# ready(), since this library imports no app. Keyword arguments: error_type,
+# error_message, stack_trace, source, affected_endpoint, affected_users, metadata.
+_error_alerts: Callable[..., Any] | None = None
+
+
+def register_error_alerts(raiser: Callable[..., Any]) -> None:
+    global _error_alerts
+    _error_alerts = raiser
+
+
 def report_exception(
     exc: BaseException,
     *,
@@ -189,10 +201,11 @@ def report_exception(
     error_type = type(exc).__name__
     location = _location(exc.__traceback__)
     trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    if _error_alerts is None:
+        logger.error("%s at %s (no app raises error alerts)", error_type, location)
+        return None
     try:
-        from alerts.service import AlertService
-
-        return AlertService().create_application_error_alert(
+        return _error_alerts(
             error_type=error_type,
             error_message=scrubber.text(str(exc))[:2000] or error_type,
             stack_trace=scrubber.text(trace)[-MAX_TRACE_CHARS:],

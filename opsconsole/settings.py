@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "healthchecks",
     "notifications",
     "oncall",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

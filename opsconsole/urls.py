@@ -4,10 +4,11 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from alerts import views as alert_views
+from dashboard.views import plain_status
 from metrics import views as metrics_views
 from opsconsole.api import api
 from opsconsole.exposition import metrics_view
-from opsconsole.views import plain_health, plain_status, sentry_station
+from opsconsole.views import plain_health, sentry_station
 
 urlpatterns = [
     path("", metrics_views.system_monitor, name="system_monitor"),

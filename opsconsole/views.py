@@ -23,14 +23,6 @@ def plain_health(request):
     return JsonResponse({"status": "ok"})
 
 
-def plain_status(request):
-    """``GET /status`` (seed 002's extended status), for anyone: the public part of
-    ``/api/v1/status``, without host names."""
-    from opsconsole.api import public_status
-
-    return JsonResponse(public_status())
-
-
 @role_required(Role.VIEWER)
 def sentry_station(request):
     """The audit stream, live, with filters; older entries page back by cursor."""

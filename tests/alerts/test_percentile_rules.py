@@ -155,7 +155,7 @@ def test_process_and_service_rules_read_percentiles_too():
 
     rule = AlertRule(kind="process_metric", aggregation="p50")
     assert process_value(rule, [5.0, 1.0, 9.0, 3.0]) == 3.0
-    checks = [(T0, "ok", float(ms)) for ms in range(1, 101)]
+    checks = [(T0, False, float(ms)) for ms in range(1, 101)]
     assert service_value(AlertRule(kind="service_health", aggregation="p99"), checks) == (
         ServiceReading(99.0, "ms")
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from metrics.templatetags.units import exact_value, humanize_value
+from opsconsole.units import exact_value, humanize_value
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from opsconsole.bootstrap import admin_password_from_env, ensure_admin, load_defaults
+from opsconsole.bootstrap import (
+    DefaultsError,
+    admin_password_from_env,
+    ensure_admin,
+    load_defaults,
+)
 
 
 class Command(BaseCommand):
@@ -18,11 +23,9 @@ class Command(BaseCommand):
             # Named, so an operator sees which database this machine's settings chose
             # (DATABASE_URL's, or the embedded SQLite file when it is unset).
             self.stdout.write(f"migrated {_describe(database)}")
-        from healthchecks.config import EndpointConfigError
-
         try:
             lines = load_defaults()
-        except EndpointConfigError as exc:
+        except DefaultsError as exc:
             raise CommandError(str(exc)) from None
         for line in lines:
             self.stdout.write(line)
