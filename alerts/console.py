@@ -11,12 +11,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 from django.utils import timezone
 
 from alerts.constants import OPEN_STATUSES, Category, Status, parse_severity
 from alerts.filtering import SEVERITY_ORDER, AlertFilter
-from alerts.models import Alert, AlertEvent
+from alerts.models import Alert, AlertEvent, AlertQuerySet
 from alerts.service import AlertService, AlertStateError
 
 PAGE_SIZE = 50
@@ -153,11 +153,11 @@ def parse_filters(params) -> Filters:
     return Filters(**values, errors=tuple(errors))
 
 
-def filter_alerts(filters: Filters, now: datetime | None = None) -> QuerySet[Alert]:
+def filter_alerts(filters: Filters, now: datetime | None = None) -> AlertQuerySet:
     return Alert.objects.filtered(filters.selection(now))
 
 
-def most_severe_first(alerts: QuerySet[Alert]) -> QuerySet[Alert]:
+def most_severe_first(alerts: AlertQuerySet) -> AlertQuerySet:
     """The lists' order (``AlertQuerySet.most_severe_first``), for callers holding a queryset."""
     return alerts.most_severe_first()
 

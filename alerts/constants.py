@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
 
@@ -90,7 +92,7 @@ MATCHER_FIELDS = ("alert_type", "resource", "severity", "category", "rule_kind")
 NO_DATA_PREFIX = "no_data_rule_"
 
 
-def is_no_data(alert) -> bool:
+def is_no_data(alert: Any) -> bool:
     """Whether the alert says a firing rule's data stopped (its host went quiet)."""
     return str(alert.alert_type).startswith(NO_DATA_PREFIX)
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 
 from alerts.models import Alert, AlertEvent, AlertRule
@@ -17,7 +19,7 @@ def threshold_rules() -> list[str]:
     if AlertRule.objects.exists() or Alert.objects.exists() or AlertEvent.objects.exists():
         return []
     # (name, metric, aggregation, threshold, how far below it clears, extra fields)
-    table = [
+    table: list[tuple[str, str, str, float, float | None, dict[str, Any]]] = [
         ("High CPU usage", "cpu_usage_percent", "avg", settings.CPU_ALERT_THRESHOLD, 10, {}),
         (
             "High memory usage",

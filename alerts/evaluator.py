@@ -358,16 +358,16 @@ class Evaluator:
             ):
                 # Too few samples to judge: neither fire nor resolve, and not "no data".
                 continue
-            state = states.get((observation.rule.pk, observation.target))
+            known = states.get((observation.rule.pk, observation.target))
             try:
                 if (
-                    state is None
+                    known is None
                     and observation.value is not None
                     and not self._breach(observation)
                 ):
                     continue  # healthy and never anything else: nothing to record
                 with transaction.atomic():
-                    self._step(observation, state)
+                    self._step(observation, known)
             except Exception as exc:
                 logger.exception("evaluating %s failed", observation.target)
                 self._failed([observation.rule], exc)
@@ -1135,7 +1135,7 @@ def _aggregate(
     return result
 
 
-def _hosts_clause(host_ids: list[int] | None) -> tuple[str, list[int]]:
+def _hosts_clause(host_ids: Sequence[int] | None) -> tuple[str, list[int]]:
     """`` AND host_id IN (...)`` and its parameters, or nothing for every host."""
     if host_ids is None:
         return "", []
@@ -1143,7 +1143,7 @@ def _hosts_clause(host_ids: list[int] | None) -> tuple[str, list[int]]:
 
 
 def _percentiles(
-    percentiles, metric_ids, low, high, host_ids: list[int] | None = None
+    percentiles, metric_ids, low, high, host_ids: Sequence[int] | None = None
 ) -> dict[tuple[int, int], dict[int, float]]:
     """(host, metric) -> {95: value, ...} over the window (``low``/``high`` as adapted for
     the database)."""

@@ -437,6 +437,9 @@ class RuleState(models.Model):
         FIRING = "firing", "Firing"
 
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="states")
+    # What the evaluator last read or wrote of the row (its fields), so an unchanged
+    # target is not saved again; set on loaded rows only.
+    _loaded: tuple
     target = models.CharField(max_length=600, help_text="hostname/series key")
     state = models.CharField(max_length=8, choices=State.choices, default=State.OK)
     since = models.DateTimeField(help_text="When the current state began.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 from django.db import models
 from django.utils import timezone
@@ -181,24 +182,24 @@ class NumberArrayField(models.Field):
     """A list of numbers: a native array on PostgreSQL (``real[]``, ``smallint[]``), a
     JSON array in a text column on SQLite, read back as a Python list on both."""
 
-    def __init__(self, *args, element_type: str = "real", **kwargs):
+    def __init__(self, *args: Any, element_type: str = "real", **kwargs: Any) -> None:
         self.element_type = element_type
         super().__init__(*args, **kwargs)
 
-    def deconstruct(self):
+    def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()
         kwargs["element_type"] = self.element_type
         return name, path, args, kwargs
 
-    def db_type(self, connection) -> str:
+    def db_type(self, connection: Any) -> str:
         return f"{self.element_type}[]" if connection.vendor == "postgresql" else "text"
 
-    def from_db_value(self, value, expression, connection):
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         if isinstance(value, str):
             return json.loads(value)
         return value
 
-    def get_db_prep_value(self, value, connection, prepared=False):
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if value is None:
             return None
         if connection.vendor == "postgresql":

@@ -139,11 +139,11 @@ def _step_people(step: EscalationStep) -> tuple[set[int], str]:
     if step.action == StepAction.PERSON:
         if step.person is None:
             return set(), "no person chosen"
-        return {step.person_id}, step.person.get_username()
+        return {step.person.pk}, step.person.get_username()
     if step.group is None:
         return set(), "no group chosen"
-    members = step.group.user_set.values_list("pk", flat=True)
-    return set(members), f"group {step.group.name}"
+    in_group = step.group.user_set.values_list("pk", flat=True)
+    return set(in_group), f"group {step.group.name}"
 
 
 def _nobody_in(ids: set[int], what: str) -> str:
