@@ -14,7 +14,6 @@ is recognised by one cache read.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import math
 import os
@@ -396,13 +395,12 @@ def _store(validated: list[tuple[Batch, _Checked]], received_at: float) -> list[
 
     def after_commit() -> None:
         # Only committed data reaches the cache, the browsers and the evaluator.
-        if stored_ids:
-            cache.set_many(stored_ids, settings.INGEST_BATCH_ID_TTL)
         announcer.add(
             [
                 (host, rows, processes, process_time, newest, latency_ms)
                 for host, rows, processes, process_time, newest in touched.values()
-            ]
+            ],
+            stored_ids,
         )
 
     transaction.on_commit(after_commit)
@@ -567,19 +565,23 @@ class Announcer:
         self.pid: int | None = None
         self.lock = threading.Lock()
         self.pending: dict[int, list] = {}
-        self.wake = threading.Event()
+        # Ids of stored batches, remembered with the rest: a resend within the interval
+        # is skipped by the primary key instead (ON CONFLICT), as one without an id.
+        self.batch_ids: dict[str, int] = {}
 
-    def add(self, touched: list[tuple]) -> None:
-        if not touched:
+    def add(self, touched: list[tuple], batch_ids: dict[str, int] | None = None) -> None:
+        if not touched and not batch_ids:
             return
         if settings.INGEST_ANNOUNCE_SECONDS <= 0:
-            self._announce(touched)
+            self._announce(touched, batch_ids or {})
             return
         with self.lock:
             if self.pid != os.getpid():
-                self.pid, self.pending = os.getpid(), {}
+                # A process that exits drops what is pending (at most one interval):
+                # the samples are stored; the next batch or pass brings the rest.
+                self.pid, self.pending, self.batch_ids = os.getpid(), {}, {}
                 threading.Thread(target=self._run, name="ingest-announce", daemon=True).start()
-                atexit.register(self.flush)
+            self.batch_ids.update(batch_ids or {})
             for host, rows, processes, process_time, newest, latency_ms in touched:
                 entry = self.pending.get(host.pk)
                 if entry is None:
@@ -620,10 +622,15 @@ class Announcer:
         """Announce everything pending now (the thread calls it; so do exit and tests)."""
         with self.lock:
             pending, self.pending = list(self.pending.values()), {}
-        if pending:
-            self._announce([tuple(entry) for entry in pending])
+            batch_ids, self.batch_ids = self.batch_ids, {}
+        if pending or batch_ids:
+            self._announce([tuple(entry) for entry in pending], batch_ids)
 
-    def _announce(self, touched: list[tuple]) -> None:
+    def _announce(self, touched: list[tuple], batch_ids: dict[str, int]) -> None:
+        if batch_ids:
+            cache.set_many(batch_ids, settings.INGEST_BATCH_ID_TTL)
+        if not touched:
+            return
         keys = [latest_cache_key(host.pk) for host, *_ in touched]
         cached = cache.get_many(keys)
         fresh = {}
