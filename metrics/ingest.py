@@ -187,7 +187,7 @@ def _all_known(batches: list[Batch], keys: set[str]) -> bool:
     batch brings host details: then its write needs no lookup and no transaction."""
     copies = _hosts.fresh()
     return (
-        all(batch.hostname in copies and not batch.host_info for batch in batches)
+        all(batch.hostname.strip() in copies and not batch.host_info for batch in batches)
         and keys <= _metric_ids.keys()
     )
 
@@ -305,19 +305,29 @@ def ingest_many(batches: list[Batch], *, received_at: float | None = None) -> li
         catalog.parse_key(key)  # raises InvalidMetric, a ValueError, with the reason
     results: list[IngestResult] = []
     if validated:
-        total = sum(len(checked.rows) for _, checked in validated)
-        if (
-            connection.vendor == "postgresql"
-            and total <= UNNEST_MAX_ROWS
-            and not connection.in_atomic_block
-            and _all_known(batches, keys)
-        ):
-            # One statement, atomic by itself: no BEGIN, no COMMIT round trip.
-            results = _store(validated, received_at)
-        else:
-            with transaction.atomic():
-                results = _store(validated, received_at)
+        try:
+            results = _store_once(validated, keys, received_at)
+        except IntegrityError:
+            # A host or series this process kept was deleted by another one whose
+            # change it has not looked at yet: read them all again, once.
+            _hosts.clear()
+            _metric_ids.clear()
+            results = _store_once(validated, keys, received_at)
     return results + [_resent_result(batch) for batch in resent]
+
+
+def _store_once(validated, keys: set[str], received_at: float) -> list[IngestResult]:
+    total = sum(len(checked.rows) for _, checked in validated)
+    if (
+        connection.vendor == "postgresql"
+        and total <= UNNEST_MAX_ROWS
+        and not connection.in_atomic_block
+        and _all_known([batch for batch, _ in validated], keys)
+    ):
+        # One statement, atomic by itself: no BEGIN, no COMMIT round trip.
+        return _store(validated, received_at)
+    with transaction.atomic():
+        return _store(validated, received_at)
 
 
 def _batch_key(batch: Batch) -> str:

@@ -239,3 +239,18 @@ def test_metrics_stay_bounded_at_2000_hosts(db, settings):
     body = Client().get("/metrics").content.decode()
     assert "h-0001" not in body
     assert value(scrape()["opsconsole_hosts_reporting"]) == 500
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_kept_host_deleted_by_another_process_is_read_again(agent):
+    from django.db import connection
+
+    assert agent.post("/metrics", _batch(processes=False)).status_code == 201
+    assert "db-01" in ingest._hosts.fresh()
+    # Another process removes the host: no signal reaches this one.
+    with connection.cursor() as cursor:
+        for model in (MetricSample, ProcessSample, Host):
+            cursor.execute(f"DELETE FROM {model._meta.db_table}")
+    response = agent.post("/metrics", _batch(step=1, processes=False))
+    assert response.status_code == 201, response.content
+    assert MetricSample.objects.filter(host__hostname="db-01").count() == 50
