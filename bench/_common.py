@@ -19,7 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-PG_BENCH_DB = "opsconsole_bench"
+# Its own database per concurrent run: BENCH_PG_DB=opsconsole_bench_mine.
+PG_BENCH_DB = os.environ.get("BENCH_PG_DB", "opsconsole_bench")
 CHILD_ENV_DROP = {"OPSCONSOLE_TESTING", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL"}
 # One signing key for every process a run starts: a console on PostgreSQL refuses to
 # start without a shared one.

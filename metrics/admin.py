@@ -10,6 +10,7 @@ from django.utils.html import format_html
 
 from metrics import samples
 from metrics.forms import HostForm
+from metrics.ingest import host_changed
 from metrics.models import Host, Metric, ProcessSample
 
 
@@ -57,11 +58,15 @@ class HostAdmin(admin.ModelAdmin):
 
     @admin.action(description="Refuse batches from selected hosts")
     def disable(self, request, queryset):
-        self.message_user(request, f"Disabled {queryset.update(enabled=False)} host(s).")
+        count = queryset.update(enabled=False)
+        host_changed()  # an update sends no signal: every process forgets its hosts
+        self.message_user(request, f"Disabled {count} host(s).")
 
     @admin.action(description="Accept batches from selected hosts")
     def enable(self, request, queryset):
-        self.message_user(request, f"Enabled {queryset.update(enabled=True)} host(s).")
+        count = queryset.update(enabled=True)
+        host_changed()
+        self.message_user(request, f"Enabled {count} host(s).")
 
     def get_urls(self):
         return [

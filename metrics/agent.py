@@ -3,9 +3,10 @@
 Sampling keeps its cadence whatever the network does: batches go into a bounded
 buffer (oldest dropped first, and counted, when it is full) and a sender drains it,
 oldest first, several batches per request, retrying with capped, jittered backoff on
-connection errors, 5xx and 429 (honouring ``Retry-After``). The console stores a resent
-batch once, so a request whose answer was lost is simply sent again. With a spool file
-the buffer survives restarts.
+connection errors, 5xx and 429 (honouring ``Retry-After``). Each batch carries a random
+``batch_id`` made when it is sampled (and kept in the spool): the console answers a
+batch it stored before as stored without writing it again, so a request whose answer
+was lost is simply sent again. With a spool file the buffer survives restarts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import random
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,6 +65,8 @@ def collection_to_payload(collection: Collection, *, info: dict | None = None) -
         "samples": samples,
         "processes": [record.as_dict() for record in collection.processes],
         "process_time": at,
+        # The console recognises a resend of this batch by it (lost answer, retry).
+        "batch_id": uuid.uuid4().hex,
     }
     if info:
         batch["host_info"] = {**info, "agent_version": AGENT_VERSION}

@@ -209,7 +209,7 @@ def metrics_collect(request):
 
 @router.post(
     "",
-    response=answers({201: IngestOut}, 413, 422),
+    response=answers({200: IngestOut, 201: IngestOut}, 413, 422),
     auth=api_auth(Scope.INGEST, Role.ADMIN),
     url_name="metrics_ingest",
 )
@@ -217,7 +217,10 @@ def metrics_ingest(request, payload: IngestIn):
     """Batch ingest for agents and services (business and custom metrics too).
 
     All batches of a request are stored or none is: a 4xx means nothing was kept,
-    so the sender can fix and resend the whole request.
+    so the sender can fix and resend the whole request. A batch with a ``batch_id``
+    that was stored before (a resend after a lost answer) is answered as stored and not
+    written again: 201 when the request stored anything, 200 when every batch of it
+    was such a resend (``resent_batches`` counts them).
     """
     received = time.perf_counter()
     now = timezone.now()
@@ -232,27 +235,30 @@ def metrics_ingest(request, payload: IngestIn):
                 )
                 for s in batch_in.samples
             ]
-            info = batch_in.host_info.dict(exclude_none=True) if batch_in.host_info else {}
+            info = batch_in.host_info.model_dump(exclude_none=True) if batch_in.host_info else {}
             batches.append(
                 Batch(
                     hostname=batch_in.host,
                     samples=samples,
-                    processes=[p.dict() for p in batch_in.processes],
+                    processes=[p.model_dump() for p in batch_in.processes],
                     process_time=batch_in.process_time,
                     host_info=info,
                     units=batch_in.units,
+                    batch_id=batch_in.batch_id,
                 )
             )
         results = ingest_many(batches, received_at=received)
     except (IngestError, InvalidMetric) as exc:
         raise HttpError(400, str(exc)) from None
+    resent = sum(1 for r in results if r.resent)
     return Status(
-        201,
+        200 if results and resent == len(results) else 201,
         {
             "samples": sum(r.samples for r in results),
             "processes": sum(r.processes for r in results),
             "hosts": sorted({r.host.hostname for r in results}),
             "ingest_latency_ms": round((time.perf_counter() - received) * 1000, 2),
+            "resent_batches": resent,
         },
     )
 

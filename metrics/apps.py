@@ -14,6 +14,7 @@ class MetricsConfig(AppConfig):
         from opsconsole.ticker import register_job
 
         history.check_chart_queries()
+        _connect_host_copies()
         # Seed 002's Redis keys for outside readers (nothing without REDIS_URL).
         samples_ingested.connect(redis_keys.on_samples_ingested, dispatch_uid="metrics.redis_keys")
         register_series("hosts", exposition.host_series)
@@ -30,3 +31,15 @@ class MetricsConfig(AppConfig):
         register_job(
             "metrics.compact", "metrics.tasks.compact", lambda: settings.METRICS_COMPACT_INTERVAL
         )
+
+
+def _connect_host_copies() -> None:
+    """Every process keeps the hosts it ingests for (metrics.ingest): a host saved or
+    deleted anywhere (enabled, disabled, renamed) makes them all read hosts again."""
+    from django.db.models.signals import post_delete, post_save
+
+    from metrics.ingest import host_changed
+    from metrics.models import Host
+
+    post_save.connect(host_changed, sender=Host, dispatch_uid="metrics.hosts.save")
+    post_delete.connect(host_changed, sender=Host, dispatch_uid="metrics.hosts.delete")

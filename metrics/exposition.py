@@ -9,10 +9,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from metrics import catalog
-from metrics.ingest import latest_cache_key
+from metrics.ingest import DUPLICATE_COUNTER, RESENT_COUNTER, counter, latest_cache_key
 from metrics.models import Host, MetricSample
 
 PREFIX = "opsconsole_host_"
@@ -118,9 +118,21 @@ def ingest_series() -> Iterable[Metric]:
     reporting.add_metric(
         [], Host.objects.filter(enabled=True, last_seen__gte=_reporting_since()).count()
     )
+    resent = CounterMetricFamily(
+        "opsconsole_ingest_resent_batches",
+        "Batches sent again with a batch_id already stored: answered as stored, not written.",
+    )
+    resent.add_metric([], counter(RESENT_COUNTER))
+    duplicates = CounterMetricFamily(
+        "opsconsole_ingest_duplicate_samples",
+        "Samples of a batch without batch_id that were stored already: skipped on write.",
+    )
+    duplicates.add_metric([], counter(DUPLICATE_COUNTER))
     yield rate
     yield hosts
     yield reporting
+    yield resent
+    yield duplicates
 
 
 def _reporting_since():

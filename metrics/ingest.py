@@ -1,25 +1,37 @@
 """The one ingest path: collector, agent batches and pushed business metrics all land here.
 
-``ingest()`` stores a batch atomically (COPY on PostgreSQL, executemany on SQLite),
-refreshes the host's "latest" cache entry, and after commit publishes a live vitals
-event and sends ``samples_ingested`` (the evaluator's hook).
+``ingest()`` stores a batch atomically (on PostgreSQL one statement for a request's
+samples, processes and hosts' last_seen, COPY for large requests; executemany on
+SQLite), then after commit refreshes the hosts' "latest" cache entries, publishes a live
+vitals event and sends ``samples_ingested`` (the evaluator's hook): at once, or at most
+every ``INGEST_ANNOUNCE_SECONDS`` for all batches since (``Announcer``).
+
+A request's cost is kept per row, not per request: tokens, hosts and metric ids are
+kept per process (hosts and tokens checked against a generation, see
+opsconsole.generations), and a batch the sender resends with the same ``batch_id``
+is recognised by one cache read.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from metrics import catalog
 from metrics.models import Host, Metric, MetricSample, ProcessSample
 from metrics.signals import samples_ingested
+from opsconsole.generations import Generation, ProcessCopies
 from opsconsole.live import publish_now
 from opsconsole.scrubbing import Scrubber, secret_values
 
@@ -46,6 +58,8 @@ class Batch:
     # Units for pushed metrics the catalog does not know: {metric name: unit}.
     units: dict[str, str] = field(default_factory=dict)
     is_local: bool = False
+    # The sender's id of the batch: a resend of a stored one is recognised by it.
+    batch_id: str | None = None
 
 
 @dataclass
@@ -55,10 +69,43 @@ class IngestResult:
     processes: int
     newest: datetime | None
     latency_ms: float
+    # The batch was already stored (its batch_id seen): nothing was written.
+    resent: bool = False
 
 
 # Process-local id cache: a metric key maps to the same id forever.
 _metric_ids: dict[str, int] = {}
+# Hosts by name, per process: enabled, details and last_seen as this process last wrote
+# them. Disabling or editing a host anywhere bumps HOSTS (see ``host_changed``).
+HOSTS = Generation("hosts")
+_hosts = ProcessCopies(HOSTS)
+# On PostgreSQL a request of up to this many samples is one INSERT of arrays (one round
+# trip, duplicates skipped); larger ones (an agent catching up) go through COPY.
+UNNEST_MAX_ROWS = 2000
+RESENT_COUNTER = "ingest:resent-batches"
+DUPLICATE_COUNTER = "ingest:duplicate-samples"
+
+
+def host_changed(*args, **kwargs) -> None:
+    """A host was saved, deleted or updated in bulk: every process reads hosts again
+    (at once, and after commit for a process that read the row before it)."""
+    HOSTS.bump()
+    transaction.on_commit(HOSTS.bump)
+
+
+def _count(key: str, amount: int) -> None:
+    """A counter shared by every process (the cache), exported on ``/metrics``."""
+    if amount <= 0:
+        return
+    try:
+        cache.incr(key, amount)
+    except ValueError:
+        if not cache.add(key, amount, None):
+            cache.incr(key, amount)
+
+
+def counter(key: str) -> int:
+    return int(cache.get(key) or 0)
 
 
 def latest_cache_key(host_id: int) -> str:
@@ -96,7 +143,11 @@ def metric_ids(keys: set[str], units: dict[str, str] | None = None) -> dict[str,
             found.update(
                 Metric.objects.filter(key__in=[m.key for m in new_rows]).values_list("key", "id")
             )
-        _metric_ids.update(found)
+            # Kept once committed: a rolled-back row's id must not outlive it.
+            transaction.on_commit(lambda: _metric_ids.update(found))
+        else:
+            _metric_ids.update(found)
+        return {key: _metric_ids.get(key) or found[key] for key in keys}
     return {key: _metric_ids[key] for key in keys}
 
 
@@ -114,13 +165,31 @@ def resolve_hosts(hostnames) -> dict[str, Host]:
     tens of hosts; one ``get_or_create`` each was a tenth of its ingest time.
     """
     names = {_hostname(name) for name in hostnames}
-    found = {host.hostname: host for host in Host.objects.filter(hostname__in=names)}
-    missing = names - found.keys()
+    copies = _hosts.fresh()
+    found = {name: copies[name] for name in names if name in copies}
+    unread = names - found.keys()
+    if not unread:
+        return found
+    read = {host.hostname: host for host in Host.objects.filter(hostname__in=unread)}
+    missing = unread - read.keys()
     if missing:
         # Another process may create the same hosts at the same time.
         Host.objects.bulk_create([Host(hostname=name) for name in missing], ignore_conflicts=True)
-        found.update((host.hostname, host) for host in Host.objects.filter(hostname__in=missing))
+        read.update((host.hostname, host) for host in Host.objects.filter(hostname__in=missing))
+    # Kept once committed: a host created by a request that fails is not kept.
+    transaction.on_commit(lambda: copies.update(read))
+    found.update(read)
     return found
+
+
+def _all_known(batches: list[Batch], keys: set[str]) -> bool:
+    """Whether every host and series of a request is in this process's copies and no
+    batch brings host details: then its write needs no lookup and no transaction."""
+    copies = _hosts.fresh()
+    return (
+        all(batch.hostname.strip() in copies and not batch.host_info for batch in batches)
+        and keys <= _metric_ids.keys()
+    )
 
 
 def resolve_host(
@@ -225,71 +294,203 @@ def ingest_many(batches: list[Batch], *, received_at: float | None = None) -> li
     Their samples go to the database in one bulk write, and each host's latest values,
     live event and evaluator signal happen once after commit however many of its
     batches came (an agent catching up sends hundreds), so a large request costs about
-    what its rows cost.
+    what its rows cost. Batches whose ``batch_id`` was stored before are left out and
+    answered as stored (``IngestResult.resent``).
     """
     received_at = received_at or time.perf_counter()
+    batches, resent = _leave_out_resent(batches)
     _mask_command_lines(batches)
     validated = [(batch, _validate(batch)) for batch in batches]
-    for key in set().union(*(checked.keys for _, checked in validated)):
+    keys: set[str] = set().union(*(checked.keys for _, checked in validated))
+    for key in keys - _metric_ids.keys():
         catalog.parse_key(key)  # raises InvalidMetric, a ValueError, with the reason
+    results: list[IngestResult] = []
+    if validated:
+        try:
+            results = _store_once(validated, keys, received_at)
+        except IntegrityError:
+            # A host or series this process kept was deleted by another one whose
+            # change it has not looked at yet: read them all again, once.
+            _hosts.clear()
+            _metric_ids.clear()
+            results = _store_once(validated, keys, received_at)
+    return results + [_resent_result(batch) for batch in resent]
+
+
+def _store_once(validated, keys: set[str], received_at: float) -> list[IngestResult]:
+    total = sum(len(checked.rows) for _, checked in validated)
+    if (
+        connection.vendor == "postgresql"
+        and total <= UNNEST_MAX_ROWS
+        and not connection.in_atomic_block
+        and _all_known([batch for batch, _ in validated], keys)
+    ):
+        # One statement, atomic by itself: no BEGIN, no COMMIT round trip.
+        return _store(validated, received_at)
+    with transaction.atomic():
+        return _store(validated, received_at)
+
+
+def _batch_key(batch: Batch) -> str:
+    return f"ingest:batch:{batch.hostname.strip()}:{batch.batch_id}"
+
+
+def _leave_out_resent(batches: list[Batch]) -> tuple[list[Batch], list[Batch]]:
+    """(batches to store, batches stored before): one cache read for a request."""
+    with_id = [batch for batch in batches if batch.batch_id]
+    if not with_id:
+        return batches, []
+    seen = cache.get_many([_batch_key(batch) for batch in with_id])
+    if not seen:
+        return batches, []
+    fresh = [b for b in batches if not b.batch_id or _batch_key(b) not in seen]
+    resent = [b for b in batches if b.batch_id and _batch_key(b) in seen]
+    _count(RESENT_COUNTER, len(resent))
+    logger.info("%s resent batches were stored before; answered as stored", len(resent))
+    return fresh, resent
+
+
+def _resent_result(batch: Batch) -> IngestResult:
+    host = _hosts.fresh().get(batch.hostname.strip()) or Host(hostname=batch.hostname.strip())
+    return IngestResult(host, 0, 0, None, 0.0, resent=True)
+
+
+def _store(validated: list[tuple[Batch, _Checked]], received_at: float) -> list[IngestResult]:
     results: list[IngestResult] = []
     # host id -> [host, rows, processes, process_time, newest]
     touched: dict[int, list] = {}
-    with transaction.atomic():
-        sample_rows: list[tuple] = []
-        known = resolve_hosts(batch.hostname for batch, _ in validated)
-        hosts: dict[tuple[str, bool], Host] = {}
-        for batch, checked in validated:
-            rows = checked.rows
-            # Checked once per host per call, and again when a batch brings details.
-            host = hosts.get((batch.hostname, batch.is_local))
-            if host is None or batch.host_info:
-                host = resolve_host(
-                    batch.hostname,
-                    is_local=batch.is_local,
-                    info=batch.host_info,
-                    host=known[_hostname(batch.hostname)],
-                )
-                hosts[(batch.hostname, batch.is_local)] = host
-            ids = metric_ids(checked.keys, batch.units)
-            host_id = host.pk
-            sample_rows.extend((at, value, host_id, ids[key]) for key, value, at in rows)
-            process_time = batch.process_time or (rows[-1][2] if rows else timezone.now())
-            if batch.processes:
-                ProcessSample.objects.bulk_create(
-                    [
-                        ProcessSample(time=process_time, host_id=host.pk, **p)
-                        for p in batch.processes
-                    ]
-                )
-            newest = checked.newest
-            entry = touched.setdefault(host.pk, [host, [], [], None, None])
-            entry[1].extend(rows)
-            if batch.processes and (entry[3] is None or process_time >= entry[3]):
-                entry[2], entry[3] = batch.processes, process_time
-            if newest is not None and (entry[4] is None or newest > entry[4]):
-                entry[4] = newest
-            results.append(IngestResult(host, len(rows), len(batch.processes), newest, 0.0))
-        _insert_samples(sample_rows)
-        for host, _rows, _processes, _process_time, newest in touched.values():
-            if newest is not None and (host.last_seen is None or newest > host.last_seen):
-                Host.objects.filter(pk=host.pk).update(last_seen=newest)
-                host.last_seen = newest
-        latency_ms = (time.perf_counter() - received_at) * 1000
-        for result in results:
-            result.latency_ms = latency_ms
+    sample_rows: list[tuple] = []
+    process_rows: list[tuple] = []
+    known = resolve_hosts(batch.hostname for batch, _ in validated)
+    hosts: dict[tuple[str, bool], Host] = {}
+    for batch, checked in validated:
+        rows = checked.rows
+        # Checked once per host per call, and again when a batch brings details.
+        host = hosts.get((batch.hostname, batch.is_local))
+        if host is None or batch.host_info:
+            host = resolve_host(
+                batch.hostname,
+                is_local=batch.is_local,
+                info=batch.host_info,
+                host=known[_hostname(batch.hostname)],
+            )
+            hosts[(batch.hostname, batch.is_local)] = host
+        ids = metric_ids(checked.keys, batch.units)
+        host_id = host.pk
+        sample_rows.extend((at, value, host_id, ids[key]) for key, value, at in rows)
+        process_time = batch.process_time or (rows[-1][2] if rows else timezone.now())
+        process_rows.extend((process_time, host_id, p) for p in batch.processes)
+        newest = checked.newest
+        entry = touched.setdefault(host.pk, [host, [], [], None, None])
+        entry[1].extend(rows)
+        if batch.processes and (entry[3] is None or process_time >= entry[3]):
+            entry[2], entry[3] = batch.processes, process_time
+        if newest is not None and (entry[4] is None or newest > entry[4]):
+            entry[4] = newest
+        results.append(IngestResult(host, len(rows), len(batch.processes), newest, 0.0))
+    seen = {
+        host.pk: newest
+        for host, _rows, _processes, _time, newest in touched.values()
+        if newest is not None and (host.last_seen is None or newest > host.last_seen)
+    }
+    _write(sample_rows, process_rows, seen)
+    for host, *_rest, newest in touched.values():
+        if host.pk in seen:
+            host.last_seen = newest
+    latency_ms = (time.perf_counter() - received_at) * 1000
+    for result in results:
+        result.latency_ms = latency_ms
+    stored_ids = {
+        _batch_key(batch): 1 for batch, _checked in validated if batch.batch_id is not None
+    }
 
-        def after_commit() -> None:
-            # Only committed data reaches the cache, the browsers and the evaluator.
-            announced = []
-            for host, rows, processes, process_time, newest in touched.values():
-                latest = _update_latest(host, rows, processes, process_time, latency_ms)
-                if rows or processes:
-                    announced.append((host, latest, newest))
-            _announce(announced)
+    def after_commit() -> None:
+        # Only committed data reaches the cache, the browsers and the evaluator.
+        announcer.add(
+            [
+                (host, rows, processes, process_time, newest, latency_ms)
+                for host, rows, processes, process_time, newest in touched.values()
+            ],
+            stored_ids,
+        )
 
-        transaction.on_commit(after_commit)
+    transaction.on_commit(after_commit)
     return results
+
+
+def _write(sample_rows: list[tuple], process_rows: list[tuple], seen: dict[int, datetime]):
+    """Samples, processes and hosts' last_seen (only ever moved forward)."""
+    if connection.vendor == "postgresql" and len(sample_rows) <= UNNEST_MAX_ROWS:
+        _write_arrays(sample_rows, process_rows, seen)
+        return
+    _insert_samples(sample_rows)
+    if process_rows:
+        ProcessSample.objects.bulk_create(
+            [ProcessSample(time=at, host_id=host_id, **p) for at, host_id, p in process_rows]
+        )
+    for host_id, newest in seen.items():
+        Host.objects.filter(Q(last_seen__isnull=True) | Q(last_seen__lt=newest), pk=host_id).update(
+            last_seen=newest
+        )
+
+
+_PROCESS_COLUMNS = (
+    ("pid", "int4"),
+    ("name", "text"),
+    ("username", "text"),
+    ("status", "text"),
+    ("cpu_percent", "float8"),
+    ("memory_percent", "float8"),
+    ("rss_bytes", "int8"),
+    ("num_threads", "int4"),
+    ("read_bytes_per_second", "float8"),
+    ("write_bytes_per_second", "float8"),
+    ("cmdline", "text"),
+)
+_PROCESS_DEFAULTS = {"username": "", "status": "", "cmdline": ""}
+
+
+def _write_arrays(sample_rows: list[tuple], process_rows: list[tuple], seen: dict) -> None:
+    """PostgreSQL: a request's rows as arrays in one statement (data-modifying CTEs),
+    so a 50-sample batch is one round trip, and a resent batch's samples are skipped by
+    the primary key (ON CONFLICT DO NOTHING) instead of failing the write."""
+    samples = MetricSample._meta.db_table
+    parts = [
+        f"s AS (INSERT INTO {samples} (time, value, host_id, metric_id) "
+        "SELECT * FROM unnest(%s::timestamptz[], %s::float8[], %s::int4[], %s::int4[]) "
+        "ON CONFLICT DO NOTHING RETURNING 1)"
+    ]
+    columns = list(zip(*sample_rows, strict=True)) if sample_rows else [(), (), (), ()]
+    params: list = [list(column) for column in columns]
+    if process_rows:
+        names = ", ".join(name for name, _ in _PROCESS_COLUMNS)
+        arrays = ", ".join(f"%s::{kind}[]" for _, kind in _PROCESS_COLUMNS)
+        parts.append(
+            f"p AS (INSERT INTO {ProcessSample._meta.db_table} (time, host_id, {names}) "
+            f"SELECT * FROM unnest(%s::timestamptz[], %s::int4[], {arrays}) RETURNING 1)"
+        )
+        params.append([at for at, _, _ in process_rows])
+        params.append([host_id for _, host_id, _ in process_rows])
+        for name, _kind in _PROCESS_COLUMNS:
+            default = _PROCESS_DEFAULTS.get(name)
+            params.append([p.get(name, default) for _, _, p in process_rows])
+    if seen:
+        parts.append(
+            f"h AS (UPDATE {Host._meta.db_table} AS h SET last_seen = v.newest "
+            "FROM unnest(%s::int4[], %s::timestamptz[]) AS v(id, newest) "
+            "WHERE h.id = v.id AND (h.last_seen IS NULL OR h.last_seen < v.newest) RETURNING 1)"
+        )
+        params.append(list(seen))
+        params.append(list(seen.values()))
+    sql = f"WITH {', '.join(parts)} SELECT count(*) FROM s"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        stored = cursor.fetchone()[0]
+    if stored < len(sample_rows):
+        _count(DUPLICATE_COUNTER, len(sample_rows) - stored)
+        logger.info(
+            "batch repeats %s stored samples; kept the stored ones", len(sample_rows) - stored
+        )
 
 
 def _insert_samples(rows: list[tuple]) -> None:
@@ -310,13 +511,11 @@ def _insert_samples(rows: list[tuple]) -> None:
         # Database: the driver module, on every backend; django-stubs does not declare it.
         except (IntegrityError, connection.Database.IntegrityError):  # type: ignore[attr-defined]
             # COPY goes straight to psycopg, so its error is psycopg's, not Django's.
-            # A resent batch (the agent never saw our answer): keep what is stored.
-            logger.info("batch repeats stored samples; inserting only the new ones")
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                rows,
-            )
+            # A resent batch (the agent never saw our answer): keep what is stored,
+            # skipping the stored rows in one statement.
+            pass
+        for start in range(0, len(rows), UNNEST_MAX_ROWS):
+            _write_arrays(rows[start : start + UNNEST_MAX_ROWS], [], {})
         return
     # SQLite: datetimes exactly as Django writes them (UTC text, no offset, microseconds
     # only when non-zero), or text comparisons in ORM filters would go wrong.
@@ -334,11 +533,13 @@ def _insert_samples(rows: list[tuple]) -> None:
         cursor.executemany(
             f"INSERT OR IGNORE INTO {table} ({columns}) VALUES (%s, %s, %s, %s)", text_rows
         )
+        stored = cursor.rowcount
+    if 0 <= stored < len(rows):
+        _count(DUPLICATE_COUNTER, len(rows) - stored)
 
 
-def _update_latest(host, rows, processes, process_time, latency_ms) -> dict:
-    key = latest_cache_key(host.pk)
-    latest = cache.get(key) or {"time": None, "values": {}, "processes": []}
+def _update_latest(latest, rows, processes, process_time, latency_ms) -> dict:
+    latest = latest or {"time": None, "values": {}, "processes": []}
     newest_per_key: dict[str, tuple[float, datetime]] = {}
     for series, value, at in rows:
         current = newest_per_key.get(series)
@@ -355,12 +556,115 @@ def _update_latest(host, rows, processes, process_time, latency_ms) -> dict:
             latest["values"][series] = value
     if newest is not None and not backfill:
         latest["time"] = newest.isoformat()
-    if processes:
+    if processes and (
+        latest.get("process_time") is None or process_time.isoformat() >= latest["process_time"]
+    ):
         latest["processes"] = processes
         latest["process_time"] = process_time.isoformat()
     latest["ingest_latency_ms"] = round(latency_ms, 2)
-    cache.set(key, latest, LATEST_TTL_SECONDS)
     return latest
+
+
+class Announcer:
+    """What follows a commit: the hosts' latest values in the cache, one live event,
+    ``samples_ingested`` per host (the evaluator's wake-up, the latency monitor, the
+    Redis keys). With ``INGEST_ANNOUNCE_SECONDS`` at 0 it runs in the committing
+    request; otherwise a thread of each process runs it at most that often for every
+    batch since, so a fleet's requests do not each pay a cache round trip, a channel
+    layer send and the receivers (they were most of a 50-sample request's time)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Nothing pending and a new lock: a forked child starts so (its parent's lock
+        may have been held by a thread the child does not have)."""
+        self.pid: int | None = None
+        self.lock = threading.Lock()
+        self.pending: dict[int, list] = {}
+        # Ids of stored batches, remembered with the rest: a resend within the interval
+        # is skipped by the primary key instead (ON CONFLICT), as one without an id.
+        self.batch_ids: dict[str, int] = {}
+
+    def add(self, touched: list[tuple], batch_ids: dict[str, int] | None = None) -> None:
+        if not touched and not batch_ids:
+            return
+        if settings.INGEST_ANNOUNCE_SECONDS <= 0:
+            self._announce(touched, batch_ids or {})
+            return
+        with self.lock:
+            if self.pid != os.getpid():
+                # A process that exits drops what is pending (at most one interval):
+                # the samples are stored; the next batch or pass brings the rest.
+                self.pid, self.pending, self.batch_ids = os.getpid(), {}, {}
+                threading.Thread(target=self._run, name="ingest-announce", daemon=True).start()
+            self.batch_ids.update(batch_ids or {})
+            for host, rows, processes, process_time, newest, latency_ms in touched:
+                entry = self.pending.get(host.pk)
+                if entry is None:
+                    self.pending[host.pk] = [
+                        host,
+                        list(rows),
+                        processes,
+                        process_time,
+                        newest,
+                        latency_ms,
+                    ]
+                    continue
+                entry[1].extend(rows)
+                if processes and (entry[3] is None or process_time >= entry[3]):
+                    entry[2], entry[3] = processes, process_time
+                if newest is not None and (entry[4] is None or newest > entry[4]):
+                    entry[4] = newest
+                entry[5] = latency_ms
+
+    def _run(self) -> None:
+        while True:
+            interval = settings.INGEST_ANNOUNCE_SECONDS
+            if interval <= 0:  # switched off meanwhile: the next add runs at once
+                with self.lock:
+                    self.pid = None
+                self.flush()
+                return
+            time.sleep(interval)
+            try:
+                self.flush()
+            except Exception:  # this thread must outlive any failure
+                logger.exception("announcing ingested batches failed")
+            finally:
+                # The receivers may have used the database: give the connection back.
+                connections.close_all()
+
+    def flush(self) -> None:
+        """Announce everything pending now (the thread calls it; so do exit and tests)."""
+        with self.lock:
+            pending, self.pending = list(self.pending.values()), {}
+            batch_ids, self.batch_ids = self.batch_ids, {}
+        if pending or batch_ids:
+            self._announce([tuple(entry) for entry in pending], batch_ids)
+
+    def _announce(self, touched: list[tuple], batch_ids: dict[str, int]) -> None:
+        if batch_ids:
+            cache.set_many(batch_ids, settings.INGEST_BATCH_ID_TTL)
+        if not touched:
+            return
+        keys = [latest_cache_key(host.pk) for host, *_ in touched]
+        cached = cache.get_many(keys)
+        fresh = {}
+        announced = []
+        for key, (host, rows, processes, process_time, newest, latency_ms) in zip(
+            keys, touched, strict=True
+        ):
+            latest = _update_latest(cached.get(key), rows, processes, process_time, latency_ms)
+            fresh[key] = latest
+            if rows or processes:
+                announced.append((host, latest, newest))
+        cache.set_many(fresh, LATEST_TTL_SECONDS)
+        _announce(announced)
+
+
+announcer = Announcer()
+os.register_at_fork(after_in_child=announcer.reset)
 
 
 def _announce(announced: list[tuple[Host, dict, datetime | None]]) -> None:

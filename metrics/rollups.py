@@ -3,6 +3,13 @@
 Roll-ups are upserts over a closed window, so running a job twice or late is harmless.
 Charts read raw samples for short ranges and roll-ups beyond, so a 30-day chart reads
 720 hourly rows rather than 170,000 raw ones.
+
+The minute job folds each minute once, ``ROLLUP_GRACE_SECONDS`` after it closed (samples
+arriving late within that are in it), from a watermark: a run reads only the raw samples
+of minutes not folded yet, not the whole hour again. An hour is folded once from its
+minute buckets when its last minute is. Each fold recomputes its buckets from their
+source, so a run repeated, or one that died before moving its watermark, writes the
+same rows again; a lost watermark (the cache cleared) only re-folds the last minutes.
 """
 
 from __future__ import annotations
@@ -82,16 +89,26 @@ def _floor(at: datetime, unit: timedelta) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % unit.total_seconds(), tz=at.tzinfo)
 
 
-def run_rollups(now: datetime | None = None) -> dict:
-    """Roll up everything closed since the last run (at most a day back), in 1 h chunks.
+MINUTE_WATERMARK = samples.ROLLUP_WATERMARK_KEY  # compaction reads it too
+HOUR_WATERMARK = "rollup:hour_watermark"
+# Without a watermark (a new console, a cleared cache), this many minutes are folded.
+FRESH_START = timedelta(minutes=10)
 
-    The watermark lags two minutes behind so samples that arrive late (an agent's
-    buffered batch) are folded into their minute on the next run.
-    """
+
+def _watermark(key: str) -> datetime | None:
+    value = cache.get(key)
+    return datetime.fromisoformat(value) if value else None
+
+
+def run_rollups(now: datetime | None = None) -> dict:
+    """Fold the minutes closed for longer than the grace period and not folded yet (at
+    most a day back, in 1 h chunks, each moving the watermark when it commits), then
+    the hours whose every minute is folded."""
     now = now or timezone.now()
-    minute_end = _floor(now, timedelta(minutes=1))
-    start = cache.get("rollup:minute_watermark")
-    start = datetime.fromisoformat(start) if start else minute_end - timedelta(minutes=10)
+    minute_end = _floor(
+        now - timedelta(seconds=settings.ROLLUP_GRACE_SECONDS), timedelta(minutes=1)
+    )
+    start = _watermark(MINUTE_WATERMARK) or minute_end - FRESH_START
     start = max(start, minute_end - timedelta(days=1))
     minutes = 0
     chunk_start = start
@@ -99,13 +116,24 @@ def run_rollups(now: datetime | None = None) -> dict:
         chunk_end = min(chunk_start + timedelta(hours=1), minute_end)
         with transaction.atomic():
             minutes += rollup_minutes(chunk_start, chunk_end)
+        cache.set(MINUTE_WATERMARK, chunk_end.isoformat(), None)
         chunk_start = chunk_end
-    cache.set("rollup:minute_watermark", (minute_end - timedelta(minutes=2)).isoformat(), None)
-    # Hours: re-fold the current and previous hour from the minute buckets.
-    hour_start = _floor(start, timedelta(hours=1))
-    with transaction.atomic():
-        hours = rollup_hours(hour_start, minute_end)
-    return {"minute_rows": minutes, "hour_rows": hours, "from": start, "to": minute_end}
+    folded_to = max(start, minute_end)
+    hours = 0
+    hour_end = _floor(folded_to, timedelta(hours=1))
+    hour_start = _watermark(HOUR_WATERMARK) or _floor(start, timedelta(hours=1))
+    hour_start = max(hour_start, hour_end - timedelta(days=1))
+    if hour_start < hour_end:
+        with transaction.atomic():
+            hours = rollup_hours(hour_start, hour_end)
+        cache.set(HOUR_WATERMARK, hour_end.isoformat(), None)
+    return {
+        "minute_rows": minutes,
+        "hour_rows": hours,
+        "from": start,
+        "to": folded_to,
+        "hours_to": max(hour_start, hour_end),
+    }
 
 
 def _delete_older(table: str, column: str, cutoff: datetime) -> int:
@@ -199,10 +227,23 @@ def series(
             .values_list("bucket", "sum", "min", "max", "count")
         )
         if source == "1m":
-            # The newest minutes are not rolled up yet (the job runs each minute and
-            # lags two): read them raw so the chart reaches the present.
+            # The newest minutes are not rolled up yet (each is folded once, after the
+            # grace period): read them raw so the chart reaches the present.
             rolled_to = rows[-1][0] + timedelta(minutes=1) if rows else start
             rows += _raw_rows(host_id, metric_id, max(rolled_to, end - TAIL_MAX), end)
+        else:
+            # The open hour is folded when it closes: its minutes so far stand in for it.
+            rolled_to = rows[-1][0] + timedelta(hours=1) if rows else start
+            rows += list(
+                MinuteRollup.objects.filter(
+                    host_id=host_id,
+                    metric_id=metric_id,
+                    bucket__gte=max(rolled_to, end - 2 * TAIL_MAX),
+                    bucket__lt=end,
+                )
+                .order_by("bucket")
+                .values_list("bucket", "sum", "min", "max", "count")
+            )
     points: list[Point] = []
     origin = start.timestamp()
     current_slot = None

@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from opsconsole import thresholds, versions
+from opsconsole.auth import token_changed
 from opsconsole.forms import ApiTokenForm
 from opsconsole.models import (
     ApiToken,
@@ -63,6 +64,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset):
         count = queryset.update(revoked=True)
+        token_changed()  # an update sends no signal: every process forgets its copies
         self.message_user(request, f"Revoked {count} token(s).")
 
 

@@ -32,6 +32,7 @@ class OpsConsoleConfig(AppConfig):
         register_series("websockets", socket_series)
         audit.connect()
         sockets.connect()
+        _connect_token_copies()
         _import_backends()
 
         # `manage.py serve` runs the ticker as a thread of the web process (it only
@@ -76,3 +77,20 @@ def shared_key_check(app_configs=None, **kwargs):
             id="opsconsole.W001",
         )
     ]
+
+
+def _connect_token_copies() -> None:
+    """Every process keeps the API tokens it has read (opsconsole.auth): any change to a
+    token, a user or a group membership makes them all read again."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    from opsconsole.auth import token_changed
+    from opsconsole.models import ApiToken
+
+    user = get_user_model()
+    for model in (ApiToken, user, Group):
+        post_save.connect(token_changed, sender=model, dispatch_uid=f"ops.tokens.save.{model}")
+        post_delete.connect(token_changed, sender=model, dispatch_uid=f"ops.tokens.del.{model}")
+    m2m_changed.connect(token_changed, sender=user.groups.through, dispatch_uid="ops.tokens.groups")

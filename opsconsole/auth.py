@@ -8,24 +8,52 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 from ninja.errors import HttpError
 from ninja.security import APIKeyHeader, HttpBearer, SessionAuth
 from ninja.utils import check_csrf
 
+from opsconsole.generations import Generation, ProcessCopies
 from opsconsole.models import ApiToken, Scope, hash_token
 from opsconsole.roles import Role, role_of
 
 # Writing last_used on every request would turn reads into writes; once a minute is enough.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
+# Tokens with their owners (and the owner's role, cached on the user), per process: an
+# agent fleet authenticates thousands of times a minute with the same few tokens. Any
+# change to a token, a user or group membership bumps the generation (see
+# ``token_changed``), which every process checks once per request.
+TOKENS = Generation("api-tokens")
+_tokens = ProcessCopies(TOKENS, max_entries=10_000)
+
+
+def token_changed(*args, **kwargs) -> None:
+    """Signal receiver: tokens, users or groups changed; forget every process's copies.
+
+    Bumped at once and again after commit, so a process that read the old row while
+    the change was not yet committed drops its copy too.
+    """
+    TOKENS.bump()
+    transaction.on_commit(TOKENS.bump)
+
+
+def _token(token_hash: str) -> ApiToken | None:
+    copies = _tokens.fresh()
+    if token_hash in copies:
+        return copies[token_hash]
+    token = ApiToken.objects.select_related("user").filter(token_hash=token_hash).first()
+    if token is not None:
+        role_of(token.user)  # read the groups now, kept on the user with the copy
+    copies[token_hash] = token
+    return token
+
 
 def _check_token(request, raw: str, scope: str, role: Role = Role.VIEWER):
     if not raw:
         return None
-    token = (
-        ApiToken.objects.select_related("user").filter(token_hash=hash_token(raw.strip())).first()
-    )
+    token = _token(hash_token(raw.strip()))
     if token is None or not token.is_usable:
         return None
     if scope not in token.scopes:
@@ -39,6 +67,7 @@ def _check_token(request, raw: str, scope: str, role: Role = Role.VIEWER):
     now = timezone.now()
     if token.last_used is None or now - token.last_used > _LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used=now)
+        token.last_used = now
     request.user = token.user
     request.api_token = token
     return token.user

@@ -347,6 +347,16 @@ ALERT_RETENTION_DAYS = envint("ALERT_RETENTION_DAYS", 90, minimum=1)
 # keeping them longer only grows the database.
 ROLLUP_MINUTE_RETENTION_DAYS = envint("ROLLUP_MINUTE_RETENTION_DAYS", 8, minimum=1)
 ROLLUP_HOUR_RETENTION_DAYS = envint("ROLLUP_HOUR_RETENTION_DAYS", 730, minimum=1)
+# Roll-ups fold a minute once, this long after it closed, so samples arriving late (an
+# agent's buffered batch) are in it; later ones stay in the raw samples only.
+ROLLUP_GRACE_SECONDS = envint("ROLLUP_GRACE_SECONDS", 120, minimum=0)
+# After ingest, each process updates the hosts' latest values, tells the live pages and
+# wakes the evaluator at most this often, for every batch since, from a thread of its own
+# (0: at once, after each request's commit, as the tests do).
+INGEST_ANNOUNCE_SECONDS = envfloat("INGEST_ANNOUNCE_SECONDS", 0.25, minimum=0)
+# A batch id is remembered this long: a batch resent within it (the agent never saw the
+# answer) is answered as stored without touching the samples table.
+INGEST_BATCH_ID_TTL = envint("INGEST_BATCH_ID_TTL", 3600, minimum=1)
 TOP_PROCESSES = envint("TOP_PROCESSES", 10, minimum=1)
 COLLECT_LOCAL_HOST = envbool("COLLECT_LOCAL_HOST", True)
 # Service health checks (healthchecks app).

@@ -41,3 +41,6 @@ NOTIFY_INLINE = True
 # Each test's silences and routing are its own: rolled-back rows send no signal to drop
 # a copy.
 CONFIG_CACHE_SECONDS = 0
+# Ingest announces each batch at once, after its request's commit, so a test sees the
+# latest values and the evaluator's wake-up of its own batch.
+INGEST_ANNOUNCE_SECONDS = 0.0

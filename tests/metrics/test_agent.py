@@ -112,6 +112,25 @@ def test_an_outage_loses_nothing_and_doubles_nothing(live_server, alice, token_f
     assert MetricSample.objects.filter(host__hostname="agent-host").count() == expected
 
 
+def test_a_resent_batch_is_known_by_its_id_and_not_written_again(live_server, alice, token_for):
+    agent = _agent(live_server.url, token_for(alice, "ingest"))
+    batches = [agent.sample() for _ in range(2)]
+    assert len({batch["batch_id"] for batch in batches}) == 2
+    assert agent.drain() is True
+    # The answer was lost: the agent sends the same batch again, alone and with a new one.
+    agent.enqueue(batches[1])
+    assert agent.drain() is True
+    response = agent._client.post(agent.url, json=batches[0])
+    assert response.status_code == 200, response.text
+    assert response.json()["resent_batches"] == 1 and response.json()["samples"] == 0
+    host = Host.objects.get(hostname="agent-host")
+    assert MetricSample.objects.filter(host=host).count() == sum(len(b["samples"]) for b in batches)
+    # Process rows have no key to skip a repeat by: only the batch id keeps them single.
+    assert ProcessSample.objects.filter(host=host).count() == sum(
+        len(b["processes"]) for b in batches
+    )
+
+
 def test_the_backlog_goes_oldest_first_in_few_requests(recorder):
     console = recorder([(503, {}), (201, {})])
     agent = _agent(console.url)
@@ -187,6 +206,7 @@ def test_the_spool_survives_a_restart(recorder, tmp_path):
     console = recorder([])
     second = _agent(console.url, spool=spool)
     assert list(second.buffer) == kept
+    assert all(batch["batch_id"] for batch in second.buffer)  # a resend keeps its id
     assert second.drain() is True
     second.save_spool()
     assert spool.read_text() == ""

@@ -89,3 +89,85 @@ def test_it_deletes_old_samples_in_batches_and_keeps_recent(settings, monkeypatc
     assert result["samples"] == 20 and result["processes"] == 1
     assert MetricSample.objects.count() == 5
     assert set(MetricSample.objects.values_list("value", flat=True)) == {2.0}
+
+
+# -- the scheduled job: a watermark, each minute folded once after the grace period ------
+def _minute(bucket: datetime) -> tuple:
+    row = MinuteRollup.objects.get(bucket=bucket)
+    return (row.count, row.sum, row.min, row.max)
+
+
+def test_each_minute_is_folded_once_after_the_grace_period(settings):
+    settings.ROLLUP_GRACE_SECONDS = 120
+    rollups.cache.delete(rollups.MINUTE_WATERMARK)
+    rollups.cache.delete(rollups.HOUR_WATERMARK)
+    store("web-01", {"cpu_usage_percent": _minutes_of_samples(3)})  # 10:00-10:03
+    # At 10:04:30 the minutes closed for 2 minutes or more are 10:00 and 10:01.
+    first = rollups.run_rollups(T0 + timedelta(minutes=4, seconds=30))
+    assert first["to"] == T0 + timedelta(minutes=2)
+    assert set(MinuteRollup.objects.values_list("bucket", flat=True)) == {
+        T0,
+        T0 + timedelta(minutes=1),
+    }
+    # The next run starts at the watermark: only 10:02 is read and written.
+    second = rollups.run_rollups(T0 + timedelta(minutes=5))
+    assert second["from"] == T0 + timedelta(minutes=2) and second["minute_rows"] == 1
+    assert MinuteRollup.objects.count() == 3
+    # A run in the same minute again has nothing to fold.
+    assert rollups.run_rollups(T0 + timedelta(minutes=5, seconds=20))["minute_rows"] == 0
+
+
+def test_late_samples_within_the_grace_period_are_folded(settings):
+    settings.ROLLUP_GRACE_SECONDS = 120
+    rollups.cache.set(rollups.MINUTE_WATERMARK, T0.isoformat(), None)
+    store("web-01", {"cpu_usage_percent": [(T0 + timedelta(seconds=5), 10.0)]})
+    # 10:01:30: minute 10:00 closed, but its grace period runs until 10:03.
+    assert rollups.run_rollups(T0 + timedelta(minutes=1, seconds=30))["minute_rows"] == 0
+    # A buffered batch for 10:00 arrives at 10:02, within the grace period.
+    store("web-01", {"cpu_usage_percent": [(T0 + timedelta(seconds=50), 30.0)]})
+    rollups.run_rollups(T0 + timedelta(minutes=3))
+    assert _minute(T0) == (2, 40.0, 10.0, 30.0)
+    # One arriving after the minute was folded stays raw: the minute is not read again.
+    store("web-01", {"cpu_usage_percent": [(T0 + timedelta(seconds=55), 99.0)]})
+    assert rollups.run_rollups(T0 + timedelta(minutes=4))["from"] == T0 + timedelta(minutes=1)
+    assert _minute(T0) == (2, 40.0, 10.0, 30.0)
+
+
+def test_a_run_repeated_or_dead_halfway_writes_the_same_rows(settings):
+    settings.ROLLUP_GRACE_SECONDS = 0
+    rollups.cache.set(rollups.MINUTE_WATERMARK, T0.isoformat(), None)
+    rollups.cache.set(rollups.HOUR_WATERMARK, T0.isoformat(), None)
+    store("web-01", {"cpu_usage_percent": _minutes_of_samples(70)})  # 10:00-11:10
+    now = T0 + timedelta(minutes=75)
+    rollups.run_rollups(now)
+    minutes = list(MinuteRollup.objects.order_by("bucket").values_list("bucket", "sum", "count"))
+    hours = list(HourRollup.objects.values_list("bucket", "min", "max", "sum", "count"))
+    assert len(minutes) == 70
+    # The open hour (11:00) is not folded yet; 10:00 is, from its 60 minute buckets.
+    assert hours == [(T0, 0.0, 9.0, sum(float(i % 10) for i in range(240)), 240)]
+    # Died before moving its watermarks: the same minutes and hour are folded again.
+    rollups.cache.set(rollups.MINUTE_WATERMARK, T0.isoformat(), None)
+    rollups.cache.set(rollups.HOUR_WATERMARK, T0.isoformat(), None)
+    rollups.run_rollups(now)
+    rollups.run_rollups(now)
+    assert list(MinuteRollup.objects.order_by("bucket").values_list("bucket", "sum", "count")) == (
+        minutes
+    )
+    assert list(HourRollup.objects.values_list("bucket", "min", "max", "sum", "count")) == hours
+
+
+def test_a_long_chart_reads_the_open_hour_from_its_minutes(settings):
+    settings.ROLLUP_GRACE_SECONDS = 0
+    rollups.cache.set(rollups.MINUTE_WATERMARK, T0.isoformat(), None)
+    rollups.cache.set(rollups.HOUR_WATERMARK, T0.isoformat(), None)
+    store("web-01", {"cpu_usage_percent": _minutes_of_samples(70)})
+    rollups.run_rollups(T0 + timedelta(minutes=70))
+    metric = Metric.objects.get(key="cpu_usage_percent")
+    host_id = MetricSample.objects.first().host_id
+    end = T0 + timedelta(minutes=70)
+    source, _step, points = rollups.series(
+        host_id, metric.pk, end - timedelta(days=30), end, aggregation="count"
+    )
+    assert source == "1h"
+    # 10:00 from its hour bucket, 11:00-11:10 from the minute buckets: every sample.
+    assert sum(point.value for point in points) == 70 * 4
