@@ -10,13 +10,13 @@ import pytest
 from django.utils import timezone
 
 from alerts.constants import Status
+from alerts.defaults import threshold_rules
 from alerts.evaluator import evaluate
 from alerts.inhibition import load_default_rules
 from alerts.models import Alert
 from notifications import grouping
 from notifications.models import RoutingRule
 from notifications.routing import load_default_routes
-from opsconsole.bootstrap import _default_rules
 from tests.metrics.helpers import store
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,7 @@ def test_fifty_silent_hosts_make_one_message_per_channel_listing_them(
 ):
     # Group timers run on the real clock: the samples end now.
     t0 = timezone.now().replace(microsecond=0)
-    _default_rules()
+    threshold_rules()
     load_default_rules()
     load_default_routes()
     # The default routing, with timers long enough for a slow machine: group timers run
