@@ -3,14 +3,13 @@ history and uptime, "check now", and the end-to-end latency monitor."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Body, Query, Router, Status
 from ninja.errors import HttpError
-from pydantic import ConfigDict, model_validator
 
 from alerts.constants import parse_severity
 from healthchecks.forms import ServiceEndpointForm
@@ -18,10 +17,22 @@ from healthchecks.latency import latency_monitor
 from healthchecks.models import CheckResult, Flip, ServiceEndpoint
 from healthchecks.monitor import service_health
 from healthchecks.runner import run_checks
+from healthchecks.schema import (
+    EndpointIn,
+    EndpointOut,
+    EndpointPatch,
+    HistoryOut,
+    HistoryQuery,
+    LatencyBatchIn,
+    LatencyIn,
+    LatencySummaryOut,
+    StoredOut,
+    SystemHealthOut,
+)
 from healthchecks.state import disable
 from healthchecks.uptime import uptimes
 from metrics.models import Host
-from opsconsole.apitools import MAX_ROW_ID, NOT_SENT, answers, as_form_data
+from opsconsole.apitools import MAX_ROW_ID, answers, as_form_data
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role, has_role
@@ -29,143 +40,6 @@ from opsconsole.roles import Role, has_role
 router = Router(tags=["services"])
 system_router = Router(tags=["services"])
 latency_router = Router(tags=["latency"])
-
-MAX_HISTORY = 1000
-MAX_LATENCY_MS = 24 * 3600 * 1000.0
-
-
-class EndpointOut(Schema):
-    id: int
-    name: str
-    kind: str
-    target: str
-    enabled: bool
-    state: str
-    state_since: datetime | None
-    interval_seconds: int
-    max_response_time_ms: int | None
-    severity: str
-    parent: str | None
-    host: str | None = Field(None, description="the host it runs on, by hostname")
-    tags: list
-    last_checked: datetime | None
-    last_response_ms: float | None
-    last_error: str
-    consecutive_failures: int
-    uptime: dict
-    badge_url: str
-    ping_url: str | None
-
-
-class EndpointPatch(Schema):
-    """The fields a PATCH changes (only those it names), as in the admin's form. Only
-    ``parent``, ``host`` and ``max_response_time_ms`` take null (none); a null elsewhere
-    is refused."""
-
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"max_response_time_ms": 800}]}
-    )
-    # Typed without None where the column takes no null: an explicit null is refused
-    # (422); the default None only stands for "not sent" (the PATCH uses exclude_unset).
-    name: str = NOT_SENT
-    kind: str = Field(
-        NOT_SENT, description="http, tcp, database, redis, queue or heartbeat (default http)"
-    )
-    target: str = Field(NOT_SENT, description="a URL, host:port or database alias")
-    enabled: bool = NOT_SENT
-    tags: list[str] = NOT_SENT
-    parent: str | None = Field(None, description="the parent endpoint's name")
-    host: str | None = Field(
-        None, description="the hostname of the agent's host it runs on (none: null)"
-    )
-    severity: str = Field(NOT_SENT, description="info, warning, error, critical (or aliases)")
-    interval_seconds: int = NOT_SENT
-    timeout_seconds: float = NOT_SENT
-    retries: int = Field(NOT_SENT, description="failures before the endpoint is DOWN")
-    max_response_time_ms: int | None = Field(None, description="slower: DEGRADED")
-    http_method: str = NOT_SENT
-    http_headers: dict[str, str] = Field(NOT_SENT, description="write-only to viewers")
-    accepted_status_codes: str = Field(NOT_SENT, examples=["200-299,301"])
-    expect_keyword: str = NOT_SENT
-    expect_json_path: str = NOT_SENT
-    expect_json_value: str = NOT_SENT
-    follow_redirects: bool = NOT_SENT
-    tls_expiry_warning_days: int = NOT_SENT
-    period_seconds: int = Field(NOT_SENT, description="heartbeat: expected every")
-    cron: str = Field(NOT_SENT, description="heartbeat: expected on this schedule instead")
-    grace_seconds: int = NOT_SENT
-    time_zone: str = NOT_SENT
-    recovery_webhook_url: str = NOT_SENT
-    recovery_after_failures: int = NOT_SENT
-
-
-class EndpointIn(EndpointPatch):
-    """A new endpoint; fields left out take the model's defaults."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "chat-service",
-                    "target": "https://chat.example.com/health",
-                    "parent": "database",
-                    "severity": "critical",
-                    "interval_seconds": 15,
-                    "max_response_time_ms": 5000,
-                }
-            ]
-        },
-    )
-    name: str = Field(..., min_length=1, max_length=120)
-
-
-class ResultOut(Schema):
-    time: datetime
-    outcome: str
-    response_ms: float | None
-    status_code: int | None
-    error: str
-
-
-class FlipOut(Schema):
-    time: datetime
-    old_state: str
-    new_state: str
-    reason: str
-
-
-class HistoryOut(Schema):
-    endpoint: EndpointOut
-    results: list[ResultOut]
-    flips: list[FlipOut]
-
-
-class LatencyIn(Schema):
-    source: str = Field(min_length=1, max_length=120)
-    event_time: datetime | None = None
-    commit_time: datetime | None = None
-    duration_ms: float | None = None
-
-    @model_validator(mode="after")
-    def _one_measure(self):
-        if self.duration_ms is None:
-            if self.event_time is None or self.commit_time is None:
-                raise ValueError("send duration_ms, or both event_time and commit_time")
-            if self.event_time.tzinfo is None or self.commit_time.tzinfo is None:
-                raise ValueError("event_time and commit_time need a time zone (e.g. Z)")
-            self.duration_ms = (self.commit_time - self.event_time).total_seconds() * 1000
-        if not 0 <= self.duration_ms <= MAX_LATENCY_MS:
-            raise ValueError("the latency must be between 0 and 24 hours")
-        return self
-
-
-class LatencyBatchIn(Schema):
-    samples: list[LatencyIn] = Field(min_length=1, max_length=10000)
-
-
-class StoredOut(Schema):
-    stored: int
 
 
 def endpoint_out(
@@ -217,26 +91,6 @@ def _get(ref: str) -> ServiceEndpoint:
     if endpoint is None:
         raise HttpError(404, f"no service endpoint {ref!r}")
     return endpoint
-
-
-class ServiceStateOut(Schema):
-    id: int
-    name: str
-    kind: str
-    target: str = Field(..., description="credentials masked for all but admins")
-    status: str = Field(..., description="up, down, degraded or unknown")
-    response_time_ms: float | None
-    last_checked: datetime | None
-    since: datetime | None
-    error: str
-    uptime: dict[str, float | None]
-
-
-class SystemHealthOut(Schema):
-    status: str = Field(..., description="healthy, degraded or unhealthy")
-    checked_at: datetime
-    summary: dict[str, int] = Field(..., description="endpoints per state")
-    services: list[ServiceStateOut]
 
 
 @system_router.get(
@@ -300,7 +154,7 @@ def _save(endpoint: ServiceEndpoint | None, body: dict) -> ServiceEndpoint:
     auth=api_auth(Scope.WRITE, Role.ADMIN),
     url_name="create_service",
 )
-def create_service(request, payload: EndpointIn):
+def create_service(request, payload: Body[EndpointIn]):
     """A new endpoint (admin); fields as in the admin, ``parent`` and ``host`` by name,
     validated like the admin's form (422 with every field's problem)."""
     saved = _save(None, payload.dict(exclude_unset=True))
@@ -343,11 +197,6 @@ def delete_service(request, ref: str):
 def get_service(request, ref: str):
     """One endpoint by id or name, with its state and uptime."""
     return _describe([_get(ref)], request)[0]
-
-
-class HistoryQuery(Schema):
-    hours: float = Field(24, gt=0, le=24 * 30)
-    limit: int = Field(200, ge=1, le=MAX_HISTORY)
 
 
 @router.get(
@@ -401,20 +250,6 @@ def report_latency(request, body: LatencyIn | LatencyBatchIn):
     with transaction.atomic():
         stored = latency_monitor.record_many(rows)
     return Status(201, {"stored": stored})
-
-
-class LatencyFigures(Schema):
-    count: int
-    avg_ms: float | None = Field(None, description="absent when count is 0")
-    p50_ms: float | None = None
-    p95_ms: float | None = None
-    p99_ms: float | None = None
-    max_ms: float | None = None
-
-
-class LatencySummaryOut(Schema):
-    window_seconds: int
-    sources: dict[str, LatencyFigures]
 
 
 @latency_router.get(

@@ -7,35 +7,36 @@ their values, and a PATCH merges the secrets it names into the stored ones.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from django.db import IntegrityError
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Query, Router, Status
 from ninja.errors import HttpError
-from pydantic import ConfigDict
 
-from notifications.channels import (
-    ChannelError,
-    routing_rule_problems,
-    save_channel,
-    secret_names,
-)
+from notifications.channels import ChannelError, routing_rule_problems, save_channel
 from notifications.configcode import routing_history
 from notifications.delivery import resend, send_test
 from notifications.models import (
-    GROUP_FIELDS,
-    MAX_GROUP_SECONDS,
-    NO_GROUPING,
     DeliveryStatus,
     Notification,
     NotificationChannel,
     RoutingRule,
     Transition,
-    default_group_by,
 )
 from notifications.notifiers import available_kinds
-from opsconsole.apitools import RowId, RowRef, answers, one_or_404
+from notifications.schema import (
+    ChannelIn,
+    ChannelOut,
+    ChannelPatch,
+    NotificationFilters,
+    NotificationOut,
+    NotificationPage,
+    RoutingRuleIn,
+    RoutingRuleOut,
+    RoutingRulePatch,
+    TestResult,
+    channel_fields,
+    settings_problems,
+)
+from opsconsole.apitools import RowId, answers, one_or_404
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role
@@ -45,87 +46,9 @@ routing_router = Router(tags=["routing rules"])
 notifications_router = Router(tags=["notifications"])
 
 ADMIN = api_auth(Scope.WRITE, Role.ADMIN)
-MAX_PAGE = 200
 
 
 # -- channels -------------------------------------------------------------------------------
-class ChannelOut(Schema):
-    id: int
-    name: str
-    kind: str
-    config: dict
-    secrets_set: list[str] = Field(..., description="names of the secrets stored")
-    min_severity: str
-    enabled: bool
-    send_resolved: bool
-    rate_limit_per_minute: int | None
-    consecutive_failures: int
-    circuit_open_until: datetime | None
-    created: datetime
-    updated: datetime
-
-    @staticmethod
-    def resolve_secrets_set(obj) -> list[str]:
-        return secret_names(obj)
-
-
-class ChannelIn(Schema):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "ops-slack",
-                    "kind": "slack",
-                    "config": {"channel": "#ops"},
-                    "secrets": {"webhook_url": "https://hooks.slack.com/services/T0/B0/XXXX"},
-                    "min_severity": "warning",
-                },
-                {
-                    "name": "ops-webhook",
-                    "kind": "webhook",
-                    "config": {"url": "https://hooks.example.com/alerts"},
-                    "secrets": {"headers": {"Authorization": "Bearer ..."}},
-                },
-            ]
-        }
-    )
-    name: str = Field(..., min_length=1, max_length=100)
-    kind: str = Field(..., description="slack, email, sms, pagerduty, discord, telegram, ...")
-    config: dict[str, Any] = Field(default_factory=dict)
-    secrets: dict[str, Any] = Field(
-        default_factory=dict,
-        description='write-only; a webhook\'s headers too: {"headers": {"Authorization": "..."}}',
-    )
-    min_severity: str | None = Field(None, description="blank: info (critical for sms)")
-    enabled: bool = True
-    send_resolved: bool = True
-    rate_limit_per_minute: int | None = Field(None, ge=0)
-
-
-class ChannelPatch(Schema):
-    """The fields a PATCH changes (only those it names)."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"enabled": False}, {"secrets": {"webhook_url": None}}]},
-    )
-    name: str | None = Field(None, min_length=1, max_length=100)
-    config: dict[str, Any] | None = None
-    secrets: dict[str, Any] | None = Field(
-        None, description="merged, headers one by one; null or '' removes one"
-    )
-    min_severity: str | None = None
-    enabled: bool | None = None
-    send_resolved: bool | None = None
-    rate_limit_per_minute: int | None = Field(None, ge=0)
-
-
-class TestResult(Schema):
-    ok: bool
-    status: str
-    response_code: int | None
-    error: str
-    notification_id: int
 
 
 @channels_router.get(
@@ -143,7 +66,7 @@ def create_channel(request, payload: ChannelIn):
     """A channel; unusable or unsafe settings (e.g. a URL into this network) get 422."""
     if payload.kind not in available_kinds():
         raise HttpError(422, f"kind must be one of: {', '.join(available_kinds())}")
-    fields = payload.dict()
+    fields = channel_fields(payload)
     try:
         channel = save_channel(None, **fields)
     except ChannelError as exc:
@@ -172,6 +95,8 @@ def update_channel(request, channel_id: RowId, payload: ChannelPatch):
     """Change the fields named: ``secrets`` are merged (null removes one), ``config`` is
     replaced."""
     channel = _channel(channel_id)
+    if problems := settings_problems(channel.kind, payload.config, payload.secrets):
+        raise HttpError(422, "; ".join(problems))
     # Absent or null: unchanged; except the rate limit, where null means the default.
     fields = {
         name: value
@@ -216,88 +141,6 @@ def _channel(channel_id: int) -> NotificationChannel:
 
 
 # -- routing rules --------------------------------------------------------------------------
-class RoutingRuleOut(Schema):
-    id: int
-    name: str
-    position: int
-    enabled: bool
-    severities: list[str]
-    categories: list[str]
-    label_matchers: dict[str, str]
-    channel_kinds: list[str]
-    all_channels: bool
-    channels: list[int]
-    group_by: list[str]
-    group_wait: int
-    group_interval: int
-    repeat_interval: int
-
-    @staticmethod
-    def resolve_channels(obj) -> list[int]:
-        return sorted(c.pk for c in obj.channels.all())
-
-
-class RoutingRulePatch(Schema):
-    """The fields a PATCH changes (only those it names)."""
-
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"severities": ["critical"]}]}
-    )
-    name: str | None = Field(None, min_length=1, max_length=100)
-    position: int | None = Field(None, ge=0)
-    enabled: bool | None = None
-    severities: list[str] | None = None
-    categories: list[str] | None = None
-    label_matchers: dict[str, str] | None = None
-    channel_kinds: list[str] | None = None
-    all_channels: bool | None = None
-    channels: list[RowRef] | None = Field(None, description="channel ids")
-    group_by: list[str] | None = Field(None, description="field or label names to group by")
-    group_wait: int | None = Field(None, ge=0, le=MAX_GROUP_SECONDS)
-    group_interval: int | None = Field(None, ge=0, le=MAX_GROUP_SECONDS)
-    repeat_interval: int | None = Field(None, ge=60, le=MAX_GROUP_SECONDS)
-
-
-class RoutingRuleIn(Schema):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "payments errors to Slack and email",
-                    "severities": ["error", "critical"],
-                    "label_matchers": {"team": "payments"},
-                    "channel_kinds": ["slack", "email"],
-                }
-            ]
-        }
-    )
-    name: str = Field(..., min_length=1, max_length=100)
-    position: int = Field(100, ge=0)
-    enabled: bool = True
-    severities: list[str] = Field(default_factory=list)
-    categories: list[str] = Field(default_factory=list)
-    label_matchers: dict[str, str] = Field(default_factory=dict)
-    channel_kinds: list[str] = Field(default_factory=list)
-    all_channels: bool = False
-    channels: list[RowRef] = Field(default_factory=list, description="channel ids")
-    group_by: list[str] = Field(
-        default_factory=default_group_by,
-        description=f"Any of {', '.join(GROUP_FIELDS)} or label names; "
-        f'["{NO_GROUPING}"] sends one message per alert.',
-        examples=[["rule"], ["rule", "host"], [NO_GROUPING]],
-    )
-    group_wait: int = Field(
-        30, ge=0, le=MAX_GROUP_SECONDS, description="seconds a new group waits for more alerts"
-    )
-    group_interval: int = Field(
-        300, ge=0, le=MAX_GROUP_SECONDS, description="seconds at least between a group's messages"
-    )
-    repeat_interval: int = Field(
-        4 * 3600,
-        ge=60,
-        le=MAX_GROUP_SECONDS,
-        description="seconds before an unchanged, unacknowledged group is sent again",
-    )
 
 
 def _save_rule(rule: RoutingRule | None, fields: dict, *, actor: str) -> RoutingRule:
@@ -378,41 +221,6 @@ def _rule(rule_id: int) -> RoutingRule:
 
 
 # -- the delivery log -----------------------------------------------------------------------
-class NotificationOut(Schema):
-    id: int
-    alert_id: int | None
-    channel_id: int
-    channel: str
-    transition: str
-    status: str
-    attempts: int
-    next_attempt_at: datetime
-    last_error: str
-    response_code: int | None
-    idempotency_key: str
-    created: datetime
-    sent_at: datetime | None
-
-    @staticmethod
-    def resolve_channel(obj) -> str:
-        return obj.channel.name
-
-
-class NotificationPage(Schema):
-    count: int
-    limit: int
-    offset: int
-    items: list[NotificationOut]
-
-
-class NotificationFilters(Schema):
-    status: str | None = Field(None, description=", ".join(DeliveryStatus.values))
-    channel: int | None = Field(None, description="channel id")
-    alert: int | None = Field(None, description="alert id")
-    transition: str | None = Field(None, description=", ".join(Transition.values))
-    since: datetime | None = Field(None, description="created at or after")
-    limit: int = Field(50, ge=1, le=MAX_PAGE)
-    offset: int = Field(0, ge=0)
 
 
 @notifications_router.get(

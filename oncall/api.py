@@ -6,14 +6,13 @@ notification rules are theirs: responders manage their own, admins anyone's.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError
 from django.utils import timezone
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Query, Router, Status
 from ninja.errors import HttpError
-from pydantic import field_validator
 
 from notifications.models import NotificationChannel
 from oncall import editing, people, schedules
@@ -25,6 +24,23 @@ from oncall.models import (
     Override,
     Schedule,
     Urgency,
+)
+from oncall.schema import (
+    AtQuery,
+    CodeIn,
+    ContactMethodIn,
+    ContactMethodOut,
+    NotificationRuleIn,
+    NotificationRuleOut,
+    OnCallOut,
+    Outcome,
+    OverrideIn,
+    OverrideOut,
+    PersonOut,
+    PolicyIn,
+    PolicyOut,
+    ScheduleIn,
+    ScheduleOut,
 )
 from opsconsole.apitools import RowId, answers, one_or_404
 from opsconsole.auth import api_auth
@@ -63,11 +79,6 @@ def _own_or_admin(request, person_id: int):
 
 
 # -- people ---------------------------------------------------------------------------------
-class PersonOut(Schema):
-    id: int
-    username: str
-    name: str
-    reachable: bool = Field(..., description="false: no verified contact method")
 
 
 @people_router.get("", response=answers({200: list[PersonOut]}), auth=READ, url_name="list_people")
@@ -84,33 +95,6 @@ def list_people(request):
         }
         for u in users
     ]
-
-
-class ContactMethodOut(Schema):
-    id: int
-    kind: str
-    address: str
-    label: str
-    channel_id: int | None
-    verified: bool
-    verified_at: datetime | None
-    verification_sent_at: datetime | None
-
-
-class ContactMethodIn(Schema):
-    kind: str = Field(..., description="email, phone, slack or telegram")
-    address: str = Field(..., min_length=1, max_length=200)
-    label: str = Field("", max_length=60)
-    channel_id: int | None = Field(None, description="blank: the first enabled channel of the kind")
-
-
-class CodeIn(Schema):
-    code: str = Field(..., min_length=1, max_length=12)
-
-
-class Outcome(Schema):
-    ok: bool
-    detail: str
 
 
 @people_router.get(
@@ -199,19 +183,6 @@ def verify_contact_method(request, person_id: RowId, method_id: RowId, payload: 
     return {"ok": True, "detail": "verified: pages may use this contact method"}
 
 
-class NotificationRuleOut(Schema):
-    id: int
-    contact_method_id: int
-    urgency: str
-    delay_minutes: int
-
-
-class NotificationRuleIn(Schema):
-    contact_method_id: int
-    urgency: str = Field(Urgency.ANY, description="high (error, critical), low or any")
-    delay_minutes: int = Field(0, ge=0, le=1440)
-
-
 @people_router.get(
     "/{person_id}/notification-rules",
     response=answers({200: list[NotificationRuleOut]}, 404, 422),
@@ -260,27 +231,6 @@ def delete_notification_rule(request, person_id: RowId, rule_id: RowId):
 
 
 # -- schedules ------------------------------------------------------------------------------
-class PersonRef(Schema):
-    id: int
-    username: str
-    name: str
-    reachable: bool
-
-
-class ShiftOut(Schema):
-    person: PersonRef | None
-    start: datetime | None
-    end: datetime | None
-    source: str
-
-
-class OnCallOut(Schema):
-    schedule_id: int
-    schedule: str
-    at: datetime
-    current: ShiftOut | None = Field(..., description="who is on call at `at`; null: nobody")
-    next: ShiftOut | None = Field(..., description="who comes next, from next.start")
-    empty: bool = Field(..., description="no rotation has participants")
 
 
 def _people_refs(user_ids) -> dict[int, dict]:
@@ -326,55 +276,6 @@ def on_call_answer(view, at: datetime, refs: dict | None = None) -> dict:
         else (nobody_next if found["next_from"] else None),
         "empty": view.empty,
     }
-
-
-class RotationIO(Schema):
-    name: str = Field(..., min_length=1, max_length=100)
-    layer: int = Field(1, ge=1, le=99, description="the higher layer wins where it has someone")
-    length: str = Field("weekly", description="daily, weekly or hours")
-    shift_hours: int = Field(12, ge=1, le=672, description="for length 'hours'")
-    # A time of day on the schedule's own clock (its time_zone): HH:MM[:SS], no offset.
-    handoff_time: time = Field(
-        time(9, 0),
-        description="HH:MM on the schedule's clock (no offset: time_zone says which clock)",
-        json_schema_extra={"format": "partial-time", "pattern": r"^\d{2}:\d{2}(:\d{2})?$"},
-    )
-    start_date: date
-    participants: list[str] = Field(default_factory=list, description="usernames, in turn order")
-
-    @field_validator("handoff_time")
-    @classmethod
-    def _on_the_schedules_clock(cls, value: time) -> time:
-        if value.tzinfo is not None:
-            raise ValueError("give the handoff time without an offset: time_zone says which clock")
-        return value
-
-
-class ScheduleIn(Schema):
-    name: str = Field(..., min_length=1, max_length=100)
-    time_zone: str = "UTC"
-    description: str = ""
-    rotations: list[RotationIO] = Field(default_factory=list)
-
-
-class OverrideOut(Schema):
-    id: int
-    schedule_id: int
-    person: PersonRef | None
-    replaces: PersonRef | None
-    start: datetime
-    end: datetime
-    note: str
-
-
-class ScheduleOut(Schema):
-    id: int
-    name: str
-    time_zone: str
-    description: str
-    rotations: list[RotationIO]
-    on_call: OnCallOut
-    overrides: list[OverrideOut]
 
 
 def _schedule_out(schedule: Schedule, at: datetime) -> dict:
@@ -482,10 +383,6 @@ def delete_schedule(request, schedule_id: RowId):
     return Status(204, None)
 
 
-class AtQuery(Schema):
-    at: datetime | None = Field(None, description="ISO 8601 instant; default now")
-
-
 @schedules_router.get(
     "/{schedule_id}/oncall",
     response=answers({200: OnCallOut}, 404, 422),
@@ -499,14 +396,6 @@ def schedule_oncall(request, schedule_id: RowId, query: Query[AtQuery]):
     if timezone.is_naive(at):
         at = at.replace(tzinfo=UTC)  # an instant without a zone is read as UTC
     return on_call_answer(schedules.load_one(schedule_id, since=at), at)
-
-
-class OverrideIn(Schema):
-    person_id: int | None = Field(None, description="who covers; default: yourself")
-    replaces_id: int | None = Field(None, description="for whom; blank: whoever is on call")
-    start: datetime
-    end: datetime
-    note: str = Field("", max_length=200)
 
 
 @schedules_router.post(
@@ -555,32 +444,6 @@ def delete_override(request, schedule_id: RowId, override_id: RowId):
 
 
 # -- escalation policies ----------------------------------------------------------------------
-class StepIO(Schema):
-    action: str = Field(..., description="schedule, next, person, group, channel or repeat")
-    schedule: str | None = Field(None, description="a schedule's name (schedule, next)")
-    person: str | None = Field(None, description="a username (person)")
-    group: str | None = Field(None, description="a group's name (group)")
-    channel: str | None = Field(None, description="a channel's name (channel)")
-    repeat_from: int | None = Field(None, description="a step number before this one (repeat)")
-    wait_minutes: int = Field(5, ge=0, le=1440, description="before the next step")
-
-
-class PolicyIn(Schema):
-    name: str = Field(..., min_length=1, max_length=100)
-    description: str = ""
-    repeat: int = Field(0, ge=0, le=20, description="times the policy starts over")
-    routing_rules: list[str] = Field(default_factory=list, description="routing rule names")
-    steps: list[StepIO] = Field(default_factory=list)
-
-
-class PolicyOut(Schema):
-    id: int
-    name: str
-    description: str
-    repeat: int
-    routing_rules: list[str]
-    steps: list[dict]
-    problems: list[str] = Field(..., description="what the lint found at the last save")
 
 
 def _policy_out(policy: EscalationPolicy) -> dict:

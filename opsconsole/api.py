@@ -55,11 +55,23 @@ def validation_error(request, exc: ValidationError):
         location = ".".join(
             str(part) for part in error.get("loc", ()) if part not in ("body", "payload")
         )
-        message = str(error.get("msg", ""))
+        message = _readable(error)
         problems.append(f"{location}: {message}" if location else message)
     return api.create_response(
         request, {"detail": "; ".join(problems), "errors": exc.errors}, status=422
     )
+
+
+def _readable(error) -> str:
+    """Pydantic's message, but a discriminated union's (a channel's or an endpoint's
+    ``kind``) said as the field's allowed values."""
+    context = error.get("ctx") or {}
+    field = str(context.get("discriminator", "")).strip("'")
+    if error.get("type") == "union_tag_invalid":
+        return f"{field} must be one of: {context['expected_tags']}"
+    if error.get("type") == "union_tag_not_found":
+        return f"{field} is required"
+    return str(error.get("msg", ""))
 
 
 @api.exception_handler(DjangoValidationError)

@@ -42,8 +42,9 @@ def _broken_gauge() -> dict[str, float]:
         ({"timeout_seconds": 1e400}, "timeout_seconds:"),
         ({"retries": 10**6}, "retries: at most 100"),
         ({"max_response_time_ms": 10**12}, "max_response_time_ms: at most 120000 ms"),
-        ({"period_seconds": 10**12}, "period_seconds: at most 366 days"),
-        ({"grace_seconds": 10**12}, "grace_seconds: at most 30 days"),
+        # A heartbeat's schedule (an HTTP endpoint refuses these fields outright).
+        ({"kind": "heartbeat", "period_seconds": 10**12}, "period_seconds: at most 366 days"),
+        ({"kind": "heartbeat", "grace_seconds": 10**12}, "grace_seconds: at most 30 days"),
         ({"tls_expiry_warning_days": 40000}, "tls_expiry_warning_days: at most 365 days"),
     ],
 )
@@ -143,3 +144,18 @@ def test_the_admin_shows_which_endpoints_are_broken(client, alice, make_endpoint
     assert "bad" in listing and "broken since" in listing
     detail = client.get(f"/admin/healthchecks/serviceendpoint/{bad.pk}/change/")
     assert "grace_seconds: at most 30 days" in detail.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"kind": "tcp", "target": "db:5432", "http_method": "POST"}, "tcp.http_method"),
+        ({"target": "https://api.example.org/", "cron": "* * * * *"}, "http.cron"),
+        ({"kind": "carrier-pigeon", "target": "x"}, "kind must be one of: http, tcp"),
+    ],
+)
+def test_the_api_refuses_fields_of_another_kind(alice, token_for, api_client, body, message):
+    response = api_client(token_for(alice, "read,write")).post("/services", {"name": "x", **body})
+    assert response.status_code == 422, response.content
+    assert message in response.json()["detail"]
+    assert not ServiceEndpoint.objects.exists()

@@ -203,3 +203,39 @@ def test_a_failed_message_can_be_resent(
     notification.refresh_from_db()
     assert notification.status == DeliveryStatus.SENT
     assert admin_api.post("/notifications/99999/resend").status_code == 404
+
+
+def test_each_kinds_schema_names_the_keys_its_notifier_reads():
+    from notifications.models import ChannelKind
+    from notifications.notifiers import notifier
+    from notifications.schema import SETTINGS
+
+    assert set(SETTINGS) == set(ChannelKind.values)
+    for kind, (config, secrets) in SETTINGS.items():
+        assert set(config.model_fields) == set(notifier(kind).CONFIG), kind
+        assert set(secrets.model_fields) == set(notifier(kind).SECRETS), kind
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"name": "x", "kind": "log", "config": {"colour": "red"}}, "config.colour is not a log"),
+        ({"name": "x", "kind": "log", "secrets": {"token": "t"}}, "secrets.token is not a log"),
+        ({"name": "x", "kind": "email", "config": {"port": 70000}}, "config.port"),
+        ({"name": "x", "config": {}}, "kind is required"),
+    ],
+)
+def test_settings_are_typed_per_kind(admin_api, body, message):
+    response = admin_api.post("/channels", body)
+    assert response.status_code == 422
+    assert message in response.json()["detail"]
+
+
+def test_a_patch_checks_settings_against_the_channels_kind(admin_api, slack_body):
+    channel_id = admin_api.post("/channels", slack_body).json()["id"]
+    response = admin_api.client_patch(f"/channels/{channel_id}", {"config": {"level": "info"}})
+    assert response.status_code == 422
+    assert "config.level is not a slack setting" in response.json()["detail"]
+    response = admin_api.client_patch(f"/channels/{channel_id}", {"config": {"timeout": -1}})
+    assert response.status_code == 422
+    assert "config.timeout" in response.json()["detail"]
