@@ -106,10 +106,14 @@ class FleetPage:
 def state_of(values: dict, last_seen: datetime | None, limits: dict, now: datetime) -> str:
     """No data (nothing known), stale (silent for three collection intervals, as
     ``Host.is_stale``), critical load (CPU, memory or a disk over its threshold), ok."""
-    if not values or last_seen is None:
+    if last_seen is None:
         return NO_DATA
+    # Silent is stale whether or not its last values are still in the cache (an entry a
+    # full cache dropped must not turn a silent host into one that never reported).
     if now - last_seen > timedelta(seconds=3 * settings.METRICS_COLLECTION_INTERVAL):
         return STALE
+    if not values:
+        return NO_DATA
     disk = _fullest_disk(values)[1]
     over = (
         (values.get("cpu_usage_percent") or 0) > limits["cpu"]
