@@ -97,14 +97,22 @@
   document.body.addEventListener("htmx:wsAfterMessage", restore);
   document.body.addEventListener("htmx:beforeSwap", keep);
   document.body.addEventListener("htmx:afterSettle", restore);
-  document.body.addEventListener("htmx:afterRequest", function (evt) {
+  document.body.addEventListener("htmx:beforeRequest", function (evt) {
     // Notes belong to one action: clear them once it went through. (The notes field
     // survives live swaps of the alert's summary, hx-preserve, while being typed in.)
+    // Watched on the request itself: the button that sent it may be gone by the time
+    // the answer comes, swapped away by the live update of its own row, and then htmx
+    // tells nothing on this page that it finished.
     const path = (evt.detail.pathInfo && evt.detail.pathInfo.requestPath) || "";
-    if (evt.detail.xhr && evt.detail.xhr.status < 300 && path.indexOf("/alerts/actions/") === 0) {
+    const xhr = evt.detail.xhr;
+    if (!xhr || path.indexOf("/alerts/actions/") !== 0) return;
+    xhr.addEventListener("loadend", function () {
+      if (xhr.status >= 300) return;
       const notes = document.getElementById("action-notes");
       if (notes) notes.value = "";
-    }
+    });
+  });
+  document.body.addEventListener("htmx:afterRequest", function () {
     setTimeout(restore, 0);
   });
 
@@ -169,6 +177,15 @@
 
   document.body.addEventListener("htmx:oobErrorNoTarget", function (evt) {
     const row = evt.detail.content;
+    // An action's one-line outcome is looked for beside the button that asked. When the
+    // live update of that very row replaced the button before the answer came, htmx
+    // looks in the detached old row and finds no #flash; the page still has one. (The
+    // row, summary and counts in the answer need no such help: they also come live.)
+    if (row && row.id === "flash") {
+      const flash = document.getElementById("flash");
+      if (flash) htmx.swap(flash, row.outerHTML, { swapStyle: "outerHTML" });
+      return;
+    }
     const rows = document.getElementById("alert-rows");
     if (!rows || !row || !row.classList || !row.classList.contains("alert-row")) return;
     if (row.dataset.match !== "1" || (live && live.dataset.page !== "1")) {

@@ -115,6 +115,37 @@ def test_a_new_alert_appears_live_and_an_acknowledgement_reaches_other_pages(
         carol_context.close()
 
 
+def test_the_outcome_shows_when_the_live_update_replaces_the_row_first(browser, console, people):
+    # The answer to an action and the live update of the same row race; with a fast
+    # socket the row (and the button that asked) is replaced first. The answer is held
+    # here until that has happened, so the race is lost every time.
+    alert_id = _raise(console, "e2e-race-01")
+    context, page = _as(browser, console, "bob", people["bob"])
+    held = []
+    try:
+        page.route(
+            "**/alerts/actions/",
+            lambda route: held.append((route, route.fetch())),
+        )
+        page.goto(f"{console.url}/alerts/")
+        _live(page)
+        row = page.locator(f"#alert-{alert_id}")
+        row.evaluate("el => { el.dataset.before = 'yes'; }")
+        page.fill("#action-notes", "raced the socket")
+        row.locator("[data-action=acknowledge]").click()
+        # Committed and pushed live while the answer is still held back.
+        expect(row.locator(".status")).to_have_text("Acknowledged", timeout=5_000)
+        assert row.evaluate("el => el.dataset.before") is None
+        expect(page.locator("#flash")).to_have_text("")
+        assert len(held) == 1
+        route, response = held[0]
+        route.fulfill(response=response)
+        expect(page.locator("#flash")).to_contain_text("1 alert updated")
+        expect(page.locator("#action-notes")).to_have_value("")
+    finally:
+        context.close()
+
+
 def test_a_viewer_post_is_refused_even_with_the_csrf_token(browser, console, people):
     alert_id = _raise(console, "e2e-viewer-post")
     context, page = _as(browser, console, "carol", people["carol"])
