@@ -106,6 +106,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the time it reports covers every other middleware and the view.
+    "opsconsole.timing.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "opsconsole.csp.ContentSecurityPolicyMiddleware",
     # Before anything reads the session or a view runs: NUL characters and huge integers
