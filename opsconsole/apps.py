@@ -18,6 +18,7 @@ class OpsConsoleConfig(AppConfig):
         from opsconsole.configcode import register_section
         from opsconsole.exposition import register_series
         from opsconsole.live import socket_series
+        from opsconsole.overload import busy_series
         from opsconsole.thresholds import ThresholdsSection
 
         got_request_exception.connect(errors.on_request_exception, dispatch_uid="ops.errors")
@@ -30,6 +31,7 @@ class OpsConsoleConfig(AppConfig):
         errors.install_task_reporter()
         register_section(ThresholdsSection())
         register_series("websockets", socket_series)
+        register_series("busy", busy_series)
         audit.connect()
         sockets.connect()
         _connect_token_copies()

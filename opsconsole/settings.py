@@ -113,6 +113,8 @@ MIDDLEWARE = [
     # Before anything reads the session or a view runs: NUL characters and huge integers
     # get a 400 with the reason instead of a database error.
     "opsconsole.inputguard.RefuseUnstorableInput",
+    # A view that got no pooled connection in time: a 503 with Retry-After, not a 500.
+    "opsconsole.overload.BusyDatabaseMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

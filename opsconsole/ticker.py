@@ -145,7 +145,6 @@ class Ticker:
             while not self.stopping:
                 now = time.time()
                 if now - self._lease_checked >= LEASE_SECONDS / 3:
-                    close_old_connections()
                     self._lease_checked = now
                     try:
                         self.acquire_lease()
@@ -157,6 +156,11 @@ class Ticker:
                         self.tick(now)
                     except Exception:
                         logger.exception("enqueueing failed")
+                # Between ticks the connection goes back: a pooled one (the ticker
+                # thread beside daphne) to the pool the requests borrow from, which a
+                # held one would shrink by one for good (a pool of 1 answered nothing).
+                # A persistent one (CONN_MAX_AGE) stays until it is obsolete.
+                close_old_connections()
                 next_due = min((job.next_due for job in self.jobs.values()), default=now + 1)
                 time.sleep(min(max(next_due - time.time(), 0.05), 1.0))
         finally:

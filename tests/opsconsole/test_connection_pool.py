@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import socket
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -45,15 +47,15 @@ def _sessions(admin_url: str, database: str) -> dict[str, int]:
     return dict(rows)
 
 
-@pytest.fixture
-def served():
+@contextlib.contextmanager
+def _serving(**extra: str):
     from bench._common import ServedConsole, pg_drop, pg_recreate
 
     url = _needs_postgres()
     base, _, name = url.rpartition("/")
     admin_url, database = f"{base}/postgres", f"{name}_served"
     served_url = pg_recreate(database, admin_url)
-    env = {"DATABASE_URL": served_url, "DATABASE_POOL_MAX_SIZE": str(POOL_SIZE)}
+    env = {"DATABASE_URL": served_url, **extra}
     if os.environ.get("REDIS_URL"):
         import redis
 
@@ -66,6 +68,14 @@ def served():
         console.stop()
         console.remove()
         pg_drop(database, admin_url)
+
+
+@pytest.fixture
+def served():
+    # A generous wait for a connection: what is measured is how many are open, and a
+    # loaded machine must not turn a slow borrow into a refusal here.
+    with _serving(DATABASE_POOL_MAX_SIZE=str(POOL_SIZE), DATABASE_POOL_TIMEOUT="60") as got:
+        yield got
 
 
 def test_it_answers_200_concurrent_requests_within_its_pool(served):
@@ -202,3 +212,71 @@ def test_without_a_pool_a_web_connection_ends_with_its_request(tmp_path):
     assert read["web_max_age"] == 0
     # What the workers and the lane ask for (keep_connections); the web never does.
     assert read["max_age"] == 600
+
+
+def test_a_request_that_gets_no_connection_in_time_is_told_to_retry(tmp_path):
+    """One connection in the web process's pool, stuck behind a table lock: the other
+    requests wait DATABASE_POOL_TIMEOUT and are answered 503 with Retry-After (which the
+    agent honours), not a 500, and raise no error alert."""
+    import httpx
+    import psycopg
+
+    with _serving(DATABASE_POOL_MAX_SIZE="1", DATABASE_POOL_TIMEOUT="1") as served_parts:
+        console, admin_url, database = served_parts
+        token = console.manage("create_api_token", "--user", "admin", "--scopes", "read")
+        headers = {"Authorization": f"Bearer {token.strip()}"}
+        base, _, _ = admin_url.rpartition("/")
+        with (
+            httpx.Client(base_url=console.url, timeout=60, headers=headers) as client,
+            psycopg.connect(f"{base}/{database}") as locker,
+        ):
+            assert client.get("/api/v1/alerts").status_code == 200
+            # Held until released below: whatever holds the web's one connection (a
+            # request, or the ticker thread beside daphne) waits behind it.
+            locker.execute("LOCK TABLE alerts_alert IN ACCESS EXCLUSIVE MODE")
+            answers: list[httpx.Response] = []
+            requests = [
+                threading.Thread(target=lambda: answers.append(client.get("/api/v1/alerts")))
+                for _ in range(3)
+            ]
+            for request in requests:
+                request.start()
+            deadline = time.monotonic() + 60
+            while not _waiting_on_lock(admin_url, database):
+                assert time.monotonic() < deadline, answers
+                time.sleep(0.1)
+            while not any(answer.status_code == 503 for answer in answers):
+                assert time.monotonic() < deadline, answers
+                time.sleep(0.1)
+            locker.rollback()  # the lock goes: what waited behind it finishes
+            for request in requests:
+                request.join(60)
+            after = client.get("/api/v1/alerts")
+            scrape = client.get("/metrics").text
+        codes = sorted(answer.status_code for answer in answers)
+        assert set(codes) <= {200, 503}, codes
+        busy = next(answer for answer in answers if answer.status_code == 503)
+        assert busy.headers["Retry-After"] == "5"
+        assert "no database connection came free within 1 s" in busy.json()["detail"]
+        assert after.status_code == 200
+        counted = re.search(r"^opsconsole_http_busy_answers_total (\S+)$", scrape, re.M)
+        assert counted and float(counted.group(1)) >= codes.count(503)
+        errors = console.manage(
+            "shell",
+            "-c",
+            "from alerts.models import Alert\n"
+            "print(Alert.objects.filter(alert_type__startswith='application_error').count())",
+        )
+        assert errors.strip().splitlines()[-1] == "0"
+
+
+def _waiting_on_lock(admin_url: str, database: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+            "AND application_name = 'opsconsole-web' AND wait_event_type = 'Lock'",
+            [database],
+        ).fetchone()
+    return bool(row and row[0])
