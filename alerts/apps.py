@@ -78,9 +78,14 @@ def _evaluate_soon(sender, **kwargs):
     from django.core.cache import cache
     from django_q.tasks import async_task
 
+    from opsconsole import broker
+
     if cache.add("alerts:evaluation-queued", 1, timeout=1):
         async_task(
-            "alerts.tasks.evaluate", task_name="alerts.evaluate@ingest", group="alerts.evaluate"
+            "alerts.tasks.evaluate",
+            task_name="alerts.evaluate@ingest",
+            group="alerts.evaluate",
+            broker=broker.shared(),
         )
         cache.set(LAST_QUEUED_KEY, time.time(), timeout=3600)
 

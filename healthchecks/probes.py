@@ -318,12 +318,13 @@ async def probe_redis(endpoint) -> ProbeResult:
 
 def _queue_check() -> ProbeResult:
     from django.db import connections
-    from django_q.brokers import get_broker
     from django_q.status import Stat
+
+    from opsconsole import broker as brokers
 
     started = time.perf_counter()
     try:
-        broker = get_broker()
+        broker = brokers.shared()
         clusters = Stat.get_all(broker=broker)
         workers = sum(len(stat.workers) for stat in clusters)
         queued = broker.queue_size() or 0

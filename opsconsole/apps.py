@@ -58,7 +58,7 @@ def _import_backends() -> None:
         import_string(layer["BACKEND"])
     for cache in settings.CACHES.values():
         import_string(cache["BACKEND"])
-        if cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+        if cache["BACKEND"].endswith("RedisCache"):
             import redis  # noqa: F401
 
 

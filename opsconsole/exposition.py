@@ -136,12 +136,12 @@ def job_series() -> Iterable[Metric]:
 
 
 def queue_series() -> Iterable[Metric]:
-    from django_q.brokers import get_broker
+    from opsconsole import broker
 
     queued = GaugeMetricFamily(
         "opsconsole_queue_length", "Tasks waiting for a q2 worker.", labels=["broker"]
     )
-    queued.add_metric([settings.Q_BROKER], get_broker().queue_size() or 0)
+    queued.add_metric([settings.Q_BROKER], broker.shared().queue_size() or 0)
     yield queued
 
 

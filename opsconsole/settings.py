@@ -223,7 +223,7 @@ CACHE_MAX_ENTRIES = envint("CACHE_MAX_ENTRIES", 50_000, minimum=300)
 if REDIS_URL:
     CACHES: dict[str, dict[str, Any]] = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "opsconsole.rediscache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "opsconsole",
         }

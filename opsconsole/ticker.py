@@ -23,9 +23,9 @@ from datetime import timedelta
 
 from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
-from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
+from opsconsole.broker import shared as shared_broker
 from opsconsole.models import SchedulerLease
 
 logger = logging.getLogger(__name__)
@@ -74,6 +74,12 @@ class Ticker:
         self.stopping = False
         self.is_leader = False
         self._lease_checked = 0.0
+
+    @property
+    def broker(self):
+        # The process's one broker: a new one per enqueue opened a Redis connection
+        # each (opsconsole.broker).
+        return shared_broker()
 
     def stop(self, *_args) -> None:
         self.stopping = True
@@ -125,12 +131,18 @@ class Ticker:
             if task_args is None:
                 continue
             if backlog is None:
-                backlog = _queue_size()
+                backlog = _queue_size(self.broker)
             if backlog >= MAX_BACKLOG:
                 job.skipped += 1
                 logger.warning("skipping %s: %s tasks already waiting", job.name, backlog)
                 continue
-            async_task(job.func, *task_args, task_name=f"{job.name}@{int(now)}", group=job.name)
+            async_task(
+                job.func,
+                *task_args,
+                task_name=f"{job.name}@{int(now)}",
+                group=job.name,
+                broker=self.broker,
+            )
             job.runs += 1
             backlog += 1
             enqueued.append(job.name)
@@ -194,8 +206,8 @@ def start_in_thread(delay: float = 1.0) -> threading.Thread:
     return thread
 
 
-def _queue_size() -> int:
+def _queue_size(broker) -> int:
     try:
-        return get_broker().queue_size() or 0
+        return broker.queue_size() or 0
     except Exception:
         return 0

@@ -58,7 +58,7 @@ def test_it_keeps_the_interval_without_drift(settings):
 def test_it_skips_a_job_while_the_queue_is_backed_up(monkeypatch):
     from opsconsole import ticker as ticker_module
 
-    monkeypatch.setattr(ticker_module, "_queue_size", lambda: ticker_module.MAX_BACKLOG)
+    monkeypatch.setattr(ticker_module, "_queue_size", lambda broker: ticker_module.MAX_BACKLOG)
     job = _job()
     ticker = Ticker(holder="a", jobs={"probe": job})
     assert ticker.tick(1000.0) == []
