@@ -127,6 +127,49 @@ def test_it_lists_processes_by_cpu_or_memory(carol, client, web01):
     )
 
 
+def test_a_process_answers_what_the_collector_records_with_its_time(carol, client, web01):
+    from dataclasses import asdict
+
+    from metrics.collector import ProcessRecord
+
+    client.force_login(carol)
+    (gunicorn, _postgres) = client.get("/api/v1/metrics/processes", {"host": "web-01"}).json()
+    assert gunicorn.pop("time")
+    # The answer is the collector's record, field for field (and no other).
+    assert (
+        asdict(ProcessRecord(**gunicorn))
+        == gunicorn
+        == {
+            "pid": 11,
+            "name": "gunicorn",
+            "username": "www",
+            "status": "sleeping",
+            "cpu_percent": 50.0,
+            "memory_percent": 1.0,
+            "rss_bytes": 100,
+            "num_threads": 2,
+            "read_bytes_per_second": None,
+            "write_bytes_per_second": None,
+            "cmdline": "gunicorn app",
+        }
+    )
+
+
+def test_hosts_answer_their_row_and_whether_they_are_stale(carol, client, web01):
+    client.force_login(carol)
+    (host,) = client.get("/api/v1/metrics/hosts").json()
+    assert set(host) == {
+        "hostname",
+        "is_local",
+        "platform",
+        "cpu_count",
+        "memory_total_bytes",
+        "last_seen",
+        "stale",
+    }
+    assert host["hostname"] == "web-01" and host["stale"] is False
+
+
 def test_it_serves_latest_values_from_the_cache(carol, token_for, api_client, web01):
     api = api_client(token_for(carol, "read"))
     body = api.get("/metrics/latest/web-01").json()
