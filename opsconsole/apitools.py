@@ -11,6 +11,8 @@ from django.db.models import Model, QuerySet
 from django.forms import BaseForm
 from ninja import Field, Path, Schema
 from ninja.errors import HttpError
+from pydantic import ConfigDict
+from pydantic.config import JsonDict, JsonValue
 
 from opsconsole.inputguard import INT32_MAX, INT64
 
@@ -28,6 +30,17 @@ RowId = Annotated[int, Path(..., ge=1, le=MAX_ROW_ID)]
 RowRef = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 # PostgreSQL's integer, the column of counts and sizes (SQLite's would take 64 bits).
 MAX_INT = INT32_MAX
+
+
+def _every_field_sent(schema: JsonDict) -> None:
+    properties = schema.get("properties")
+    required: list[JsonValue] = [*properties] if isinstance(properties, dict) else []
+    schema["required"] = required
+
+
+# An answer's shape made from a model (ninja's ModelSchema) calls the fields with a model
+# default optional, as a body's would be; an answer carries every field, and says so.
+WHOLE_ANSWER = ConfigDict(json_schema_extra=_every_field_sent)
 
 
 class FieldError(Schema):
