@@ -5,6 +5,7 @@ with these same classes, so every path gives the same errors."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django import forms
 from django.db import models
@@ -68,8 +69,9 @@ class AlertRuleForm(forms.ModelForm):
         if "kind" in self.fields:
             self.fields["kind"].widget.attrs["data-kind-fields"] = json.dumps(KIND_FIELDS)
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         kind = data.get("kind")
         metric = (data.get("metric") or "").strip()
         if kind in METRIC_KINDS:
@@ -178,8 +180,9 @@ class SilenceForm(forms.ModelForm):
         except ValueError as exc:
             raise forms.ValidationError(f"Weekly window: {exc}.") from None
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
             self.add_error("ends_at", "A silence must end after it starts.")
         return data

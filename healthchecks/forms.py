@@ -5,6 +5,7 @@ with the same class, so every path gives the same errors."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django import forms
 
@@ -81,8 +82,9 @@ class ServiceEndpointForm(forms.ModelForm):
             self.instance.http_headers, self.cleaned_data["http_headers"]
         )
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         for field, message in endpoint_errors(data).items():
             self.add_error(field if field in self.fields else None, message)
         parent = data.get("parent")
