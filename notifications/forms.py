@@ -47,7 +47,9 @@ class NotificationChannelForm(forms.ModelForm):
             "rate_limit_per_minute",
         ]
 
-    def __init__(self, *args, **kwargs):
+    instance: NotificationChannel
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Staff who may only view a channel get a form without its fields (the admin
         # shows them read-only), so each one is adjusted only when it is there.
@@ -89,7 +91,7 @@ class NotificationChannelForm(forms.ModelForm):
         return name if name in self.fields else None
 
 
-def _ticks(choices) -> forms.MultipleChoiceField:
+def _ticks(choices: list[tuple[str, str]]) -> forms.MultipleChoiceField:
     return forms.MultipleChoiceField(
         choices=choices,
         required=False,
@@ -133,7 +135,7 @@ class RoutingRuleForm(forms.ModelForm):
         ]
         widgets = {"channels": forms.CheckboxSelectMultiple(attrs={"class": "checkbox-row"})}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if isinstance(kinds := self.fields.get("channel_kinds"), forms.ChoiceField):
             kinds.choices = [(k, ChannelKind(k).label) for k in available_kinds()]
@@ -158,7 +160,9 @@ class LabelledRowForm(forms.ModelForm):
     """A row of the routing rules' list: its inline inputs are named after the rule, so
     a screen reader says "Position of Critical to PagerDuty", not just "edit text"."""
 
-    def __init__(self, *args, **kwargs):
+    instance: RoutingRule
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name, field in self.fields.items():
             label = field.label or name
