@@ -19,7 +19,7 @@ from pydantic import ConfigDict, Discriminator, Field, Tag, model_validator
 
 from healthchecks.constants import Kind
 from healthchecks.models import CheckResult, Flip, ServiceEndpoint
-from opsconsole.apitools import NOT_SENT, WHOLE_ANSWER
+from opsconsole.apitools import NOT_SENT, model_answer
 
 MAX_HISTORY = 1000
 MAX_LATENCY_MS = 24 * 3600 * 1000.0
@@ -29,9 +29,8 @@ Uptime = Annotated[
 ]
 
 
+@model_answer
 class EndpointOut(ModelSchema):
-    model_config = WHOLE_ANSWER
-
     class Meta:
         model = ServiceEndpoint
         fields = [
@@ -177,17 +176,15 @@ EndpointIn = Annotated[
 ]
 
 
+@model_answer
 class ResultOut(ModelSchema):
-    model_config = WHOLE_ANSWER
-
     class Meta:
         model = CheckResult
         fields = ["time", "outcome", "response_ms", "status_code", "error"]
 
 
+@model_answer
 class FlipOut(ModelSchema):
-    model_config = WHOLE_ANSWER
-
     class Meta:
         model = Flip
         fields = ["time", "old_state", "new_state", "reason"]

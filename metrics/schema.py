@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
 
 from metrics.collector import ProcessRecord
 from metrics.models import Host, ProcessSample
-from opsconsole.apitools import WHOLE_ANSWER
+from opsconsole.apitools import model_answer
 from opsconsole.inputguard import INT32_MAX, INT64
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -173,10 +173,9 @@ class SeriesOut(Schema):
     points: list[PointOut]
 
 
+@model_answer
 class ProcessOut(ModelSchema):
     """A process as the collector recorded it, at ``time``."""
-
-    model_config = WHOLE_ANSWER
 
     class Meta:
         model = ProcessSample
@@ -192,9 +191,8 @@ class LatestOut(Schema):
     processes: list[dict]
 
 
+@model_answer
 class HostOut(ModelSchema):
-    model_config = WHOLE_ANSWER
-
     class Meta:
         model = Host
         fields = [

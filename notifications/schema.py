@@ -47,7 +47,7 @@ from notifications.models import (
     default_group_by,
 )
 from notifications.notifiers import notifier
-from opsconsole.apitools import WHOLE_ANSWER, RowRef
+from opsconsole.apitools import RowRef, model_answer
 
 MAX_PAGE = 200
 Half = Literal["config", "secrets"]
@@ -248,9 +248,8 @@ else:
 
 
 # -- channels -------------------------------------------------------------------------------
+@model_answer
 class ChannelOut(ModelSchema):
-    model_config = WHOLE_ANSWER
-
     class Meta:
         model = NotificationChannel
         fields = [
@@ -387,9 +386,8 @@ class ChannelPatch(Schema):
 
 
 # -- routing rules --------------------------------------------------------------------------
+@model_answer
 class RoutingRuleOut(ModelSchema):
-    model_config = WHOLE_ANSWER
-
     class Meta:
         model = RoutingRule
         fields = [
@@ -479,9 +477,8 @@ class RoutingRuleIn(Schema):
 
 
 # -- the delivery log -----------------------------------------------------------------------
+@model_answer
 class NotificationOut(ModelSchema):
-    model_config = WHOLE_ANSWER
-
     class Meta:
         model = Notification
         fields = [

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, TypeVar
 
+import annotated_types
 from django.db.models import Model, QuerySet
 from django.forms import BaseForm
 from ninja import Field, Path, Schema
@@ -41,6 +42,20 @@ def _every_field_sent(schema: JsonDict) -> None:
 # An answer's shape made from a model (ninja's ModelSchema) calls the fields with a model
 # default optional, as a body's would be; an answer carries every field, and says so.
 WHOLE_ANSWER = ConfigDict(json_schema_extra=_every_field_sent)
+S = TypeVar("S", bound=type[Schema])
+
+
+def model_answer(schema: S) -> S:
+    """An answer made from a model (a ModelSchema): every field sent (WHOLE_ANSWER), and
+    no column's ``max_length`` kept. ninja copies a CharField's length into the shape,
+    which suits a body; on an answer it would turn a stored value longer than its
+    column (SQLite does not enforce lengths) into a failed validation, a 500, where
+    the value should be shown as stored."""
+    schema.model_config = {**schema.model_config, **WHOLE_ANSWER}
+    for field in schema.model_fields.values():
+        field.metadata = [m for m in field.metadata if not isinstance(m, annotated_types.MaxLen)]
+    schema.model_rebuild(force=True)
+    return schema
 
 
 class FieldError(Schema):
