@@ -122,21 +122,24 @@ class AlertRuleForm(forms.ModelForm):
         return data
 
 
-# The fields each rule kind reads (the others are hidden by static/js/admin_kinds.js).
+# The fields each rule kind reads (the others are hidden by static/js/admin_kinds.js;
+# the API's body for each kind, alerts.schema, takes these and no other). A process
+# rule's metric says which of the process's values (memory_percent or cpu_percent); a
+# service rule's aggregation reads response times or counts failed checks.
 _METRIC = [k.value for k in METRIC_KINDS]
 _ALL = list(AlertRule.Kind.values)
-KIND_FIELDS = {
-    "metric": _METRIC,
+_READING = [k for k in _ALL if k != AlertRule.Kind.ABSENCE]
+KIND_FIELDS: dict[str, list[str]] = {
+    "metric": [*_METRIC, AlertRule.Kind.PROCESS_METRIC],
     "labels": _METRIC,
     "process": [AlertRule.Kind.PROCESS_METRIC],
     "service": [AlertRule.Kind.SERVICE_HEALTH],
     "host": [k for k in _ALL if k != AlertRule.Kind.SERVICE_HEALTH],
-    "aggregation": [
-        k for k in _ALL if k not in (AlertRule.Kind.ABSENCE, AlertRule.Kind.SERVICE_HEALTH)
-    ],
-    "operator": [k for k in _ALL if k != AlertRule.Kind.ABSENCE],
-    "threshold": [k for k in _ALL if k != AlertRule.Kind.ABSENCE],
-    "clear_threshold": [k for k in _ALL if k != AlertRule.Kind.ABSENCE],
+    "aggregation": _READING,
+    "operator": _READING,
+    "threshold": _READING,
+    "clear_threshold": _READING,
+    "min_samples": _READING,
 }
 
 

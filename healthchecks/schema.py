@@ -19,7 +19,7 @@ from pydantic import ConfigDict, Discriminator, Field, Tag, model_validator
 
 from healthchecks.constants import Kind
 from healthchecks.models import CheckResult, Flip, ServiceEndpoint
-from opsconsole.apitools import NOT_SENT, model_answer
+from opsconsole.apitools import NOT_SENT, StoredColumns
 
 MAX_HISTORY = 1000
 MAX_LATENCY_MS = 24 * 3600 * 1000.0
@@ -29,8 +29,7 @@ Uptime = Annotated[
 ]
 
 
-@model_answer
-class EndpointOut(ModelSchema):
+class EndpointOut(StoredColumns, ModelSchema):
     class Meta:
         model = ServiceEndpoint
         fields = [
@@ -176,15 +175,13 @@ EndpointIn = Annotated[
 ]
 
 
-@model_answer
-class ResultOut(ModelSchema):
+class ResultOut(StoredColumns, ModelSchema):
     class Meta:
         model = CheckResult
         fields = ["time", "outcome", "response_ms", "status_code", "error"]
 
 
-@model_answer
-class FlipOut(ModelSchema):
+class FlipOut(StoredColumns, ModelSchema):
     class Meta:
         model = Flip
         fields = ["time", "old_state", "new_state", "reason"]

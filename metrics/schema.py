@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
 
 from metrics.collector import ProcessRecord
 from metrics.models import Host, ProcessSample
-from opsconsole.apitools import model_answer
+from opsconsole.apitools import StoredColumns
 from opsconsole.inputguard import INT32_MAX, INT64
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -173,8 +173,7 @@ class SeriesOut(Schema):
     points: list[PointOut]
 
 
-@model_answer
-class ProcessOut(ModelSchema):
+class ProcessOut(StoredColumns, ModelSchema):
     """A process as the collector recorded it, at ``time``."""
 
     class Meta:
@@ -191,8 +190,7 @@ class LatestOut(Schema):
     processes: list[dict]
 
 
-@model_answer
-class HostOut(ModelSchema):
+class HostOut(StoredColumns, ModelSchema):
     class Meta:
         model = Host
         fields = [

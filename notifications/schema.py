@@ -47,7 +47,7 @@ from notifications.models import (
     default_group_by,
 )
 from notifications.notifiers import notifier
-from opsconsole.apitools import RowRef, model_answer
+from opsconsole.apitools import RowRef, StoredColumns
 
 MAX_PAGE = 200
 Half = Literal["config", "secrets"]
@@ -248,8 +248,7 @@ else:
 
 
 # -- channels -------------------------------------------------------------------------------
-@model_answer
-class ChannelOut(ModelSchema):
+class ChannelOut(StoredColumns, ModelSchema):
     class Meta:
         model = NotificationChannel
         fields = [
@@ -386,8 +385,7 @@ class ChannelPatch(Schema):
 
 
 # -- routing rules --------------------------------------------------------------------------
-@model_answer
-class RoutingRuleOut(ModelSchema):
+class RoutingRuleOut(StoredColumns, ModelSchema):
     class Meta:
         model = RoutingRule
         fields = [
@@ -477,8 +475,7 @@ class RoutingRuleIn(Schema):
 
 
 # -- the delivery log -----------------------------------------------------------------------
-@model_answer
-class NotificationOut(ModelSchema):
+class NotificationOut(StoredColumns, ModelSchema):
     class Meta:
         model = Notification
         fields = [

@@ -103,11 +103,17 @@ def test_no_two_schemas_share_a_name():
                 yield sub
             yield from every(sub)
 
+    def drafted(cls) -> bool:
+        # A ModelSchema's class body makes a draft of the name that ninja then builds the
+        # schema on (its one base): the document only ever sees the built one.
+        return any(sub.__name__ == cls.__name__ for sub in cls.__subclasses__())
+
     ours = {
         c
         for c in every(Schema)
         if c.__module__.split(".")[0]
         in {"alerts", "metrics", "healthchecks", "notifications", "oncall", "opsconsole"}
+        and not drafted(c)
     }
     names = sorted(c.__name__ for c in ours)
     assert sorted(set(names)) == names
