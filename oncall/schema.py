@@ -114,6 +114,15 @@ class RotationIO(Schema):
         return value
 
 
+class RotationOut(RotationIO):
+    """A rotation as stored: without the body's bounds, so an answer shows what is
+    stored (a name longer than its column on SQLite) instead of failing with a 500."""
+
+    name: str
+    layer: int = Field(1, description="the higher layer wins where it has someone")
+    shift_hours: int = Field(12, description="for length 'hours'")
+
+
 class ScheduleIn(Schema):
     name: str = Field(..., min_length=1, max_length=100)
     time_zone: str = "UTC"
@@ -150,7 +159,7 @@ class ScheduleColumns(StoredColumns, ModelSchema):
 
 
 class ScheduleOut(ScheduleColumns):
-    rotations: list[RotationIO]
+    rotations: list[RotationOut]
     on_call: OnCallOut
     overrides: list[OverrideOut]
 
