@@ -70,7 +70,8 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-# mypy with django-stubs over every app; what it checks is [tool.mypy] in pyproject.toml.
+# mypy with django-stubs over every app and the tests; what it checks is [tool.mypy] in
+# pyproject.toml.
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 

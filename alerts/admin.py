@@ -170,9 +170,11 @@ class AlertRuleAdmin(admin.ModelAdmin):
             return redirect("admin:alerts_alertrule_templates")
         rows = []
         for template in rule_templates.TEMPLATES:
-            rule = rule_templates.status(template)
-            shown = rule or rule_templates.template_rule(template)
-            rows.append({"template": template, "rule": rule, "condition": self.condition(shown)})
+            existing = rule_templates.status(template)
+            shown = existing or rule_templates.template_rule(template)
+            rows.append(
+                {"template": template, "rule": existing, "condition": self.condition(shown)}
+            )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

@@ -1,19 +1,19 @@
 """Seed 002's alert and alert-rule endpoints under /api/v1/.
 
 Viewers read; responders raise, acknowledge, resolve and suppress alerts and trigger a
-check; admins edit rules. Rules are validated by the same form as the admin, and seed
-002's JSON rule shape (``rule_type``, ``condition``, ``cooldown_minutes``) is accepted
-as it is.
+check; admins edit rules. A rule's body is typed per kind (``alerts.schema``) and
+validated by the same form as the admin, and seed 002's JSON rule shape
+(``rule_type``, ``condition``, ``cooldown_minutes``) is accepted as it is.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.utils import timezone
-from ninja import Query, Router, Status
+from ninja import Body, Query, Router, Status
 from ninja.errors import HttpError
 
 from alerts import preview, rule_templates
@@ -24,6 +24,7 @@ from alerts.evaluator import evaluate
 from alerts.filtering import SEVERITY_ORDER
 from alerts.forms import AlertRuleForm, InhibitionRuleForm, SilenceForm
 from alerts.models import Alert, AlertRule, InhibitionRule, Silence
+from alerts.rule_templates import RuleTemplate
 from alerts.schema import (
     AlertActionIn,
     AlertDetailOut,
@@ -44,22 +45,25 @@ from alerts.schema import (
     SilenceOut,
     SilencePatch,
     StatsOut,
+    rule_changes,
 )
 from alerts.service import AlertService, AlertStateError
 from alerts.spec import AlertSpec
-from opsconsole.apitools import (
-    RowId,
-    answers,
-    as_form_data,
-    one_or_404,
-    valid_or_422,
-)
+from opsconsole.apitools import ById, RowId, answers, as_form_data, one_or_404, valid_or_422
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.http import HttpRequest
+
+    from opsconsole.roles import SignedInRequest
+
 router = Router(tags=["alerts"])
 rules_router = Router(tags=["alert rules"])
+RESPONDER = api_auth(Scope.WRITE, Role.RESPONDER)
+ADMIN = api_auth(Scope.WRITE, Role.ADMIN)
 
 
 @router.get(
@@ -68,7 +72,7 @@ rules_router = Router(tags=["alert rules"])
     auth=api_auth(),
     url_name="list_alerts",
 )
-def list_alerts(request, filters: Query[AlertFilters]):
+def list_alerts(request: HttpRequest, filters: Query[AlertFilters]) -> dict[str, Any]:
     """Alerts, most severe and newest first, filtered and paginated."""
     alerts = Alert.objects.filtered(filters.selection())
     ranked = alerts.most_severe_first()
@@ -83,10 +87,10 @@ def list_alerts(request, filters: Query[AlertFilters]):
 @router.post(
     "",
     response=answers({201: AlertDetailOut}, 413, 422),
-    auth=api_auth(Scope.WRITE, Role.RESPONDER),
+    auth=RESPONDER,
     url_name="create_alert",
 )
-def create_alert(request, payload: AlertIn):
+def create_alert(request: SignedInRequest, payload: AlertIn) -> Status[dict[str, Any]]:
     """Raise an alert (a repeat of an open one with the same type, resource and labels
     counts on it)."""
     fields = payload.dict()
@@ -99,7 +103,7 @@ def create_alert(request, payload: AlertIn):
 
 
 @router.get("/stats", response=answers({200: StatsOut}), auth=api_auth(), url_name="alert_stats")
-def alert_stats(request):
+def alert_stats(request: HttpRequest) -> dict[str, Any]:
     """Open alerts by severity and status, and all alerts by status."""
     open_alerts = Alert.objects.filter(status__in=OPEN_STATUSES)
     return {
@@ -116,7 +120,7 @@ def alert_stats(request):
     auth=api_auth(),
     url_name="alert_patterns",
 )
-def alert_patterns(request, days: int = Query(7, ge=1, le=365)):
+def alert_patterns(request: HttpRequest, days: int = Query(7, ge=1, le=365)) -> dict[str, Any]:
     """Seed 001's pattern analysis over the last ``days`` days."""
     return AlertService().get_alert_patterns(days=days)
 
@@ -124,10 +128,10 @@ def alert_patterns(request, days: int = Query(7, ge=1, le=365)):
 @router.post(
     "/check",
     response=answers({200: CheckOut}),
-    auth=api_auth(Scope.WRITE, Role.RESPONDER),
+    auth=RESPONDER,
     url_name="check_alerts",
 )
-def check_alerts(request):
+def check_alerts(request: HttpRequest) -> dict[str, Any]:
     """Evaluate every enabled rule now, over every host's samples."""
     result = evaluate(full=True)
     return {
@@ -149,7 +153,7 @@ def check_alerts(request):
     auth=api_auth(),
     url_name="get_alert",
 )
-def get_alert(request, alert_id: RowId):
+def get_alert(request: HttpRequest, alert_id: RowId) -> dict[str, Any]:
     """One alert with its timeline (events, oldest first)."""
     return _detail(_alert(alert_id))
 
@@ -160,7 +164,7 @@ def get_alert(request, alert_id: RowId):
     auth=api_auth(),
     url_name="alert_decisions",
 )
-def alert_decisions(request, alert_id: RowId, channel: str = ""):
+def alert_decisions(request: HttpRequest, alert_id: RowId, channel: str = "") -> dict[str, Any]:
     """Why the alert was (or was not) sent: every decision about it in order (the rule
     that matched, policies, groups, routing rules taken and not, each delivery), then
     how routing and each channel stand now. ``channel`` (a name) keeps that channel's
@@ -175,10 +179,12 @@ def alert_decisions(request, alert_id: RowId, channel: str = ""):
 @router.patch(
     "/{alert_id}",
     response=answers({200: AlertDetailOut}, 404, 409, 413, 422),
-    auth=api_auth(Scope.WRITE, Role.RESPONDER),
+    auth=RESPONDER,
     url_name="update_alert",
 )
-def update_alert(request, alert_id: RowId, payload: AlertActionIn):
+def update_alert(
+    request: SignedInRequest, alert_id: RowId, payload: AlertActionIn
+) -> dict[str, Any]:
     """Acknowledge, resolve or suppress (for ``duration_hours``), with notes; 409 if the
     alert cannot make that change (e.g. resolving a resolved alert)."""
     alert = _alert(alert_id)
@@ -209,7 +215,7 @@ def _alert(alert_id: int) -> Alert:
     return one_or_404(Alert, f"alert #{alert_id}", pk=alert_id)
 
 
-def _detail(alert: Alert) -> dict:
+def _detail(alert: Alert) -> dict[str, Any]:
     data = {
         field: getattr(alert, field) for field in AlertDetailOut.model_fields if field != "events"
     }
@@ -220,56 +226,18 @@ def _detail(alert: Alert) -> dict:
 # -- rules ----------------------------------------------------------------------------------
 
 
-_SEED_OPERATORS = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte", "==": "eq", "!=": "ne"}
-
-
-def _from_seed_shape(body: dict) -> dict:
-    """Seed 002's ``{"rule_type", "condition": {...}, "cooldown_minutes"}`` as fields."""
-    if "rule_type" not in body and "condition" not in body and "cooldown_minutes" not in body:
-        return body
-    condition = {k: v for k, v in (body.get("condition") or {}).items() if v is not None}
-    fields = {
-        k: v for k, v in body.items() if k not in {"rule_type", "condition", "cooldown_minutes"}
-    }
-    fields["kind"] = body.get("rule_type") or "system_metric"
-    if "metric_type" in condition:
-        fields["metric"] = condition["metric_type"]
-    if "process_name" in condition:
-        fields["process"] = condition["process_name"]
-        fields["metric"] = condition.get("metric_field", "cpu_percent")
-        # Seed 002 compared each process's value as it was read: the worst reading in
-        # the window, per process, unless the rule says otherwise.
-        fields.setdefault("aggregation", condition.get("aggregation", "max"))
-    if "service_name" in condition:
-        fields["service"] = condition["service_name"]
-        if "max_response_time_ms" in condition:
-            fields["threshold"] = condition["max_response_time_ms"]
-            fields["operator"] = "gt"
-    if "operator" in condition:
-        fields["operator"] = _SEED_OPERATORS.get(condition["operator"], condition["operator"])
-    if "threshold" in condition:
-        fields["threshold"] = condition["threshold"]
-    if "time_window_minutes" in condition:
-        fields["window_seconds"] = int(float(condition["time_window_minutes"]) * 60)
-    if body.get("cooldown_minutes") is not None:
-        fields["cooldown_seconds"] = int(float(body["cooldown_minutes"]) * 60)
-    return fields
-
-
-def _save_rule(rule: AlertRule, body: dict) -> AlertRule:
-    """Validate ``body`` onto ``rule`` (an unsaved one for a new rule) and save it."""
-    body = _from_seed_shape(body)
-    if isinstance(body.get("aggregation"), str):
-        body["aggregation"] = body["aggregation"].strip().lower()  # "P95" as seeds write it
-    if "severity" in body:
+def _save_rule(rule: AlertRule, fields: dict[str, Any]) -> AlertRule:
+    """Validate ``fields`` (the rule's, ``alerts.schema`` read the body) onto ``rule``
+    (an unsaved one for a new rule) with the admin's form, and save it."""
+    if isinstance(fields.get("aggregation"), str):
+        fields["aggregation"] = fields["aggregation"].strip().lower()  # "P95" as seeds write it
+    if "severity" in fields:
         try:
-            body["severity"] = parse_severity(body["severity"]).value
+            fields["severity"] = parse_severity(fields["severity"]).value
         except ValueError as exc:
             raise HttpError(422, str(exc)) from None
-    # What a GET returns may be sent back: the id and the broken marker are ignored.
-    body = {k: v for k, v in body.items() if k not in {"id", "broken_reason", "broken_since"}}
     # A PATCH changes only what it names; a POST starts from the model's defaults.
-    data = {**{f: getattr(rule, f) for f in AlertRuleForm.Meta.fields}, **body}
+    data = {**{f: getattr(rule, f) for f in AlertRuleForm.Meta.fields}, **fields}
     form = AlertRuleForm(data=as_form_data(data), instance=rule)
     return valid_or_422(form).save()
 
@@ -277,7 +245,9 @@ def _save_rule(rule: AlertRule, body: dict) -> AlertRule:
 @rules_router.get(
     "", response=answers({200: list[RuleOut]}, 422), auth=api_auth(), url_name="list_alert_rules"
 )
-def list_alert_rules(request, enabled: bool | None = None, kind: str | None = None):
+def list_alert_rules(
+    request: HttpRequest, enabled: bool | None = None, kind: str | None = None
+) -> QuerySet[AlertRule]:
     """Every rule, filtered by ``enabled`` and ``kind``."""
     rules = AlertRule.objects.all()
     if enabled is not None:
@@ -290,19 +260,20 @@ def list_alert_rules(request, enabled: bool | None = None, kind: str | None = No
 @rules_router.post(
     "",
     response=answers({201: RuleOut}, 413, 422),
-    auth=api_auth(Scope.WRITE, Role.ADMIN),
+    auth=ADMIN,
     url_name="create_alert_rule",
 )
-def create_alert_rule(request, payload: RuleIn):
-    """A rule, in this API's fields or seed 002's shape, validated like the admin's form
+def create_alert_rule(request: SignedInRequest, payload: Body[RuleIn]) -> Status[AlertRule]:
+    """A rule of one kind (``kind``, system_metric by default), with the fields that kind
+    reads, in this API's fields or seed 002's shape, validated like the admin's form
     (422 with every field's problem)."""
     rule = AlertRule()
     with RulesSection().change(rule, actor=request.user.get_username(), source="api"):
-        _save_rule(rule, payload.dict(exclude_unset=True))
+        _save_rule(rule, payload.rule_fields())
     return Status(201, rule)
 
 
-def _template_out(template, rule) -> dict:
+def _template_out(template: RuleTemplate, rule: AlertRule | None) -> dict[str, Any]:
     return {
         "key": template.key,
         "name": template.name,
@@ -319,7 +290,7 @@ def _template_out(template, rule) -> dict:
     auth=api_auth(),
     url_name="list_rule_templates",
 )
-def list_rule_templates(request):
+def list_rule_templates(request: HttpRequest) -> list[dict[str, Any]]:
     """Built-in rule templates (seed 003's domain rules over pushed metrics), off until
     enabled."""
     return [_template_out(t, rule_templates.status(t)) for t in rule_templates.TEMPLATES]
@@ -328,10 +299,10 @@ def list_rule_templates(request):
 @rules_router.post(
     "/templates/{key}/enable",
     response=answers({200: RuleOut}, 404),
-    auth=api_auth(Scope.WRITE, Role.ADMIN),
+    auth=ADMIN,
     url_name="enable_rule_template",
 )
-def enable_rule_template(request, key: str):
+def enable_rule_template(request: SignedInRequest, key: str) -> AlertRule:
     """Create the template's rule, enabled (or enable the rule of its name)."""
     if key not in rule_templates.BY_KEY:
         raise HttpError(404, f"no rule template {key!r}")
@@ -339,13 +310,11 @@ def enable_rule_template(request, key: str):
     return rule
 
 
-@rules_router.get(
-    "/{rule_id}",
-    response=answers({200: RuleOut}, 404, 422),
-    auth=api_auth(),
-    url_name="get_alert_rule",
-)
-def get_alert_rule(request, rule_id: RowId):
+rule_item = ById(rules_router, "/{rule_id}", read=api_auth(), write=ADMIN)
+
+
+@rule_item.get(RuleOut, url_name="get_alert_rule")
+def get_alert_rule(request: HttpRequest, rule_id: RowId) -> AlertRule:
     """One rule; ``broken_reason`` says why the evaluator could not evaluate it."""
     return _rule(rule_id)
 
@@ -357,8 +326,10 @@ def get_alert_rule(request, rule_id: RowId):
     url_name="preview_alert_rule",
 )
 def preview_alert_rule(
-    request, rule_id: RowId, hours: int = Query(24, ge=1, le=preview.MAX_BACKTEST_HOURS)
-):
+    request: HttpRequest,
+    rule_id: RowId,
+    hours: int = Query(24, ge=1, le=preview.MAX_BACKTEST_HOURS),
+) -> dict[str, Any]:
     """What the rule matches now, and how often it would have fired over the last
     ``hours`` of stored history (1-minute roll-ups for metric rules, process samples for
     process rules, check results for service rules), with its for, clear threshold and
@@ -374,27 +345,18 @@ def preview_alert_rule(
         raise HttpError(422, str(exc)) from None
 
 
-@rules_router.patch(
-    "/{rule_id}",
-    response=answers({200: RuleOut}, 404, 413, 422),
-    auth=api_auth(Scope.WRITE, Role.ADMIN),
-    url_name="update_alert_rule",
-)
-def update_alert_rule(request, rule_id: RowId, payload: RulePatch):
-    """Change the fields named (the others stay), validated like the admin's form."""
+@rule_item.patch(RuleOut, url_name="update_alert_rule")
+def update_alert_rule(request: SignedInRequest, rule_id: RowId, payload: RulePatch) -> AlertRule:
+    """Change the fields named (the others stay), validated like the admin's form; each
+    must be one the rule's kind reads (or the kind the PATCH gives it)."""
     rule = _rule(rule_id)
     with RulesSection().change(rule, actor=request.user.get_username(), source="api"):
-        _save_rule(rule, payload.dict(exclude_unset=True))
+        _save_rule(rule, rule_changes(payload, rule))
     return rule
 
 
-@rules_router.delete(
-    "/{rule_id}",
-    response=answers({204: None}, 404, 422),
-    auth=api_auth(Scope.WRITE, Role.ADMIN),
-    url_name="delete_alert_rule",
-)
-def delete_alert_rule(request, rule_id: RowId):
+@rule_item.delete(url_name="delete_alert_rule")
+def delete_alert_rule(request: SignedInRequest, rule_id: RowId) -> Status[None]:
     """Delete a rule; its alerts stay, unlinked, with their history."""
     rule = _rule(rule_id)
     with RulesSection().removal(rule, actor=request.user.get_username(), source="api"):
@@ -408,16 +370,17 @@ def _rule(rule_id: int) -> AlertRule:
 
 # -- silences -------------------------------------------------------------------------------
 silences_router = Router(tags=["silences"])
+silence_item = ById(silences_router, "/{silence_id}", read=api_auth(), write=RESPONDER)
 
 
-def _save_silence(silence: Silence | None, data: dict, user) -> Silence:
+def _save_silence(silence: Silence | None, data: dict[str, Any], user: User) -> Silence:
     form = SilenceForm(
         data={
             "matchers": json.dumps(data["matchers"]),
             "starts_at": data.get("starts_at") or timezone.now(),
             "ends_at": data["ends_at"],
             "recurrence": json.dumps(data.get("recurrence") or {}),
-            "comment": data.get("comment", ""),
+            "comment": data.get("comment") or "",
         },
         instance=silence,
     )
@@ -431,7 +394,7 @@ def _save_silence(silence: Silence | None, data: dict, user) -> Silence:
 @silences_router.get(
     "", response=answers({200: list[SilenceOut]}), auth=api_auth(), url_name="list_silences"
 )
-def list_silences(request, state: str | None = None):
+def list_silences(request: HttpRequest, state: str | None = None) -> QuerySet[Silence]:
     """Silences, newest first; ``state`` = pending, active or expired."""
     now = timezone.now()
     silences = Silence.objects.select_related("created_by").order_by("-starts_at")
@@ -445,10 +408,10 @@ def list_silences(request, state: str | None = None):
 @silences_router.post(
     "",
     response=answers({201: SilenceOut}, 413, 422),
-    auth=api_auth(Scope.WRITE, Role.RESPONDER),
+    auth=RESPONDER,
     url_name="create_silence",
 )
-def create_silence(request, payload: SilenceIn):
+def create_silence(request: SignedInRequest, payload: SilenceIn) -> Status[Silence]:
     """Silence the alerts every matcher matches from ``starts_at`` to ``ends_at``
     (optionally only within a weekly ``recurrence``)."""
     data = payload.dict(exclude_unset=True)
@@ -456,43 +419,22 @@ def create_silence(request, payload: SilenceIn):
     return Status(201, _save_silence(None, data, request.user))
 
 
-@silences_router.get(
-    "/{silence_id}",
-    response=answers({200: SilenceOut}, 404, 422),
-    auth=api_auth(),
-    url_name="get_silence",
-)
-def get_silence(request, silence_id: RowId):
+@silence_item.get(SilenceOut, url_name="get_silence")
+def get_silence(request: HttpRequest, silence_id: RowId) -> Silence:
     """One silence with its state now."""
     return _silence(silence_id)
 
 
-@silences_router.patch(
-    "/{silence_id}",
-    response=answers({200: SilenceOut}, 404, 413, 422),
-    auth=api_auth(Scope.WRITE, Role.RESPONDER),
-    url_name="update_silence",
-)
-def update_silence(request, silence_id: RowId, payload: SilencePatch):
+@silence_item.patch(SilenceOut, url_name="update_silence")
+def update_silence(request: SignedInRequest, silence_id: RowId, payload: SilencePatch) -> Silence:
     """Change a silence; ``{"ends_at": "<now>"}`` ends it early."""
     silence = _silence(silence_id)
-    current = {
-        "matchers": silence.matchers,
-        "starts_at": silence.starts_at,
-        "ends_at": silence.ends_at,
-        "recurrence": silence.recurrence,
-        "comment": silence.comment,
-    }
+    current = {name: getattr(silence, name) for name in SilenceIn.model_fields}
     return _save_silence(silence, {**current, **payload.dict(exclude_unset=True)}, request.user)
 
 
-@silences_router.delete(
-    "/{silence_id}",
-    response=answers({204: None}, 404, 422),
-    auth=api_auth(Scope.WRITE, Role.RESPONDER),
-    url_name="delete_silence",
-)
-def delete_silence(request, silence_id: RowId):
+@silence_item.delete(url_name="delete_silence")
+def delete_silence(request: SignedInRequest, silence_id: RowId) -> Status[None]:
     """Delete a silence (ending it early keeps it on record instead)."""
     _silence(silence_id).delete()
     return Status(204, None)
@@ -505,9 +447,10 @@ def _silence(silence_id: int) -> Silence:
 
 # -- inhibition rules -----------------------------------------------------------------------
 inhibitions_router = Router(tags=["inhibitions"])
+inhibition_item = ById(inhibitions_router, "/{rule_id}", read=api_auth(), write=ADMIN)
 
 
-def _save_inhibition(rule: InhibitionRule | None, data: dict) -> InhibitionRule:
+def _save_inhibition(rule: InhibitionRule | None, data: dict[str, Any]) -> InhibitionRule:
     # The admin's form, handed the lists themselves (its fields read lists or text).
     return valid_or_422(InhibitionRuleForm(data=data, instance=rule)).save()
 
@@ -518,7 +461,7 @@ def _save_inhibition(rule: InhibitionRule | None, data: dict) -> InhibitionRule:
     auth=api_auth(),
     url_name="list_inhibitions",
 )
-def list_inhibitions(request, enabled: bool | None = None):
+def list_inhibitions(request: HttpRequest, enabled: bool | None = None) -> QuerySet[InhibitionRule]:
     """Inhibition rules by name; ``enabled`` filters."""
     rules = InhibitionRule.objects.order_by("name")
     if enabled is not None:
@@ -529,46 +472,33 @@ def list_inhibitions(request, enabled: bool | None = None):
 @inhibitions_router.post(
     "",
     response=answers({201: InhibitionOut}, 413, 422),
-    auth=api_auth(Scope.WRITE, Role.ADMIN),
+    auth=ADMIN,
     url_name="create_inhibition",
 )
-def create_inhibition(request, payload: InhibitionIn):
+def create_inhibition(request: HttpRequest, payload: InhibitionIn) -> Status[InhibitionRule]:
     """A new inhibition rule (admin): while an alert matching the source matchers is
     open, alerts matching the target matchers that share the ``equal`` fields are held."""
     return Status(201, _save_inhibition(None, payload.dict()))
 
 
-@inhibitions_router.get(
-    "/{rule_id}",
-    response=answers({200: InhibitionOut}, 404, 422),
-    auth=api_auth(),
-    url_name="get_inhibition",
-)
-def get_inhibition(request, rule_id: RowId):
+@inhibition_item.get(InhibitionOut, url_name="get_inhibition")
+def get_inhibition(request: HttpRequest, rule_id: RowId) -> InhibitionRule:
     """One inhibition rule."""
     return _inhibition(rule_id)
 
 
-@inhibitions_router.patch(
-    "/{rule_id}",
-    response=answers({200: InhibitionOut}, 404, 413, 422),
-    auth=api_auth(Scope.WRITE, Role.ADMIN),
-    url_name="update_inhibition",
-)
-def update_inhibition(request, rule_id: RowId, payload: InhibitionPatch):
+@inhibition_item.patch(InhibitionOut, url_name="update_inhibition")
+def update_inhibition(
+    request: HttpRequest, rule_id: RowId, payload: InhibitionPatch
+) -> InhibitionRule:
     """Change the fields named; ``{"enabled": false}`` turns a rule off."""
     rule = _inhibition(rule_id)
     current = {name: getattr(rule, name) for name in InhibitionIn.model_fields}
     return _save_inhibition(rule, {**current, **payload.dict(exclude_unset=True)})
 
 
-@inhibitions_router.delete(
-    "/{rule_id}",
-    response=answers({204: None}, 404, 422),
-    auth=api_auth(Scope.WRITE, Role.ADMIN),
-    url_name="delete_inhibition",
-)
-def delete_inhibition(request, rule_id: RowId):
+@inhibition_item.delete(url_name="delete_inhibition")
+def delete_inhibition(request: HttpRequest, rule_id: RowId) -> Status[None]:
     """Delete an inhibition rule; alerts it held are let go at the next pass."""
     _inhibition(rule_id).delete()
     return Status(204, None)

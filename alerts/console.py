@@ -7,8 +7,9 @@ the same filters decide, for a live change, whether the changed alert belongs on
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from django.db.models import Count
@@ -34,28 +35,28 @@ SUPPRESS_HOURS = [0.5, 1, 2, 4, 8, 24, 72]
 ACTIONS = ("acknowledge", "resolve", "suppress")
 
 
+# The filters a query string holds as they are (status, severity, ..., q), in
+# AlertFilter's order; the time and the group are said as ``range`` and ``group``.
+_TEXT_FILTERS = tuple(f.name for f in fields(AlertFilter) if f.type in (str, "str"))
+
+
 @dataclass(frozen=True)
-class Filters:
+class Filters(AlertFilter):
+    """The console's filters: the list's question (``AlertFilter``'s fields, open alerts
+    by default, a message's "open in the console" link naming its group) and the page's
+    own state. The time is a ``range`` ("24h"), counted back from whenever the
+    question is asked (``selection``), so ``seen_since`` stays unset here."""
+
     status: str = "open"
-    severity: str = ""
-    category: str = ""
-    resource: str = ""
-    host: str = ""
-    metric: str = ""
-    q: str = ""
     range: str = ""
-    # The alerts of one notification group (a message's "open in the console" link).
-    group: int = 0
     page: int = 1
     errors: tuple[str, ...] = field(default=(), compare=False)
 
-    def as_query(self, **changes) -> dict[str, str]:
+    def as_query(self, **changes: Any) -> dict[str, str]:
         """The non-default filters as URL parameters (for links and the websocket)."""
         chosen = replace(self, **changes)
         params = {
-            name: str(getattr(chosen, name))
-            for name in ("status", "severity", "category", "resource", "host", "metric", "q")
-            if getattr(chosen, name)
+            name: str(getattr(chosen, name)) for name in _TEXT_FILTERS if getattr(chosen, name)
         }
         if chosen.range:
             params["range"] = chosen.range
@@ -88,17 +89,7 @@ class Filters:
     def selection(self, now: datetime | None = None) -> AlertFilter:
         """The alerts these filters ask for (the range counted back from ``now``)."""
         since = (now or timezone.now()) - RANGES[self.range] if self.range else None
-        return AlertFilter(
-            status=self.status,
-            severity=self.severity,
-            category=self.category,
-            resource=self.resource,
-            host=self.host,
-            metric=self.metric,
-            q=self.q,
-            seen_since=since,
-            group=self.group,
-        )
+        return replace(self, seen_since=since)
 
     @property
     def any(self) -> bool:

@@ -10,12 +10,17 @@ matches case-insensitively anywhere in the name (``db-0`` finds ``db-01`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q
 
 from alerts.constants import OPEN_STATUSES, Severity
+
+if TYPE_CHECKING:
+    from alerts.models import Alert
 
 # Least severe first: "this severity or worse" is a slice from its index on.
 SEVERITY_ORDER: list[str] = list(Severity.values)
@@ -78,11 +83,11 @@ class AlertFilter:
             where &= Q(group_memberships__group_id=self.group)
         return where
 
-    def matches(self, alert) -> bool:
+    def matches(self, alert: Alert) -> bool:
         """``as_q()`` on one alert in memory: every condition in the same order."""
         return all(test(alert) for test in self._tests())
 
-    def _tests(self):
+    def _tests(self) -> Iterator[Callable[[Alert], bool]]:
         if self.status == "open":
             yield lambda a: a.status in OPEN_STATUSES
         elif self.status != "all":
@@ -108,17 +113,17 @@ class AlertFilter:
                 needle in (text or "").lower()
                 for text in (a.title, a.message, a.resource, a.alert_type)
             )
-        if self.seen_since:
-            yield lambda a: a.last_seen >= self.seen_since
+        if since := self.seen_since:
+            yield lambda a: a.last_seen >= since
         if self.group:
             # Last: the one test that asks the database.
             yield lambda a: a.group_memberships.filter(group_id=self.group).exists()
 
 
-def _label(alert, name: str):
+def _label(alert: Alert, name: str) -> Any:
     return (alert.labels or {}).get(name)
 
 
-def _starts(value, prefix: str) -> bool:
+def _starts(value: Any, prefix: str) -> bool:
     # The database compares a JSON value's text (a number's digits); so does this.
     return value is not None and str(value).startswith(prefix)

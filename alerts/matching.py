@@ -14,12 +14,13 @@ from django.conf import settings
 from django.db.models.signals import post_save
 
 from alerts.constants import is_no_data
-from alerts.models import AlertRule
+from alerts.models import Alert, AlertRule
+from alerts.spec import AlertSpec
 
 __all__ = ["NO_DATA_KIND", "fields_of", "forget_rule_kinds"]
 
 
-def fields_of(alert) -> dict[str, str]:
+def fields_of(alert: Alert | AlertSpec) -> dict[str, str]:
     """What matchers read of an alert or a spec: alert_type, resource, severity,
     category, and ``label:<name>`` entries."""
     return {
@@ -33,25 +34,22 @@ def fields_of(alert) -> dict[str, str]:
 
 
 NO_DATA_KIND = "no_data"
-_NO_RULE = object()
 
 
-def _rule_kind(alert) -> str:
+def _rule_kind(alert: Alert | AlertSpec) -> str:
     """The kind of the rule that raised the alert ("absence"), "no_data" for the alert of
     a firing rule whose data stopped, "" for alerts no rule raised. Reads no row when
     the rule came with the alert (a spec, ``select_related``); else the process's map
     of rule kinds."""
     if is_no_data(alert):
         return NO_DATA_KIND
-    rule_id: Any = getattr(alert, "rule_id", _NO_RULE)  # an id, None, or none at all
-    if rule_id is _NO_RULE:  # a spec carries its rule
-        rule = getattr(alert, "rule", None)
-        return str(rule.kind) if rule is not None else ""
-    if rule_id is None:
-        return ""
-    if type(alert).rule.is_cached(alert):
+    if isinstance(alert, AlertSpec):  # a spec carries its rule
         return str(alert.rule.kind) if alert.rule is not None else ""
-    return _rule_kinds().get(rule_id, "")
+    if alert.rule_id is None:
+        return ""
+    if Alert.rule.is_cached(alert):
+        return str(alert.rule.kind) if alert.rule is not None else ""
+    return _rule_kinds().get(alert.rule_id, "")
 
 
 # -- rule kinds, per process ------------------------------------------------------------
@@ -72,7 +70,7 @@ def _rule_kinds() -> dict[int, str]:
     return found
 
 
-def forget_rule_kinds(**kwargs) -> None:
+def forget_rule_kinds(**kwargs: Any) -> None:
     global _kinds
     with _lock:
         _kinds = None

@@ -22,8 +22,8 @@ from dashboard.schema import (
     VitalsOut,
 )
 from metrics import rollups
-from metrics.api import RANGES
 from metrics.models import Host, Metric
+from metrics.schema import RANGES
 from metrics.vitals import CRITICAL_LOAD, NO_DATA, OK, local_host, summarize
 from opsconsole import audit
 from opsconsole.apitools import answers

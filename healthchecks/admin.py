@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from django.contrib import admin, messages
@@ -19,6 +20,13 @@ _MASKED_FOR_VIEWERS = {
     "http_headers": "masked_http_headers",
     "recovery_webhook_url": "masked_recovery_webhook_url",
 }
+
+
+def _masked(entry: str | Sequence[str]) -> str | list[str]:
+    """A fieldset's entry, one field or a row of them, with each secret field masked."""
+    if isinstance(entry, str):
+        return _MASKED_FOR_VIEWERS.get(entry, entry)
+    return [_MASKED_FOR_VIEWERS.get(name, name) for name in entry]
 
 
 class OriginFilter(admin.SimpleListFilter):
@@ -164,7 +172,7 @@ class ServiceEndpointAdmin(admin.ModelAdmin):
         return [
             (
                 name,
-                {**options, "fields": [_MASKED_FOR_VIEWERS.get(f, f) for f in options["fields"]]},
+                {**options, "fields": [_masked(entry) for entry in options["fields"]]},
             )
             for name, options in fieldsets
         ]

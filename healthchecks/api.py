@@ -4,31 +4,21 @@ history and uptime, "check now", and the end-to-end latency monitor."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import cast
+from typing import Any, cast
 
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Body, Query, Router, Status
 from ninja.errors import HttpError
 
 from alerts.constants import parse_severity
+from healthchecks import schema
 from healthchecks.forms import ServiceEndpointForm
 from healthchecks.latency import latency_monitor
 from healthchecks.models import CheckResult, Flip, ServiceEndpoint
 from healthchecks.monitor import service_health
 from healthchecks.runner import run_checks
-from healthchecks.schema import (
-    EndpointIn,
-    EndpointOut,
-    EndpointPatch,
-    HistoryOut,
-    HistoryQuery,
-    LatencyBatchIn,
-    LatencyIn,
-    LatencySummaryOut,
-    StoredOut,
-    SystemHealthOut,
-)
 from healthchecks.state import disable
 from healthchecks.uptime import uptimes
 from metrics.models import Host
@@ -44,18 +34,19 @@ latency_router = Router(tags=["latency"])
 
 def endpoint_out(
     endpoint: ServiceEndpoint,
-    figures: dict,
+    figures: dict[int, dict[str, float | None]],
     parents: dict[int, str],
     *,
     reveal: bool = False,
     hosts: dict[int, str] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """One endpoint as the API shows it. A target's credentials (a database URL's
     password, a token in its query) are masked unless ``reveal`` (admins, who edit it)."""
     from django.urls import reverse
 
     return {
-        **{f: getattr(endpoint, f) for f in EndpointOut.model_fields if hasattr(endpoint, f)},
+        **{name: getattr(endpoint, name) for name in schema.EndpointOut.Meta.fields},
+        "tags": endpoint.tags,
         "target": endpoint.target if reveal else endpoint.target_for_display(),
         "parent": parents.get(endpoint.parent_id) if endpoint.parent_id else None,
         "host": (hosts or {}).get(endpoint.host_id) if endpoint.host_id else None,
@@ -69,7 +60,7 @@ def endpoint_out(
     }
 
 
-def _describe(endpoints: list[ServiceEndpoint], request) -> list[dict]:
+def _describe(endpoints: list[ServiceEndpoint], request: HttpRequest) -> list[dict[str, Any]]:
     figures = uptimes([e.pk for e in endpoints], timezone.now(), {e.pk: e.state for e in endpoints})
     parents = dict(ServiceEndpoint.objects.values_list("id", "name"))
     host_ids = {e.host_id for e in endpoints if e.host_id}
@@ -95,11 +86,11 @@ def _get(ref: str) -> ServiceEndpoint:
 
 @system_router.get(
     "/health",
-    response=answers({200: SystemHealthOut}),
+    response=answers({200: schema.SystemHealthOut}),
     auth=api_auth(),
     url_name="system_health",
 )
-def system_health(request):
+def system_health(request: HttpRequest) -> dict[str, Any]:
     """Every enabled endpoint's state and the overall status: healthy, degraded or
     unhealthy (seed 002)."""
     return service_health(reveal=has_role(request.user, Role.ADMIN))
@@ -107,11 +98,13 @@ def system_health(request):
 
 @router.get(
     "",
-    response=answers({200: list[EndpointOut]}, 422),
+    response=answers({200: list[schema.EndpointOut]}, 422),
     auth=api_auth(),
     url_name="list_services",
 )
-def list_services(request, state: str | None = None, tag: str | None = None):
+def list_services(
+    request: HttpRequest, state: str | None = None, tag: str | None = None
+) -> list[dict[str, Any]]:
     """Endpoints with their state and uptime; filter by ``state`` or ``tag``."""
     endpoints = ServiceEndpoint.objects.order_by("name")
     if state:
@@ -122,7 +115,7 @@ def list_services(request, state: str | None = None, tag: str | None = None):
     return _describe(found, request)
 
 
-def _save(endpoint: ServiceEndpoint | None, body: dict) -> ServiceEndpoint:
+def _save(endpoint: ServiceEndpoint | None, body: dict[str, Any]) -> ServiceEndpoint:
     """Create or change an endpoint, validated by the admin's form."""
     fields = ServiceEndpointForm.Meta.fields
     if "severity" in body:
@@ -150,11 +143,13 @@ def _save(endpoint: ServiceEndpoint | None, body: dict) -> ServiceEndpoint:
 
 @router.post(
     "",
-    response=answers({201: EndpointOut}, 413, 422),
+    response=answers({201: schema.EndpointOut}, 413, 422),
     auth=api_auth(Scope.WRITE, Role.ADMIN),
     url_name="create_service",
 )
-def create_service(request, payload: Body[EndpointIn]):
+def create_service(
+    request: HttpRequest, payload: Body[schema.EndpointIn]
+) -> Status[dict[str, Any]]:
     """A new endpoint (admin); fields as in the admin, ``parent`` and ``host`` by name,
     validated like the admin's form (422 with every field's problem)."""
     saved = _save(None, payload.dict(exclude_unset=True))
@@ -163,11 +158,11 @@ def create_service(request, payload: Body[EndpointIn]):
 
 @router.patch(
     "/{ref}",
-    response=answers({200: EndpointOut}, 404, 413, 422),
+    response=answers({200: schema.EndpointOut}, 404, 413, 422),
     auth=api_auth(Scope.WRITE, Role.ADMIN),
     url_name="update_service",
 )
-def update_service(request, ref: str, payload: EndpointPatch):
+def update_service(request: HttpRequest, ref: str, payload: schema.EndpointPatch) -> dict[str, Any]:
     """Change the fields named (the others stay); disabling resolves its alerts."""
     endpoint = _get(ref)
     was_enabled = endpoint.enabled
@@ -185,27 +180,32 @@ def update_service(request, ref: str, payload: EndpointPatch):
     auth=api_auth(Scope.WRITE, Role.ADMIN),
     url_name="delete_service",
 )
-def delete_service(request, ref: str):
+def delete_service(request: HttpRequest, ref: str) -> Status[None]:
     """Delete an endpoint with its results and flips; its alerts stay."""
     _get(ref).delete()
     return Status(204, None)
 
 
 @router.get(
-    "/{ref}", response=answers({200: EndpointOut}, 404), auth=api_auth(), url_name="get_service"
+    "/{ref}",
+    response=answers({200: schema.EndpointOut}, 404),
+    auth=api_auth(),
+    url_name="get_service",
 )
-def get_service(request, ref: str):
+def get_service(request: HttpRequest, ref: str) -> dict[str, Any]:
     """One endpoint by id or name, with its state and uptime."""
     return _describe([_get(ref)], request)[0]
 
 
 @router.get(
     "/{ref}/history",
-    response=answers({200: HistoryOut}, 404, 422),
+    response=answers({200: schema.HistoryOut}, 404, 422),
     auth=api_auth(),
     url_name="service_history",
 )
-def service_history(request, ref: str, query: Query[HistoryQuery]):
+def service_history(
+    request: HttpRequest, ref: str, query: Query[schema.HistoryQuery]
+) -> dict[str, Any]:
     """Recent results (newest first), the state changes and uptime."""
     endpoint = _get(ref)
     since = timezone.now() - timedelta(hours=query.hours)
@@ -220,11 +220,11 @@ def service_history(request, ref: str, query: Query[HistoryQuery]):
 
 @router.post(
     "/{ref}/check",
-    response=answers({200: EndpointOut}, 404, 409),
+    response=answers({200: schema.EndpointOut}, 404, 409),
     auth=api_auth(Scope.WRITE, Role.ADMIN),
     url_name="check_service",
 )
-def check_service(request, ref: str):
+def check_service(request: HttpRequest, ref: str) -> dict[str, Any]:
     """Check the endpoint now and return its state afterwards (admin)."""
     endpoint = _get(ref)
     if not endpoint.enabled:
@@ -236,14 +236,16 @@ def check_service(request, ref: str):
 
 @latency_router.post(
     "",
-    response=answers({201: StoredOut}, 413, 422),
+    response=answers({201: schema.StoredOut}, 413, 422),
     auth=api_auth(Scope.INGEST, Role.ADMIN),
     url_name="report_latency",
 )
-def report_latency(request, body: LatencyIn | LatencyBatchIn):
+def report_latency(
+    request: HttpRequest, body: schema.LatencyIn | schema.LatencyBatchIn
+) -> Status[dict[str, int]]:
     """One sample (``source`` with ``duration_ms``, or ``event_time`` and
     ``commit_time``), or ``{"samples": [...]}``."""
-    samples = body.samples if isinstance(body, LatencyBatchIn) else [body]
+    samples = body.samples if isinstance(body, schema.LatencyBatchIn) else [body]
     now = timezone.now()
     # The validator fills duration_ms in from the two times when it is not sent.
     rows = [(s.source, cast(float, s.duration_ms), s.commit_time or now) for s in samples]
@@ -253,11 +255,16 @@ def report_latency(request, body: LatencyIn | LatencyBatchIn):
 
 
 @latency_router.get(
-    "", response=answers({200: LatencySummaryOut}, 422), auth=api_auth(), url_name="latency_summary"
+    "",
+    response=answers({200: schema.LatencySummaryOut}, 422),
+    auth=api_auth(),
+    url_name="latency_summary",
 )
 def latency_summary(
-    request, source: str | None = None, window_seconds: int = Query(300, ge=1, le=30 * 86400)
-):
+    request: HttpRequest,
+    source: str | None = None,
+    window_seconds: int = Query(300, ge=1, le=30 * 86400),
+) -> dict[str, Any]:
     """Per source over the window: count, average, p50, p95, p99 and max, in ms."""
     return {
         "window_seconds": window_seconds,

@@ -5,6 +5,7 @@ with the same class, so every path gives the same errors."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django import forms
 
@@ -56,7 +57,9 @@ class ServiceEndpointForm(forms.ModelForm):
             "recovery_webhook_url", "recovery_after_failures", "recovery_actions",
         ]  # fmt: skip
 
-    def __init__(self, *args, **kwargs):
+    instance: ServiceEndpoint
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if "http_headers" in self.fields:
             self.fields["http_headers"].help_text = HeaderLinesField.help_for(
@@ -69,20 +72,21 @@ class ServiceEndpointForm(forms.ModelForm):
                 {"timeout_seconds": probed, "max_response_time_ms": probed}
             )
 
-    def save(self, commit=True):
+    def save(self, commit: bool = True) -> ServiceEndpoint:
         # An edit is the fix for a broken endpoint: the scheduler claims it again, and
         # marks it anew if it still cannot be checked.
         self.instance.broken_reason, self.instance.broken_since = "", None
         return super().save(commit)
 
-    def clean_http_headers(self):
+    def clean_http_headers(self) -> dict[str, Any]:
         # Lines typed in the admin change the stored headers; JSON replaces them.
         return HeaderLinesField.merged(
             self.instance.http_headers, self.cleaned_data["http_headers"]
         )
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         for field, message in endpoint_errors(data).items():
             self.add_error(field if field in self.fields else None, message)
         parent = data.get("parent")

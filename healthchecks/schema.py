@@ -1,10 +1,12 @@
 """The API's shapes for service endpoints, their history and the latency monitor.
 
 A new endpoint's body is a union discriminated on ``kind`` (http when left out): every
-kind takes the schedule and recovery fields, an HTTP check its request and what the
-answer must hold, a heartbeat its schedule, and a field of another kind is refused
-(422) instead of being stored unused. A PATCH may change the kind, so it takes every
-field and the admin's form checks the merged result.
+kind takes the schedule and recovery fields (``EndpointFields``), an HTTP check its
+request and what the answer must hold (``HttpFields``), a heartbeat its schedule
+(``HeartbeatFields``), and a field of another kind is refused (422) instead of being
+stored unused. A PATCH may change the kind, so it takes all three and the admin's form
+checks the merged result. Answers that are a model's row are ninja ``ModelSchema``s
+naming the model's fields, with what the API adds beside them.
 """
 
 from __future__ import annotations
@@ -12,53 +14,58 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from ninja import Schema
+from ninja import ModelSchema, Schema
 from pydantic import ConfigDict, Discriminator, Field, Tag, model_validator
 
 from healthchecks.constants import Kind
-from opsconsole.apitools import NOT_SENT
+from healthchecks.models import CheckResult, Flip, ServiceEndpoint
+from opsconsole.apitools import NOT_SENT, StoredColumns
 
 MAX_HISTORY = 1000
 MAX_LATENCY_MS = 24 * 3600 * 1000.0
+Uptime = Annotated[
+    dict[str, float | None],
+    Field(description="per window (24h, 7d, 30d): the percentage up, null when unknown"),
+]
 
 
-class EndpointOut(Schema):
-    id: int
-    name: str
-    kind: str
-    target: str
-    enabled: bool
-    state: str
-    state_since: datetime | None
-    interval_seconds: int
-    max_response_time_ms: int | None
-    severity: str
-    parent: str | None
+class EndpointOut(StoredColumns, ModelSchema):
+    class Meta:
+        model = ServiceEndpoint
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "enabled",
+            "state",
+            "state_since",
+            "interval_seconds",
+            "max_response_time_ms",
+            "severity",
+            "last_checked",
+            "last_response_ms",
+            "last_error",
+            "consecutive_failures",
+        ]
+
+    target: str = Field(..., description="credentials masked for all but admins")
+    parent: str | None = Field(..., description="the parent endpoint's name")
     host: str | None = Field(None, description="the host it runs on, by hostname")
-    tags: list
-    last_checked: datetime | None
-    last_response_ms: float | None
-    last_error: str
-    consecutive_failures: int
-    uptime: dict
+    tags: list[Any]
+    uptime: Uptime
     badge_url: str
-    ping_url: str | None
+    ping_url: str | None = Field(..., description="a heartbeat's ping address")
 
 
-class EndpointPatch(Schema):
-    """The fields a PATCH changes (only those it names), as in the admin's form. Only
-    ``parent``, ``host`` and ``max_response_time_ms`` take null (none); a null elsewhere
-    is refused."""
+# The fields each kind takes, declared once: a new endpoint's body is the common ones
+# with its kind's (HttpEndpointIn, HeartbeatEndpointIn, ...), a PATCH all of them.
+# Typed without None where the column takes no null: an explicit null is refused (422);
+# NOT_SENT only stands for "not sent" (the bodies are read with exclude_unset).
+class EndpointFields(Schema):
+    """What every kind of endpoint takes; fields left out take the model's defaults."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"max_response_time_ms": 800}]}
-    )
-    # Typed without None where the column takes no null: an explicit null is refused
-    # (422); the default None only stands for "not sent" (the PATCH uses exclude_unset).
-    name: str = NOT_SENT
-    kind: str = Field(
-        NOT_SENT, description="http, tcp, database, redis, queue or heartbeat (default http)"
-    )
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(..., min_length=1, max_length=120)
     target: str = Field(NOT_SENT, description="a URL, host:port or database alias")
     enabled: bool = NOT_SENT
     tags: list[str] = NOT_SENT
@@ -71,6 +78,13 @@ class EndpointPatch(Schema):
     timeout_seconds: float = NOT_SENT
     retries: int = Field(NOT_SENT, description="failures before the endpoint is DOWN")
     max_response_time_ms: int | None = Field(None, description="slower: DEGRADED")
+    recovery_webhook_url: str = NOT_SENT
+    recovery_after_failures: int = NOT_SENT
+
+
+class HttpFields(Schema):
+    """An HTTP check's request and what its answer must hold."""
+
     http_method: str = NOT_SENT
     http_headers: dict[str, str] = Field(NOT_SENT, description="write-only to viewers")
     accepted_status_codes: str = Field(NOT_SENT, examples=["200-299,301"])
@@ -79,41 +93,31 @@ class EndpointPatch(Schema):
     expect_json_value: str = NOT_SENT
     follow_redirects: bool = NOT_SENT
     tls_expiry_warning_days: int = NOT_SENT
+
+
+class HeartbeatFields(Schema):
+    """When a heartbeat is expected."""
+
     period_seconds: int = Field(NOT_SENT, description="heartbeat: expected every")
     cron: str = Field(NOT_SENT, description="heartbeat: expected on this schedule instead")
     grace_seconds: int = NOT_SENT
     time_zone: str = NOT_SENT
-    recovery_webhook_url: str = NOT_SENT
-    recovery_after_failures: int = NOT_SENT
 
 
-class EndpointFields(Schema):
-    """What every kind of endpoint takes; fields left out take the model's defaults.
-    Typed without None where the column takes no null: an explicit null is a 422."""
+class EndpointPatch(HttpFields, HeartbeatFields, EndpointFields):
+    """The fields a PATCH changes (only those it names), as in the admin's form: any
+    kind's, as a PATCH may change the kind. Only ``parent``, ``host`` and
+    ``max_response_time_ms`` take null (none); a null elsewhere is refused."""
 
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(..., min_length=1, max_length=120)
-    target: str = Field(default=NOT_SENT, description="a URL, host:port or database alias")
-    enabled: bool = NOT_SENT
-    tags: list[str] = NOT_SENT
-    parent: str | None = Field(default=None, description="the parent endpoint's name")
-    host: str | None = Field(
-        default=None, description="the hostname of the agent's host it runs on (none: null)"
+    model_config = ConfigDict(json_schema_extra={"examples": [{"max_response_time_ms": 800}]})
+    name: str = NOT_SENT
+    kind: str = Field(
+        NOT_SENT, description="http, tcp, database, redis, queue or heartbeat (default http)"
     )
-    severity: str = Field(
-        default=NOT_SENT, description="info, warning, error, critical (or aliases)"
-    )
-    interval_seconds: int = NOT_SENT
-    timeout_seconds: float = NOT_SENT
-    retries: int = Field(default=NOT_SENT, description="failures before the endpoint is DOWN")
-    max_response_time_ms: int | None = Field(default=None, description="slower: DEGRADED")
-    recovery_webhook_url: str = NOT_SENT
-    recovery_after_failures: int = NOT_SENT
 
 
-class HttpEndpointIn(EndpointFields):
+class HttpEndpointIn(HttpFields, EndpointFields):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -127,15 +131,7 @@ class HttpEndpointIn(EndpointFields):
             ]
         },
     )
-    kind: Literal["http"] = Field(default="http", description="the default")
-    http_method: str = NOT_SENT
-    http_headers: dict[str, str] = Field(default=NOT_SENT, description="write-only to viewers")
-    accepted_status_codes: str = Field(default=NOT_SENT, examples=["200-299,301"])
-    expect_keyword: str = NOT_SENT
-    expect_json_path: str = NOT_SENT
-    expect_json_value: str = NOT_SENT
-    follow_redirects: bool = NOT_SENT
-    tls_expiry_warning_days: int = NOT_SENT
+    kind: Literal["http"] = Field("http", description="the default")
 
 
 class TcpEndpointIn(EndpointFields):
@@ -154,12 +150,8 @@ class QueueEndpointIn(EndpointFields):
     kind: Literal["queue"]
 
 
-class HeartbeatEndpointIn(EndpointFields):
+class HeartbeatEndpointIn(HeartbeatFields, EndpointFields):
     kind: Literal["heartbeat"]
-    period_seconds: int = Field(default=NOT_SENT, description="expected every")
-    cron: str = Field(default=NOT_SENT, description="expected on this schedule instead")
-    grace_seconds: int = NOT_SENT
-    time_zone: str = NOT_SENT
 
 
 def _kind_of(body: Any) -> str | None:
@@ -183,19 +175,16 @@ EndpointIn = Annotated[
 ]
 
 
-class ResultOut(Schema):
-    time: datetime
-    outcome: str
-    response_ms: float | None
-    status_code: int | None
-    error: str
+class ResultOut(StoredColumns, ModelSchema):
+    class Meta:
+        model = CheckResult
+        fields = ["time", "outcome", "response_ms", "status_code", "error"]
 
 
-class FlipOut(Schema):
-    time: datetime
-    old_state: str
-    new_state: str
-    reason: str
+class FlipOut(StoredColumns, ModelSchema):
+    class Meta:
+        model = Flip
+        fields = ["time", "old_state", "new_state", "reason"]
 
 
 class HistoryOut(Schema):
@@ -211,7 +200,7 @@ class LatencyIn(Schema):
     duration_ms: float | None = None
 
     @model_validator(mode="after")
-    def _one_measure(self):
+    def _one_measure(self) -> LatencyIn:
         if self.duration_ms is None:
             if self.event_time is None or self.commit_time is None:
                 raise ValueError("send duration_ms, or both event_time and commit_time")
@@ -241,7 +230,7 @@ class ServiceStateOut(Schema):
     last_checked: datetime | None
     since: datetime | None
     error: str
-    uptime: dict[str, float | None]
+    uptime: Uptime
 
 
 class SystemHealthOut(Schema):

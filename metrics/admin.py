@@ -96,7 +96,7 @@ class HostAdmin(admin.ModelAdmin):
         # Both tables: the newest hours narrow, older ones compacted into blocks.
         rows = samples.NewestFirst(host.pk, shown, now - timedelta(hours=hours), now)
         page = Paginator(rows, 100).get_page(request.GET.get("page"))
-        page.object_list = [
+        shown_rows = [
             {"time": at, "metric": keys[metric_id], "value": value}
             for metric_id, at, value in page.object_list
         ]
@@ -109,6 +109,7 @@ class HostAdmin(admin.ModelAdmin):
             "chosen": chosen,
             "hours": hours,
             "page": page,
+            "samples": shown_rows,
         }
         return TemplateResponse(request, "admin/metrics/host_samples.html", context)
 

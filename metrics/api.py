@@ -6,27 +6,17 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Query, Router, Status
 from ninja.errors import HttpError
-from pydantic import AwareDatetime
 
-from metrics import fleet, rollups
+from metrics import fleet, rollups, schema
 from metrics.catalog import InvalidMetric, series_key
 from metrics.ingest import Batch, IngestError, get_latest, ingest_many
 from metrics.models import Host, Metric, ProcessSample
-from metrics.schema import (
-    CollectOut,
-    FleetHostOut,
-    FleetOut,
-    FleetQuery,
-    HostOut,
-    IngestIn,
-    IngestOut,
-    LatestOut,
-    ProcessOut,
-    SeriesOut,
-)
 from metrics.vitals import summarize
 from opsconsole.apitools import RowId, answers, one_or_404
 from opsconsole.auth import api_auth
@@ -37,8 +27,6 @@ router = Router(tags=["metrics"])
 hosts_router = Router(tags=["hosts"])
 system_router = Router(tags=["system"])
 
-RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
-
 
 def get_host(hostname: str) -> Host:
     host = Host.objects.filter(hostname=hostname).first()
@@ -48,12 +36,14 @@ def get_host(hostname: str) -> Host:
     return host
 
 
-def time_range(start, end, range_: str | None) -> tuple[datetime, datetime]:
+def time_range(
+    start: datetime | None, end: datetime | None, range_: str | None
+) -> tuple[datetime, datetime]:
     end = end or timezone.now()
     if start is None:
-        if range_ is not None and range_ not in RANGES:
-            raise HttpError(400, f"range must be one of {', '.join(RANGES)}")
-        start = end - timedelta(seconds=RANGES[range_ or "1h"])
+        if range_ is not None and range_ not in schema.RANGES:
+            raise HttpError(400, f"range must be one of {', '.join(schema.RANGES)}")
+        start = end - timedelta(seconds=schema.RANGES[range_ or "1h"])
     if start >= end:
         raise HttpError(400, "start must be before end")
     if end - start > timedelta(days=800):
@@ -61,19 +51,10 @@ def time_range(start, end, range_: str | None) -> tuple[datetime, datetime]:
     return start, end
 
 
-class SeriesQuery(Schema):
-    host: str
-    metric: str
-    labels: str | None = None
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
-    range: str | None = None
-    step: int | None = None
-    aggregation: str = "avg"
-
-
-@router.get("/system", response=answers({200: SeriesOut}, 404, 422), url_name="metrics_system")
-def metrics_system(request, query: Query[SeriesQuery]):
+@router.get(
+    "/system", response=answers({200: schema.SeriesOut}, 404, 422), url_name="metrics_system"
+)
+def metrics_system(request: HttpRequest, query: Query[schema.SeriesQuery]) -> dict[str, Any]:
     """One series over a time range, e.g. ``?host=web-01&metric=cpu_usage_percent&range=24h``.
 
     ``metric`` is a name (``disk_usage_percent``) with ``labels`` as ``mount=/``, or a full
@@ -118,18 +99,14 @@ def metrics_system(request, query: Query[SeriesQuery]):
     }
 
 
-class ProcessQuery(Schema):
-    host: str
-    at: AwareDatetime | None = None
-    name: str | None = None
-    sort: str = "cpu"
-    limit: int = 20
-
-
 @router.get(
-    "/processes", response=answers({200: list[ProcessOut]}, 404, 422), url_name="metrics_processes"
+    "/processes",
+    response=answers({200: list[schema.ProcessOut]}, 404, 422),
+    url_name="metrics_processes",
 )
-def metrics_processes(request, query: Query[ProcessQuery]):
+def metrics_processes(
+    request: HttpRequest, query: Query[schema.ProcessQuery]
+) -> QuerySet[ProcessSample] | list[ProcessSample]:
     """The process inventory of a host at a time (default: the latest collection)."""
     host = get_host(query.host)
     if query.sort not in {"cpu", "memory"}:
@@ -150,12 +127,10 @@ def metrics_processes(request, query: Query[ProcessQuery]):
 
 
 @router.get(
-    "/latest/{hostname}", response=answers({200: LatestOut}, 404), url_name="metrics_latest"
+    "/latest/{hostname}", response=answers({200: schema.LatestOut}, 404), url_name="metrics_latest"
 )
-def metrics_latest(request, hostname: str):
+def metrics_latest(request: HttpRequest, hostname: str) -> dict[str, Any]:
     """Every series' newest value for one host, from the cache (no table scan)."""
-    from django.conf import settings
-
     host = get_host(hostname)
     latest = get_latest(host)
     units = dict(Metric.objects.filter(key__in=list(latest["values"])).values_list("key", "unit"))
@@ -169,32 +144,19 @@ def metrics_latest(request, hostname: str):
     }
 
 
-@router.get("/hosts", response=answers({200: list[HostOut]}), url_name="metrics_hosts")
-def metrics_hosts(request):
+@router.get("/hosts", response=answers({200: list[schema.HostOut]}), url_name="metrics_hosts")
+def metrics_hosts(request: HttpRequest) -> list[Host]:
     """Every host that has reported, with when it last did and whether it is stale."""
-    from django.conf import settings
-
-    return [
-        {
-            "hostname": h.hostname,
-            "is_local": h.is_local,
-            "platform": h.platform,
-            "cpu_count": h.cpu_count,
-            "memory_total_bytes": h.memory_total_bytes,
-            "last_seen": h.last_seen,
-            "stale": h.is_stale(settings.METRICS_COLLECTION_INTERVAL),
-        }
-        for h in Host.objects.all()
-    ]
+    return list(Host.objects.all())
 
 
 @router.post(
     "/collect",
-    response=answers({200: CollectOut}),
+    response=answers({200: schema.CollectOut}),
     auth=api_auth(Scope.WRITE, Role.RESPONDER),
     url_name="metrics_collect",
 )
-def metrics_collect(request):
+def metrics_collect(request: HttpRequest) -> dict[str, Any]:
     """Collect this console's host now (seed 002's manual collection)."""
     from metrics.tasks import collect_local
 
@@ -209,11 +171,11 @@ def metrics_collect(request):
 
 @router.post(
     "",
-    response=answers({200: IngestOut, 201: IngestOut}, 413, 422),
+    response=answers({200: schema.IngestOut, 201: schema.IngestOut}, 413, 422),
     auth=api_auth(Scope.INGEST, Role.ADMIN),
     url_name="metrics_ingest",
 )
-def metrics_ingest(request, payload: IngestIn):
+def metrics_ingest(request: HttpRequest, payload: schema.IngestIn) -> Status[dict[str, Any]]:
     """Batch ingest for agents and services (business and custom metrics too).
 
     All batches of a request are stored or none is: a 4xx means nothing was kept,
@@ -263,20 +225,10 @@ def metrics_ingest(request, payload: IngestIn):
     )
 
 
-class SystemOverviewOut(Schema):
-    time: datetime
-    host_count: int
-    critical_hosts: int
-    stale_hosts: int
-    hosts: list[dict[str, Any]] = Field(
-        ..., description="each host's vitals (as /widgets/vitals), worst first"
-    )
-
-
 @system_router.get(
-    "/overview", response=answers({200: SystemOverviewOut}), url_name="system_overview"
+    "/overview", response=answers({200: schema.SystemOverviewOut}), url_name="system_overview"
 )
-def system_overview(request):
+def system_overview(request: HttpRequest) -> dict[str, Any]:
     """Every host's vitals at a glance, worst first (seed 002's system overview)."""
     hosts = [summarize(host) for host in Host.objects.filter(enabled=True)]
     order = {"CRITICAL_LOAD": 0, "NO_DATA": 1, "HEALTHY": 2}
@@ -292,19 +244,23 @@ def system_overview(request):
     }
 
 
-def _fleet_host(host) -> dict:
+def _fleet_host(host: fleet.FleetHost) -> dict[str, Any]:
     from urllib.parse import urlencode
 
     from django.urls import reverse
 
     return {
-        **{name: getattr(host, name) for name in FleetHostOut.model_fields if hasattr(host, name)},
+        **{
+            name: getattr(host, name)
+            for name in schema.FleetHostOut.model_fields
+            if hasattr(host, name)
+        },
         "system_monitor": f"{reverse('system_monitor')}?{urlencode({'host': host.hostname})}",
     }
 
 
-@hosts_router.get("", response=answers({200: FleetOut}, 422), url_name="list_hosts")
-def list_hosts(request, query: Query[FleetQuery]):
+@hosts_router.get("", response=answers({200: schema.FleetOut}, 422), url_name="list_hosts")
+def list_hosts(request: HttpRequest, query: Query[schema.FleetQuery]) -> dict[str, Any]:
     """The fleet, as the Hosts page shows it: each enabled host's state (ok, critical
     load, no data, stale), CPU, memory and fullest disk with the last hour's trend, when
     it was last seen and its open alerts; searched, filtered, sorted and paginated."""
@@ -327,9 +283,9 @@ def list_hosts(request, query: Query[FleetQuery]):
 
 
 @hosts_router.get(
-    "/{host_id}", response=answers({200: FleetHostOut}, 404, 422), url_name="get_host"
+    "/{host_id}", response=answers({200: schema.FleetHostOut}, 404, 422), url_name="get_host"
 )
-def get_fleet_host(request, host_id: RowId):
+def get_fleet_host(request: HttpRequest, host_id: RowId) -> dict[str, Any]:
     """One host's row of the fleet (404 for a host that is unknown or disabled)."""
     host = one_or_404(Host.objects.filter(enabled=True), "enabled host", pk=host_id)
     (found,) = fleet.fleet(host_ids=[host.pk]).hosts

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -24,6 +25,9 @@ from metrics.catalog import parse_key
 from metrics.ingest import latest_cache_key
 from metrics.models import Host, Metric, MinuteRollup
 from opsconsole import thresholds
+
+if TYPE_CHECKING:
+    from django.http import QueryDict
 
 OK, CRITICAL, NO_DATA, STALE = "ok", "critical", "no_data", "stale"
 STATES = {OK: "OK", CRITICAL: "Critical load", NO_DATA: "No data", STALE: "Stale"}
@@ -263,7 +267,7 @@ def _add_sparklines(rows: list[FleetHost], now: datetime) -> None:
             row.sparklines[gauge] = line
 
 
-def params_from(query) -> dict:
+def params_from(query: QueryDict) -> dict[str, Any]:
     """The fleet arguments a page's query string asks for; anything unknown falls back
     to the default rather than failing the page."""
     sort = query.get("sort", "state")

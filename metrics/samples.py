@@ -24,6 +24,7 @@ import struct
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 from django.conf import settings
 from django.core.cache import cache
@@ -72,7 +73,7 @@ def _floor_hour(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def _param(at: datetime):
+def _param(at: datetime) -> datetime | str | None:
     if connection.vendor == "postgresql":
         return at
     # SQLite stores UTC text; compare with exactly the text Django would write.
@@ -81,6 +82,7 @@ def _param(at: datetime):
 
 # -- reading ---------------------------------------------------------------------------
 Points = list[tuple[datetime, float]]
+Row = tuple[int, datetime, float]  # (metric id, time, value), a row of NewestFirst
 
 
 def read(
@@ -136,7 +138,7 @@ def series(host_id: int, metric_id: int, start: datetime, end: datetime) -> Poin
     return read([host_id], [metric_id], start, end).get((host_id, metric_id), [])
 
 
-class NewestFirst(Sequence):
+class NewestFirst(Sequence[Row]):
     """One host's samples of some metrics in [start, end), newest first, as a sequence a
     Paginator can page through: it counts per hour, and reads only the hours a slice
     needs (a month of a host is millions of samples)."""
@@ -163,11 +165,15 @@ class NewestFirst(Sequence):
     def __len__(self) -> int:
         return self.total
 
-    def __getitem__(self, index):
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Row]: ...
+    def __getitem__(self, index: int | slice) -> Row | list[Row]:
         if not isinstance(index, slice):
             return self[index : index + 1][0]
         first, stop, _ = index.indices(self.total)
-        rows: list[tuple[int, datetime, float]] = []
+        rows: list[Row] = []
         seen = 0
         for hour, count in self.hours:
             if seen + count > first and seen < stop:

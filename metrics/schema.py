@@ -1,11 +1,23 @@
+"""The API's shapes for ingest, series, processes, hosts and the fleet.
+
+A process in an answer is what the collector records of it (``ProcessRecord``, the
+columns of ``ProcessSample``) with when it was seen; a host is its row's fields with
+whether it is stale.
+"""
+
 from __future__ import annotations
 
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from ninja import Field, Schema
+from django.conf import settings
+from ninja import Field, ModelSchema, Schema
 from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
 
+from metrics.collector import ProcessRecord
+from metrics.models import Host, ProcessSample
+from opsconsole.apitools import StoredColumns
 from opsconsole.inputguard import INT32_MAX, INT64
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -102,7 +114,7 @@ class IngestIn(Schema):
     batches: list[BatchIn] | None = None
 
     @model_validator(mode="after")
-    def one_form(self):
+    def one_form(self) -> IngestIn:
         if self.batches is None and self.host is None:
             raise ValueError("send either 'host' with 'samples', or 'batches'")
         if self.batches is not None and self.host is not None:
@@ -123,15 +135,7 @@ class IngestIn(Schema):
         assert self.host is not None  # one_form(): no batches, so a host
         # Its parts are validated already: built as they are, not validated again.
         return [
-            BatchIn.model_construct(
-                host=self.host,
-                samples=self.samples,
-                processes=self.processes,
-                process_time=self.process_time,
-                host_info=self.host_info,
-                units=self.units,
-                batch_id=self.batch_id,
-            )
+            BatchIn.model_construct(**{name: getattr(self, name) for name in BatchIn.model_fields})
         ]
 
 
@@ -169,19 +173,12 @@ class SeriesOut(Schema):
     points: list[PointOut]
 
 
-class ProcessOut(Schema):
-    time: datetime
-    pid: int
-    name: str
-    username: str
-    status: str
-    cpu_percent: float
-    memory_percent: float
-    rss_bytes: int
-    num_threads: int | None
-    read_bytes_per_second: float | None
-    write_bytes_per_second: float | None
-    cmdline: str
+class ProcessOut(StoredColumns, ModelSchema):
+    """A process as the collector recorded it, at ``time``."""
+
+    class Meta:
+        model = ProcessSample
+        fields = ["time", *(field.name for field in dataclass_fields(ProcessRecord))]
 
 
 class LatestOut(Schema):
@@ -193,14 +190,23 @@ class LatestOut(Schema):
     processes: list[dict]
 
 
-class HostOut(Schema):
-    hostname: str
-    is_local: bool
-    platform: str
-    cpu_count: int | None
-    memory_total_bytes: int | None
-    last_seen: datetime | None
-    stale: bool
+class HostOut(StoredColumns, ModelSchema):
+    class Meta:
+        model = Host
+        fields = [
+            "hostname",
+            "is_local",
+            "platform",
+            "cpu_count",
+            "memory_total_bytes",
+            "last_seen",
+        ]
+
+    stale: bool = Field(..., description="no sample for three collection intervals")
+
+    @staticmethod
+    def resolve_stale(obj: Host) -> bool:
+        return obj.is_stale(settings.METRICS_COLLECTION_INTERVAL)
 
 
 class CollectOut(Schema):
@@ -208,6 +214,44 @@ class CollectOut(Schema):
     samples: int
     processes: int
     time: datetime | None
+
+
+RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
+
+
+class SeriesQuery(Schema):
+    host: str = Field(..., description="the host's name")
+    metric: str = Field(
+        ..., description='a name (with labels), or a series key: disk_usage_percent{mount="/"}'
+    )
+    labels: str | None = Field(None, description="name=value pairs, comma-separated: mount=/")
+    start: AwareDatetime | None = Field(None, description="default: end minus the range")
+    end: AwareDatetime | None = Field(None, description="default: now")
+    range: str | None = Field(
+        None, description=f"when start is left out: one of {', '.join(RANGES)} (default 1h)"
+    )
+    step: int | None = Field(None, description="seconds per point (default: the source's)")
+    aggregation: str = Field("avg", description="avg, min, max, last, count or sum")
+
+
+class ProcessQuery(Schema):
+    host: str = Field(..., description="the host's name")
+    at: AwareDatetime | None = Field(
+        None, description="the collection at or before (default: the latest)"
+    )
+    name: str | None = Field(None, description="part of the process name")
+    sort: str = Field("cpu", description="cpu or memory")
+    limit: int = Field(20, description="1 to 500")
+
+
+class SystemOverviewOut(Schema):
+    time: datetime
+    host_count: int
+    critical_hosts: int
+    stale_hosts: int
+    hosts: list[dict[str, Any]] = Field(
+        ..., description="each host's vitals (as /widgets/vitals), worst first"
+    )
 
 
 class FleetQuery(Schema):

@@ -9,8 +9,8 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from metrics import fleet, history
-from metrics.api import RANGES
 from metrics.models import Host
+from metrics.schema import RANGES
 from metrics.vitals import local_host, summarize
 from opsconsole import thresholds
 from opsconsole.panels import panels_for

@@ -59,7 +59,7 @@ class NotificationChannelAdmin(admin.ModelAdmin):
         main = ["name", "kind", "enabled", "min_severity", "send_resolved", "rate_limit_per_minute"]
         if not self.has_change_permission(request, obj):
             return [(None, {"fields": main}), ("Settings", {"fields": ["config", *state]})]
-        fieldsets = [(None, {"fields": main})]
+        fieldsets: list[tuple[str | None, dict[str, list[str]]]] = [(None, {"fields": main})]
         form = self.get_form(request, obj)(instance=obj)
         for kind, names in getattr(form, "kind_groups", []):
             fieldsets.append(

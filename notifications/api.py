@@ -7,10 +7,14 @@ their values, and a PATCH merges the secrets it names into the stored ones.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import IntegrityError
+from django.http import HttpRequest
 from ninja import Query, Router, Status
 from ninja.errors import HttpError
 
+from notifications import schema
 from notifications.channels import ChannelError, routing_rule_problems, save_channel
 from notifications.configcode import routing_history
 from notifications.delivery import resend, send_test
@@ -22,20 +26,6 @@ from notifications.models import (
     Transition,
 )
 from notifications.notifiers import available_kinds
-from notifications.schema import (
-    ChannelIn,
-    ChannelOut,
-    ChannelPatch,
-    NotificationFilters,
-    NotificationOut,
-    NotificationPage,
-    RoutingRuleIn,
-    RoutingRuleOut,
-    RoutingRulePatch,
-    TestResult,
-    channel_fields,
-    settings_problems,
-)
 from opsconsole.apitools import RowId, answers, one_or_404
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
@@ -52,21 +42,21 @@ ADMIN = api_auth(Scope.WRITE, Role.ADMIN)
 
 
 @channels_router.get(
-    "", response=answers({200: list[ChannelOut]}), auth=api_auth(), url_name="list_channels"
+    "", response=answers({200: list[schema.ChannelOut]}), auth=api_auth(), url_name="list_channels"
 )
-def list_channels(request):
+def list_channels(request: HttpRequest) -> list[NotificationChannel]:
     """Every channel; secrets are never shown, ``secrets_set`` names those stored."""
     return list(NotificationChannel.objects.all())
 
 
 @channels_router.post(
-    "", response=answers({201: ChannelOut}, 413, 422), auth=ADMIN, url_name="create_channel"
+    "", response=answers({201: schema.ChannelOut}, 413, 422), auth=ADMIN, url_name="create_channel"
 )
-def create_channel(request, payload: ChannelIn):
+def create_channel(request: HttpRequest, payload: schema.ChannelIn) -> Status[NotificationChannel]:
     """A channel; unusable or unsafe settings (e.g. a URL into this network) get 422."""
     if payload.kind not in available_kinds():
         raise HttpError(422, f"kind must be one of: {', '.join(available_kinds())}")
-    fields = channel_fields(payload)
+    fields = schema.channel_fields(payload)
     try:
         channel = save_channel(None, **fields)
     except ChannelError as exc:
@@ -76,35 +66,29 @@ def create_channel(request, payload: ChannelIn):
 
 @channels_router.get(
     "/{channel_id}",
-    response=answers({200: ChannelOut}, 404, 422),
+    response=answers({200: schema.ChannelOut}, 404, 422),
     auth=api_auth(),
     url_name="get_channel",
 )
-def get_channel(request, channel_id: RowId):
+def get_channel(request: HttpRequest, channel_id: RowId) -> NotificationChannel:
     """One channel, secrets left out."""
     return _channel(channel_id)
 
 
 @channels_router.patch(
     "/{channel_id}",
-    response=answers({200: ChannelOut}, 404, 413, 422),
+    response=answers({200: schema.ChannelOut}, 404, 413, 422),
     auth=ADMIN,
     url_name="update_channel",
 )
-def update_channel(request, channel_id: RowId, payload: ChannelPatch):
+def update_channel(
+    request: HttpRequest, channel_id: RowId, payload: schema.ChannelPatch
+) -> NotificationChannel:
     """Change the fields named: ``secrets`` are merged (null removes one), ``config`` is
     replaced."""
     channel = _channel(channel_id)
-    if problems := settings_problems(channel.kind, payload.config, payload.secrets):
-        raise HttpError(422, "; ".join(problems))
-    # Absent or null: unchanged; except the rate limit, where null means the default.
-    fields = {
-        name: value
-        for name, value in payload.dict(exclude_unset=True).items()
-        if value is not None or name == "rate_limit_per_minute"
-    }
     try:
-        return save_channel(channel, **fields)
+        return save_channel(channel, **payload.changes(channel.kind))
     except ChannelError as exc:
         raise HttpError(422, str(exc)) from None
 
@@ -112,7 +96,7 @@ def update_channel(request, channel_id: RowId, payload: ChannelPatch):
 @channels_router.delete(
     "/{channel_id}", response=answers({204: None}, 404, 422), auth=ADMIN, url_name="delete_channel"
 )
-def delete_channel(request, channel_id: RowId):
+def delete_channel(request: HttpRequest, channel_id: RowId) -> Status[None]:
     """Delete a channel with its delivery log."""
     _channel(channel_id).delete()
     return Status(204, None)
@@ -120,11 +104,11 @@ def delete_channel(request, channel_id: RowId):
 
 @channels_router.post(
     "/{channel_id}/test",
-    response=answers({200: TestResult}, 404, 422),
+    response=answers({200: schema.TestResult}, 404, 422),
     auth=ADMIN,
     url_name="test_channel",
 )
-def test_channel(request, channel_id: RowId):
+def test_channel(request: HttpRequest, channel_id: RowId) -> dict[str, Any]:
     """Send a test message now and say what the service answered."""
     record = send_test(_channel(channel_id))
     return {
@@ -143,7 +127,7 @@ def _channel(channel_id: int) -> NotificationChannel:
 # -- routing rules --------------------------------------------------------------------------
 
 
-def _save_rule(rule: RoutingRule | None, fields: dict, *, actor: str) -> RoutingRule:
+def _save_rule(rule: RoutingRule | None, fields: dict[str, Any], *, actor: str) -> RoutingRule:
     if problems := routing_rule_problems(fields):
         raise HttpError(422, "; ".join(problems))
     channels = fields.pop("channels", None)
@@ -162,22 +146,22 @@ def _save_rule(rule: RoutingRule | None, fields: dict, *, actor: str) -> Routing
 
 @routing_router.get(
     "",
-    response=answers({200: list[RoutingRuleOut]}),
+    response=answers({200: list[schema.RoutingRuleOut]}),
     auth=api_auth(),
     url_name="list_routing_rules",
 )
-def list_routing_rules(request):
+def list_routing_rules(request: HttpRequest) -> list[RoutingRule]:
     """The routing matrix, in the order rules are applied."""
     return list(RoutingRule.objects.prefetch_related("channels"))
 
 
 @routing_router.post(
     "",
-    response=answers({201: RoutingRuleOut}, 413, 422),
+    response=answers({201: schema.RoutingRuleOut}, 413, 422),
     auth=ADMIN,
     url_name="create_routing_rule",
 )
-def create_routing_rule(request, payload: RoutingRuleIn):
+def create_routing_rule(request: HttpRequest, payload: schema.RoutingRuleIn) -> Status[RoutingRule]:
     """A routing rule: alerts matching its severities, categories and labels go to its
     channels (by id), every channel of its kinds, or every channel."""
     return Status(201, _save_rule(None, payload.dict(), actor=request.user.get_username()))
@@ -185,18 +169,20 @@ def create_routing_rule(request, payload: RoutingRuleIn):
 
 @routing_router.patch(
     "/{rule_id}",
-    response=answers({200: RoutingRuleOut}, 404, 413, 422),
+    response=answers({200: schema.RoutingRuleOut}, 404, 413, 422),
     auth=ADMIN,
     url_name="update_routing_rule",
 )
-def update_routing_rule(request, rule_id: RowId, payload: RoutingRulePatch):
+def update_routing_rule(
+    request: HttpRequest, rule_id: RowId, payload: schema.RoutingRulePatch
+) -> RoutingRule:
     """Change the fields named; the others stay."""
     rule = _rule(rule_id)
-    known = set(RoutingRuleIn.model_fields)
+    known = set(schema.RoutingRuleIn.model_fields)
     current = {name: getattr(rule, name) for name in known if name != "channels"}
     current["channels"] = [c.pk for c in rule.channels.all()]
     try:
-        merged = RoutingRuleIn(**{**current, **payload.dict(exclude_unset=True)}).dict()
+        merged = schema.RoutingRuleIn(**{**current, **payload.dict(exclude_unset=True)}).dict()
     except ValueError as exc:
         raise HttpError(422, str(exc).splitlines()[0]) from None
     return _save_rule(rule, merged, actor=request.user.get_username())
@@ -208,7 +194,7 @@ def update_routing_rule(request, rule_id: RowId, payload: RoutingRulePatch):
     auth=ADMIN,
     url_name="delete_routing_rule",
 )
-def delete_routing_rule(request, rule_id: RowId):
+def delete_routing_rule(request: HttpRequest, rule_id: RowId) -> Status[None]:
     """Delete a routing rule (kept in the configuration history)."""
     rule = _rule(rule_id)
     with routing_history().removal(rule, actor=request.user.get_username(), source="api"):
@@ -225,11 +211,13 @@ def _rule(rule_id: int) -> RoutingRule:
 
 @notifications_router.get(
     "",
-    response=answers({200: NotificationPage}, 422),
+    response=answers({200: schema.NotificationPage}, 422),
     auth=api_auth(),
     url_name="list_notifications",
 )
-def list_notifications(request, filters: Query[NotificationFilters]):
+def list_notifications(
+    request: HttpRequest, filters: Query[schema.NotificationFilters]
+) -> dict[str, Any]:
     """The delivery log, newest first."""
     rows = Notification.objects.select_related("channel")
     if filters.status:
@@ -258,11 +246,11 @@ def list_notifications(request, filters: Query[NotificationFilters]):
 
 @notifications_router.post(
     "/{notification_id}/resend",
-    response=answers({200: NotificationOut}, 404, 409, 422),
+    response=answers({200: schema.NotificationOut}, 404, 409, 422),
     auth=ADMIN,
     url_name="resend_notification",
 )
-def resend_notification(request, notification_id: RowId):
+def resend_notification(request: HttpRequest, notification_id: RowId) -> Notification:
     """Send a message again (a fresh set of attempts), e.g. after fixing its channel."""
     if not resend([notification_id]):
         if not Notification.objects.filter(pk=notification_id).exists():

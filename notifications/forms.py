@@ -3,6 +3,8 @@ row of the routing rules' list, as the admin edits them."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from alerts.constants import Category, Severity
@@ -45,22 +47,21 @@ class NotificationChannelForm(forms.ModelForm):
             "rate_limit_per_minute",
         ]
 
-    def __init__(self, *args, **kwargs):
+    instance: NotificationChannel
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Staff who may only view a channel get a form without its fields (the admin
         # shows them read-only), so each one is adjusted only when it is there.
-        if "kind" in self.fields:
-            self.fields["kind"].choices = [
-                (value, label)
-                for value, label in self.fields["kind"].choices
-                if value in available_kinds()
-            ]
+        if isinstance(kind := self.fields.get("kind"), forms.ChoiceField):
+            kind.choices = [(k, ChannelKind(k).label) for k in available_kinds()]
             self.kind_groups = channel_fields.add_fields(
                 self, self.instance.config or {}, self.instance.secrets or {}
             )
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         kind = cleaned.get("kind") or self.instance.kind
         if not cleaned.get("min_severity"):
             cleaned["min_severity"] = (
@@ -90,7 +91,7 @@ class NotificationChannelForm(forms.ModelForm):
         return name if name in self.fields else None
 
 
-def _ticks(choices) -> forms.MultipleChoiceField:
+def _ticks(choices: list[tuple[str, str]]) -> forms.MultipleChoiceField:
     return forms.MultipleChoiceField(
         choices=choices,
         required=False,
@@ -134,12 +135,10 @@ class RoutingRuleForm(forms.ModelForm):
         ]
         widgets = {"channels": forms.CheckboxSelectMultiple(attrs={"class": "checkbox-row"})}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if "channel_kinds" in self.fields:
-            self.fields["channel_kinds"].choices = [
-                (k, ChannelKind(k).label) for k in available_kinds()
-            ]
+        if isinstance(kinds := self.fields.get("channel_kinds"), forms.ChoiceField):
+            kinds.choices = [(k, ChannelKind(k).label) for k in available_kinds()]
         for name, words in (("severities", "severity"), ("categories", "category")):
             if name in self.fields:
                 self.fields[name].help_text = f"None ticked: any {words}."
@@ -148,8 +147,9 @@ class RoutingRuleForm(forms.ModelForm):
                 "channel_kinds"
             ].help_text = "Every enabled channel of the ticked kinds; add single channels below."
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         for problem in routing_rule_problems(cleaned):
             field = problem.split(":", 1)[0]
             self.add_error(field if field in self.fields else None, problem)
@@ -160,7 +160,9 @@ class LabelledRowForm(forms.ModelForm):
     """A row of the routing rules' list: its inline inputs are named after the rule, so
     a screen reader says "Position of Critical to PagerDuty", not just "edit text"."""
 
-    def __init__(self, *args, **kwargs):
+    instance: RoutingRule
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name, field in self.fields.items():
             label = field.label or name

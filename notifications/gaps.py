@@ -19,12 +19,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from alerts.constants import Category, Severity
 from notifications import table
 from notifications.models import RoutingRule
 from notifications.routing import channels_for
 from opsconsole.panels import Panel
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ class Gap:
         return f"{which} reach no enabled channel: {self.why}"
 
 
-def _probe(severity: str, category: str):
+def _probe(severity: str, category: str) -> SimpleNamespace:
     # What routing reads of an alert, with no labels and no channels of its own.
     return SimpleNamespace(severity=severity, category=category, labels={}, metadata={})
 
@@ -135,7 +139,7 @@ def warnings() -> list[str]:
     return [gap.text for gap in routing_gaps()]
 
 
-def alert_list_panel(request=None) -> Panel | None:
+def alert_list_panel(request: HttpRequest | None = None) -> Panel | None:
     """The warning above the alerts list, for as long as a severity reaches nobody."""
     gaps = routing_gaps()
     if not gaps:

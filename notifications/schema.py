@@ -1,39 +1,123 @@
 """The API's shapes for channels, routing rules and the delivery log.
 
-A channel's ``config`` and ``secrets`` are typed per kind: the create body is a union
-discriminated on ``kind``, one schema per kind naming the keys its notifier reads
-(``notifications.notifiers.<kind>.CONFIG`` / ``SECRETS``), so the OpenAPI document
-says what each kind takes and an unknown key is a 422 that says where it belongs. A
-PATCH cannot change the kind: its settings are checked against the stored one's.
+A channel's ``config`` and ``secrets`` are typed per kind. Which keys a kind takes is
+its notifier's ``CONFIG`` / ``SECRETS`` (``notifications.notifiers.<kind>``); how each
+key is typed and described is said once here (``CONFIG_TYPES``, ``SECRET_TYPES``,
+``ABOUT``, ``ABOUT_KIND``). The per-kind schemas (``SlackConfig``, ``SlackSecrets``,
+...) and bodies (``SlackChannelIn``, ...) are made from the two with ``create_model``.
+The create body is a union discriminated on ``kind``, so the OpenAPI document says what
+each kind takes and an unknown key is a 422 that says where it belongs. A PATCH cannot
+change the kind and does not name it: its ``config`` and ``secrets`` are one of the
+kinds' schemas (to the document and to validation), then checked against the stored
+kind's (``ChannelPatch.changes``). Answers that are a model's row are ninja
+``ModelSchema``s naming the model's fields, with what the API adds beside them.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from functools import reduce
+from operator import or_
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, cast
 
-from ninja import Schema
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from ninja import ModelSchema, Schema
+from pydantic import (
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    create_model,
+    model_validator,
+)
+from pydantic.config import JsonDict
+from pydantic_core import PydanticCustomError
 
-from notifications.channels import secret_names
+from notifications.channels import ChannelError, secret_names
 from notifications.models import (
     GROUP_FIELDS,
     MAX_GROUP_SECONDS,
     NO_GROUPING,
     ChannelKind,
     DeliveryStatus,
+    Notification,
+    NotificationChannel,
+    RoutingRule,
     Transition,
     default_group_by,
 )
 from notifications.notifiers import notifier
-from opsconsole.apitools import RowRef
+from opsconsole.apitools import RowRef, StoredColumns
 
+MAX_PAGE = 200
+Half = Literal["config", "secrets"]
+HALVES: tuple[Half, Half] = ("config", "secrets")
+NOUNS: dict[Half, str] = {"config": "setting", "secrets": "secret"}
+
+# -- how each key a notifier reads is typed and described -----------------------------------
 # A request's own timeout for a channel's service, seconds (blank: the console's).
 Timeout = Annotated[int | float | None, Field(gt=0, le=300)]
 Url = Annotated[str | None, Field(max_length=2000)]
 Text = Annotated[str | None, Field(max_length=500)]
-MAX_PAGE = 200
-Secret = Annotated[str | None, Field(max_length=2000, description="null or '' removes it")]
+Secret = Annotated[str | None, Field(max_length=2000)]
+OneOrMore = str | list[str] | None
+
+# A config key not named here is Text, a secret not named here is a Secret.
+CONFIG_TYPES: dict[str, Any] = {
+    "timeout": Timeout,
+    "api_base": Url,
+    "url": Url,
+    "to": OneOrMore,
+    "to_numbers": OneOrMore,
+    "port": Annotated[int | None, Field(ge=1, le=65535)],
+    "use_tls": bool | None,
+    "use_ssl": bool | None,
+    "chat_id": int | str | None,
+}
+SECRET_TYPES: dict[str, Any] = {"headers": dict[str, str | None] | None}
+
+# What each key is, by name.
+ABOUT: dict[str, str] = {
+    "timeout": "seconds to wait for the service (blank: the console's)",
+    "api_base": "the service's API base, to go through a proxy or a test server",
+    "to": "an address or a list of them",
+    "from_email": "the sender's address (blank: DEFAULT_FROM_EMAIL)",
+    "host": "SMTP server (blank: the console's)",
+    "port": "SMTP port (blank: the console's)",
+    "use_tls": "STARTTLS",
+    "use_ssl": "SSL",
+    "password": "the SMTP password",
+    "from_number": "E.164: +15551234567",
+    "to_numbers": "E.164 numbers",
+    "account_sid": "Twilio's account SID",
+    "auth_token": "Twilio's auth token",
+    "component": "PagerDuty's component (blank: the alert's resource)",
+    "group": "PagerDuty's logical group of components",
+    "routing_key": "the Events API v2 routing key of the service",
+    "chat_id": "the chat, group or channel (@name or -100...)",
+    "parse_mode": "HTML (the default) or MarkdownV2",
+    "signing_secret": "signs each body (X-OpsConsole-Signature; blank: unsigned)",
+    "headers": 'sent with each request: {"Authorization": "Bearer ..."}; '
+    "merged one by one, null or '' removes one",
+    "level": "debug ... critical (blank: the severity's)",
+}
+
+# Where a kind reads a key its own way.
+ABOUT_KIND: dict[tuple[str, str], str] = {
+    ("slack", "api_base"): "the Web API's base (a bot token's messages)",
+    ("slack", "webhook_url"): "an incoming webhook (this or bot_token)",
+    ("discord", "webhook_url"): "the Discord channel's webhook",
+    ("slack", "bot_token"): "chat:write, to message a member directly",
+    ("telegram", "bot_token"): "from @BotFather: 123456:ABC...",
+    ("email", "username"): "the SMTP login",
+    ("discord", "username"): "shown as the sender",
+    ("pagerduty", "url"): "the Events API (blank: PagerDuty's)",
+    ("webhook", "url"): "where each message is posted",
+    ("apprise", "url"): "an apprise URL (teams://..., matrix://...)",
+}
+
+# The kinds' names in the document's schema names (SlackConfig, PagerDutySecrets, ...).
+NAMES = {kind: kind.title() for kind in ChannelKind.values} | {ChannelKind.PAGERDUTY: "PagerDuty"}
 
 
 # -- a channel's settings, per kind ---------------------------------------------------------
@@ -43,7 +127,7 @@ class KindSettings(Schema):
 
     model_config = ConfigDict(extra="forbid")
     KIND: ClassVar[str] = ""
-    HALF: ClassVar[Literal["config", "secrets"]] = "config"
+    HALF: ClassVar[Half] = "config"
 
     @model_validator(mode="before")
     @classmethod
@@ -69,154 +153,37 @@ def unknown_key_problems(schema: type[KindSettings], data: dict) -> list[str]:
     return problems
 
 
-class SlackConfig(KindSettings):
-    KIND = ChannelKind.SLACK
-    timeout: Timeout = None
-    api_base: Url = Field(default=None, description="the Web API's base (a bot token's messages)")
+def _key_field(kind: str, half: Half, key: str) -> tuple[Any, Any]:
+    about = ABOUT_KIND.get((kind, key)) or ABOUT[key]
+    if half == "config":
+        return CONFIG_TYPES.get(key, Text), Field(None, description=about)
+    if key in SECRET_TYPES:
+        return SECRET_TYPES[key], Field(None, description=about)
+    return Secret, Field(None, description=f"{about}; null or '' removes it")
 
 
-class SlackSecrets(KindSettings):
-    KIND, HALF = ChannelKind.SLACK, "secrets"
-    webhook_url: Secret = Field(default=None, description="an incoming webhook (this or bot_token)")
-    bot_token: Secret = Field(default=None, description="chat:write, to message a member directly")
-
-
-class EmailConfig(KindSettings):
-    KIND = ChannelKind.EMAIL
-    to: str | list[str] | None = Field(default=None, description="an address or a list of them")
-    from_email: Text = None
-    host: Text = Field(default=None, description="SMTP server (blank: the console's)")
-    port: int | None = Field(default=None, ge=1, le=65535)
-    username: Text = None
-    use_tls: bool | None = None
-    use_ssl: bool | None = None
-    timeout: Timeout = None
-
-
-class EmailSecrets(KindSettings):
-    KIND, HALF = ChannelKind.EMAIL, "secrets"
-    password: Secret = None
-
-
-class SmsConfig(KindSettings):
-    KIND = ChannelKind.SMS
-    from_number: Text = Field(default=None, description="E.164: +15551234567")
-    to_numbers: str | list[str] | None = Field(default=None, description="E.164 numbers")
-    api_base: Url = None
-    timeout: Timeout = None
-
-
-class SmsSecrets(KindSettings):
-    KIND, HALF = ChannelKind.SMS, "secrets"
-    account_sid: Secret = None
-    auth_token: Secret = None
-
-
-class PagerDutyConfig(KindSettings):
-    KIND = ChannelKind.PAGERDUTY
-    url: Url = Field(default=None, description="the Events API (blank: PagerDuty's)")
-    component: Text = None
-    group: Text = None
-    timeout: Timeout = None
-
-
-class PagerDutySecrets(KindSettings):
-    KIND, HALF = ChannelKind.PAGERDUTY, "secrets"
-    routing_key: Secret = None
-
-
-class DiscordConfig(KindSettings):
-    KIND = ChannelKind.DISCORD
-    username: Text = None
-    timeout: Timeout = None
-
-
-class DiscordSecrets(KindSettings):
-    KIND, HALF = ChannelKind.DISCORD, "secrets"
-    webhook_url: Secret = None
-
-
-class TelegramConfig(KindSettings):
-    KIND = ChannelKind.TELEGRAM
-    chat_id: int | str | None = None
-    parse_mode: Text = Field(default=None, description="HTML (the default) or MarkdownV2")
-    api_base: Url = None
-    timeout: Timeout = None
-
-
-class TelegramSecrets(KindSettings):
-    KIND, HALF = ChannelKind.TELEGRAM, "secrets"
-    bot_token: Secret = None
-
-
-class WebhookConfig(KindSettings):
-    KIND = ChannelKind.WEBHOOK
-    timeout: Timeout = None
-
-
-class WebhookSecrets(KindSettings):
-    KIND, HALF = ChannelKind.WEBHOOK, "secrets"
-    url: Secret = None
-    signing_secret: Secret = None
-    headers: dict[str, str | None] | None = Field(
-        default=None,
-        description='sent with each request: {"Authorization": "Bearer ..."}; '
-        "merged one by one, null or '' removes one",
+def _settings_schema(kind: str, half: Half) -> type[KindSettings]:
+    """The schema of one kind's ``config`` or ``secrets``: the keys its notifier reads,
+    in its order, each optional (a key left out is the kind's default, or unchanged)."""
+    module = notifier(kind)
+    keys: tuple[str, ...] = module.CONFIG if half == "config" else module.SECRETS
+    fields: dict[str, Any] = {key: _key_field(kind, half, key) for key in keys}
+    schema = create_model(
+        f"{NAMES[kind]}{half.title()}",
+        __base__=KindSettings,
+        __module__=__name__,
+        __doc__=f"What a {kind} channel takes in {half}.",
+        **fields,
     )
-
-
-class DashboardConfig(KindSettings):
-    KIND = ChannelKind.DASHBOARD
-
-
-class DashboardSecrets(KindSettings):
-    KIND, HALF = ChannelKind.DASHBOARD, "secrets"
-
-
-class AppriseConfig(KindSettings):
-    KIND = ChannelKind.APPRISE
-
-
-class AppriseSecrets(KindSettings):
-    KIND, HALF = ChannelKind.APPRISE, "secrets"
-    url: Secret = Field(default=None, description="an apprise URL (teams://..., matrix://...)")
-
-
-class LogConfig(KindSettings):
-    KIND = ChannelKind.LOG
-    level: Text = Field(default=None, description="debug ... critical (blank: the severity's)")
-
-
-class LogSecrets(KindSettings):
-    KIND, HALF = ChannelKind.LOG, "secrets"
+    schema.KIND, schema.HALF = kind, half
+    return schema
 
 
 # kind -> (config schema, secrets schema)
 SETTINGS: dict[str, tuple[type[KindSettings], type[KindSettings]]] = {
-    ChannelKind.SLACK: (SlackConfig, SlackSecrets),
-    ChannelKind.EMAIL: (EmailConfig, EmailSecrets),
-    ChannelKind.SMS: (SmsConfig, SmsSecrets),
-    ChannelKind.PAGERDUTY: (PagerDutyConfig, PagerDutySecrets),
-    ChannelKind.DISCORD: (DiscordConfig, DiscordSecrets),
-    ChannelKind.TELEGRAM: (TelegramConfig, TelegramSecrets),
-    ChannelKind.WEBHOOK: (WebhookConfig, WebhookSecrets),
-    ChannelKind.DASHBOARD: (DashboardConfig, DashboardSecrets),
-    ChannelKind.APPRISE: (AppriseConfig, AppriseSecrets),
-    ChannelKind.LOG: (LogConfig, LogSecrets),
+    kind: (_settings_schema(kind, "config"), _settings_schema(kind, "secrets"))
+    for kind in ChannelKind.values
 }
-
-
-def settings_problems(kind: str, config: dict | None, secrets: dict | None) -> list[str]:
-    """What is wrong with a PATCH's settings for a channel of ``kind``, one line each."""
-    problems = []
-    for schema, data in zip(SETTINGS.get(kind, ()), (config, secrets), strict=False):
-        if data is None:
-            continue
-        try:
-            schema.model_validate(data)
-        except ValidationError as exc:
-            problems.extend(_lines(schema.HALF, exc))
-    return problems
 
 
 def _lines(half: str, exc: ValidationError) -> list[str]:
@@ -234,144 +201,145 @@ def settings_dump(settings: KindSettings) -> dict[str, Any]:
     return settings.model_dump(exclude_unset=True)
 
 
+def _every_key(half: Half) -> set[str]:
+    return {key for pair in SETTINGS.values() for key in pair[HALVES.index(half)].model_fields}
+
+
+def _any_kind(half: Half) -> WrapValidator:
+    """A PATCH's ``config`` or ``secrets``: one of the kinds' schemas (the handler then
+    checks it against the stored kind's). Where none takes it, the 422 says why in one
+    line rather than each kind's complaint."""
+
+    def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            if not isinstance(value, dict):
+                raise PydanticCustomError("dict_type", "Input should be an object") from None
+        schemas = [pair[HALVES.index(half)] for pair in SETTINGS.values()]
+        taker = next((s for s in schemas if set(value) <= set(s.model_fields)), None)
+        if taker is not None:
+            # It fails as the union did: the first kind that takes every key says how.
+            return taker.model_validate(value)
+        problems = _no_kind_takes(half, value)
+        raise PydanticCustomError("settings_keys", "{problems}", {"problems": problems})
+
+    return WrapValidator(validate)
+
+
+def _no_kind_takes(half: Half, data: dict) -> str:
+    other = HALVES[1 - HALVES.index(half)]
+    problems = []
+    for key in sorted(set(data) - _every_key(half), key=str):
+        if key in _every_key(other):
+            problems.append(f"{key} is a {NOUNS[other]}: put it in {other}, not {half}")
+        else:
+            problems.append(f"{key} is not a {NOUNS[half]} of any kind of channel")
+    together = ", ".join(sorted(map(str, data)))
+    return "; ".join(problems) or f"no kind of channel takes all of {together}"
+
+
+if TYPE_CHECKING:
+    AnyConfig = KindSettings
+    AnySecrets = KindSettings
+else:
+    AnyConfig = Annotated[reduce(or_, [c for c, _ in SETTINGS.values()]), _any_kind("config")]
+    AnySecrets = Annotated[reduce(or_, [s for _, s in SETTINGS.values()]), _any_kind("secrets")]
+
+
 # -- channels -------------------------------------------------------------------------------
-class ChannelOut(Schema):
-    id: int
-    name: str
-    kind: str
+class ChannelOut(StoredColumns, ModelSchema):
+    class Meta:
+        model = NotificationChannel
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "min_severity",
+            "enabled",
+            "send_resolved",
+            "rate_limit_per_minute",
+            "consecutive_failures",
+            "circuit_open_until",
+            "created",
+            "updated",
+        ]
+
     config: dict[str, Any] = Field(..., description="the kind's settings, as in its *Config")
     secrets_set: list[str] = Field(..., description="names of the secrets stored")
-    min_severity: str
-    enabled: bool
-    send_resolved: bool
-    rate_limit_per_minute: int | None
-    consecutive_failures: int
-    circuit_open_until: datetime | None
-    created: datetime
-    updated: datetime
 
     @staticmethod
-    def resolve_secrets_set(obj) -> list[str]:
+    def resolve_secrets_set(obj: NotificationChannel) -> list[str]:
         return secret_names(obj)
 
 
-class ChannelFields(Schema):
-    """What every kind of channel has."""
+# A kind's example body in the document, where one helps.
+EXAMPLES: dict[str, dict[str, Any]] = {
+    ChannelKind.SLACK: {
+        "name": "ops-slack",
+        "kind": "slack",
+        "config": {"timeout": 5},
+        "secrets": {"webhook_url": "https://hooks.slack.com/services/T0/B0/XXXX"},
+        "min_severity": "warning",
+    },
+    ChannelKind.WEBHOOK: {
+        "name": "ops-webhook",
+        "kind": "webhook",
+        "secrets": {
+            "url": "https://hooks.example.com/alerts",
+            "headers": {"Authorization": "Bearer ..."},
+        },
+    },
+}
 
+
+def _example(schema: JsonDict, cls: type) -> None:
+    if example := EXAMPLES.get(getattr(cls, "KIND", "")):
+        schema["examples"] = [example]
+
+
+class KindChannelIn(Schema):
+    """A new channel of one kind: what every channel has, with its kind's settings."""
+
+    model_config = ConfigDict(json_schema_extra=_example)
+    KIND: ClassVar[str] = ""
     name: str = Field(..., min_length=1, max_length=100)
     min_severity: str | None = Field(None, description="blank: info (critical for sms)")
     enabled: bool = True
     send_resolved: bool = True
     rate_limit_per_minute: int | None = Field(None, ge=0)
+    kind: str
+    config: KindSettings
+    secrets: KindSettings
 
 
-class SlackChannelIn(ChannelFields):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "ops-slack",
-                    "kind": "slack",
-                    "config": {"timeout": 5},
-                    "secrets": {"webhook_url": "https://hooks.slack.com/services/T0/B0/XXXX"},
-                    "min_severity": "warning",
-                }
-            ]
-        }
+def _channel_in(kind: str) -> type[KindChannelIn]:
+    config, secrets = SETTINGS[kind]
+    body = create_model(
+        f"{NAMES[kind]}ChannelIn",
+        __base__=KindChannelIn,
+        __module__=__name__,
+        __doc__=f"A new {kind} channel.",
+        kind=(cast(Any, Literal)[kind], ...),
+        config=(config, Field(default_factory=config)),
+        secrets=(secrets, Field(default_factory=secrets)),
     )
-    kind: Literal["slack"]
-    config: SlackConfig = SlackConfig()
-    secrets: SlackSecrets = SlackSecrets()
+    body.KIND = kind
+    return body
 
 
-class EmailChannelIn(ChannelFields):
-    kind: Literal["email"]
-    config: EmailConfig = EmailConfig()
-    secrets: EmailSecrets = EmailSecrets()
+CHANNEL_BODIES = [_channel_in(kind) for kind in ChannelKind.values]
+if TYPE_CHECKING:
+    ChannelIn = KindChannelIn
+else:
+    ChannelIn = Annotated[reduce(or_, CHANNEL_BODIES), Field(discriminator="kind")]
 
 
-class SmsChannelIn(ChannelFields):
-    kind: Literal["sms"]
-    config: SmsConfig = SmsConfig()
-    secrets: SmsSecrets = SmsSecrets()
-
-
-class PagerDutyChannelIn(ChannelFields):
-    kind: Literal["pagerduty"]
-    config: PagerDutyConfig = PagerDutyConfig()
-    secrets: PagerDutySecrets = PagerDutySecrets()
-
-
-class DiscordChannelIn(ChannelFields):
-    kind: Literal["discord"]
-    config: DiscordConfig = DiscordConfig()
-    secrets: DiscordSecrets = DiscordSecrets()
-
-
-class TelegramChannelIn(ChannelFields):
-    kind: Literal["telegram"]
-    config: TelegramConfig = TelegramConfig()
-    secrets: TelegramSecrets = TelegramSecrets()
-
-
-class WebhookChannelIn(ChannelFields):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "ops-webhook",
-                    "kind": "webhook",
-                    "secrets": {
-                        "url": "https://hooks.example.com/alerts",
-                        "headers": {"Authorization": "Bearer ..."},
-                    },
-                }
-            ]
-        }
-    )
-    kind: Literal["webhook"]
-    config: WebhookConfig = WebhookConfig()
-    secrets: WebhookSecrets = WebhookSecrets()
-
-
-class DashboardChannelIn(ChannelFields):
-    kind: Literal["dashboard"]
-    config: DashboardConfig = DashboardConfig()
-    secrets: DashboardSecrets = DashboardSecrets()
-
-
-class AppriseChannelIn(ChannelFields):
-    kind: Literal["apprise"]
-    config: AppriseConfig = AppriseConfig()
-    secrets: AppriseSecrets = AppriseSecrets()
-
-
-class LogChannelIn(ChannelFields):
-    kind: Literal["log"]
-    config: LogConfig = LogConfig()
-    secrets: LogSecrets = LogSecrets()
-
-
-ChannelIn = Annotated[
-    SlackChannelIn
-    | EmailChannelIn
-    | SmsChannelIn
-    | PagerDutyChannelIn
-    | DiscordChannelIn
-    | TelegramChannelIn
-    | WebhookChannelIn
-    | DashboardChannelIn
-    | AppriseChannelIn
-    | LogChannelIn,
-    Field(discriminator="kind"),
-]
-
-
-def channel_fields(payload: ChannelFields) -> dict[str, Any]:
+def channel_fields(payload: KindChannelIn) -> dict[str, Any]:
     """A create body as save_channel takes it: the kind's settings as sent."""
     fields = payload.model_dump(exclude={"config", "secrets"})
-    fields["config"] = settings_dump(payload.config)  # type: ignore[attr-defined]
-    fields["secrets"] = settings_dump(payload.secrets)  # type: ignore[attr-defined]
+    fields["config"] = settings_dump(payload.config)
+    fields["secrets"] = settings_dump(payload.secrets)
     return fields
 
 
@@ -383,12 +351,12 @@ class ChannelPatch(Schema):
         json_schema_extra={"examples": [{"enabled": False}, {"secrets": {"webhook_url": None}}]},
     )
     name: str | None = Field(None, min_length=1, max_length=100)
-    config: dict[str, Any] | None = Field(
-        None, description="replaced whole; the keys of the channel's kind (its *Config)"
+    config: AnyConfig | None = Field(
+        None, description="replaced whole: the keys of the channel's kind (its *Config)"
     )
-    secrets: dict[str, Any] | None = Field(
+    secrets: AnySecrets | None = Field(
         None,
-        description="merged, headers one by one; null or '' removes one; the keys of the "
+        description="merged, headers one by one; null or '' removes one: the keys of the "
         "channel's kind (its *Secrets)",
     )
     min_severity: str | None = None
@@ -396,25 +364,50 @@ class ChannelPatch(Schema):
     send_resolved: bool | None = None
     rate_limit_per_minute: int | None = Field(None, ge=0)
 
+    def changes(self, kind: str) -> dict[str, Any]:
+        """The fields named, as save_channel takes them, with the settings as a channel
+        of ``kind`` reads them; ChannelError (one line per problem) when it does not."""
+        named = self.model_dump(exclude_unset=True, exclude={"config", "secrets"})
+        # Absent or null: unchanged; except the rate limit, where null means the default.
+        fields = {k: v for k, v in named.items() if v is not None or k == "rate_limit_per_minute"}
+        problems = []
+        schemas = SETTINGS.get(kind, ())  # an unknown kind: save_channel says so
+        for schema, settings in zip(schemas, (self.config, self.secrets), strict=False):
+            if settings is None:
+                continue
+            try:
+                fields[schema.HALF] = settings_dump(schema.model_validate(settings_dump(settings)))
+            except ValidationError as exc:
+                problems.extend(_lines(schema.HALF, exc))
+        if problems:
+            raise ChannelError(problems)
+        return fields
 
-class RoutingRuleOut(Schema):
-    id: int
-    name: str
-    position: int
-    enabled: bool
+
+# -- routing rules --------------------------------------------------------------------------
+class RoutingRuleOut(StoredColumns, ModelSchema):
+    class Meta:
+        model = RoutingRule
+        fields = [
+            "id",
+            "name",
+            "position",
+            "enabled",
+            "all_channels",
+            "group_wait",
+            "group_interval",
+            "repeat_interval",
+        ]
+
     severities: list[str]
     categories: list[str]
     label_matchers: dict[str, str]
     channel_kinds: list[str]
-    all_channels: bool
-    channels: list[int]
+    channels: list[int] = Field(..., description="channel ids")
     group_by: list[str]
-    group_wait: int
-    group_interval: int
-    repeat_interval: int
 
     @staticmethod
-    def resolve_channels(obj) -> list[int]:
+    def resolve_channels(obj: RoutingRule) -> list[int]:
         return sorted(c.pk for c in obj.channels.all())
 
 
@@ -481,23 +474,29 @@ class RoutingRuleIn(Schema):
     )
 
 
-class NotificationOut(Schema):
-    id: int
+# -- the delivery log -----------------------------------------------------------------------
+class NotificationOut(StoredColumns, ModelSchema):
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "transition",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "response_code",
+            "idempotency_key",
+            "created",
+            "sent_at",
+        ]
+
     alert_id: int | None
     channel_id: int
-    channel: str
-    transition: str
-    status: str
-    attempts: int
-    next_attempt_at: datetime
-    last_error: str
-    response_code: int | None
-    idempotency_key: str
-    created: datetime
-    sent_at: datetime | None
+    channel: str = Field(..., description="the channel's name")
 
     @staticmethod
-    def resolve_channel(obj) -> str:
+    def resolve_channel(obj: Notification) -> str:
         return obj.channel.name
 
 

@@ -90,7 +90,8 @@ class ScheduleAdmin(admin.ModelAdmin):
 
     @admin.display(description="On call now")
     def on_call_now(self, obj):
-        shift = schedules.on_call(schedules.load_one(obj.pk), timezone.now())
+        view = schedules.load_one(obj.pk)  # None: deleted since the list was read
+        shift = None if view is None else schedules.on_call(view, timezone.now())
         if shift is None:
             return "nobody"
         return get_user_model().objects.get(pk=shift.user_id).get_username()

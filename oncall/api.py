@@ -6,10 +6,13 @@ notification rules are theirs: responders manage their own, admins anyone's.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError
+from django.db.models import Model, ProtectedError
 from django.utils import timezone
 from ninja import Query, Router, Status
 from ninja.errors import HttpError
@@ -39,13 +42,24 @@ from oncall.schema import (
     PersonOut,
     PolicyIn,
     PolicyOut,
+    PolicyPatch,
     ScheduleIn,
     ScheduleOut,
+    SchedulePatch,
 )
-from opsconsole.apitools import RowId, answers, one_or_404
+from opsconsole.apitools import ById, RowId, answers, one_or_404
 from opsconsole.auth import api_auth
 from opsconsole.models import Scope
 from opsconsole.roles import Role, has_role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.http import HttpRequest
+
+    from oncall.schedules import ScheduleView, Shift
+    from opsconsole.roles import SignedInRequest
+
+Row = TypeVar("Row", bound=Model)
 
 people_router = Router(tags=["people"])
 schedules_router = Router(tags=["schedules"])
@@ -56,11 +70,16 @@ WRITE = api_auth(Scope.WRITE, Role.RESPONDER)
 ADMIN = api_auth(Scope.WRITE, Role.ADMIN)
 
 
-def _person(person_id: int):
+def _person(person_id: int) -> User:
     return one_or_404(get_user_model(), "person", pk=person_id, is_active=True)
 
 
-def _saved(save, data: dict, instance, what: str):
+def _saved(
+    save: Callable[[dict[str, Any], Row | None], Row],
+    data: dict[str, Any],
+    instance: Row | None,
+    what: str,
+) -> Row:
     """``save(data, instance)`` with its refusals as the API's answers."""
     try:
         return save(data, instance)
@@ -70,10 +89,10 @@ def _saved(save, data: dict, instance, what: str):
         raise HttpError(409, f"a {what} named {data.get('name')!r} exists already") from None
 
 
-def _own_or_admin(request, person_id: int):
+def _own_or_admin(request: SignedInRequest, person_id: int) -> User:
     """A person's own records: theirs (responders and up) or an admin's to manage."""
     person = _person(person_id)
-    if request.auth.pk != person.pk and not has_role(request.auth, Role.ADMIN):
+    if request.user.pk != person.pk and not has_role(request.user, Role.ADMIN):
         raise HttpError(403, "only admins manage other people's contact methods and rules")
     return person
 
@@ -82,7 +101,7 @@ def _own_or_admin(request, person_id: int):
 
 
 @people_router.get("", response=answers({200: list[PersonOut]}), auth=READ, url_name="list_people")
-def list_people(request):
+def list_people(request: HttpRequest) -> list[dict[str, Any]]:
     """Console users who can be paged, with whether anybody could reach them."""
     users = list(get_user_model().objects.filter(is_active=True).order_by("username"))
     reachable = people.reachable_ids(u.pk for u in users)
@@ -103,7 +122,7 @@ def list_people(request):
     auth=WRITE,
     url_name="list_contact_methods",
 )
-def list_contact_methods(request, person_id: RowId):
+def list_contact_methods(request: SignedInRequest, person_id: RowId) -> list[ContactMethod]:
     """A person's contact methods (email, phone, Slack member, Telegram chat) and
     whether each is verified."""
     return list(_own_or_admin(request, person_id).contact_methods.all())
@@ -115,7 +134,9 @@ def list_contact_methods(request, person_id: RowId):
     auth=WRITE,
     url_name="create_contact_method",
 )
-def create_contact_method(request, person_id: RowId, payload: ContactMethodIn):
+def create_contact_method(
+    request: SignedInRequest, person_id: RowId, payload: ContactMethodIn
+) -> Status[ContactMethod]:
     """Add a contact method; it is used once verified with the code a test message carries."""
     person = _own_or_admin(request, person_id)
     if payload.kind not in ContactKind.values:
@@ -138,7 +159,7 @@ def create_contact_method(request, person_id: RowId, payload: ContactMethodIn):
     return Status(201, method)
 
 
-def _method(request, person_id: int, method_id: int) -> ContactMethod:
+def _method(request: SignedInRequest, person_id: int, method_id: int) -> ContactMethod:
     person = _own_or_admin(request, person_id)
     return one_or_404(ContactMethod, "contact method", pk=method_id, user=person)
 
@@ -149,7 +170,9 @@ def _method(request, person_id: int, method_id: int) -> ContactMethod:
     auth=WRITE,
     url_name="delete_contact_method",
 )
-def delete_contact_method(request, person_id: RowId, method_id: RowId):
+def delete_contact_method(
+    request: SignedInRequest, person_id: RowId, method_id: RowId
+) -> Status[None]:
     """Remove a contact method."""
     _method(request, person_id, method_id).delete()
     return Status(204, None)
@@ -161,7 +184,9 @@ def delete_contact_method(request, person_id: RowId, method_id: RowId):
     auth=WRITE,
     url_name="test_contact_method",
 )
-def test_contact_method(request, person_id: RowId, method_id: RowId):
+def test_contact_method(
+    request: SignedInRequest, person_id: RowId, method_id: RowId
+) -> dict[str, Any]:
     """Send a test message carrying a verification code to the address."""
     problem = people.send_verification(_method(request, person_id, method_id))
     if problem:
@@ -175,7 +200,9 @@ def test_contact_method(request, person_id: RowId, method_id: RowId):
     auth=WRITE,
     url_name="verify_contact_method",
 )
-def verify_contact_method(request, person_id: RowId, method_id: RowId, payload: CodeIn):
+def verify_contact_method(
+    request: SignedInRequest, person_id: RowId, method_id: RowId, payload: CodeIn
+) -> dict[str, Any]:
     """Verify a contact method with the code its test message carried."""
     problem = people.confirm(_method(request, person_id, method_id), payload.code)
     if problem:
@@ -189,7 +216,7 @@ def verify_contact_method(request, person_id: RowId, method_id: RowId, payload: 
     auth=WRITE,
     url_name="list_notification_rules",
 )
-def list_notification_rules(request, person_id: RowId):
+def list_notification_rules(request: SignedInRequest, person_id: RowId) -> list[NotificationRule]:
     """A person's notification rules: which contact method, after how many minutes,
     for which urgency."""
     return list(_own_or_admin(request, person_id).notification_rules.all())
@@ -201,7 +228,9 @@ def list_notification_rules(request, person_id: RowId):
     auth=WRITE,
     url_name="create_notification_rule",
 )
-def create_notification_rule(request, person_id: RowId, payload: NotificationRuleIn):
+def create_notification_rule(
+    request: SignedInRequest, person_id: RowId, payload: NotificationRuleIn
+) -> Status[NotificationRule]:
     """Add a notification rule (e.g. critical: SMS at once, email after 5 min if still
     unacknowledged)."""
     person = _own_or_admin(request, person_id)
@@ -223,7 +252,9 @@ def create_notification_rule(request, person_id: RowId, payload: NotificationRul
     auth=WRITE,
     url_name="delete_notification_rule",
 )
-def delete_notification_rule(request, person_id: RowId, rule_id: RowId):
+def delete_notification_rule(
+    request: SignedInRequest, person_id: RowId, rule_id: RowId
+) -> Status[None]:
     """Remove a notification rule."""
     person = _own_or_admin(request, person_id)
     one_or_404(NotificationRule, "notification rule", pk=rule_id, user=person).delete()
@@ -233,7 +264,7 @@ def delete_notification_rule(request, person_id: RowId, rule_id: RowId):
 # -- schedules ------------------------------------------------------------------------------
 
 
-def _people_refs(user_ids) -> dict[int, dict]:
+def _people_refs(user_ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
     ids = {pk for pk in user_ids if pk is not None}
     users = get_user_model().objects.filter(pk__in=ids)
     reachable = people.reachable_ids(ids)
@@ -248,14 +279,18 @@ def _people_refs(user_ids) -> dict[int, dict]:
     }
 
 
-def on_call_answer(view, at: datetime, refs: dict | None = None) -> dict:
+def on_call_answer(
+    view: ScheduleView, at: datetime, refs: dict[int, dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Who is on call at ``at`` and who comes next, as the API and pages show it."""
     found = schedules.now_and_next(view, at)
     current, upcoming = found["current"], found["next"]
     if refs is None:
         refs = _people_refs([s.user_id for s in (current, upcoming) if s is not None])
 
-    def shift(s, start=None, end=None):
+    def shift(
+        s: Shift | None, start: datetime | None = None, end: datetime | None = None
+    ) -> dict[str, Any] | None:
         if s is None:
             return None
         return {
@@ -278,8 +313,8 @@ def on_call_answer(view, at: datetime, refs: dict | None = None) -> dict:
     }
 
 
-def _schedule_out(schedule: Schedule, at: datetime) -> dict:
-    view = schedules.load_one(schedule.pk, since=at)
+def _schedule_out(schedule: Schedule, at: datetime) -> dict[str, Any]:
+    view = _view(schedule.pk, at)
     data = editing.schedule_as_data(schedule)
     overrides = list(schedule.overrides.filter(end__gt=at).order_by("start"))
     refs = _people_refs(
@@ -298,12 +333,19 @@ def _schedule_out(schedule: Schedule, at: datetime) -> dict:
     }
 
 
-def _shifts(view, at):
+def _view(schedule_id: int, since: datetime) -> ScheduleView:
+    view = schedules.load_one(schedule_id, since=since)
+    if view is None:  # deleted meanwhile
+        raise HttpError(404, "no schedule")
+    return view
+
+
+def _shifts(view: ScheduleView, at: datetime) -> list[Shift]:
     found = schedules.now_and_next(view, at)
     return [s for s in (found["current"], found["next"]) if s is not None]
 
 
-def _override_out(o: Override, refs: dict) -> dict:
+def _override_out(o: Override, refs: dict[int, dict[str, Any]]) -> dict[str, Any]:
     return {
         "id": o.pk,
         "schedule_id": o.schedule_id,
@@ -318,7 +360,7 @@ def _override_out(o: Override, refs: dict) -> dict:
 @schedules_router.get(
     "", response=answers({200: list[OnCallOut]}), auth=READ, url_name="list_schedules"
 )
-def list_schedules(request):
+def list_schedules(request: HttpRequest) -> list[dict[str, Any]]:
     """Every schedule with who is on call now and next."""
     now = timezone.now()
     views = schedules.load(since=now)
@@ -336,48 +378,49 @@ def list_schedules(request):
 @schedules_router.post(
     "", response=answers({201: ScheduleOut}, 409, 413, 422), auth=ADMIN, url_name="create_schedule"
 )
-def create_schedule(request, payload: ScheduleIn):
+def create_schedule(request: HttpRequest, payload: ScheduleIn) -> Status[dict[str, Any]]:
     """Create a schedule: layers of rotations (participants, handoff, length, time zone, start)."""
     schedule = _saved(editing.save_schedule, payload.dict(), None, "schedule")
     return Status(201, _schedule_out(schedule, timezone.now()))
 
 
-@schedules_router.get(
-    "/{schedule_id}",
-    response=answers({200: ScheduleOut}, 404, 422),
-    auth=READ,
-    url_name="get_schedule",
-)
-def get_schedule(request, schedule_id: RowId):
+schedule_item = ById(schedules_router, "/{schedule_id}", read=READ, write=ADMIN)
+
+
+def _schedule(schedule_id: int) -> Schedule:
+    return one_or_404(Schedule, "schedule", pk=schedule_id)
+
+
+@schedule_item.get(ScheduleOut, url_name="get_schedule")
+def get_schedule(request: HttpRequest, schedule_id: RowId) -> dict[str, Any]:
     """One schedule with its layers, overrides and who is on call now and next."""
-    return _schedule_out(one_or_404(Schedule, "schedule", pk=schedule_id), timezone.now())
+    return _schedule_out(_schedule(schedule_id), timezone.now())
 
 
-@schedules_router.put(
-    "/{schedule_id}",
-    response=answers({200: ScheduleOut}, 404, 409, 413, 422),
-    auth=ADMIN,
-    url_name="replace_schedule",
-)
-def replace_schedule(request, schedule_id: RowId, payload: ScheduleIn):
+@schedule_item.put(ScheduleOut, 409, url_name="replace_schedule")
+def replace_schedule(
+    request: HttpRequest, schedule_id: RowId, payload: ScheduleIn
+) -> dict[str, Any]:
     """Replace a schedule's layers and settings."""
-    schedule = one_or_404(Schedule, "schedule", pk=schedule_id)
-    schedule = _saved(editing.save_schedule, payload.dict(), schedule, "schedule")
+    schedule = _saved(editing.save_schedule, payload.dict(), _schedule(schedule_id), "schedule")
     return _schedule_out(schedule, timezone.now())
 
 
-@schedules_router.delete(
-    "/{schedule_id}",
-    response=answers({204: None}, 404, 409, 422),
-    auth=ADMIN,
-    url_name="delete_schedule",
-)
-def delete_schedule(request, schedule_id: RowId):
-    """Delete a schedule."""
-    from django.db.models import ProtectedError
+@schedule_item.patch(ScheduleOut, 409, url_name="update_schedule")
+def update_schedule(
+    request: HttpRequest, schedule_id: RowId, payload: SchedulePatch
+) -> dict[str, Any]:
+    """Change the fields named (``rotations`` replaces every layer); the others stay."""
+    schedule = _schedule(schedule_id)
+    data = {**editing.schedule_as_data(schedule), **payload.dict(exclude_unset=True)}
+    return _schedule_out(_saved(editing.save_schedule, data, schedule, "schedule"), timezone.now())
 
+
+@schedule_item.delete(409, url_name="delete_schedule")
+def delete_schedule(request: HttpRequest, schedule_id: RowId) -> Status[None]:
+    """Delete a schedule."""
     try:
-        one_or_404(Schedule, "schedule", pk=schedule_id).delete()
+        _schedule(schedule_id).delete()
     except ProtectedError:
         raise HttpError(409, "an escalation policy uses this schedule") from None
     return Status(204, None)
@@ -389,13 +432,15 @@ def delete_schedule(request, schedule_id: RowId):
     auth=READ,
     url_name="schedule_oncall",
 )
-def schedule_oncall(request, schedule_id: RowId, query: Query[AtQuery]):
+def schedule_oncall(
+    request: HttpRequest, schedule_id: RowId, query: Query[AtQuery]
+) -> dict[str, Any]:
     """Who is on call at ``at`` (default now), until when, and who comes next."""
-    one_or_404(Schedule, "schedule", pk=schedule_id)
+    _schedule(schedule_id)
     at = query.at or timezone.now()
     if timezone.is_naive(at):
         at = at.replace(tzinfo=UTC)  # an instant without a zone is read as UTC
-    return on_call_answer(schedules.load_one(schedule_id, since=at), at)
+    return on_call_answer(_view(schedule_id, at), at)
 
 
 @schedules_router.post(
@@ -404,12 +449,14 @@ def schedule_oncall(request, schedule_id: RowId, query: Query[AtQuery]):
     auth=WRITE,
     url_name="create_override",
 )
-def create_override(request, schedule_id: RowId, payload: OverrideIn):
+def create_override(
+    request: SignedInRequest, schedule_id: RowId, payload: OverrideIn
+) -> Status[dict[str, Any]]:
     """Cover a window of the schedule. Responders create overrides for themselves;
     admins (managers) for anyone."""
-    schedule = one_or_404(Schedule, "schedule", pk=schedule_id)
-    person_id = payload.person_id or request.auth.pk
-    if person_id != request.auth.pk and not has_role(request.auth, Role.ADMIN):
+    schedule = _schedule(schedule_id)
+    person_id = payload.person_id or request.user.pk
+    if person_id != request.user.pk and not has_role(request.user, Role.ADMIN):
         raise HttpError(403, "only admins create overrides for other people")
     person = _person(person_id)
     replaces = _person(payload.replaces_id) if payload.replaces_id else None
@@ -422,7 +469,7 @@ def create_override(request, schedule_id: RowId, payload: OverrideIn):
         start=payload.start,
         end=payload.end,
         note=payload.note,
-        created_by=request.auth,
+        created_by=request.user,
     )
     return Status(201, _override_out(override, _people_refs([person.pk, payload.replaces_id])))
 
@@ -433,11 +480,13 @@ def create_override(request, schedule_id: RowId, payload: OverrideIn):
     auth=WRITE,
     url_name="delete_override",
 )
-def delete_override(request, schedule_id: RowId, override_id: RowId):
+def delete_override(
+    request: SignedInRequest, schedule_id: RowId, override_id: RowId
+) -> Status[None]:
     """Remove an override."""
     override = one_or_404(Override, "override", pk=override_id, schedule_id=schedule_id)
-    mine = request.auth.pk in (override.user_id, override.created_by_id)
-    if not mine and not has_role(request.auth, Role.ADMIN):
+    mine = request.user.pk in (override.user_id, override.created_by_id)
+    if not mine and not has_role(request.user, Role.ADMIN):
         raise HttpError(403, "only admins remove other people's overrides")
     override.delete()
     return Status(204, None)
@@ -446,7 +495,7 @@ def delete_override(request, schedule_id: RowId, override_id: RowId):
 # -- escalation policies ----------------------------------------------------------------------
 
 
-def _policy_out(policy: EscalationPolicy) -> dict:
+def _policy_out(policy: EscalationPolicy) -> dict[str, Any]:
     data = editing.policy_as_data(policy)
     return {
         "id": policy.pk,
@@ -459,16 +508,17 @@ def _policy_out(policy: EscalationPolicy) -> dict:
     }
 
 
-def _step_data(payload: PolicyIn) -> dict:
-    data = payload.dict()
-    data["steps"] = [{k: v for k, v in step.items() if v is not None} for step in data["steps"]]
+def _step_data(data: dict[str, Any]) -> dict[str, Any]:
+    """A policy body as ``editing.save_policy`` takes it: a step names only its target."""
+    if "steps" in data:
+        data["steps"] = [{k: v for k, v in s.items() if v is not None} for s in data["steps"]]
     return data
 
 
 @policies_router.get(
     "", response=answers({200: list[PolicyOut]}), auth=READ, url_name="list_escalation_policies"
 )
-def list_escalation_policies(request):
+def list_escalation_policies(request: HttpRequest) -> list[dict[str, Any]]:
     """Escalation policies with their steps and what their lint found."""
     return [_policy_out(p) for p in EscalationPolicy.objects.prefetch_related("routing_rules")]
 
@@ -479,44 +529,48 @@ def list_escalation_policies(request):
     auth=ADMIN,
     url_name="create_escalation_policy",
 )
-def create_escalation_policy(request, payload: PolicyIn):
+def create_escalation_policy(request: HttpRequest, payload: PolicyIn) -> Status[dict[str, Any]]:
     """Create a policy; the answer lists what its lint found (unreachable steps, empty
     schedules, people nobody could reach)."""
-    return Status(
-        201, _policy_out(_saved(editing.save_policy, _step_data(payload), None, "policy"))
-    )
+    policy = _saved(editing.save_policy, _step_data(payload.dict()), None, "policy")
+    return Status(201, _policy_out(policy))
 
 
-@policies_router.get(
-    "/{policy_id}",
-    response=answers({200: PolicyOut}, 404, 422),
-    auth=READ,
-    url_name="get_escalation_policy",
-)
-def get_escalation_policy(request, policy_id: RowId):
+policy_item = ById(policies_router, "/{policy_id}", read=READ, write=ADMIN)
+
+
+def _policy(policy_id: int) -> EscalationPolicy:
+    return one_or_404(EscalationPolicy, "escalation policy", pk=policy_id)
+
+
+@policy_item.get(PolicyOut, url_name="get_escalation_policy")
+def get_escalation_policy(request: HttpRequest, policy_id: RowId) -> dict[str, Any]:
     """One escalation policy with its steps and lint."""
-    return _policy_out(one_or_404(EscalationPolicy, "escalation policy", pk=policy_id))
+    return _policy_out(_policy(policy_id))
 
 
-@policies_router.put(
-    "/{policy_id}",
-    response=answers({200: PolicyOut}, 404, 409, 413, 422),
-    auth=ADMIN,
-    url_name="replace_escalation_policy",
-)
-def replace_escalation_policy(request, policy_id: RowId, payload: PolicyIn):
+@policy_item.put(PolicyOut, 409, url_name="replace_escalation_policy")
+def replace_escalation_policy(
+    request: HttpRequest, policy_id: RowId, payload: PolicyIn
+) -> dict[str, Any]:
     """Replace a policy's steps and repeat count."""
-    policy = one_or_404(EscalationPolicy, "escalation policy", pk=policy_id)
-    return _policy_out(_saved(editing.save_policy, _step_data(payload), policy, "policy"))
+    data = _step_data(payload.dict())
+    return _policy_out(_saved(editing.save_policy, data, _policy(policy_id), "policy"))
 
 
-@policies_router.delete(
-    "/{policy_id}",
-    response=answers({204: None}, 404, 422),
-    auth=ADMIN,
-    url_name="delete_escalation_policy",
-)
-def delete_escalation_policy(request, policy_id: RowId):
+@policy_item.patch(PolicyOut, 409, url_name="update_escalation_policy")
+def update_escalation_policy(
+    request: HttpRequest, policy_id: RowId, payload: PolicyPatch
+) -> dict[str, Any]:
+    """Change the fields named (``steps`` replaces every step); the others stay."""
+    policy = _policy(policy_id)
+    named = _step_data(payload.dict(exclude_unset=True))
+    data = {**editing.policy_as_data(policy), **named}
+    return _policy_out(_saved(editing.save_policy, data, policy, "policy"))
+
+
+@policy_item.delete(url_name="delete_escalation_policy")
+def delete_escalation_policy(request: HttpRequest, policy_id: RowId) -> Status[None]:
     """Delete an escalation policy."""
-    one_or_404(EscalationPolicy, "escalation policy", pk=policy_id).delete()
+    _policy(policy_id).delete()
     return Status(204, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from oncall import people
@@ -13,8 +15,9 @@ class ContactMethodForm(forms.ModelForm):
         model = ContactMethod
         fields = ["user", "kind", "address", "label", "channel"]
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         problem = people.address_problem(data.get("kind", ""), (data.get("address") or "").strip())
         if problem:
             self.add_error("address", problem)

@@ -10,7 +10,7 @@ an enabled channel of a "notify a channel" step).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.contrib.auth import get_user_model
 
@@ -30,7 +30,7 @@ from oncall.models import (
 )
 
 
-def _names(ids) -> list[str]:
+def _names(ids: Iterable[int]) -> list[str]:
     return sorted(u.get_username() for u in get_user_model().objects.filter(pk__in=set(ids)))
 
 
@@ -113,7 +113,7 @@ def refresh(policy: EscalationPolicy) -> list[str]:
 
 
 # -- whom a severity's routing pages (the routing gaps' people check) ----------------------
-def usable_ids(user_ids) -> set[int]:
+def usable_ids(user_ids: Iterable[int]) -> set[int]:
     """Which of these (active) people a page would reach: a verified contact method
     that an enabled channel sends to (its own channel, else one of its kind)."""
     enabled = dict(NotificationChannel.objects.filter(enabled=True).values_list("pk", "kind"))

@@ -1,31 +1,43 @@
 """The API's shapes for people, schedules (layers, rotations, overrides) and escalation
-policies: what ``oncall.api`` reads and answers."""
+policies: what ``oncall.api`` reads and answers.
+
+Answers that start with a row's columns are ModelSchemas of the model with
+``opsconsole.apitools.StoredColumns`` mixed in, what is not a column added by a
+subclass. A PATCH schema types its fields without None (``NOT_SENT``): the handlers
+read it with ``exclude_unset``, so a field not sent is kept and a null is a 422."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from ninja import Field, Schema
-from pydantic import field_validator
+from django.contrib.auth import get_user_model
+from ninja import Field, ModelSchema, Schema
+from pydantic import ConfigDict, field_validator
 
-from oncall.models import (
-    Urgency,
-)
+from oncall.models import ContactMethod, EscalationPolicy, Schedule, Urgency
+from opsconsole.apitools import NOT_SENT, StoredColumns
 
 
-class PersonOut(Schema):
-    id: int
-    username: str
-    name: str
+class PersonColumns(StoredColumns, ModelSchema):
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username"]
+
+
+class PersonOut(PersonColumns):
+    username: str = Field(..., description="the name they sign in with")
+    name: str = Field(..., description="the full name, else the username")
     reachable: bool = Field(..., description="false: no verified contact method")
 
 
-class ContactMethodOut(Schema):
-    id: int
-    kind: str
-    address: str
-    label: str
-    channel_id: int | None
+class ContactMethodColumns(StoredColumns, ModelSchema):
+    class Meta:
+        model = ContactMethod
+        fields = ["id", "kind", "address", "label"]
+
+
+class ContactMethodOut(ContactMethodColumns):
+    channel_id: int | None = Field(..., description="null: the first enabled channel of the kind")
     verified: bool
     verified_at: datetime | None
     verification_sent_at: datetime | None
@@ -60,11 +72,8 @@ class NotificationRuleIn(Schema):
     delay_minutes: int = Field(0, ge=0, le=1440)
 
 
-class PersonRef(Schema):
-    id: int
-    username: str
-    name: str
-    reachable: bool
+class PersonRef(PersonOut):
+    """A person as a shift or an override names them."""
 
 
 class ShiftOut(Schema):
@@ -105,11 +114,32 @@ class RotationIO(Schema):
         return value
 
 
+class RotationOut(RotationIO):
+    """A rotation as stored: without the body's bounds, so an answer shows what is
+    stored (a name longer than its column on SQLite) instead of failing with a 500."""
+
+    name: str
+    layer: int = Field(1, description="the higher layer wins where it has someone")
+    shift_hours: int = Field(12, description="for length 'hours'")
+
+
 class ScheduleIn(Schema):
     name: str = Field(..., min_length=1, max_length=100)
     time_zone: str = "UTC"
     description: str = ""
     rotations: list[RotationIO] = Field(default_factory=list)
+
+
+class SchedulePatch(Schema):
+    """The fields a PATCH changes (only those it names); ``rotations`` replaces them all."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"time_zone": "Europe/Berlin"}]}
+    )
+    name: str = Field(NOT_SENT, min_length=1, max_length=100)
+    time_zone: str = NOT_SENT
+    description: str = NOT_SENT
+    rotations: list[RotationIO] = NOT_SENT
 
 
 class OverrideOut(Schema):
@@ -122,12 +152,14 @@ class OverrideOut(Schema):
     note: str
 
 
-class ScheduleOut(Schema):
-    id: int
-    name: str
-    time_zone: str
-    description: str
-    rotations: list[RotationIO]
+class ScheduleColumns(StoredColumns, ModelSchema):
+    class Meta:
+        model = Schedule
+        fields = ["id", "name", "time_zone", "description"]
+
+
+class ScheduleOut(ScheduleColumns):
+    rotations: list[RotationOut]
     on_call: OnCallOut
     overrides: list[OverrideOut]
 
@@ -162,11 +194,24 @@ class PolicyIn(Schema):
     steps: list[StepIO] = Field(default_factory=list)
 
 
-class PolicyOut(Schema):
-    id: int
-    name: str
-    description: str
-    repeat: int
-    routing_rules: list[str]
+class PolicyPatch(Schema):
+    """The fields a PATCH changes (only those it names); ``steps`` replaces them all."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"repeat": 2}]})
+    name: str = Field(NOT_SENT, min_length=1, max_length=100)
+    description: str = NOT_SENT
+    repeat: int = Field(NOT_SENT, ge=0, le=20, description="times the policy starts over")
+    routing_rules: list[str] = Field(NOT_SENT, description="routing rule names")
+    steps: list[StepIO] = NOT_SENT
+
+
+class PolicyColumns(StoredColumns, ModelSchema):
+    class Meta:
+        model = EscalationPolicy
+        fields = ["id", "name", "description", "repeat"]
+
+
+class PolicyOut(PolicyColumns):
+    routing_rules: list[str] = Field(..., description="the routing rules it escalates, by name")
     steps: list[dict]
     problems: list[str] = Field(..., description="what the lint found at the last save")

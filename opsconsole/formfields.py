@@ -6,18 +6,28 @@ The same forms validate the API's bodies and the configuration files, which hand
 value itself (``opsconsole.apitools.as_form_data`` posts a list or an object as JSON
 text): each field reads that JSON as such, so the API and the files keep their shape
 while the admin's page has no JSON to type.
+
+The text fields are ``CharField``s whose value is a list or an object, as Django's own
+``SimpleArrayField``; django-stubs types a ``CharField``'s ``to_python`` as returning
+``str``, so each of theirs says ``type: ignore[override]`` (as the stubs do for
+``SimpleArrayField``) and names what it returns.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import available_timezones
 
 from django import forms
 from django.utils.html import format_html, format_html_join
+
+if TYPE_CHECKING:
+    from django.forms.renderers import BaseRenderer
+    from django.utils.safestring import SafeString
 
 
 def _json(value: Any, opener: str, what: str) -> Any:
@@ -34,23 +44,23 @@ def _json(value: Any, opener: str, what: str) -> Any:
 class NameListField(forms.CharField):
     """A list of names typed as ``rule, host`` (commas or new lines)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         super().__init__(**kwargs)
 
-    def prepare_value(self, value):
+    def prepare_value(self, value: Any) -> Any:
         if isinstance(value, list):
             return ", ".join(str(v) for v in value)
         return value
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> list[Any]:  # type: ignore[override]
         value = _json(value, "[", "list")
         if isinstance(value, list):
             return value
         text = super().to_python(value) or ""
         return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
 
-    def has_changed(self, initial, data):
+    def has_changed(self, initial: Any, data: Any) -> bool:
         try:
             return self.to_python(data) != (initial or [])
         except forms.ValidationError:
@@ -62,12 +72,12 @@ class LinesField(NameListField):
 
     widget = forms.Textarea(attrs={"rows": 3, "cols": 60})
 
-    def prepare_value(self, value):
+    def prepare_value(self, value: Any) -> Any:
         if isinstance(value, list):
             return "\n".join(str(v) for v in value)
         return value
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> list[Any]:  # type: ignore[override]
         value = _json(value, "[", "list")
         if isinstance(value, list):
             return value
@@ -80,20 +90,20 @@ class LabelLinesField(forms.CharField):
 
     widget = forms.Textarea(attrs={"rows": 3, "cols": 40})
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         super().__init__(**kwargs)
 
-    def prepare_value(self, value):
+    def prepare_value(self, value: Any) -> Any:
         if isinstance(value, dict):
             return "\n".join(f"{k} = {v}" for k, v in value.items())
         return value
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> dict[str, Any]:  # type: ignore[override]
         value = _json(value, "{", "object")
         if isinstance(value, dict):
             return value
-        labels = {}
+        labels: dict[str, Any] = {}
         for line in (super().to_python(value) or "").splitlines():
             if not line.strip():
                 continue
@@ -103,14 +113,14 @@ class LabelLinesField(forms.CharField):
             labels[name.strip()] = wanted.strip()
         return labels
 
-    def has_changed(self, initial, data):
+    def has_changed(self, initial: Any, data: Any) -> bool:
         try:
             return self.to_python(data) != (initial or {})
         except forms.ValidationError:
             return True
 
 
-class HeaderEdits(dict):
+class HeaderEdits(dict[str, str | None]):
     """Headers typed in the admin: changes to the stored ones (a None value removes
     its header), not all of them, since the stored values are never shown."""
 
@@ -123,14 +133,14 @@ class HeaderLinesField(forms.CharField):
     widget = forms.Textarea(attrs={"rows": 3, "cols": 60, "autocomplete": "off"})
     _NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         super().__init__(**kwargs)
 
-    def prepare_value(self, value):
+    def prepare_value(self, value: Any) -> Any:
         return "" if isinstance(value, dict) else value
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> dict[str, Any]:  # type: ignore[override]
         value = _json(value, "{", "object")
         if isinstance(value, dict):
             return value
@@ -147,7 +157,7 @@ class HeaderLinesField(forms.CharField):
             edits[name] = given.strip() or None
         return edits
 
-    def has_changed(self, initial, data):
+    def has_changed(self, initial: Any, data: Any) -> bool:
         try:
             value = self.to_python(data)
         except forms.ValidationError:
@@ -155,7 +165,7 @@ class HeaderLinesField(forms.CharField):
         return bool(value) if isinstance(value, HeaderEdits) else value != (initial or {})
 
     @staticmethod
-    def merged(stored: dict, value: dict) -> dict:
+    def merged(stored: dict[str, Any] | None, value: dict[str, Any]) -> dict[str, Any]:
         """What is stored once ``value`` (edits, or all headers) is saved."""
         if not isinstance(value, HeaderEdits):
             return value
@@ -168,7 +178,7 @@ class HeaderLinesField(forms.CharField):
         return headers
 
     @staticmethod
-    def help_for(stored: dict) -> str:
+    def help_for(stored: dict[str, Any] | None) -> str:
         names = sorted(stored or {})
         state = f"Set: {', '.join(names)} (values hidden). " if names else "None set. "
         return (
@@ -182,7 +192,7 @@ WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 _PARTS = ("days", "start", "end", "timezone")
 
 
-class WindowParts(dict):
+class WindowParts(dict[str, Any]):
     """What the widget's inputs posted (days, start, end, timezone), before it is
     made the stored window."""
 
@@ -198,7 +208,9 @@ class WeeklyWindowWidget(forms.Widget):
     ``<name>_timezone``; a post naming ``<name>`` itself (JSON, as the API's) is read
     as it is."""
 
-    def value_from_datadict(self, data, files, name):
+    def value_from_datadict(
+        self, data: Mapping[str, Any], files: Mapping[str, Any], name: str
+    ) -> Any:
         if name in data:
             return data[name]
         if not any(f"{name}_{part}" in data for part in _PARTS):
@@ -212,10 +224,18 @@ class WeeklyWindowWidget(forms.Widget):
             timezone=(data.get(f"{name}_timezone") or "").strip(),
         )
 
-    def value_omitted_from_data(self, data, files, name):
+    def value_omitted_from_data(
+        self, data: Mapping[str, Any], files: Mapping[str, Any], name: str
+    ) -> bool:
         return name not in data and not any(f"{name}_{part}" in data for part in _PARTS)
 
-    def render(self, name, value, attrs=None, renderer=None):
+    def render(
+        self,
+        name: str,
+        value: Any,
+        attrs: dict[str, Any] | None = None,
+        renderer: BaseRenderer | None = None,
+    ) -> SafeString:
         window = _as_window(value)
         days = set(window.get("weekdays") or [])
         base = (attrs or {}).get("id") or f"id_{name}"
@@ -255,7 +275,7 @@ class WeeklyWindowWidget(forms.Widget):
         )
 
 
-def _as_window(value) -> dict:
+def _as_window(value: Any) -> dict[str, Any]:
     """The stored shape of whatever the widget is handed (stored, posted, or JSON)."""
     if isinstance(value, str):
         try:
@@ -275,7 +295,7 @@ def _as_window(value) -> dict:
     return value
 
 
-def _from_parts(parts: dict) -> dict:
+def _from_parts(parts: dict[str, Any]) -> dict[str, Any]:
     """The stored window from the widget's parts: only what was given is kept, so an
     unticked week means every day and a missing time the start or end of the day."""
     try:
@@ -300,11 +320,11 @@ class WeeklyWindowField(forms.Field):
 
     widget = WeeklyWindowWidget
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         super().__init__(**kwargs)
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> dict[str, Any]:
         value = _json(value, "{", "object")
         if value in (None, ""):
             return {}
@@ -312,7 +332,7 @@ class WeeklyWindowField(forms.Field):
             return _from_parts(value)
         return value  # the API's and the files' own shape, checked by the form
 
-    def has_changed(self, initial, data):
+    def has_changed(self, initial: Any, data: Any) -> bool:
         try:
             return self.to_python(data) != (initial or {})
         except forms.ValidationError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -31,7 +32,7 @@ class Generation:
             value = cache.get(self.key)
         return value if value is not None else -1
 
-    def bump(self, *args, **kwargs) -> None:
+    def bump(self, *args: Any, **kwargs: Any) -> None:
         """Mark every process's copies stale (usable as a signal receiver)."""
         for copies in self.copies:
             copies.clear()

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, models, transaction
 
 from opsconsole.configcode import registered_sections
 from opsconsole.models import ConfigVersion
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 class RollbackError(ValueError):
@@ -81,13 +84,16 @@ class VersionedSection:
     gives ``name``, ``model`` and ``snapshot(obj)``, this records versions of its objects.
 
     ``change``, ``changes`` and ``removal`` are the service every edit path uses; the
-    lower-level ``baseline``/``record`` are theirs."""
+    lower-level ``baseline``/``record`` are theirs.
+
+    An item is any of the section's model's instances (``Any`` here: each section's
+    own methods name its model, and an item is read for ``pk`` and ``name``)."""
 
     name: str
     model: type[models.Model]
 
     @contextmanager
-    def change(self, obj, *, actor: str, source: str) -> Iterator[Any]:
+    def change(self, obj: Any, *, actor: str, source: str) -> Iterator[Any]:
         """One edit of ``obj`` (an unsaved instance for a new item), saved by the block.
 
         On entry the item as the database holds it becomes the baseline if it has no
@@ -102,7 +108,7 @@ class VersionedSection:
             self.record(obj, actor=actor, source=source)
 
     @contextmanager
-    def changes(self, queryset, *, actor: str, source: str) -> Iterator[None]:
+    def changes(self, queryset: models.QuerySet[Any], *, actor: str, source: str) -> Iterator[None]:
         """A bulk edit of ``queryset`` by the block (an ``update()``, which sends no
         signal): each item's baseline first, then one version of each that changed."""
         with transaction.atomic():
@@ -127,7 +133,7 @@ class VersionedSection:
         for stored in self.model._default_manager.filter(pk__in=keys):
             self.baseline_of(stored)
 
-    def snapshot(self, obj) -> dict:
+    def snapshot(self, obj: Any) -> dict:
         raise NotImplementedError
 
     def baseline(self, object_pk: int, object_name: str, snapshot: dict) -> None:
@@ -137,11 +143,13 @@ class VersionedSection:
         if latest(self.name, str(object_pk)) is None:
             record(self.name, object_pk, object_name, snapshot, actor="", source="baseline")
 
-    def baseline_of(self, obj) -> None:
+    def baseline_of(self, obj: Any) -> None:
         """``obj`` as stored (not yet changed by a form)."""
         self.baseline(obj.pk, obj.name, self.snapshot(obj))
 
-    def record(self, obj, *, actor: str, source: str, deleted: bool = False):
+    def record(
+        self, obj: Any, *, actor: str, source: str, deleted: bool = False
+    ) -> ConfigVersion | None:
         if deleted:
             self.baseline_of(obj)
         return record(
@@ -164,10 +172,10 @@ def previous_of(version: ConfigVersion) -> ConfigVersion | None:
     )
 
 
-def can_roll_back(user, version: ConfigVersion) -> bool:
+def can_roll_back(user: User | AnonymousUser, version: ConfigVersion) -> bool:
     section = registered_sections().get(version.section)
     permission = getattr(section, "permission", None)
-    return bool(permission) and user.has_perm(permission)
+    return isinstance(permission, str) and bool(permission) and user.has_perm(permission)
 
 
 def roll_back(version: ConfigVersion, *, actor: str) -> ConfigVersion | None:

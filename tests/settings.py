@@ -24,7 +24,7 @@ if not REDIS_URL:
     # file) is exercised by the browser tests, which run the real console.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     DATABASES.pop("channels", None)
-    DATABASE_ROUTERS: list[str] = []
+    DATABASE_ROUTERS = []
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",

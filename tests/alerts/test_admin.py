@@ -14,6 +14,7 @@ from alerts.service import AlertService
 from opsconsole.bootstrap import load_defaults
 from opsconsole.patterns import check_pattern
 from tests.metrics.helpers import store
+from tests.text import captured
 
 pytestmark = pytest.mark.django_db
 
@@ -227,9 +228,8 @@ def test_check_pattern_accepts_ordinary_patterns():
 def test_the_rule_form_says_which_fields_each_kind_uses(admin_client):
     import html
     import json
-    import re
 
     page = admin_client.get("/admin/alerts/alertrule/add/").content.decode()
-    kinds = json.loads(html.unescape(re.search(r'data-kind-fields="([^"]+)"', page).group(1)))
+    kinds = json.loads(html.unescape(captured(r'data-kind-fields="([^"]+)"', page)))
     assert kinds["process"] == ["process_metric"] and kinds["service"] == ["service_health"]
     assert "absence" not in kinds["threshold"] and "js/admin_kinds.js" in page

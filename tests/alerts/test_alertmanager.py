@@ -130,7 +130,8 @@ def test_a_resolve_dated_in_the_future_is_dated_now(am):
     am.post(PATH, payload(am_alert()))
     future = timezone.now() + timedelta(days=3)
     am.post(PATH, payload(am_alert("resolved", endsAt=future.isoformat())))
-    assert Alert.objects.get().resolved_at <= timezone.now()
+    resolved_at = Alert.objects.get().resolved_at
+    assert resolved_at is not None and resolved_at <= timezone.now()
 
 
 def test_one_bad_alert_is_refused_and_the_others_are_stored(am):

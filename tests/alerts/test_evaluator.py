@@ -128,7 +128,7 @@ def test_cooldown_withholds_a_new_alert_and_says_so():
     assert evaluate(_at(4)).withheld == 1
     assert Alert.objects.count() == 1
     note = AlertEvent.objects.get(kind=EventKind.COOLDOWN)
-    assert "cooldown" in note.reason and note.rule.name == "CPU high"
+    assert "cooldown" in note.reason and note.rule is not None and note.rule.name == "CPU high"
 
 
 def test_when_data_stops_a_firing_rule_raises_no_data_instead_of_resolving():

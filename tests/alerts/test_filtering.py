@@ -86,3 +86,37 @@ def test_it_answers_the_database_and_memory_alike_for_each_field(fleet):
         queried = set(Alert.objects.filtered(chosen).values_list("pk", flat=True))
         assert queried == {a.pk for a in Alert.objects.all() if chosen.matches(a)}
         assert queried  # each case finds something, so agreeing says something
+
+
+def test_the_console_query_string_carries_every_filter_back():
+    from datetime import timedelta
+    from urllib.parse import urlencode
+
+    from django.http import QueryDict
+    from django.utils import timezone
+
+    from alerts.console import Filters, parse_filters
+
+    chosen = Filters(
+        status="acknowledged",
+        severity="warning",
+        category="system",
+        resource="db",
+        host="web-01",
+        metric="disk",
+        q="slow",
+        range="24h",
+        group=7,
+        page=3,
+    )
+    assert parse_filters(QueryDict(urlencode(chosen.as_query()))) == chosen
+    now = timezone.now()
+    asked = chosen.selection(now)
+    assert asked.seen_since == now - timedelta(hours=24)
+    assert {name: getattr(asked, name) for name in ("status", "host", "q", "group")} == {
+        "status": "acknowledged",
+        "host": "web-01",
+        "q": "slow",
+        "group": 7,
+    }
+    assert parse_filters(QueryDict()).selection().status == "open"

@@ -151,7 +151,7 @@ def test_incremental_passes_decide_as_full_passes_would(label_rule):
     metric = "disk_usage_percent" if label_rule else "cpu_usage_percent"
     _rule(metric=metric, for_seconds=30, window_seconds=60, **fields)
     # Per host and step: a value, or None for nothing sent.
-    plan = {
+    plan: dict[str, list[int | None]] = {
         "a": [10, 95, 95, 95, 10, 10],
         "b": [95, 95, None, None, None, None],
         "c": [10, None, None, 95, 95, 95],
@@ -167,8 +167,8 @@ def test_incremental_passes_decide_as_full_passes_would(label_rule):
             base = NOW - timedelta(minutes=10 if mode == "full" else 20)
             at = base + timedelta(seconds=20 * step)
             for host, values in plan.items():
-                if values[step] is not None:
-                    store(host, {key: [(at, values[step])]})
+                if (value := values[step]) is not None:
+                    store(host, {key: [(at, value)]})
             evaluate(at, full=mode == "full")
             seen.append(
                 (

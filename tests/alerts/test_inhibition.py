@@ -256,7 +256,8 @@ def test_when_its_source_closes_another_open_source_keeps_holding_it_and_says_so
         AlertService().resolve_alert(first.pk, resolved_by="bob")
     cpu.refresh_from_db()
     assert (cpu.status, cpu.inhibited_by_id) == (Status.SUPPRESSED, second.pk)
-    assert f"alert #{second.pk} (Replication broken)" in cpu.events.last().reason
+    note = cpu.events.last()
+    assert note is not None and f"alert #{second.pk} (Replication broken)" in note.reason
     assert sent(cpu) == 0
 
 

@@ -63,7 +63,7 @@ def test_a_p95_rule_fires_where_the_average_would_not():
     _latencies(MOSTLY_QUICK, T0)
     assert evaluate(T0).fired == 1
     alert = Alert.objects.get()
-    assert alert.rule.name == "API P95" and alert.value == 1200.0
+    assert alert.rule is not None and alert.rule.name == "API P95" and alert.value == 1200.0
     assert alert.message == "api_response_time_ms 95th percentile over 300 s is 1200 (> 1000)"
 
 

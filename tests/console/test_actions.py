@@ -103,7 +103,9 @@ def test_a_post_without_the_csrf_token_is_refused(bob):
     alert = raise_alert()
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(bob)
-    response = strict.post("/alerts/actions/", {"action": "resolve", "alert": alert.pk}, **HTMX)
+    response = strict.post(
+        "/alerts/actions/", {"action": "resolve", "alert": alert.pk}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 403
     alert.refresh_from_db()
     assert alert.status == Status.ACTIVE

@@ -61,6 +61,7 @@ def test_a_rule_edited_in_the_admin_is_recorded_with_who_did_it(client, alice):
     client.force_login(alice)
     client.post(f"/admin/alerts/alertrule/{rule.pk}/delete/", {"post": "yes"})
     deleted = AuditEntry.objects.filter(kind="config_change").order_by("-id").first()
+    assert deleted is not None
     assert deleted.actor == "alice" and deleted.summary == "alert rule deleted: CPU hot"
 
 
@@ -138,7 +139,7 @@ def _headers(client):
 @pytest.mark.django_db(transaction=True)
 def test_new_entries_stream_to_an_open_station_and_a_reconnect_catches_up(client, carol, mallory):
     client.force_login(carol)
-    seen = AuditEntry.objects.order_by("-id").first().pk
+    seen = AuditEntry.objects.order_by("-id").values_list("pk", flat=True)[0]
 
     async def scenario():
         page = WebsocketCommunicator(application, "/ws/audit/?kind=alert_action", _headers(client))

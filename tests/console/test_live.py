@@ -214,7 +214,7 @@ def test_the_count_and_pager_follow_new_alerts_on_an_open_list(client, carol, mo
     async def then(page):
         for n in range(3):
             await sync_to_async(raise_alert)(f"Disk full on db-0{n}", "error")
-        frames = []
+        frames: list[str] = []
         while not any('id="list-count"' in f and "of 3 alerts" in f for f in frames):
             frames.append(await page.receive_from(timeout=5))
         return frames[-1]

@@ -70,6 +70,8 @@ def _production_mode() -> dict[str, str]:
 
 
 class Console:
+    token = ""  # an API token a fixture made for the tests that push to it
+
     def __init__(self, tmp: Path):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import ROOT, log_in, screenshot
+from tests.text import captured
 
 pytestmark = pytest.mark.e2e
 
@@ -71,7 +72,7 @@ def _ids(console) -> dict[str, str]:
     for severity in ("info", "error", "critical"):
         console.manage("send_test_alert", "--severity", severity, "--resource", f"axe-{severity}")
     out = console.manage("send_test_alert", "--severity", "warning", "--resource", "axe-01")
-    alert = re.search(r"alert #(\d+)", out).group(1)
+    alert = captured(r"alert #(\d+)", out)
     rule = console.manage(
         "shell", "-c", "from alerts.models import AlertRule; print(AlertRule.objects.first().pk)"
     )

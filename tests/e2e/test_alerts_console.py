@@ -12,6 +12,7 @@ import websockets
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ADMIN_PASSWORD, log_in, screenshot
+from tests.text import captured
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +53,7 @@ def people(console):
 
 def _raise(console, resource: str, severity: str = "critical") -> int:
     out = console.manage("send_test_alert", "--severity", severity, "--resource", resource)
-    return int(re.search(r"alert #(\d+)", out).group(1))
+    return int(captured(r"alert #(\d+)", out))
 
 
 def _as(browser, console, who, password, viewport=LAPTOP):

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import log_in
 from tests.e2e.test_alerts_console import SOCKET_SPY
+from tests.text import captured
 
 pytestmark = pytest.mark.e2e
 
@@ -141,7 +142,7 @@ def test_a_host_silent_for_minutes_is_stale_as_the_page_opens(page, console, pus
 
 def _raise(console, resource: str) -> int:
     out = console.manage("send_test_alert", "--severity", "critical", "--resource", resource)
-    return int(re.search(r"alert #(\d+)", out).group(1))
+    return int(captured(r"alert #(\d+)", out))
 
 
 def test_the_alert_page_counts_since_the_alert_was_last_seen(page, console):

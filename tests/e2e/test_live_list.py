@@ -4,12 +4,11 @@ follows."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import log_in, screenshot
+from tests.text import captured
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +22,7 @@ MANY = (
 
 
 def _count(page) -> int:
-    return int(re.search(r"of (\d+) alert", page.locator("#list-count").inner_text()).group(1))
+    return int(captured(r"of (\d+) alert", page.locator("#list-count").inner_text()))
 
 
 def test_new_alerts_wait_behind_a_bar_while_the_operator_reads_further_down(page, console):
@@ -38,7 +37,7 @@ def test_new_alerts_wait_behind_a_bar_while_the_operator_reads_further_down(page
     rows_before = page.locator("#alert-rows tr").count()
 
     out = console.manage("send_test_alert", "--severity", "critical", "--resource", "bar-01")
-    alert_id = re.search(r"alert #(\d+)", out).group(1)
+    alert_id = captured(r"alert #(\d+)", out)
     bar = page.locator("#show-new-alerts")
     expect(bar).to_have_text("1 new alert — show", timeout=3_000)
     # Nothing moved under the reader; the count already says there is one more.

@@ -4,12 +4,11 @@ without ever scrolling sideways."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import log_in, screenshot
+from tests.text import captured
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +33,7 @@ def test_an_alert_is_opened_read_and_acknowledged_on_a_phone(phone, console):
         "--message",
         "Replication lag is 94 s on phone-db-01; the standby stopped applying WAL.",
     )
-    alert_id = re.search(r"alert #(\d+)", out).group(1)
+    alert_id = captured(r"alert #(\d+)", out)
     log_in(phone, console)
     phone.wait_for_url(f"{console.url}/")
 

@@ -15,7 +15,13 @@ from tests.e2e.conftest import log_in, screenshot
 pytestmark = pytest.mark.e2e
 
 
+class _Service(ThreadingHTTPServer):
+    healthy = True  # /health answers 200 "ok", else 503 "maintenance"
+
+
 class _Health(BaseHTTPRequestHandler):
+    server: _Service
+
     def do_GET(self):
         status = 200 if self.server.healthy else 503
         body = b"ok" if self.server.healthy else b"maintenance"
@@ -29,8 +35,7 @@ class _Health(BaseHTTPRequestHandler):
 
 
 def test_an_endpoint_going_down_turns_red_without_a_reload(page, console):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
-    server.healthy = True
+    server = _Service(("127.0.0.1", 0), _Health)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/health"
     try:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 import websockets
 from playwright.sync_api import expect
+from websockets.typing import Origin
 
 from tests.e2e.conftest import ADMIN_PASSWORD, log_in, screenshot
 
@@ -91,7 +92,7 @@ def test_the_websocket_admits_only_signed_in_same_origin_pages(page, console):
     url = console.url.replace("http://", "ws://") + socket_url
     cookie = f"sessionid={_session_cookie(page)}"
 
-    async def attempt(origin: str | None, with_cookie: bool) -> str:
+    async def attempt(origin: Origin | None, with_cookie: bool) -> str:
         headers = {"Cookie": cookie} if with_cookie else {}
         try:
             async with websockets.connect(url, origin=origin, additional_headers=headers) as ws:

@@ -7,11 +7,30 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
 
+class _Server(ThreadingHTTPServer):
+    """The stand-in service: what it was sent, and how it answers."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.received: list[dict[str, Any]] = []
+        self.slow_seconds = 1.0
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.ok_body = b"all systems operational"
+        self.json_body: Any = {"status": "ok", "checks": {"db": True}}
+
+
 class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
     def log_message(self, *args):  # keep test output clean
         return
 
@@ -56,15 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class LoopbackHTTP:
     def __init__(self):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.daemon_threads = True
-        self.server.received = []
-        self.server.slow_seconds = 1.0
-        self.server.lock = threading.Lock()
-        self.server.in_flight = 0
-        self.server.most_in_flight = 0
-        self.server.ok_body = b"all systems operational"
-        self.server.json_body = {"status": "ok", "checks": {"db": True}}
+        self.server = _Server()
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

@@ -47,6 +47,19 @@ def test_an_endpoint_is_found_by_id_or_name(viewer, make_endpoint):
     assert body["id"] == endpoint.pk and body["badge_url"].endswith(".svg")
 
 
+def test_an_endpoint_answers_the_same_fields_as_before(viewer, make_endpoint):
+    endpoint = make_endpoint("chat-service")
+    body = viewer.get(f"/services/{endpoint.pk}").json()
+    assert set(body) == {
+        "id", "name", "kind", "target", "enabled", "state", "state_since",
+        "interval_seconds", "max_response_time_ms", "severity", "parent", "host", "tags",
+        "last_checked", "last_response_ms", "last_error", "consecutive_failures", "uptime",
+        "badge_url", "ping_url",
+    }  # fmt: skip
+    assert body["parent"] is None and body["host"] is None and body["ping_url"] is None
+    assert body["last_error"] == "" and body["tags"] == endpoint.tags
+
+
 def test_an_unknown_endpoint_is_a_404_with_a_message(viewer):
     response = viewer.get("/services/nope")
     assert response.status_code == 404

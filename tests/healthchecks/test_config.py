@@ -62,6 +62,7 @@ def test_options_and_parents_are_imported():
         ' "severity": "high", "max_response_time_ms": 500}}'
     )
     api = ServiceEndpoint.objects.get(name="api")
+    assert api.parent is not None
     assert (api.interval_seconds, api.parent.name, api.severity, api.max_response_time_ms) == (
         10,
         "db",

@@ -116,7 +116,8 @@ def test_a_file_names_the_host_and_an_unknown_one_is_refused_at_its_line(tmp_pat
     text = "version: 1\nendpoints:\n  - name: postgres\n    kind: tcp\n"
     path.write_text(text + "    target: db-01:5432\n    host: db-01\n")
     call_command("import_config", str(path), stdout=io.StringIO())
-    assert ServiceEndpoint.objects.get(name="postgres").host.hostname == "db-01"
+    endpoint = ServiceEndpoint.objects.get(name="postgres")
+    assert endpoint.host is not None and endpoint.host.hostname == "db-01"
     out = io.StringIO()
     call_command("export_config", stdout=out)
     assert "host: db-01" in out.getvalue()

@@ -86,7 +86,7 @@ def test_a_recovery_webhook_is_called_after_n_failures(make_endpoint, http_serve
     assert event.reason == (
         "recovery RESTART (webhook) for worker after 2 failures: succeeded (HTTP 200)"
     )
-    assert event.alert.alert_type == "service_down"
+    assert event.alert is not None and event.alert.alert_type == "service_down"
 
 
 def test_a_failing_recovery_webhook_is_recorded_as_failed(make_endpoint, closed_port):

@@ -199,7 +199,7 @@ def test_an_import_records_a_routing_version_with_its_actor(env, tmp_path):
     run("import_config", write(tmp_path, DOCUMENT), "--actor", "ci-deploy")
     (version,) = routing_versions(RoutingRule.objects.get())
     assert (version.actor, version.source) == ("ci-deploy", "import")
-    assert version.snapshot["channels"] == ["ops-hook"]
+    assert version.snapshot is not None and version.snapshot["channels"] == ["ops-hook"]
 
 
 def _routing_form(**fields) -> dict:
@@ -333,4 +333,4 @@ def test_the_audit_names_who_imported_each_channel_edit(tmp_path, env):
     changed = DOCUMENT.replace("min_severity: warning", "min_severity: error")
     run("import_config", write(tmp_path, changed))
     latest = AuditEntry.objects.filter(summary__icontains="ops-hook").order_by("-pk").first()
-    assert latest.actor == "import_config"
+    assert latest is not None and latest.actor == "import_config"

@@ -4,6 +4,7 @@ an alert held back is sent once its policy ends and it is still open."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.test import Client, override_settings
@@ -290,6 +291,8 @@ def test_a_spec_with_labels_of_other_types_is_matched_as_text(
     hook, django_capture_on_commit_callbacks
 ):
     _silence("label:shard", "7")
+    # A number, as a source that does not know labels are text may send it.
+    labels: dict[str, Any] = {"shard": 7}
     with django_capture_on_commit_callbacks(execute=True):
         alert = AlertService().create_alert(
             AlertSpec(
@@ -297,7 +300,7 @@ def test_a_spec_with_labels_of_other_types_is_matched_as_text(
                 title="Lag",
                 message="Replication lag on shard 7",
                 resource="db-01",
-                labels={"shard": 7},
+                labels=labels,
             )
         )
     assert alert.labels == {"shard": "7"}
@@ -314,6 +317,7 @@ def test_open_pages_hear_of_a_quiet_repeat_so_last_seen_stays_true(
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
+    assert layer is not None
     listener = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(pipeline.ALERTS_GROUP, listener)
     alert = _from_alert_service(django_capture_on_commit_callbacks, None, None, None)

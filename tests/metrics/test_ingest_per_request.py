@@ -126,13 +126,16 @@ def test_a_revoked_token_is_refused_at_once_though_kept_per_process(alice, token
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_admins_revoke_action_reaches_every_copy(alice, token_for, api_client):
+def test_the_admins_revoke_action_reaches_every_copy(alice, token_for, api_client, monkeypatch):
     from django.contrib.admin.sites import site
+
+    from opsconsole.admin import ApiTokenAdmin
 
     agent = api_client(token_for(alice, "ingest"))
     assert agent.post("/metrics", _batch()).status_code == 201
     admin = site._registry[ApiToken]
-    admin.message_user = lambda *args, **kwargs: None
+    assert isinstance(admin, ApiTokenAdmin)
+    monkeypatch.setattr(admin, "message_user", lambda *args, **kwargs: None)
     admin.revoke(None, ApiToken.objects.all())  # a queryset update: no signal
     assert agent.post("/metrics", _batch(step=1)).status_code == 401
 
@@ -149,13 +152,16 @@ def test_a_token_whose_owner_loses_the_role_is_refused(bob, token_for, api_clien
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_host_disabled_after_it_was_kept_is_refused(agent):
+def test_a_host_disabled_after_it_was_kept_is_refused(agent, monkeypatch):
     from django.contrib.admin.sites import site
+
+    from metrics.admin import HostAdmin
 
     assert agent.post("/metrics", _batch()).status_code == 201
     assert "db-01" in ingest._hosts.fresh()  # kept once its request committed
     admin = site._registry[Host]
-    admin.message_user = lambda *args, **kwargs: None
+    assert isinstance(admin, HostAdmin)
+    monkeypatch.setattr(admin, "message_user", lambda *args, **kwargs: None)
     admin.disable(None, Host.objects.filter(hostname="db-01"))
     response = agent.post("/metrics", _batch(step=1))
     assert response.status_code == 400 and "disabled" in response.json()["detail"]
@@ -170,6 +176,7 @@ def test_a_host_disabled_after_it_was_kept_is_refused(agent):
 def test_known_hosts_move_last_seen_forward_only(agent):
     assert agent.post("/metrics", _batch(step=4)).status_code == 201
     newest = Host.objects.get().last_seen
+    assert newest is not None
     assert agent.post("/metrics", _batch(step=1)).status_code == 201  # an older backlog
     assert Host.objects.get().last_seen == newest
     assert agent.post("/metrics", _batch(step=9)).status_code == 201

@@ -69,6 +69,7 @@ def test_the_collector_masks_a_process_started_with_a_token():
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert child.stdin is not None and child.stdout is not None
     try:
         assert child.stdout.readline() == "ready\n"  # running its own command line now
         detail = _process_detail(psutil.Process(child.pid), Scrubber())
@@ -76,5 +77,6 @@ def test_the_collector_masks_a_process_started_with_a_token():
         child.stdin.close()
         child.wait()
         child.stdout.close()
+    assert detail is not None
     assert TOKEN not in detail["cmdline"] and PASSWORD not in detail["cmdline"]
     assert detail["cmdline"].endswith("--token *** --password=***")

@@ -63,6 +63,7 @@ def backfilled_prometheus(tmp_path_factory):
     source = folder / "far-01.om"
     source.write_text(far_host_history(int(time.time())))
     data = folder / "data"
+    assert PROMTOOL is not None  # require_binaries skipped the test otherwise
     subprocess.run(
         [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", "-q", str(source), str(data)],
         check=True,

@@ -9,6 +9,36 @@ from tests.metrics.helpers import store
 pytestmark = pytest.mark.django_db
 
 
+PROCESSES = [
+    {
+        "pid": 10,
+        "name": "postgres",
+        "username": "pg",
+        "status": "running",
+        "cpu_percent": 5.0,
+        "memory_percent": 9.0,
+        "rss_bytes": 900,
+        "num_threads": 4,
+        "read_bytes_per_second": 1.0,
+        "write_bytes_per_second": 2.0,
+        "cmdline": "postgres -D /data",
+    },
+    {
+        "pid": 11,
+        "name": "gunicorn",
+        "username": "www",
+        "status": "sleeping",
+        "cpu_percent": 50.0,
+        "memory_percent": 1.0,
+        "rss_bytes": 100,
+        "num_threads": 2,
+        "read_bytes_per_second": None,
+        "write_bytes_per_second": None,
+        "cmdline": "gunicorn app",
+    },
+]
+
+
 @pytest.fixture
 def web01():
     now = datetime.now(UTC)
@@ -22,34 +52,7 @@ def web01():
             'disk_usage_percent{mount="/"}': [(now, 95.0)],
             "memory_usage_percent": [(now, 40.0)],
         },
-        processes=[
-            {
-                "pid": 10,
-                "name": "postgres",
-                "username": "pg",
-                "status": "running",
-                "cpu_percent": 5.0,
-                "memory_percent": 9.0,
-                "rss_bytes": 900,
-                "num_threads": 4,
-                "read_bytes_per_second": 1.0,
-                "write_bytes_per_second": 2.0,
-                "cmdline": "postgres -D /data",
-            },
-            {
-                "pid": 11,
-                "name": "gunicorn",
-                "username": "www",
-                "status": "sleeping",
-                "cpu_percent": 50.0,
-                "memory_percent": 1.0,
-                "rss_bytes": 100,
-                "num_threads": 2,
-                "read_bytes_per_second": None,
-                "write_bytes_per_second": None,
-                "cmdline": "gunicorn app",
-            },
-        ],
+        processes=[dict(p) for p in PROCESSES],  # ingest may rewrite what it is given
     )
     return now
 
@@ -125,6 +128,26 @@ def test_it_lists_processes_by_cpu_or_memory(carol, client, web01):
         client.get("/api/v1/metrics/processes", {"host": "web-01", "sort": "pid"}).status_code
         == 400
     )
+
+
+def test_a_process_answers_what_the_collector_records_with_its_time(carol, client, web01):
+    from dataclasses import asdict
+
+    from metrics.collector import ProcessRecord
+
+    client.force_login(carol)
+    (gunicorn, _postgres) = client.get("/api/v1/metrics/processes", {"host": "web-01"}).json()
+    assert gunicorn.pop("time")
+    # The answer is the collector's record, field for field (and no other).
+    assert asdict(ProcessRecord(**gunicorn)) == gunicorn == PROCESSES[1]
+
+
+def test_hosts_answer_their_row_and_whether_they_are_stale(carol, client, web01):
+    client.force_login(carol)
+    (host,) = client.get("/api/v1/metrics/hosts").json()
+    fields = "hostname is_local platform cpu_count memory_total_bytes last_seen stale"
+    assert set(host) == set(fields.split())
+    assert host["hostname"] == "web-01" and host["stale"] is False
 
 
 def test_it_serves_latest_values_from_the_cache(carol, token_for, api_client, web01):

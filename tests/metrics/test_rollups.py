@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from metrics import rollups
-from metrics.models import HourRollup, Metric, MetricSample, MinuteRollup, ProcessSample
+from metrics.models import Host, HourRollup, Metric, MetricSample, MinuteRollup, ProcessSample
 from tests.metrics.helpers import store
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def test_it_rolls_samples_into_minutes_and_hours():
     rollups.rollup_minutes(T0, T0 + timedelta(hours=2))
     rollups.rollup_hours(T0, T0 + timedelta(hours=2))
     first = MinuteRollup.objects.order_by("bucket").first()
-    assert first.bucket == T0
+    assert first is not None and first.bucket == T0
     # values 0,1,2,3 in the first minute
     assert (first.min, first.max, first.sum, first.count) == (0.0, 3.0, 6.0, 4)
     assert MinuteRollup.objects.count() == 90
@@ -46,7 +46,7 @@ def test_it_reads_charts_from_the_right_source():
     store("web-01", {"cpu_usage_percent": _minutes_of_samples(120)})
     rollups.rollup_minutes(T0, T0 + timedelta(hours=3))
     metric = Metric.objects.get(key="cpu_usage_percent")
-    host_id = MetricSample.objects.first().host_id
+    host_id = Host.objects.get(hostname="web-01").pk
     source, step, points = rollups.series(
         host_id, metric.pk, T0, T0 + timedelta(hours=1), step_seconds=30
     )
@@ -83,7 +83,7 @@ def test_it_deletes_old_samples_in_batches_and_keeps_recent(settings, monkeypatc
     }
     store("web-01", {"load_1m": old + recent})
     ProcessSample.objects.create(
-        time=now - timedelta(days=8), host_id=MetricSample.objects.first().host_id, **process
+        time=now - timedelta(days=8), host_id=Host.objects.get(hostname="web-01").pk, **process
     )
     result = rollups.run_retention(now)
     assert result["samples"] == 20 and result["processes"] == 1
@@ -163,7 +163,7 @@ def test_a_long_chart_reads_the_open_hour_from_its_minutes(settings):
     store("web-01", {"cpu_usage_percent": _minutes_of_samples(70)})
     rollups.run_rollups(T0 + timedelta(minutes=70))
     metric = Metric.objects.get(key="cpu_usage_percent")
-    host_id = MetricSample.objects.first().host_id
+    host_id = Host.objects.get(hostname="web-01").pk
     end = T0 + timedelta(minutes=70)
     source, _step, points = rollups.series(
         host_id, metric.pk, end - timedelta(days=30), end, aggregation="count"

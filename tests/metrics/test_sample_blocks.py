@@ -42,6 +42,11 @@ def _ids(host: str, key: str) -> tuple[int, int]:
     return Host.objects.get(hostname=host).pk, Metric.objects.get(key=key).pk
 
 
+def _series(pair: tuple[int, int]) -> samples.Points:
+    """The series' samples of the whole span written, from whichever table holds them."""
+    return samples.series(*pair, T0, NOW)
+
+
 def _seconds(points):
     """Points as a block keeps them: times to the second."""
     return [(at.replace(microsecond=0), value) for at, value in points]
@@ -59,19 +64,24 @@ def two_hosts():
 
 
 def test_it_moves_closed_hours_into_blocks_and_reads_back_the_same_points(two_hosts):
-    before = {pair: samples.series(*pair, T0, NOW) for pair in two_hosts}
+    before = {pair: _series(pair) for pair in two_hosts}
     result = samples.compact(NOW)
     # Every hour ending at least METRICS_NARROW_HOURS (2) ago: the 4 hours written.
     assert result["samples"] == sum(len(points) for points in two_hosts.values())
     assert MetricSample.objects.count() == 0
     assert SampleBlock.objects.count() == 4 * 4
     for pair, points in two_hosts.items():
-        after = samples.series(*pair, T0, NOW)
+        after = _series(pair)
         assert after == _seconds(points) == _seconds(before[pair])
         times = [at for at, _ in after]
         assert times == sorted(times)
     block = SampleBlock.objects.order_by("host", "metric", "hour").first()
-    assert block.hour == T0 and block.offsets[:3] == [0, 15, 30] and len(block.offsets) == 240
+    assert (
+        block is not None
+        and block.hour == T0
+        and block.offsets[:3] == [0, 15, 30]
+        and len(block.offsets) == 240
+    )
 
 
 def test_the_newest_hours_stay_narrow_and_reads_span_both_tables(settings):
@@ -84,7 +94,7 @@ def test_the_newest_hours_stay_narrow_and_reads_span_both_tables(settings):
     # Hours T0..T0+3 compacted; the last two (newer than 2 h ago) stay one row each.
     assert MetricSample.objects.filter(time__lt=NOW - timedelta(hours=2)).count() == 0
     assert MetricSample.objects.count() == 2 * 240
-    assert samples.series(*pair, T0, NOW) == _seconds(points)[: 4 * 240] + points[4 * 240 :]
+    assert _series(pair) == _seconds(points)[: 4 * 240] + points[4 * 240 :]
     chart_after = rollups.series(*pair, NOW - timedelta(hours=3), NOW, step_seconds=60)
     assert chart_after == chart_before
 
@@ -166,13 +176,13 @@ def test_a_run_that_dies_halfway_leaves_every_sample_in_one_table(two_hosts, mon
     assert SampleBlock.objects.count() == 2
     assert MetricSample.objects.count() == 4 * 960 - 2 * 240
     for pair, points in two_hosts.items():
-        read = samples.series(*pair, T0, NOW)
+        read = _series(pair)
         assert [value for _, value in read] == [value for _, value in points]
     monkeypatch.setattr(samples, "_merged", real)
     samples.compact(NOW)
     assert MetricSample.objects.count() == 0 and SampleBlock.objects.count() == 16
     for pair, points in two_hosts.items():
-        assert samples.series(*pair, T0, NOW) == _seconds(points)
+        assert _series(pair) == _seconds(points)
 
 
 @pytest.mark.parametrize(
@@ -323,7 +333,7 @@ def test_two_runs_at_once_fold_each_sample_once():
     assert MetricSample.objects.count() == 0 and SampleBlock.objects.count() == 9
     for host in ("web-01", "web-02", "web-03"):
         pair = _ids(host, "cpu_usage_percent")
-        assert samples.series(*pair, T0, NOW) == _seconds(_points(hours=3))
+        assert _series(pair) == _seconds(_points(hours=3))
 
 
 def test_the_admin_pages_through_narrow_and_compacted_samples_newest_first(client, alice):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 
@@ -8,8 +9,8 @@ from alerts.service import Alert, AlertService
 from notifications import grouping
 
 
-def spec(**fields) -> Alert:
-    values = {
+def spec(**fields: Any) -> Alert:
+    values: dict[str, Any] = {
         "alert_type": "disk_full",
         "title": "Disk almost full - db-01",
         "message": "Disk / is at 97% (threshold: 90%)",

@@ -35,6 +35,16 @@ def test_an_admin_creates_a_channel_whose_secrets_never_come_back(admin_api, sla
     assert NotificationChannel.objects.get().secrets["webhook_url"].endswith("SECRETPART")
 
 
+def test_a_channel_answers_the_same_fields_as_before(admin_api, slack_body):
+    body = admin_api.post("/channels", slack_body).json()
+    assert set(body) == {
+        "id", "name", "kind", "config", "secrets_set", "min_severity", "enabled",
+        "send_resolved", "rate_limit_per_minute", "consecutive_failures",
+        "circuit_open_until", "created", "updated",
+    }  # fmt: skip
+    assert body["config"] == {} and body["rate_limit_per_minute"] is None
+
+
 def test_an_sms_channel_defaults_to_critical_alerts(admin_api, receiver):
     response = admin_api.post(
         "/channels",
@@ -239,3 +249,73 @@ def test_a_patch_checks_settings_against_the_channels_kind(admin_api, slack_body
     response = admin_api.client_patch(f"/channels/{channel_id}", {"config": {"timeout": -1}})
     assert response.status_code == 422
     assert "config.timeout" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"config": {"colour": "red"}}, "config: colour is not a setting of any kind of channel"),
+        (
+            {"config": {"webhook_url": "x"}},
+            "config: webhook_url is a secret: put it in secrets, not config",
+        ),
+        (
+            {"secrets": {"timeout": 5}},
+            "secrets: timeout is a setting: put it in config, not secrets",
+        ),
+        (
+            {"config": {"level": "info", "port": 25}},
+            "config: no kind of channel takes all of level, port",
+        ),
+        ({"config": "timeout=5"}, "config: Input should be an object"),
+        ({"config": {"timeout": 0}}, "config.timeout: Input should be greater than 0"),
+        ({"kind": "email"}, "kind: Extra inputs are not permitted"),
+    ],
+)
+def test_a_patch_that_no_kind_could_take_is_refused_in_one_line(
+    admin_api, slack_body, body, message
+):
+    channel_id = admin_api.post("/channels", slack_body).json()["id"]
+    response = admin_api.client_patch(f"/channels/{channel_id}", body)
+    assert response.status_code == 422
+    assert response.json()["detail"] == message
+
+
+def test_a_patch_replaces_config_with_the_keys_it_sends_and_merges_secrets(admin_api, receiver):
+    body = {
+        "name": "pager",
+        "kind": "telegram",
+        "config": {"chat_id": -1001, "parse_mode": "HTML", "timeout": 4},
+        "secrets": {"bot_token": "123:ABC"},
+        "min_severity": "warning",
+    }
+    channel_id = admin_api.post("/channels", body).json()["id"]
+    response = admin_api.client_patch(
+        f"/channels/{channel_id}", {"config": {"chat_id": "@ops"}, "enabled": False}
+    )
+    assert response.status_code == 200, response.content
+    channel = NotificationChannel.objects.get()
+    # Only the key sent: the others are not stored as null (a notifier reads "unset").
+    assert channel.config == {"chat_id": "@ops"}
+    assert channel.secrets == {"bot_token": "123:ABC"}
+    assert channel.min_severity == "warning" and not channel.enabled
+    assert response.json()["config"] == {"chat_id": "@ops"}
+
+
+def test_the_patch_body_lists_each_kinds_settings():
+    from notifications.models import ChannelKind
+    from notifications.schema import NAMES
+    from opsconsole.api import api
+
+    schemas = api.get_openapi_schema()["components"]["schemas"]
+    properties = schemas["ChannelPatch"]["properties"]
+    for half, suffix in (("config", "Config"), ("secrets", "Secrets")):
+        refs = [one["$ref"].rsplit("/", 1)[1] for one in properties[half]["anyOf"] if "$ref" in one]
+        assert refs == [f"{NAMES[kind]}{suffix}" for kind in ChannelKind.values]
+    email = schemas["EmailConfig"]["properties"]
+    assert email["port"]["anyOf"][0] == {"maximum": 65535, "minimum": 1, "type": "integer"}
+    # Every key of every kind says what it is.
+    for kind in ChannelKind.values:
+        for suffix in ("Config", "Secrets"):
+            for key, spec in schemas[f"{NAMES[kind]}{suffix}"]["properties"].items():
+                assert spec.get("description"), (kind, key)

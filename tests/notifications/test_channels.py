@@ -190,6 +190,7 @@ def test_it_shows_dashboard_messages_live(
     make_channel, route_all, django_capture_on_commit_callbacks
 ):
     layer = get_channel_layer()
+    assert layer is not None
     channel_name = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)("notifications", channel_name)
     make_channel("dashboard")

@@ -272,6 +272,7 @@ def test_a_late_worker_does_not_overwrite_the_outcome_of_the_one_that_took_over(
     now = timezone.now()
     stale_claim = delivery.claim([notification.pk], now)
     notification.refresh_from_db()
+    assert stale_claim is not None and notification.lease_until is not None
     later_now = notification.lease_until + timedelta(seconds=1)
     assert delivery.deliver(notification.pk, later_now) == DeliveryStatus.SENT
     notification.refresh_from_db()

@@ -153,9 +153,11 @@ def test_a_row_claimed_before_its_alert_was_silenced_is_not_sent(outbox):
     alert = _raise("warning", "silenced_meanwhile")
     row = Notification.objects.get()
     token = delivery.claim([row.pk])
+    assert token is not None
     assert pipeline._hold(alert.pk, Hold("silence", "silenced by silence #9: deploy"), "active")
     row = Notification.objects.select_related("channel", "alert").get()
     # The sender read the alert (active) with its claim; by the time it sends, it is held.
+    assert row.alert is not None
     row.alert.status = "active"
     assert delivery._attempt(row, token, timezone_now()) == DeliveryStatus.CANCELLED
     assert outbox.requests == []
@@ -167,6 +169,7 @@ def test_a_slow_sender_whose_claim_was_taken_over_sends_nothing_twice(outbox):
     _raise("warning", "slow_sender")
     row = Notification.objects.get()
     stale = delivery.claim([row.pk])
+    assert stale is not None
     Notification.objects.update(lease_until=timezone_now() - timedelta(seconds=1))
     delivery.reclaim_abandoned()
     assert delivery.deliver_next(5) == 1  # another sender took it and sent it
@@ -191,11 +194,13 @@ def test_a_broken_row_does_not_keep_the_rest_of_its_claim_waiting(outbox, monkey
     for n in range(3):
         _raise("error", f"broken_{n}")
     first = Notification.objects.order_by("pk").first()
+    assert first is not None
     real = delivery._rate_slot
+    failed: list[bool] = []
 
     def failing(channel, now):
-        if not getattr(failing, "failed", False):
-            failing.failed = True
+        if not failed:
+            failed.append(True)
             raise RuntimeError("database went away for a moment")
         return real(channel, now)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -115,7 +116,7 @@ def test_slack_buttons_verified_by_slacks_signature_over_loopback(
         b for block in sent["blocks"] if block["type"] == "actions" for b in block["elements"]
     ]
     ack = next(b for b in buttons if b.get("action_id") == "opsconsole_acknowledge")
-    payload = {
+    payload: dict[str, Any] = {
         "type": "block_actions",
         "user": {"id": "U0BOB123"},
         "actions": [{"action_id": ack["action_id"], "value": ack["value"]}],

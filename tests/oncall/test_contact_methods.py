@@ -3,18 +3,17 @@ person's own address, managed by their owner (or an admin) over the API."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from oncall import people
 from oncall.models import ContactMethod
+from tests.text import captured
 
 pytestmark = pytest.mark.django_db
 
 
 def _code(text: str) -> str:
-    return re.search(r"code is (\d{6})", text).group(1)
+    return captured(r"code is (\d{6})", text)
 
 
 def plain_text(message) -> str:
@@ -50,7 +49,7 @@ def test_it_texts_a_phone_through_the_twilio_channel_settings(
         people.send_verification(method)
     form = receiver.requests[0].form
     assert form["To"] == "+15557654321" and form["From"] == "+15550000001"
-    code = re.search(r"Code (\d{6})", form["Body"]).group(1)
+    code = captured(r"Code (\d{6})", form["Body"])
     assert people.confirm(method, code) == ""
 
 
@@ -87,6 +86,7 @@ def test_a_code_expires(bob, email_channel, settings, django_capture_on_commit_c
     method = ContactMethod.objects.create(user=bob, kind="email", address="bob@example.com")
     with django_capture_on_commit_callbacks(execute=True):
         people.send_verification(method)
+    assert method.verification_sent_at is not None
     ContactMethod.objects.filter(pk=method.pk).update(
         verification_sent_at=method.verification_sent_at - timedelta(hours=1)
     )

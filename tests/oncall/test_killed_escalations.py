@@ -137,7 +137,7 @@ def test_every_step_once_with_tickers_killed_at_random_and_two_at_a_time(make_ch
             for _ in range(2)
         ]
         for ticker in tickers:
-            assert ticker.stdout.readline().strip() == b"ready"
+            assert ticker.stdout is not None and ticker.stdout.readline().strip() == b"ready"
         time.sleep(rng.uniform(0.1, 0.6))  # then killed somewhere in its work
         for ticker in tickers:
             ticker.send_signal(signal.SIGKILL)

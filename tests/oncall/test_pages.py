@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from oncall import editing
+from tests.text import captured
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +65,6 @@ def test_people_without_a_role_see_nothing(client, mallory, primary):
 def test_a_responder_adds_and_verifies_a_contact_method_from_the_page(
     client, bob, email_channel, smtp, django_capture_on_commit_callbacks
 ):
-    import re
 
     from oncall.models import ContactMethod
 
@@ -76,7 +76,7 @@ def test_a_responder_adds_and_verifies_a_contact_method_from_the_page(
     assert added.status_code == 302
     method = ContactMethod.objects.get(user=bob)
     body = smtp.messages[0][1].as_string()
-    code = re.search(r"code is (\d{6})", body).group(1)
+    code = captured(r"code is (\d{6})", body)
     client.post(f"/oncall/me/contact-methods/{method.pk}/verify/", {"code": code})
     method.refresh_from_db()
     assert method.verified

@@ -3,7 +3,9 @@ DST changes, the higher layer winning where it has someone, overrides on top."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,8 +29,29 @@ def _schedule(rotations, zone="Europe/Berlin", name="Primary"):
     return editing.save_schedule({"name": name, "time_zone": zone, "rotations": rotations})
 
 
+def _view(schedule) -> schedules.ScheduleView:
+    view = schedules.load_one(schedule.pk)
+    assert view is not None
+    return view
+
+
+@dataclass
+class _Held:
+    """A shift on call, both of its ends inside the window asked about."""
+
+    user_id: int
+    start: datetime
+    end: datetime
+
+
+def _shift(view: schedules.ScheduleView, at: datetime) -> _Held:
+    shift = schedules.on_call(view, at)
+    assert shift is not None and shift.start is not None and shift.end is not None, shift
+    return _Held(shift.user_id, shift.start, shift.end)
+
+
 def _who(schedule, at):
-    shift = schedules.on_call(schedules.load_one(schedule.pk), at)
+    shift = schedules.on_call(_view(schedule), at)
     return User.objects.get(pk=shift.user_id).username if shift else None
 
 
@@ -56,10 +79,10 @@ def test_a_daily_handoff_stays_at_nine_on_the_wall_clock_across_dst(team):
             }
         ]
     )
-    view = schedules.load_one(s.pk)
+    view = _view(s)
     # Berlin moves its clocks forward on 2026-03-29 at 02:00.
-    before = schedules.on_call(view, datetime(2026, 3, 28, 12, 0, tzinfo=BERLIN))
-    across = schedules.on_call(view, datetime(2026, 3, 29, 12, 0, tzinfo=BERLIN))
+    before = _shift(view, datetime(2026, 3, 28, 12, 0, tzinfo=BERLIN))
+    across = _shift(view, datetime(2026, 3, 29, 12, 0, tzinfo=BERLIN))
     assert before.start.astimezone(BERLIN).hour == 9 and across.start.astimezone(BERLIN).hour == 9
     assert across.end - across.start == timedelta(hours=24)
     # The shift that holds the change is an hour short in elapsed time.
@@ -80,9 +103,9 @@ def test_n_hour_shifts_count_elapsed_hours(team):
             }
         ]
     )
-    view = schedules.load_one(s.pk)
+    view = _view(s)
     start = datetime(2026, 3, 28, 8, 0, tzinfo=BERLIN).astimezone(UTC)
-    shifts = [schedules.on_call(view, start + timedelta(hours=12 * i, minutes=1)) for i in range(4)]
+    shifts = [_shift(view, start + timedelta(hours=12 * i, minutes=1)) for i in range(4)]
     assert [sh.end - sh.start for sh in shifts] == [timedelta(hours=12)] * 4
     # After the DST change the wall-clock handoff moves an hour: elapsed time rules.
     assert shifts[2].start.astimezone(BERLIN).hour == 9
@@ -116,7 +139,7 @@ def test_an_override_covers_its_window_for_the_person_it_replaces(team):
 
 def test_now_and_next(team):
     s = _schedule([{"name": "weekly", "start_date": "2026-01-05", "participants": ["ann", "ben"]}])
-    found = schedules.now_and_next(schedules.load_one(s.pk), datetime(2026, 1, 7, tzinfo=UTC))
+    found = schedules.now_and_next(_view(s), datetime(2026, 1, 7, tzinfo=UTC))
     assert found["until"] == datetime(2026, 1, 12, 9, 0, tzinfo=BERLIN)
     assert User.objects.get(pk=found["next"].user_id).username == "ben"
 
@@ -126,7 +149,7 @@ def test_a_timeline_shows_gaps(team):
         [{"name": "weekly", "start_date": "2026-01-05", "participants": ["ann"]}], zone="UTC"
     )
     segments = schedules.timeline(
-        schedules.load_one(s.pk),
+        _view(s),
         datetime(2026, 1, 4, tzinfo=UTC),
         datetime(2026, 1, 6, tzinfo=UTC),
     )
@@ -150,7 +173,7 @@ def test_the_api_answers_who_is_on_call_at_an_instant(client, carol, team):
 
 
 def test_admins_create_schedules_and_viewers_do_not(client, alice, carol, team):
-    body = {
+    body: dict[str, Any] = {
         "name": "DB",
         "time_zone": "Europe/Berlin",
         "rotations": [{"name": "r", "start_date": "2026-01-05", "participants": ["ann"]}],
@@ -213,7 +236,7 @@ def test_a_schedule_replaced_keeps_its_overrides(team):
 def test_a_handoff_time_with_an_offset_is_refused_not_a_500(client, alice, team):
     # Found by the fuzzer: "09:00:00+01:00" reached the database (SQLite refuses aware
     # times); the handoff is on the schedule's own clock, which time_zone names.
-    body = {
+    body: dict[str, Any] = {
         "name": "Offset",
         "time_zone": "Europe/Berlin",
         "rotations": [

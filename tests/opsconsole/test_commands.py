@@ -8,6 +8,7 @@ import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -109,7 +110,7 @@ def test_serve_with_a_role_that_has_no_web_part_never_binds_nor_migrates(monkeyp
     with its roles."""
     import opsconsole.management.commands.serve as serve
 
-    started = {}
+    started: dict[str, Any] = {}
     monkeypatch.setattr(serve.os, "execv", lambda path, argv: started.update(argv=argv))
     monkeypatch.setattr(serve.os, "chdir", lambda path: None)
     monkeypatch.setenv("MALLOC_ARENA_MAX", "2")

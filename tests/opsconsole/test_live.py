@@ -69,6 +69,7 @@ def test_a_quiet_redis_channel_simply_waits():
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
+    assert layer is not None
 
     async def listen_quietly() -> str:
         channel = await layer.new_channel()

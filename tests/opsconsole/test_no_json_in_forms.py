@@ -21,7 +21,7 @@ def _admin_forms(user):
             continue
         if model_admin.has_add_permission(request):
             yield f"{model.__name__} add", model_admin.get_form(request, None)
-        obj = model.objects.first()
+        obj = model._default_manager.first()
         if obj is not None and model_admin.has_change_permission(request, obj):
             yield f"{model.__name__} change", model_admin.get_form(request, obj)
         for inline in model_admin.get_inline_instances(request):

@@ -87,18 +87,33 @@ def test_the_main_writes_carry_examples(path):
 def test_no_two_schemas_share_a_name():
     # The document names components by class name: a second class of the same name
     # silently replaces the first, and its operations then document the wrong body.
-    from ninja import Schema
+    from ninja import ModelSchema, Schema
+
+    def body_of_a_model_schema(cls) -> bool:
+        # ninja makes a ModelSchema in two steps: the class body, then the schema its
+        # name holds, a subclass of the body with the model's fields and the same name.
+        return issubclass(cls, ModelSchema) and any(
+            (sub.__module__, sub.__qualname__) == (cls.__module__, cls.__qualname__)
+            for sub in cls.__subclasses__()
+        )
 
     def every(cls):
         for sub in cls.__subclasses__():
-            yield sub
+            if not body_of_a_model_schema(sub):
+                yield sub
             yield from every(sub)
+
+    def drafted(cls) -> bool:
+        # A ModelSchema's class body makes a draft of the name that ninja then builds the
+        # schema on (its one base): the document only ever sees the built one.
+        return any(sub.__name__ == cls.__name__ for sub in cls.__subclasses__())
 
     ours = {
         c
         for c in every(Schema)
         if c.__module__.split(".")[0]
         in {"alerts", "metrics", "healthchecks", "notifications", "oncall", "opsconsole"}
+        and not drafted(c)
     }
     names = sorted(c.__name__ for c in ours)
     assert sorted(set(names)) == names
@@ -114,3 +129,39 @@ def test_the_error_shape_is_what_the_handlers_send(carol, token_for, api_client)
     assert {"type", "loc", "msg"} <= set(invalid.json()["errors"][0])
     properties = SCHEMA["components"]["schemas"]["ErrorOut"]["properties"]
     assert set(properties) == {"detail", "errors"}
+
+
+def _lengths(schema, seen: set[str]) -> list[str]:
+    """The places under ``schema`` (following $refs once each) that bound a length."""
+    found = []
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            name = ref.rsplit("/", 1)[1]
+            if name not in seen:
+                seen.add(name)
+                found += [
+                    f"{name}.{p}" for p in _lengths(SCHEMA["components"]["schemas"][name], seen)
+                ]
+        for key, value in schema.items():
+            if key == "maxLength":
+                found.append(key)
+            elif key != "$ref":
+                found += [f"{key}.{p}" for p in _lengths(value, seen)]
+    elif isinstance(schema, list):
+        for item in schema:
+            found += _lengths(item, seen)
+    return found
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=_ids)
+def test_no_answer_is_refused_for_a_stored_value_s_length(operation):
+    # The API validates its answers against these shapes: a length bound on an answer
+    # would make a value stored longer than its column (SQLite does not enforce column
+    # lengths) a 500 instead of the value as stored.
+    _method, _path, spec = operation
+    for code, answer in spec["responses"].items():
+        if str(code)[0] != "2":
+            continue
+        for content in answer.get("content", {}).values():
+            assert _lengths(content.get("schema", {}), set()) == [], code

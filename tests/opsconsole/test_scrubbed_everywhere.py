@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from multiprocessing import Queue, Value
+from multiprocessing import Queue, Value, queues
+from typing import Any
 
 import pytest
 import sentry_sdk
@@ -45,7 +46,8 @@ def test_a_viewer_reads_the_audit_stream_scrubbed(carol, client):
 def _run_in_a_worker(func: str, *args) -> dict:
     """A task through q2's own worker and monitor, as a cluster runs it (the tests' sync
     mode raises instead, and stores nothing)."""
-    tasks, results = Queue(), Queue()
+    tasks: queues.Queue[Any] = Queue()
+    results: queues.Queue[Any] = Queue()
     task = {
         "id": uuid.uuid4().hex,
         "name": "alpha-card",

@@ -104,8 +104,10 @@ def test_setup_migrates_the_database_database_url_names(tmp_path):
         import psycopg
 
         with psycopg.connect(target) as conn:
-            applied = conn.execute("SELECT count(*) FROM django_migrations").fetchone()[0]
-            admins = conn.execute("SELECT count(*) FROM auth_user WHERE is_superuser").fetchone()[0]
+            [(applied,)] = conn.execute("SELECT count(*) FROM django_migrations").fetchall()
+            [(admins,)] = conn.execute(
+                "SELECT count(*) FROM auth_user WHERE is_superuser"
+            ).fetchall()
         assert applied > 20 and admins == 1
         assert not (tmp_path / "opsconsole.sqlite3").exists()
     finally:

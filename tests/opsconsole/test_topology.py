@@ -274,7 +274,7 @@ def test_a_live_frame_published_on_one_web_process_reaches_a_page_on_the_other(f
                     _post, topology, first, "fleet-live", {"cpu_usage_percent": value}, _now()
                 )
                 with contextlib.suppress(TimeoutError):
-                    return await asyncio.wait_for(page.recv(), timeout=3)
+                    return await asyncio.wait_for(page.recv(decode=True), timeout=3)
         raise AssertionError("no frame reached the page on the other web process")
 
     frame = asyncio.run(watch())

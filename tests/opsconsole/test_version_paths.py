@@ -28,7 +28,7 @@ def counted(section: str) -> int:
     return ConfigVersion.objects.filter(section=section).count()
 
 
-def latest(section: str) -> ConfigVersion:
+def latest(section: str) -> ConfigVersion | None:
     return ConfigVersion.objects.filter(section=section).order_by("-id").first()
 
 
@@ -44,7 +44,13 @@ class Recorded:
 
     def __exit__(self, *exc):
         self.added = counted(self.section) - self.before
-        self.last = latest(self.section)
+        self._last = latest(self.section)
+
+    @property
+    def last(self) -> ConfigVersion:
+        """The section's newest version once the step is done."""
+        assert self._last is not None, f"{self.section} has no version"
+        return self._last
 
 
 def import_file(tmp_path, text: str, *extra: str) -> None:
