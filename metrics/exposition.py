@@ -12,8 +12,9 @@ from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from metrics import catalog
-from metrics.ingest import DUPLICATE_COUNTER, RESENT_COUNTER, counter, latest_cache_key
+from metrics.ingest import DUPLICATE_COUNTER, RESENT_COUNTER, latest_cache_key
 from metrics.models import Host, MetricSample
+from opsconsole.counters import counter
 
 PREFIX = "opsconsole_host_"
 INGEST_WINDOW = timedelta(minutes=1)

@@ -31,6 +31,7 @@ from django.utils import timezone
 from metrics import catalog
 from metrics.models import Host, Metric, MetricSample, ProcessSample
 from metrics.signals import samples_ingested
+from opsconsole.counters import count
 from opsconsole.generations import Generation, ProcessCopies
 from opsconsole.live import publish_now
 from opsconsole.scrubbing import Scrubber, secret_values
@@ -91,21 +92,6 @@ def host_changed(*args, **kwargs) -> None:
     (at once, and after commit for a process that read the row before it)."""
     HOSTS.bump()
     transaction.on_commit(HOSTS.bump)
-
-
-def _count(key: str, amount: int) -> None:
-    """A counter shared by every process (the cache), exported on ``/metrics``."""
-    if amount <= 0:
-        return
-    try:
-        cache.incr(key, amount)
-    except ValueError:
-        if not cache.add(key, amount, None):
-            cache.incr(key, amount)
-
-
-def counter(key: str) -> int:
-    return int(cache.get(key) or 0)
 
 
 def latest_cache_key(host_id: int) -> str:
@@ -345,7 +331,7 @@ def _leave_out_resent(batches: list[Batch]) -> tuple[list[Batch], list[Batch]]:
         return batches, []
     fresh = [b for b in batches if not b.batch_id or _batch_key(b) not in seen]
     resent = [b for b in batches if b.batch_id and _batch_key(b) in seen]
-    _count(RESENT_COUNTER, len(resent))
+    count(RESENT_COUNTER, len(resent))
     logger.info("%s resent batches were stored before; answered as stored", len(resent))
     return fresh, resent
 
@@ -487,7 +473,7 @@ def _write_arrays(sample_rows: list[tuple], process_rows: list[tuple], seen: dic
         cursor.execute(sql, params)
         stored = cursor.fetchone()[0]
     if stored < len(sample_rows):
-        _count(DUPLICATE_COUNTER, len(sample_rows) - stored)
+        count(DUPLICATE_COUNTER, len(sample_rows) - stored)
         logger.info(
             "batch repeats %s stored samples; kept the stored ones", len(sample_rows) - stored
         )
@@ -535,7 +521,7 @@ def _insert_samples(rows: list[tuple]) -> None:
         )
         stored = cursor.rowcount
     if 0 <= stored < len(rows):
-        _count(DUPLICATE_COUNTER, len(rows) - stored)
+        count(DUPLICATE_COUNTER, len(rows) - stored)
 
 
 def _update_latest(latest, rows, processes, process_time, latency_ms) -> dict:

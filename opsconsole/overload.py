@@ -13,10 +13,11 @@ import logging
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from prometheus_client.core import CounterMetricFamily, Metric
+
+from opsconsole.counters import count, counter
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +47,8 @@ def busy_answer(request: HttpRequest) -> HttpResponse:
 
 def _count() -> None:
     try:
-        cache.incr(BUSY_COUNTER)
-    except ValueError:
-        if not cache.add(BUSY_COUNTER, 1, None):
-            cache.incr(BUSY_COUNTER)
-    except Exception:
+        count(BUSY_COUNTER)
+    except Exception:  # the count must never turn the 503 into a 500
         logger.debug("could not count a busy answer", exc_info=True)
 
 
@@ -76,5 +74,5 @@ def busy_series() -> Iterable[Metric]:
         "opsconsole_http_busy_answers",
         "Requests answered 503 because no database connection came free in time.",
     )
-    busy.add_metric([], int(cache.get(BUSY_COUNTER) or 0))
+    busy.add_metric([], counter(BUSY_COUNTER))
     yield busy

@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from metrics import ingest
 from metrics.exposition import host_series
-from metrics.ingest import DUPLICATE_COUNTER, RESENT_COUNTER, counter, get_latest
+from metrics.ingest import DUPLICATE_COUNTER, RESENT_COUNTER, get_latest
 from metrics.models import Host, MetricSample, ProcessSample
 from metrics.signals import samples_ingested
+from opsconsole.counters import counter
 from opsconsole.models import ApiToken
 from tests.opsconsole.test_exposition import scrape, value
 
