@@ -122,7 +122,8 @@ def batch(host: str, at: datetime, rng: random.Random) -> dict:
         if labels:
             sample["labels"] = labels
         samples.append(sample)
-    return {"host": host, "samples": samples}
+    # As the agent's: the console recognises a resend by it (one cache read a request).
+    return {"host": host, "samples": samples, "batch_id": f"{rng.getrandbits(64):016x}"}
 
 
 @dataclass

@@ -35,11 +35,14 @@ class MetricsConfig(AppConfig):
 
 def _connect_host_copies() -> None:
     """Every process keeps the hosts it ingests for (metrics.ingest): a host saved or
-    deleted anywhere (enabled, disabled, renamed) makes them all read hosts again."""
+    deleted anywhere (enabled, disabled, renamed) makes them all read hosts again, and
+    a metric deleted anywhere makes them read metric ids again."""
     from django.db.models.signals import post_delete, post_save
 
-    from metrics.ingest import host_changed
-    from metrics.models import Host
+    from metrics.ingest import host_changed, metric_deleted
+    from metrics.models import Host, Metric
 
     post_save.connect(host_changed, sender=Host, dispatch_uid="metrics.hosts.save")
     post_delete.connect(host_changed, sender=Host, dispatch_uid="metrics.hosts.delete")
+    # So are metric ids: a deleted series' id must not be written again.
+    post_delete.connect(metric_deleted, sender=Metric, dispatch_uid="metrics.metrics.delete")

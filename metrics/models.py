@@ -83,8 +83,13 @@ class MetricSample(models.Model):
     # so PostgreSQL packs the row without alignment padding.
     time = models.DateTimeField()
     value = models.FloatField()
-    host = models.ForeignKey(Host, on_delete=models.CASCADE, db_index=False)
-    metric = models.ForeignKey(Metric, on_delete=models.PROTECT, db_index=False)
+    # No constraints on PostgreSQL (migration 0006): checking them was most of a batch's
+    # write. Ingest guards the host in its statement; roll-ups and compaction skip rows
+    # whose host or metric is gone. Deletion still cascades (or is refused) in the ORM.
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, db_index=False, db_constraint=False)
+    metric = models.ForeignKey(
+        Metric, on_delete=models.PROTECT, db_index=False, db_constraint=False
+    )
     # The primary key index serves "series of host H, metric M between t0 and t1"
     # (charts, latest value fallback, roll-ups of one series). The evaluator's and the
     # retention job's "everything newer/older than T" uses a BRIN index on time on
@@ -149,7 +154,8 @@ class HourRollup(RollupBase):
 
 class ProcessSample(models.Model):
     time = models.DateTimeField()
-    host = models.ForeignKey(Host, on_delete=models.CASCADE, db_index=False)
+    # No constraint on PostgreSQL, as MetricSample's (migration 0006).
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, db_index=False, db_constraint=False)
     pid = models.IntegerField()
     name = models.CharField(max_length=255)
     username = models.CharField(max_length=64, blank=True)

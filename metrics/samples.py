@@ -31,7 +31,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from metrics.models import MetricSample, SampleBlock
+from metrics.models import Host, Metric, MetricSample, SampleBlock
 
 logger = logging.getLogger(__name__)
 
@@ -308,6 +308,7 @@ def _compact_chunk(hour: datetime, low: tuple[int, int], high: tuple[int, int]) 
             narrow[(host_id, metric_id)].append((order_key, at_second, value))
         if not narrow:
             return 0
+        _leave_out_orphans(narrow)
         existing = {
             (block.host_id, block.metric_id): block
             for block in SampleBlock.objects.filter(
@@ -325,6 +326,24 @@ def _compact_chunk(hour: datetime, low: tuple[int, int], high: tuple[int, int]) 
             update_fields=["offsets", "readings"],
         )
     return sum(len(points) for points in narrow.values())
+
+
+def _leave_out_orphans(narrow: dict[tuple[int, int], list[tuple]]) -> None:
+    """Drop the series whose host or metric is gone from ``narrow`` (deleted with the
+    narrow rows, never written as blocks). The narrow table has no foreign keys on
+    PostgreSQL (migration 0006): a batch stored as its host was deleted leaves such
+    rows behind, and blocks keep theirs."""
+    host_ids = {host_id for host_id, _ in narrow}
+    metric_ids = {metric_id for _, metric_id in narrow}
+    live_hosts = set(Host.objects.filter(pk__in=host_ids).values_list("pk", flat=True))
+    live_metrics = set(Metric.objects.filter(pk__in=metric_ids).values_list("pk", flat=True))
+    if len(live_hosts) == len(host_ids) and len(live_metrics) == len(metric_ids):
+        return
+    for pair in [p for p in narrow if p[0] not in live_hosts or p[1] not in live_metrics]:
+        logger.info(
+            "left out %s samples of series %s: its host or metric is gone", len(narrow[pair]), pair
+        )
+        del narrow[pair]
 
 
 def _merged(
