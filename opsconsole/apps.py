@@ -10,11 +10,12 @@ class OpsConsoleConfig(AppConfig):
     def ready(self):
         from django.core import checks
         from django.core.signals import got_request_exception
+        from django.db.backends.signals import connection_created
         from django.db.models.signals import pre_save
         from django_q.signals import post_execute_in_worker, pre_execute
 
         # Imported for its fork hook: a forked child drops its parent's pools.
-        from opsconsole import audit, connections, errors, inputguard, joblog, sockets  # noqa: F401
+        from opsconsole import audit, connections, errors, inputguard, joblog, sockets
         from opsconsole.configcode import register_section
         from opsconsole.exposition import register_series
         from opsconsole.live import socket_series
@@ -22,6 +23,8 @@ class OpsConsoleConfig(AppConfig):
         from opsconsole.thresholds import ThresholdsSection
 
         got_request_exception.connect(errors.on_request_exception, dispatch_uid="ops.errors")
+        # A pool checks the connections that sat idle, not every one it lends.
+        connection_created.connect(connections.install_pool_check, dispatch_uid="ops.pool")
         checks.register(shared_key_check, checks.Tags.security)
         # Every model, every save: values the database cannot store are refused by name.
         pre_save.connect(inputguard.check_storable, dispatch_uid="ops.inputguard")

@@ -3,10 +3,15 @@ same-origin only)."""
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsconsole.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from opsconsole.handlers import OneThreadASGIHandler  # noqa: E402
+
+# get_asgi_application(), with every middleware and the view in one thread.
+django_asgi_app = OneThreadASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

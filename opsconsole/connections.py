@@ -17,10 +17,38 @@ use the parent's: :func:`forget_inherited` runs in every child after ``fork``.
 from __future__ import annotations
 
 import os
+import time
+import weakref
+from typing import Any
 
 from django.conf import settings
 
 _inherited: list = []
+# A connection given back to the pool less than this long ago is lent again without
+# the health check's round trip: it answered a moment ago. One idle for longer (where a
+# restarted server or a dropped socket shows) is checked as before.
+CHECK_AFTER_IDLE_SECONDS = 2.0
+# When each pooled connection was last given back (monotonic seconds).
+_returned: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+
+def _stamp_returned(conn: Any) -> None:
+    """The pool's ``reset`` callback: runs as a connection comes back, idle."""
+    _returned[conn] = time.monotonic()
+
+
+def _check_unless_fresh(conn: Any) -> None:
+    """The pool's ``check`` callback: psycopg's check (an empty query, one round trip)
+    for a connection idle longer than CHECK_AFTER_IDLE_SECONDS. A batch of 50 samples
+    costs about one round trip of its own, so checking every lent connection doubled
+    the database's share of it; a broken connection among the fresh ones fails its
+    request's first query, and psycopg discards it as it comes back."""
+    from psycopg_pool import ConnectionPool
+
+    returned = _returned.get(conn)
+    if returned is not None and time.monotonic() - returned < CHECK_AFTER_IDLE_SECONDS:
+        return
+    ConnectionPool.check_connection(conn)
 
 
 def pooled(alias: str = "default") -> bool:
@@ -38,7 +66,20 @@ def pool_options(*, max_size: int, min_size: int, timeout: float, max_idle: floa
         "timeout": timeout,
         # Connections above min_size that nobody borrowed for this long are closed.
         "max_idle": max_idle,
+        # Stamps each connection as it comes back, for the check of idle ones (see
+        # install_pool_check; Django passes the pool's check argument itself).
+        "reset": _stamp_returned,
     }
+
+
+def install_pool_check(sender: Any = None, connection: Any = None, **kwargs: Any) -> None:
+    """``connection_created`` receiver: give a pool without a check the check of idle
+    connections. Django passes ``check`` to the pool itself, psycopg's check of every
+    loan when ``CONN_HEALTH_CHECKS`` is on, none when it is off (as the settings set it
+    for a pooled alias), so the check is set on the pool the first time it lends."""
+    pool = getattr(connection, "pool", None)
+    if pool is not None and getattr(pool, "_check", _check_unless_fresh) is None:
+        pool._check = _check_unless_fresh
 
 
 def keep_connections(max_age: int) -> None:
@@ -46,8 +87,9 @@ def keep_connections(max_age: int) -> None:
     thread's connection between tasks. A pooled alias keeps its pool instead: Django
     refuses persistent connections on a pool, and borrowing one is already cheap."""
     for database in settings.DATABASES.values():
-        database["CONN_HEALTH_CHECKS"] = True
         if not database.get("OPTIONS", {}).get("pool"):
+            # (A pool checks its idle connections itself: see pool_options.)
+            database["CONN_HEALTH_CHECKS"] = True
             database["CONN_MAX_AGE"] = max_age
 
 

@@ -175,6 +175,8 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
             timeout=envfloat("DATABASE_POOL_TIMEOUT", 10.0, minimum=0.1),
             max_idle=envfloat("DATABASE_POOL_MAX_IDLE", 300.0, minimum=1.0),
         )
+        # The pool's own check, of idle connections only (opsconsole.connections).
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 
 REDIS_URL = envstr("REDIS_URL")
 # Seed 002's channel: every alert change published there as JSON (alerts.broadcast)
@@ -226,6 +228,14 @@ if REDIS_URL:
             "BACKEND": "opsconsole.rediscache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "opsconsole",
+            "OPTIONS": {
+                # A request that finds every connection of its process's pool in use
+                # waits for one (up to 10 s) instead of failing: redis-py's default
+                # pool refuses a 101st concurrent user with "Too many connections".
+                "pool_class": "redis.BlockingConnectionPool",
+                "max_connections": envint("REDIS_CACHE_MAX_CONNECTIONS", 50, minimum=1),
+                "timeout": 10,
+            },
         }
     }
 else:

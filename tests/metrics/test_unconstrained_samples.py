@@ -171,6 +171,6 @@ def test_the_migration_drops_the_keys_and_restores_them_without_the_orphans():
         assert MetricSample.objects.count() == 10
         assert set(MetricSample.objects.values_list("host_id", flat=True)) == {host.pk}
     finally:
-        _migrate(("metrics", "0006_samples_without_foreign_keys"))
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("metrics")[0])
     assert _foreign_keys(MetricSample._meta.db_table) == []
     assert MetricSample.objects.count() == 10

@@ -110,7 +110,7 @@ def test_it_answers_200_concurrent_requests_within_its_pool(served):
     finally:
         done.set()
         watcher.join()
-    assert codes == [200] * 200
+    assert codes == [200] * 200, console.log_path.read_text()[-4000:]
     # Every request borrowed from the web process's pool and gave its connection back:
     # never more than the pool lends, and nothing left for the garbage collector.
     assert 1 <= most["opsconsole-web"] <= POOL_SIZE, most
@@ -165,8 +165,10 @@ def _settings_in_child(tmp_path, **env: str) -> dict:
         "db = settings.DATABASES['default']\n"
         "web_max_age = db['CONN_MAX_AGE']\n"
         "keep_connections(600)\n"
-        "print(json.dumps({'pool': db['OPTIONS'].get('pool'), 'max_age': db['CONN_MAX_AGE'],"
-        " 'web_max_age': web_max_age,"
+        "pool = db['OPTIONS'].get('pool')\n"
+        "pool = pool and {k: getattr(v, '__name__', v) for k, v in pool.items()}\n"
+        "print(json.dumps({'pool': pool, 'max_age': db['CONN_MAX_AGE'],"
+        " 'web_max_age': web_max_age, 'checks': db['CONN_HEALTH_CHECKS'],"
         " 'prepare': connection.get_connection_params()['prepare_threshold']}))\n"
     )
     result = subprocess.run(
@@ -187,11 +189,19 @@ def test_it_pools_by_default_and_keeps_no_connection_of_its_own(tmp_path):
     read = _settings_in_child(
         tmp_path, DATABASE_URL="postgres://ops@db.internal/console", DATABASE_POOL_MAX_SIZE="4"
     )
-    assert read["pool"] == {"min_size": 1, "max_size": 4, "timeout": 10.0, "max_idle": 300.0}
+    assert read["pool"] == {
+        "min_size": 1,
+        "max_size": 4,
+        "timeout": 10.0,
+        "max_idle": 300.0,
+        "reset": "_stamp_returned",
+    }
     # Even in a worker that asks to keep its connections: Django refuses a persistent
     # connection on a pool, and the pool keeps them instead.
     assert read["web_max_age"] == read["max_age"] == 0
     assert read["prepare"] == 5
+    # The pool checks its idle connections itself, not Django on every loan.
+    assert read["checks"] is False
 
 
 def test_behind_pgbouncer_the_pool_prepares_nothing(tmp_path):
@@ -280,3 +290,64 @@ def _waiting_on_lock(admin_url: str, database: str) -> bool:
             [database],
         ).fetchone()
     return bool(row and row[0])
+
+
+@pytest.fixture
+def checks(monkeypatch):
+    """The health checks the pool ran (psycopg's own check, counted)."""
+    from psycopg_pool import ConnectionPool
+
+    ran: list[int] = []
+    check = ConnectionPool.check_connection
+
+    def counted(conn):
+        ran.append(conn.info.backend_pid)
+        return check(conn)
+
+    monkeypatch.setattr(ConnectionPool, "check_connection", staticmethod(counted))
+    return ran
+
+
+def _backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_given_back_a_moment_ago_is_lent_without_a_check(checks):
+    from opsconsole.connections import _check_unless_fresh, pooled
+
+    _needs_postgres()
+    assert pooled()
+    _backend_pid()
+    assert connection.pool._check is _check_unless_fresh  # type: ignore[attr-defined]
+    connection.close()  # back to the pool
+    for _ in range(4):  # each connection of the pool lent once and given back
+        _backend_pid()
+        connection.close()
+    checks.clear()  # (one the pool opened and never lent was checked: fine)
+    for _ in range(5):
+        _backend_pid()
+        connection.close()
+    assert checks == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_connection_is_checked_and_a_dead_one_replaced(checks, monkeypatch):
+    import psycopg
+
+    from opsconsole import connections
+
+    url = _needs_postgres()
+    killed = _backend_pid()
+    connection.close()
+    # Its server session ends while it waits in the pool (a restart, an idle timeout).
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [killed])
+    monkeypatch.setattr(connections, "CHECK_AFTER_IDLE_SECONDS", 0.0)
+    # Every connection of the pool lent in turn: each works, the dead one was checked.
+    for _ in range(4):
+        assert _backend_pid() != killed
+        connection.close()
+    assert killed in checks
