@@ -68,6 +68,36 @@ def test_a_resent_batch_id_is_answered_as_stored_and_counted(agent):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_postgresql_tells_a_resent_batch_by_its_write_without_a_cache_read(agent, monkeypatch):
+    from django.core.cache import cache
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the array statement is PostgreSQL's; SQLite reads the batch ids")
+    assert agent.post("/metrics", _batch(batch_id="batch-1")).status_code == 201
+    reads: list = []
+    get_many = cache.get_many
+
+    def counted(keys):
+        reads.append(keys)
+        return get_many(keys)
+
+    monkeypatch.setattr(cache, "get_many", counted)
+    # The stored ids are gone (a restarted Redis): the write still knows the batch.
+    cache.clear()
+    again = agent.post("/metrics", _batch(batch_id="batch-1"))
+    assert again.status_code == 200, again.content
+    assert again.json()["resent_batches"] == 1 and again.json()["samples"] == 0
+    # Its process row was not written a second time, and nothing was read first.
+    assert MetricSample.objects.count() == 50 and ProcessSample.objects.count() == 1
+    assert counter(RESENT_COUNTER) == 1 and counter(DUPLICATE_COUNTER) == 0
+    assert reads == []
+    # A new batch of the same agent is stored as usual.
+    assert agent.post("/metrics", _batch(step=1, batch_id="batch-2")).status_code == 201
+    assert ProcessSample.objects.count() == 2 and MetricSample.objects.count() == 100
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_request_with_a_resent_and_a_new_batch_stores_the_new_one(agent):
     assert agent.post("/metrics", _batch(batch_id="a")).status_code == 201
     body = {"batches": [_batch(batch_id="a"), _batch(step=1, batch_id="b")]}

@@ -25,6 +25,31 @@ def test_every_context_of_a_process_shares_one_client():
     assert RedisCache("redis://127.0.0.1:6379/13", {})._cache is not made[0]._cache
 
 
+def test_each_cache_call_reuses_the_process_s_redis_client(monkeypatch):
+    import redis
+
+    cache = RedisCache("redis://127.0.0.1:6379/14", {})
+    try:
+        cache.set("probe", 1)
+    except redis.ConnectionError:
+        pytest.skip("needs Redis on 127.0.0.1:6379")
+    built: list = []
+    original = redis.Redis.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "__init__", counting)
+    for _ in range(20):
+        assert cache.get("probe") == 1
+        cache.get_many(["probe", "other"])
+    monkeypatch.undo()
+    cache.delete("probe")
+    # Django's own client built a redis.Redis for each of these 40 calls.
+    assert built == []
+
+
 @pytest.mark.postgres
 def test_a_hundred_batches_through_daphne_open_almost_no_redis_connection():
     import httpx
