@@ -229,12 +229,11 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "opsconsole",
             "OPTIONS": {
-                # A request that finds every connection of its process's pool in use
-                # waits for one (up to 10 s) instead of failing: redis-py's default
-                # pool refuses a 101st concurrent user with "Too many connections".
-                "pool_class": "redis.BlockingConnectionPool",
-                "max_connections": envint("REDIS_CACHE_MAX_CONNECTIONS", 50, minimum=1),
-                "timeout": 10,
+                # redis-py's default pool refuses a 101st concurrent user ("Too many
+                # connections"), which 200 concurrent requests reached: the limit is
+                # raised, as the channel layer's. (Not a blocking pool: a request
+                # should not queue behind others for a cache connection.)
+                "max_connections": envint("REDIS_CACHE_MAX_CONNECTIONS", 1000, minimum=1),
             },
         }
     }
