@@ -15,6 +15,11 @@ The functions run at scrape time, in the web process, and read the shared state 
 database and the cache) that the workers write: a counter kept in one process's memory
 would show only that process. A section that fails is left out of the scrape and
 counted in ``opsconsole_scrape_errors``; the rest is still served.
+
+A section with tens of thousands of samples (a fleet's per-host series) may yield
+``Rendered`` text, whole families it wrote in the text format itself, instead of
+families: prometheus_client's formatting costs about 7 µs a sample, and a scrape that
+holds the web process's interpreter for a second slows every request it serves.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import hmac
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -33,7 +39,16 @@ from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
 
-SeriesFunction = Callable[[], Iterable[Metric]]
+
+@dataclass(frozen=True)
+class Rendered:
+    """Whole metric families already in Prometheus' text format (``# HELP``, ``# TYPE``
+    and their sample lines, each ending in a newline), as a section writes them."""
+
+    text: str
+
+
+SeriesFunction = Callable[[], Iterable[Metric | Rendered]]
 _sections: dict[str, SeriesFunction] = {}
 
 
@@ -47,6 +62,12 @@ def registered_series() -> dict[str, SeriesFunction]:
 
 
 class ConsoleCollector(Collector):
+    """Every section's families; what a section yields as ``Rendered`` is kept in
+    ``rendered`` for ``render`` to append, in the order the sections ran."""
+
+    def __init__(self) -> None:
+        self.rendered: list[str] = []
+
     def collect(self) -> Iterable[Metric]:
         errors = GaugeMetricFamily(
             "opsconsole_scrape_errors",
@@ -70,15 +91,21 @@ class ConsoleCollector(Collector):
             else:
                 errors.add_metric([name], 0)
             duration.add_metric([name], time.perf_counter() - started)
-            yield from families
+            for family in families:
+                if isinstance(family, Rendered):
+                    self.rendered.append(family.text)
+                else:
+                    yield family
         yield errors
         yield duration
 
 
 def render() -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ConsoleCollector())
-    return generate_latest(registry)
+    collector = ConsoleCollector()
+    registry.register(collector)
+    families = generate_latest(registry)
+    return families + "".join(collector.rendered).encode()
 
 
 def _authorised(request: HttpRequest) -> bool:
