@@ -40,9 +40,9 @@ BATCH_ID = Field(
     examples=["3f2c9a7e5b1d4c8e9a0b1c2d3e4f5a6b"],
 )
 
-# The ingest request's parts are plain pydantic models, not ninja Schemas: a Schema
-# runs a Python-level validator per object (to read ORM rows), which for a batch of 50
-# samples was most of the validation time; these only ever come from JSON.
+# The ingest request and its parts are plain pydantic models, not ninja Schemas: a
+# Schema runs a Python-level validator per object (to read ORM rows), which for a batch
+# of 50 samples was most of the validation time; these only ever come from JSON.
 
 
 class SampleIn(BaseModel):
@@ -86,7 +86,7 @@ class BatchIn(BaseModel):
     batch_id: str | None = BATCH_ID
 
 
-class IngestIn(Schema):
+class IngestIn(BaseModel):
     """One batch (``host`` + ``samples``) or several (``batches``), as the agent sends."""
 
     model_config = ConfigDict(
