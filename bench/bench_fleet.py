@@ -3,7 +3,10 @@ workers, ticker each) and a delivery lane, as ``bench/topology.py`` runs them on
 PostgreSQL + Redis, fed by simulated agents that post like ``manage.py agent`` (one
 batch of 50 samples every 15 s per host, the hosts spread over the interval, a batch
 that fails kept and resent with the next, as the agent's buffer does), stepping
-300 -> 600 -> 1,000 hosts for two intervals each.
+300 -> 600 -> 1,000 hosts for two intervals each, while a Prometheus scrapes each web
+process's /metrics every 15 s. The seconds in which a request took over 500 ms are
+printed with each web's requests and their time inside Django (Server-Timing) beside
+the scrapes: where a slow request waited.
 
 Figures, each against a reference measured in the same run:
 - samples lost at 1,000 agents (sent and never accepted) against those sent: 0;
@@ -12,8 +15,9 @@ Figures, each against a reference measured in the same run:
   ``alerts.tasks.evaluate``) as a share of the 15 s interval: <= 10 %;
 - one batch's server cost, measured with the console otherwise idle (200 batches one at
   a time) as the console's own time in its ``Server-Timing`` answer, against a bare COPY
-  of the same 50 rows into a copy of the samples table in a transaction of its own on
-  the same server: <= 3x (the round trip through daphne is printed beside it).
+  of as many rows into a copy of the samples table in a transaction of its own on the
+  same server, the two taking turns in rounds of 20: <= 3x (the round trip through
+  daphne is printed beside it).
 
 Stored samples are counted through the console's read path (``rollups.series``) for
 one metric of every host, times the batch's size: a batch is stored whole or not at all.
@@ -53,6 +57,7 @@ INTERVALS_PER_STEP = 2
 # as lost: the run is bounded whatever the console does.
 GRACE = 120.0
 CALIBRATION_BATCHES = 200
+CALIBRATION_ROUND = 20  # batches, then as many COPYs, in turn
 REQUEST_TIMEOUT = 10.0  # the agent's
 DATABASE = os.environ.get("BENCH_FLEET_DATABASE", "opsconsole_bench_fleet")
 REDIS_URL = os.environ.get("BENCH_FLEET_REDIS_URL", "redis://127.0.0.1:6379/6")
@@ -135,7 +140,10 @@ class Step:
     failures: dict[str, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     server_ms: list[float] = field(default_factory=list)
+    app_ms: list[float] = field(default_factory=list)  # Server-Timing: all of Django's time
     evaluation: dict = field(default_factory=dict)
+    # (sent at, seconds, web, app ms or None): where in the run the slow requests were
+    trace: list[tuple[float, float, str, float | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -161,10 +169,16 @@ async def send(client, agent: Agent, step: Step) -> None:
         )
     except Exception as exc:
         step.failures[type(exc).__name__] = step.failures.get(type(exc).__name__, 0) + 1
+        step.trace.append((started, time.perf_counter() - started, agent.web, None))
         return
     finally:
         step.requests += 1
         step.latencies.append(time.perf_counter() - started)
+    timing = answer.headers.get("Server-Timing", "")
+    app_ms = float(timing.split("dur=")[1]) if "dur=" in timing else None
+    step.trace.append((started, step.latencies[-1], agent.web, app_ms))
+    if app_ms is not None:
+        step.app_ms.append(app_ms)
     if answer.status_code == 201:
         agent.buffer = agent.buffer[len(chunk) :]
         step.accepted += len(chunk) * SAMPLES_PER_BATCH
@@ -221,6 +235,8 @@ async def drive(webs: list[str], token: str, steps: list[Step], start: float) ->
     return agents
 
 
+SCRAPE_INTERVAL = 15.0  # Prometheus' default scrape interval is 60 s; 15 s is common
+SCRAPES: list[tuple[str, float, float]] = []  # (web, began, ended) of each /metrics scrape
 SCRAPE = """
 import json, sys, httpx
 print(json.dumps(httpx.get(sys.argv[1] + "/metrics", timeout=60).text.splitlines()))
@@ -230,10 +246,12 @@ print(json.dumps(httpx.get(sys.argv[1] + "/metrics", timeout=60).text.splitlines
 async def scrape(web: str) -> dict[str, float]:
     """The evaluation job's lines of /metrics. Fetched and split by a process of its own:
     at fleet size the page is megabytes, and reading it here would stall the agents."""
+    started = time.perf_counter()
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-c", SCRAPE, web, stdout=asyncio.subprocess.PIPE
     )
     out, _ = await child.communicate()
+    SCRAPES.append((web, started, time.perf_counter()))
     wanted = {}
     for line in json.loads(out or b"[]"):
         if EVALUATE in line and line.startswith("opsconsole_job_"):
@@ -246,10 +264,12 @@ async def scrape(web: str) -> dict[str, float]:
 
 
 async def watch_evaluation(web: str, steps: list[Step], start_at: list[float]) -> None:
-    """At each step's start and end, the evaluation job's totals on /metrics."""
+    """At each step's start and end, the evaluation job's totals on /metrics (one
+    scrape between two steps: the end of one is the start of the next)."""
     period = INTERVAL * INTERVALS_PER_STEP
+    after = await scrape(web)
     for step in steps:
-        before = await scrape(web)
+        before = after
         await asyncio.sleep(max(start_at[0] + period - time.monotonic(), 0))
         start_at[0] += period
         after = await scrape(web)
@@ -267,53 +287,77 @@ async def watch_evaluation(web: str, steps: list[Step], start_at: list[float]) -
         }
 
 
+async def prometheus(web: str, offset: float, start: float, end: float) -> None:
+    """A Prometheus server's scrapes of one web process: every SCRAPE_INTERVAL from its
+    own offset, as an operator watching the topology runs it."""
+    tick = start + offset
+    while tick < end:
+        await asyncio.sleep(max(tick - time.monotonic(), 0))
+        await scrape(web)
+        tick += SCRAPE_INTERVAL
+
+
 async def load(webs: list[str], token: str, steps: list[Step]) -> list[Agent]:
     start = time.monotonic() + 1
+    end = start + INTERVAL * INTERVALS_PER_STEP * len(steps)
     watcher = asyncio.create_task(watch_evaluation(webs[0], steps, [start]))
+    scrapers = [
+        asyncio.create_task(prometheus(web, SCRAPE_INTERVAL * (n + 0.5) / len(webs), start, end))
+        for n, web in enumerate(webs)
+    ]
     agents = await drive(webs, token, steps, start)
     await watcher
+    await asyncio.gather(*scrapers)
     return agents
 
 
 def calibrate(topology: Topology, token: str) -> tuple[float, float, float]:
     """(median seconds for one batch through a web, one at a time, as the client saw
     it; the same, as the console's own time in its ``Server-Timing`` answer; the same
-    rows by a bare COPY in a transaction of its own), with nothing else running."""
+    number of rows by a bare COPY in a transaction of its own), with nothing else
+    running. They take turns in rounds (20 batches back to back, then 20 COPYs), so
+    each runs warm as in a loop of its own while whatever else the box does meanwhile
+    (the processes just started settling, a neighbour) weighs on both alike."""
     import httpx
     import psycopg
 
     rng = random.Random(7)
     ours = []
     inside = []
-    with httpx.Client(
-        base_url=topology.webs[0].url, timeout=30, headers={"Authorization": f"Bearer {token}"}
-    ) as client:
-        for n in range(CALIBRATION_BATCHES):
-            body = batch("calibration-01", datetime.now(UTC), rng)
-            started = time.perf_counter()
-            answer = client.post("/api/v1/metrics", json=body)
-            ours.append(time.perf_counter() - started)
-            assert answer.status_code == 201, answer.text
-            inside.append(float(answer.headers["Server-Timing"].split("dur=")[1]) / 1000)
-            if n == 0:
-                ours.clear()  # the first request warms the host's and metrics' caches
-                inside.clear()
     raw = []
-    with psycopg.connect(topology.database_url) as conn:
+    with (
+        httpx.Client(
+            base_url=topology.webs[0].url,
+            timeout=30,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as client,
+        psycopg.connect(topology.database_url) as conn,
+    ):
         conn.execute("CREATE TABLE bench_copy (LIKE metrics_metricsample INCLUDING ALL)")
         conn.commit()
-        now = datetime.now(UTC)
-        for n in range(CALIBRATION_BATCHES):
-            at = now.replace(microsecond=n)
-            started = time.perf_counter()
-            with (
-                conn.cursor() as cursor,
-                cursor.copy("COPY bench_copy (time, value, host_id, metric_id) FROM STDIN") as copy,
-            ):
-                for metric_id in range(1, SAMPLES_PER_BATCH + 1):
-                    copy.write_row((at, rng.uniform(1, 60), 1, metric_id))
-            conn.commit()
-            raw.append(time.perf_counter() - started)
+        # The first request warms the host's and metrics' caches: not counted.
+        client.post("/api/v1/metrics", json=batch("calibration-01", datetime.now(UTC), rng))
+        while len(raw) < CALIBRATION_BATCHES:
+            for _ in range(CALIBRATION_ROUND):
+                body = batch("calibration-01", datetime.now(UTC), rng)
+                started = time.perf_counter()
+                answer = client.post("/api/v1/metrics", json=body)
+                ours.append(time.perf_counter() - started)
+                assert answer.status_code == 201, answer.text
+                inside.append(float(answer.headers["Server-Timing"].split("dur=")[1]) / 1000)
+            for _ in range(CALIBRATION_ROUND):
+                at = datetime.now(UTC)
+                started = time.perf_counter()
+                with (
+                    conn.cursor() as cursor,
+                    cursor.copy(
+                        "COPY bench_copy (time, value, host_id, metric_id) FROM STDIN"
+                    ) as copy,
+                ):
+                    for metric_id in range(1, SAMPLES_PER_BATCH + 1):
+                        copy.write_row((at, rng.uniform(1, 60), 1, metric_id))
+                conn.commit()
+                raw.append(time.perf_counter() - started)
         conn.execute("DROP TABLE bench_copy")
         conn.commit()
     return percentile(ours, 0.5), percentile(inside, 0.5), percentile(raw, 0.5)
@@ -340,6 +384,7 @@ def run():
         steps = [Step(hosts=n) for n in STEPS]
         agents = asyncio.run(load([web.url for web in topology.webs], token, steps))
         print_steps(steps)
+        print_slow(steps)
         time.sleep(2)  # the last batches' commits
         counted = topology.django(COUNT_STORED.format(metric=CHECK_METRIC))
         stored = json.loads(counted.strip().splitlines()[-1])
@@ -365,6 +410,38 @@ def print_steps(steps: list[Step]) -> None:
             + f", last {evaluation.get('last') or 0:.2f} s, skips {evaluation.get('skips') or {}}",
             flush=True,
         )
+
+
+def print_slow(steps: list[Step], over: float = 0.5) -> None:
+    """The seconds of the run in which a request took longer than ``over``, each with
+    its requests by web process, their slowest time as the agents saw it and as the
+    console's own (Server-Timing): whether the wait was inside Django or before it."""
+    trace = sorted(entry for step in steps for entry in step.trace)
+    if not trace:
+        return
+    origin = trace[0][0]
+    seconds: dict[int, list] = {}
+    for sent, took, web, app_ms in trace:
+        seconds.setdefault(int(sent - origin), []).append((took, web, app_ms))
+    slow = {k: v for k, v in sorted(seconds.items()) if max(t for t, _, _ in v) > over}
+    print(f"  seconds with a request over {over * 1000:.0f} ms: {len(slow)} of {len(seconds)}")
+    scrapes = ", ".join(
+        f"{web.rsplit(':', 1)[-1]} {a - origin:.0f}-{b - origin:.0f}"
+        for web, a, b in sorted(SCRAPES)
+    )
+    print(f"  /metrics scrapes (web, t= s): {scrapes}")
+    for second, entries in slow.items():
+        parts = []
+        for web in sorted({w for _, w, _ in entries}):
+            mine = [(t, a) for t, w, a in entries if w == web]
+            app = [a for _, a in mine if a is not None]
+            parts.append(
+                f"{web.rsplit(':', 1)[-1]}: {len(mine)} req, max {max(t for t, _ in mine):.2f} s"
+                f" (app max {max(app) / 1000 if app else float('nan'):.2f} s)"
+            )
+        print(f"    t={second:>4} s  " + "; ".join(parts))
+    if os.environ.get("BENCH_FLEET_TRACE"):
+        Path(os.environ["BENCH_FLEET_TRACE"]).write_text(json.dumps(trace))
 
 
 def report(
