@@ -169,3 +169,71 @@ def test_every_series_the_readme_says_to_watch_is_served(db):
         served.add(name)
         served.update(sample.name for sample in samples)
     assert named <= served, sorted(named - served)
+
+
+def test_the_host_series_text_is_what_prometheus_client_writes_for_the_same_families(db):
+    """The host section writes its lines itself (``Rendered``); they must be byte for byte
+    what prometheus_client writes for the same families: sorted labels (one before
+    ``host``, one after), escaped values, a pushed ``host`` label renamed, a millisecond
+    metric in seconds and Go's exponent form for a large number."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.core import GaugeMetricFamily, Metric
+
+    from metrics import catalog
+    from metrics.catalog import series_key
+    from metrics.exposition import host_series, prometheus_name, prometheus_scale
+    from metrics.ingest import get_latest
+    from metrics.models import Host
+
+    now = timezone.now()
+    awkward = 'a "quoted" \\ backslash'
+    series = {
+        "cpu_usage_percent": [(now, 42.5)],
+        'disk_usage_percent{mount="/"}': [(now, 71.0)],
+        series_key("net_bytes", {"device": "eth0", "zone": awkward}): [(now, 123456789.0)],
+        'pushed_gauge{host="elsewhere"}': [(now, 0.1)],
+        "query_time_ms": [(now, 250.0)],
+    }
+    store("web-01", series)
+    store('odd "host" \\ name', {"cpu_usage_percent": [(now, 7.0)]})
+
+    families: dict[str, Metric] = {}
+    seen = GaugeMetricFamily(
+        "opsconsole_host_last_seen_timestamp_seconds",
+        "When the host's newest sample was taken (Unix time).",
+        labels=["host"],
+    )
+    ingest = GaugeMetricFamily(
+        "opsconsole_host_ingest_latency_seconds",
+        "Time from receiving the host's last batch to committing it.",
+        labels=["host"],
+    )
+    for host in Host.objects.all():  # the default ordering, as the section reads them
+        seen.add_metric([host.hostname], host.last_seen.timestamp())
+        latest = get_latest(host)
+        ingest.add_metric([host.hostname], latest["ingest_latency_ms"] / 1000)
+        for key, number in latest["values"].items():
+            if key == "ingest_latency_ms":
+                continue
+            name, labels = catalog.parse_key(key)
+            own = {("exported_" + k if k == "host" else k): v for k, v in labels.items()}
+            family_name = prometheus_name(name)
+            family = families.setdefault(
+                family_name, Metric(family_name, catalog.describe(name) or name, "gauge")
+            )
+            family.add_sample(
+                family_name, {"host": host.hostname, **own}, number * prometheus_scale(name)
+            )
+
+    class Built:
+        def collect(self):
+            return [seen, ingest, *(families[name] for name in sorted(families))]
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Built())
+    expected = generate_latest(registry).decode()
+    ours = "".join(rendered.text for rendered in host_series())
+    assert 'zone="a \\"quoted\\" \\\\ backslash"' in ours
+    assert "1.23456789e+08" in ours
+    assert "opsconsole_host_query_time_seconds" in ours
+    assert ours == expected
