@@ -209,6 +209,7 @@ def test_the_host_series_text_is_what_prometheus_client_writes_for_the_same_fami
         labels=["host"],
     )
     for host in Host.objects.all():  # the default ordering, as the section reads them
+        assert host.last_seen is not None
         seen.add_metric([host.hostname], host.last_seen.timestamp())
         latest = get_latest(host)
         ingest.add_metric([host.hostname], latest["ingest_latency_ms"] / 1000)
