@@ -68,6 +68,11 @@ def _series_of(key: str) -> tuple[str, str, str, str, float] | None:
     return family, description, f'{family}{{{before}host="', after, prometheus_scale(name)
 
 
+_OWN_FAMILIES = frozenset(
+    {"opsconsole_host_last_seen_timestamp_seconds", "opsconsole_host_ingest_latency_seconds"}
+)
+
+
 def _escape(value: str) -> str:
     """A label value as the text format writes it."""
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
@@ -123,14 +128,14 @@ def host_series() -> Iterable[Rendered]:
                 f'{{host="{hostname}"}} {floatToGoString(entry["ingest_latency_ms"] / 1000)}\n'
             )
         for key, value in values.items():
-            # (Exported once, above, from the console's own measure, should a host push
-            # a series of this name too.)
-            if key == "ingest_latency_ms":
-                continue
             series = _series_of(key)
             if series is None:
                 continue
             family, description, start, after, scale = series
+            if family in _OWN_FAMILIES:
+                # The console's own measure, above: a pushed series of such a name
+                # (ingest_latency_ms, with labels or not) would be a second family of it.
+                continue
             lines = families.get(family)
             if lines is None:
                 lines = families[family] = [_family_head(family, description)]

@@ -238,3 +238,25 @@ def test_the_host_series_text_is_what_prometheus_client_writes_for_the_same_fami
     assert "1.23456789e+08" in ours
     assert "opsconsole_host_query_time_seconds" in ours
     assert ours == expected
+
+
+def test_a_pushed_series_named_like_the_consoles_own_host_families_is_not_a_second_family(db):
+    now = timezone.now()
+    store(
+        "web-01",
+        {
+            "ingest_latency_ms": [(now, 5.0)],
+            'ingest_latency_ms{stage="parse"}': [(now, 2.0)],
+            "last_seen_timestamp_seconds": [(now, 1.0)],
+            "cpu_usage_percent": [(now, 42.5)],
+        },
+    )
+    body = Client().get("/metrics").content.decode()
+    for family in (
+        "opsconsole_host_ingest_latency_seconds",
+        "opsconsole_host_last_seen_timestamp_seconds",
+    ):
+        assert body.count(f"# TYPE {family} gauge") == 1
+    metrics = scrape()
+    assert len(metrics["opsconsole_host_ingest_latency_seconds"]) == 1
+    assert value(metrics["opsconsole_host_cpu_usage_percent"], host="web-01") == 42.5
