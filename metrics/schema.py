@@ -113,6 +113,15 @@ class IngestIn(BaseModel):
     batch_id: str | None = BATCH_ID
     batches: list[BatchIn] | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def an_object(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError(
+                "the body must be a JSON object: one batch ('host' with 'samples') or 'batches'"
+            )
+        return data
+
     @model_validator(mode="after")
     def one_form(self) -> IngestIn:
         if self.batches is None and self.host is None:

@@ -293,3 +293,12 @@ def test_a_kept_host_deleted_by_another_process_is_read_again(agent):
     response = agent.post("/metrics", _batch(step=1, processes=False))
     assert response.status_code == 201, response.content
     assert MetricSample.objects.filter(host__hostname="db-01").count() == 50
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", [[], "x", 5, [{"host": "db-01"}]])
+def test_a_body_that_is_not_an_object_is_refused_with_what_to_send(agent, body):
+    answer = agent.post("/metrics", body)
+    assert answer.status_code == 422, answer.content
+    assert "the body must be a JSON object" in answer.content.decode()
+    assert "IngestIn" not in answer.content.decode()
