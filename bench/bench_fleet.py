@@ -239,28 +239,29 @@ SCRAPE_INTERVAL = 15.0  # Prometheus' default scrape interval is 60 s; 15 s is c
 SCRAPES: list[tuple[str, float, float]] = []  # (web, began, ended) of each /metrics scrape
 SCRAPE = """
 import json, sys, httpx
-print(json.dumps(httpx.get(sys.argv[1] + "/metrics", timeout=60).text.splitlines()))
+wanted = {}
+for line in httpx.get(sys.argv[1] + "/metrics", timeout=60).text.splitlines():
+    if sys.argv[2] in line and line.startswith("opsconsole_job_"):
+        name, _, value = line.rpartition(" ")
+        wanted[name.split("{")[0]] = float(value)
+    elif "skip" in line and not line.startswith("#"):
+        name, _, value = line.rpartition(" ")
+        wanted[name] = float(value)
+print(json.dumps(wanted))
 """
 
 
 async def scrape(web: str) -> dict[str, float]:
-    """The evaluation job's lines of /metrics. Fetched and split by a process of its own:
-    at fleet size the page is megabytes, and reading it here would stall the agents."""
+    """The evaluation job's lines of /metrics. Fetched and read by a process of its own,
+    which hands back only those: at fleet size the page is megabytes, and reading it
+    here would stall the agents."""
     started = time.perf_counter()
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", SCRAPE, web, stdout=asyncio.subprocess.PIPE
+        sys.executable, "-c", SCRAPE, web, EVALUATE, stdout=asyncio.subprocess.PIPE
     )
     out, _ = await child.communicate()
     SCRAPES.append((web, started, time.perf_counter()))
-    wanted = {}
-    for line in json.loads(out or b"[]"):
-        if EVALUATE in line and line.startswith("opsconsole_job_"):
-            name, _, value = line.rpartition(" ")
-            wanted[name.split("{")[0]] = float(value)
-        elif "skip" in line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            wanted[name] = float(value)
-    return wanted
+    return json.loads(out or b"{}")
 
 
 async def watch_evaluation(web: str, steps: list[Step], start_at: list[float]) -> None:
