@@ -24,7 +24,8 @@ one metric of every host, times the batch's size: a batch is stored whole or not
 
 Bounded: the agents stop two minutes after their last step at the latest (what they
 still hold then counts as lost), about 5 minutes on an idle box, 15 on a loaded one;
-``BENCH_FLEET_STEPS=20,40`` runs a smaller fleet. The database, the Redis database and
+``BENCH_FLEET_STEPS=20,40`` runs a smaller fleet; ``BENCH_FLEET_TRACE=path`` writes every
+request (sent at, seconds, web, Server-Timing ms) there as JSON. The database, the Redis database and
 every process it started are removed at the end, whatever happened. Where: ``BENCH_FLEET_DATABASE``
 (default ``opsconsole_bench_fleet``) on ``BENCH_PG_ADMIN_URL``'s server,
 ``BENCH_FLEET_REDIS_URL`` (default ``redis://127.0.0.1:6379/6``), ports
@@ -140,7 +141,6 @@ class Step:
     failures: dict[str, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     server_ms: list[float] = field(default_factory=list)
-    app_ms: list[float] = field(default_factory=list)  # Server-Timing: all of Django's time
     evaluation: dict = field(default_factory=dict)
     # (sent at, seconds, web, app ms or None): where in the run the slow requests were
     trace: list[tuple[float, float, str, float | None]] = field(default_factory=list)
@@ -177,8 +177,6 @@ async def send(client, agent: Agent, step: Step) -> None:
     timing = answer.headers.get("Server-Timing", "")
     app_ms = float(timing.split("dur=")[1]) if "dur=" in timing else None
     step.trace.append((started, step.latencies[-1], agent.web, app_ms))
-    if app_ms is not None:
-        step.app_ms.append(app_ms)
     if answer.status_code == 201:
         agent.buffer = agent.buffer[len(chunk) :]
         step.accepted += len(chunk) * SAMPLES_PER_BATCH

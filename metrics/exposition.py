@@ -68,9 +68,9 @@ def _series_of(key: str) -> tuple[str, str, str, str, float] | None:
     return family, description, f'{family}{{{before}host="', after, prometheus_scale(name)
 
 
-_OWN_FAMILIES = frozenset(
-    {"opsconsole_host_last_seen_timestamp_seconds", "opsconsole_host_ingest_latency_seconds"}
-)
+LAST_SEEN = "opsconsole_host_last_seen_timestamp_seconds"
+INGEST_LATENCY = "opsconsole_host_ingest_latency_seconds"
+_OWN_FAMILIES = frozenset({LAST_SEEN, INGEST_LATENCY})
 
 
 def _escape(value: str) -> str:
@@ -100,33 +100,22 @@ def host_series() -> Iterable[Rendered]:
         )
     )
     latest = cache.get_many([latest_cache_key(host.pk) for host in hosts])
-    seen = [
-        _family_head(
-            "opsconsole_host_last_seen_timestamp_seconds",
-            "When the host's newest sample was taken (Unix time).",
-        )
-    ]
+    seen = [_family_head(LAST_SEEN, "When the host's newest sample was taken (Unix time).")]
     ingest = [
-        _family_head(
-            "opsconsole_host_ingest_latency_seconds",
-            "Time from receiving the host's last batch to committing it.",
-        )
+        _family_head(INGEST_LATENCY, "Time from receiving the host's last batch to committing it.")
     ]
     families: dict[str, list[str]] = {}
     for host in hosts:
         hostname = _escape(host.hostname)
         if host.last_seen is not None:
             seen.append(
-                "opsconsole_host_last_seen_timestamp_seconds"
-                f'{{host="{hostname}"}} {floatToGoString(host.last_seen.timestamp())}\n'
+                f'{LAST_SEEN}{{host="{hostname}"}} {floatToGoString(host.last_seen.timestamp())}\n'
             )
         entry = latest.get(latest_cache_key(host.pk)) or {}
         values = entry.get("values", {})
         if entry.get("ingest_latency_ms") is not None:
-            ingest.append(
-                "opsconsole_host_ingest_latency_seconds"
-                f'{{host="{hostname}"}} {floatToGoString(entry["ingest_latency_ms"] / 1000)}\n'
-            )
+            latency = floatToGoString(entry["ingest_latency_ms"] / 1000)
+            ingest.append(f'{INGEST_LATENCY}{{host="{hostname}"}} {latency}\n')
         for key, value in values.items():
             series = _series_of(key)
             if series is None:
